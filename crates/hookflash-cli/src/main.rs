@@ -1,0 +1,2 @@
+//! The `hookflash` command.
+fn main() {}
