@@ -1,1 +1,3 @@
-//! placeholder
+//! CSTA Phase III for Hookflash (placeholder while the codec lands).
+
+pub mod framing;

@@ -1,0 +1,1 @@
+//! Framings of CSTA links (placeholder).
