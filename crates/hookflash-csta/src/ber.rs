@@ -1,0 +1,827 @@
+//! The BER (X.690) runtime under the generated ECMA-285 types: tags, a bounded TLV reader that
+//! borrows from the input, a writer with minimal definite lengths, and the primitive value types.
+//!
+//! Decoding never panics and never copies value bytes: OCTET STRING, character strings and
+//! unknown elements are [`Bytes`] slices of the frame (a reference count, not a copy). Lengths
+//! are checked against the enclosing element before anything is read, nesting is limited, and a
+//! whole PDU is limited to a configurable size.
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::error::{Error, JsonProblem};
+use crate::jer::Jer;
+
+/// The maximum nesting of constructed elements the decoder follows.
+pub const MAX_DEPTH: u32 = 48;
+
+/// A BER tag: class and number (the constructed bit is kept apart, in [`Tlv::constructed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tag(u32);
+
+impl Tag {
+    /// Placeholder passed to encoders that choose their own tag (CHOICE types, raw elements).
+    pub const NONE: Self = Self(u32::MAX);
+
+    /// A tag from its class (0 universal, 1 application, 2 context, 3 private) and number.
+    pub const fn new(class: u32, number: u32) -> Self {
+        Self(((class & 3) << 29) | (number & 0x1FFF_FFFF))
+    }
+
+    /// The tag class: 0 universal, 1 application, 2 context-specific, 3 private.
+    pub const fn class(self) -> u32 {
+        self.0 >> 29
+    }
+
+    /// The tag number.
+    pub const fn number(self) -> u32 {
+        self.0 & 0x1FFF_FFFF
+    }
+}
+
+impl std::fmt::Display for Tag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let class = ["UNIVERSAL", "APPLICATION", "CONTEXT", "PRIVATE"][(self.class() & 3) as usize];
+        write!(f, "[{class} {}]", self.number())
+    }
+}
+
+/// One decoded tag-length header and the position of its contents in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tlv {
+    /// The element's tag.
+    pub tag: Tag,
+    /// Whether the constructed bit is set.
+    pub constructed: bool,
+    /// Offset of the identifier octet.
+    pub start: usize,
+    /// Offset of the first content octet.
+    pub content_start: usize,
+    /// Offset one past the last content octet (before the end-of-contents octets, if any).
+    pub content_end: usize,
+    /// Offset one past the whole element.
+    pub end: usize,
+}
+
+/// Reads the header of the element at `pos`, which must end by `limit`. Indefinite lengths are
+/// resolved by walking the nested elements to their end-of-contents octets.
+pub fn read_tlv(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv, Error> {
+    if depth > MAX_DEPTH {
+        return Err(Error::TooDeep { offset: pos, max: MAX_DEPTH });
+    }
+    let trunc = |offset: usize| Error::Truncated { offset };
+    let mut p = pos;
+    let first = *buf.get(p).filter(|_| p < limit).ok_or_else(|| trunc(pos))?;
+    p += 1;
+    let class = u32::from(first >> 6);
+    let constructed = first & 0x20 != 0;
+    let mut number = u32::from(first & 0x1F);
+    if number == 0x1F {
+        number = 0;
+        let mut n = 0;
+        loop {
+            let b = *buf.get(p).filter(|_| p < limit).ok_or_else(|| trunc(p))?;
+            p += 1;
+            n += 1;
+            if n > 4 || (n == 1 && b == 0x80) {
+                return Err(Error::InvalidTag { offset: pos });
+            }
+            number = (number << 7) | u32::from(b & 0x7F);
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+    }
+    let l0 = *buf.get(p).filter(|_| p < limit).ok_or_else(|| trunc(p))?;
+    p += 1;
+    let tag = Tag::new(class, number);
+    if l0 == 0x80 {
+        if !constructed {
+            return Err(Error::InvalidLength { offset: pos });
+        }
+        // Indefinite length: children until the end-of-contents octets 00 00.
+        let content_start = p;
+        let mut q = p;
+        loop {
+            if q + 2 <= limit && buf.get(q) == Some(&0) && buf.get(q + 1) == Some(&0) {
+                return Ok(Tlv { tag, constructed, start: pos, content_start, content_end: q, end: q + 2 });
+            }
+            let child = read_tlv(buf, q, limit, depth + 1)?;
+            q = child.end;
+        }
+    }
+    let len = if l0 & 0x80 == 0 {
+        usize::from(l0)
+    } else {
+        let n = usize::from(l0 & 0x7F);
+        if n > 4 || n == 0x7F {
+            return Err(Error::InvalidLength { offset: pos });
+        }
+        let mut len = 0usize;
+        for _ in 0..n {
+            let b = *buf.get(p).filter(|_| p < limit).ok_or_else(|| trunc(p))?;
+            p += 1;
+            len = (len << 8) | usize::from(b);
+        }
+        len
+    };
+    let end = p.checked_add(len).ok_or(Error::InvalidLength { offset: pos })?;
+    if end > limit {
+        return Err(Error::Truncated { offset: pos });
+    }
+    Ok(Tlv { tag, constructed, start: pos, content_start: p, content_end: end, end })
+}
+
+/// The decoding context: the whole PDU, so that values can be sliced out of it without copying.
+#[derive(Debug)]
+pub struct Dec<'a> {
+    buf: &'a Bytes,
+}
+
+/// Iterates over the children of a constructed element.
+#[derive(Debug)]
+pub struct Children<'d, 'a> {
+    d: &'d Dec<'a>,
+    pos: usize,
+    end: usize,
+}
+
+impl Children<'_, '_> {
+    /// The next child, or `None` at the end of the parent's contents.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<Tlv>, Error> {
+        if self.pos >= self.end {
+            return Ok(None);
+        }
+        let t = read_tlv(self.d.buf, self.pos, self.end, 0)?;
+        self.pos = t.end;
+        Ok(Some(t))
+    }
+}
+
+impl<'a> Dec<'a> {
+    /// A context over one PDU.
+    pub fn new(buf: &'a Bytes) -> Self {
+        Self { buf }
+    }
+
+    /// The input.
+    pub fn bytes(&self) -> &'a Bytes {
+        self.buf
+    }
+
+    /// The children of a constructed element.
+    ///
+    /// The generated types are not recursive, so the depth of a typed decode is bounded by the
+    /// type definitions; indefinite-length scanning has its own limit in [`read_tlv`].
+    pub fn children(&self, tlv: &Tlv) -> Result<Children<'_, 'a>, Error> {
+        Ok(Children { d: self, pos: tlv.content_start, end: tlv.content_end })
+    }
+
+    /// Fails unless the element is constructed.
+    pub fn need_constructed(&self, tlv: &Tlv) -> Result<(), Error> {
+        if tlv.constructed {
+            Ok(())
+        } else {
+            Err(Error::InvalidValue { offset: tlv.start, what: "primitive encoding of a constructed type" })
+        }
+    }
+
+    /// The single element inside an explicit tag, checked against `expect` when given.
+    pub fn inner(&self, tlv: &Tlv, expect: Option<Tag>) -> Result<Tlv, Error> {
+        self.need_constructed(tlv)?;
+        let c = read_tlv(self.buf, tlv.content_start, tlv.content_end, 0)?;
+        if let Some(t) = expect {
+            if c.tag != t {
+                return Err(Error::UnexpectedTag { offset: c.start, found: c.tag, context: "explicitly tagged value" });
+            }
+        }
+        Ok(c)
+    }
+
+    /// The content octets of an element.
+    pub fn content(&self, tlv: &Tlv) -> &'a [u8] {
+        self.buf.get(tlv.content_start..tlv.content_end).unwrap_or_default()
+    }
+
+    /// The content octets as a shared slice of the input.
+    pub fn content_bytes(&self, tlv: &Tlv) -> Bytes {
+        self.buf.slice(tlv.content_start..tlv.content_end)
+    }
+
+    /// The whole element, kept raw.
+    pub fn any(&self, tlv: &Tlv) -> Any {
+        Any(self.buf.slice(tlv.start..tlv.end))
+    }
+
+    /// The error for an element that does not belong where it stands.
+    pub fn unexpected(&self, tlv: &Tlv, context: &'static str) -> Error {
+        Error::UnexpectedTag { offset: tlv.start, found: tlv.tag, context }
+    }
+
+    /// A mandatory member, or the error naming it.
+    pub fn required<T>(&self, v: Option<T>, tlv: &Tlv, type_name: &'static str, field: &'static str) -> Result<T, Error> {
+        v.ok_or(Error::MissingField { offset: tlv.start, type_name, field })
+    }
+
+    /// The contents of a string type, primitive or constructed (segmented).
+    fn string_bytes(&self, tlv: &Tlv, depth: u32) -> Result<Bytes, Error> {
+        if !tlv.constructed {
+            return Ok(self.content_bytes(tlv));
+        }
+        if depth >= 4 {
+            return Err(Error::TooDeep { offset: tlv.start, max: 4 });
+        }
+        let mut out = Vec::new();
+        let mut it = self.children(tlv)?;
+        while let Some(c) = it.next()? {
+            let seg = self.string_bytes(&c, depth + 1)?;
+            out.extend_from_slice(&seg);
+        }
+        Ok(Bytes::from(out))
+    }
+}
+
+/// Encoding and decoding of one ASN.1 type in BER.
+pub trait Ber: Sized {
+    /// Decodes the value from an element whose tag the caller has already matched.
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error>;
+    /// Encodes the value as one element with `tag` (CHOICE types and raw elements ignore it).
+    fn enc(&self, tag: Tag, out: &mut Vec<u8>);
+}
+
+/// Writes an identifier octet (or octets).
+pub fn write_tag(out: &mut Vec<u8>, tag: Tag, constructed: bool) {
+    let first = ((tag.class() as u8) << 6) | if constructed { 0x20 } else { 0 };
+    let n = tag.number();
+    if n < 31 {
+        out.push(first | n as u8);
+        return;
+    }
+    out.push(first | 0x1F);
+    let mut tmp = [0u8; 5];
+    let mut i = tmp.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        tmp[i] = (v & 0x7F) as u8;
+        v >>= 7;
+        if v == 0 {
+            break;
+        }
+    }
+    let last = tmp.len() - 1;
+    for (k, b) in tmp.iter().enumerate().skip(i) {
+        out.push(if k == last { *b } else { *b | 0x80 });
+    }
+}
+
+/// Writes a tag and a one-octet length placeholder; returns the mark for [`finish`].
+pub fn begin(out: &mut Vec<u8>, tag: Tag, constructed: bool) -> usize {
+    write_tag(out, tag, constructed);
+    out.push(0);
+    out.len()
+}
+
+/// Fills in the minimal definite length of the element begun at `mark`.
+pub fn finish(out: &mut Vec<u8>, mark: usize) {
+    let len = out.len() - mark;
+    if len < 0x80 {
+        out[mark - 1] = len as u8;
+        return;
+    }
+    let bytes = len.to_be_bytes();
+    let skip = bytes.iter().take_while(|b| **b == 0).count();
+    let n = bytes.len() - skip;
+    out[mark - 1] = 0x80 | n as u8;
+    out.splice(mark..mark, bytes[skip..].iter().copied());
+}
+
+/// Writes a primitive element.
+pub fn write_primitive(out: &mut Vec<u8>, tag: Tag, content: &[u8]) {
+    let mark = begin(out, tag, false);
+    out.extend_from_slice(content);
+    finish(out, mark);
+}
+
+fn need_primitive(tlv: &Tlv, what: &'static str) -> Result<(), Error> {
+    if tlv.constructed {
+        Err(Error::InvalidValue { offset: tlv.start, what })
+    } else {
+        Ok(())
+    }
+}
+
+impl Ber for i64 {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        need_primitive(tlv, "INTEGER")?;
+        let c = d.content(tlv);
+        if c.is_empty() || c.len() > 8 {
+            return Err(Error::InvalidValue { offset: tlv.start, what: "INTEGER" });
+        }
+        let mut v: i64 = if c[0] & 0x80 != 0 { -1 } else { 0 };
+        for b in c {
+            v = (v << 8) | i64::from(*b);
+        }
+        Ok(v)
+    }
+    fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
+        let bytes = self.to_be_bytes();
+        let mut skip = 0;
+        while skip < 7 {
+            let (a, b) = (bytes[skip], bytes[skip + 1]);
+            if (a == 0 && b & 0x80 == 0) || (a == 0xFF && b & 0x80 != 0) {
+                skip += 1;
+            } else {
+                break;
+            }
+        }
+        write_primitive(out, tag, &bytes[skip..]);
+    }
+}
+
+impl Ber for bool {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        need_primitive(tlv, "BOOLEAN")?;
+        match d.content(tlv) {
+            [b] => Ok(*b != 0),
+            _ => Err(Error::InvalidValue { offset: tlv.start, what: "BOOLEAN" }),
+        }
+    }
+    fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
+        write_primitive(out, tag, &[if *self { 0xFF } else { 0 }]);
+    }
+}
+
+impl Ber for () {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        need_primitive(tlv, "NULL")?;
+        if d.content(tlv).is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidValue { offset: tlv.start, what: "NULL" })
+        }
+    }
+    fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
+        write_primitive(out, tag, &[]);
+    }
+}
+
+/// An ASN.1 OCTET STRING, sharing the bytes of the frame it was decoded from.
+#[derive(Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct OctetString(pub Bytes);
+
+impl OctetString {
+    /// The octets.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    /// The octets as upper-case hex, as JER writes them.
+    pub fn to_hex(&self) -> String {
+        hex_upper(&self.0)
+    }
+}
+
+impl std::fmt::Debug for OctetString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OctetString({})", self.to_hex())
+    }
+}
+
+impl From<&[u8]> for OctetString {
+    fn from(v: &[u8]) -> Self {
+        Self(Bytes::copy_from_slice(v))
+    }
+}
+
+impl From<Vec<u8>> for OctetString {
+    fn from(v: Vec<u8>) -> Self {
+        Self(Bytes::from(v))
+    }
+}
+
+impl Ber for OctetString {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        d.string_bytes(tlv, 0).map(Self)
+    }
+    fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
+        write_primitive(out, tag, &self.0);
+    }
+}
+
+/// An ASN.1 character string (IA5String, PrintableString, GraphicString, GeneralizedTime …),
+/// sharing the bytes of the frame. The bytes are kept as received; [`Text::as_str`] checks them.
+#[derive(Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Text(pub Bytes);
+
+impl Text {
+    /// The text, if it is valid UTF-8 (IA5 is a subset).
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+    /// The text with invalid bytes replaced.
+    pub fn to_string_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.0).into_owned()
+    }
+    /// The raw octets.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.to_string_lossy())
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_string_lossy())
+    }
+}
+
+impl From<&str> for Text {
+    fn from(v: &str) -> Self {
+        Self(Bytes::copy_from_slice(v.as_bytes()))
+    }
+}
+
+impl From<String> for Text {
+    fn from(v: String) -> Self {
+        Self(Bytes::from(v.into_bytes()))
+    }
+}
+
+impl Ber for Text {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        d.string_bytes(tlv, 0).map(Self)
+    }
+    fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
+        write_primitive(out, tag, &self.0);
+    }
+}
+
+/// An ASN.1 BIT STRING: `bits` bits, most significant first, in `data`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct BitString {
+    /// The octets holding the bits.
+    pub data: Bytes,
+    /// The number of bits.
+    pub bits: u32,
+}
+
+impl BitString {
+    /// A bit string from the numbers of the bits that are set, `len` bits long.
+    pub fn from_bits(set: &[u32], len: u32) -> Self {
+        let mut data = vec![0u8; len.div_ceil(8) as usize];
+        for &b in set {
+            if b < len {
+                data[(b / 8) as usize] |= 0x80 >> (b % 8);
+            }
+        }
+        Self { data: Bytes::from(data), bits: len }
+    }
+    /// Whether bit `n` is set.
+    pub fn bit(&self, n: u32) -> bool {
+        n < self.bits && self.data.get((n / 8) as usize).is_some_and(|b| b & (0x80 >> (n % 8)) != 0)
+    }
+}
+
+impl Ber for BitString {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        need_primitive(tlv, "BIT STRING")?;
+        let c = d.content(tlv);
+        let Some((&unused, rest)) = c.split_first() else {
+            return Err(Error::InvalidValue { offset: tlv.start, what: "BIT STRING" });
+        };
+        if unused > 7 || (rest.is_empty() && unused != 0) {
+            return Err(Error::InvalidValue { offset: tlv.start, what: "BIT STRING" });
+        }
+        let bits = u32::try_from(rest.len() * 8 - usize::from(unused))
+            .map_err(|_| Error::InvalidValue { offset: tlv.start, what: "BIT STRING" })?;
+        Ok(Self { data: d.bytes().slice(tlv.content_start + 1..tlv.content_end), bits })
+    }
+    fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
+        let n = self.bits.div_ceil(8) as usize;
+        let unused = (n * 8) as u32 - self.bits;
+        let mark = begin(out, tag, false);
+        out.push(unused as u8);
+        for i in 0..n {
+            out.push(self.data.get(i).copied().unwrap_or(0));
+        }
+        finish(out, mark);
+    }
+}
+
+/// An ASN.1 OBJECT IDENTIFIER, kept as its content octets.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Oid(pub Bytes);
+
+impl Oid {
+    /// The arcs, or `None` if the encoding is malformed.
+    pub fn arcs(&self) -> Option<Vec<u64>> {
+        let mut out = Vec::new();
+        let mut v: u64 = 0;
+        let mut pending = false;
+        for &b in self.0.iter() {
+            if v > (u64::MAX >> 7) {
+                return None;
+            }
+            v = (v << 7) | u64::from(b & 0x7F);
+            pending = true;
+            if b & 0x80 == 0 {
+                if out.is_empty() {
+                    let first = if v < 40 { 0 } else if v < 80 { 1 } else { 2 };
+                    out.push(first);
+                    out.push(v - first * 40);
+                } else {
+                    out.push(v);
+                }
+                v = 0;
+                pending = false;
+            }
+        }
+        if pending || out.is_empty() { None } else { Some(out) }
+    }
+
+    /// Parses the dotted form, e.g. `1.3.12.0.285.200`.
+    pub fn from_dotted(s: &str) -> Option<Self> {
+        let arcs: Vec<u64> = s.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        if arcs.len() < 2 || arcs[0] > 2 || (arcs[0] < 2 && arcs[1] >= 40) {
+            return None;
+        }
+        let mut out = Vec::new();
+        let first = arcs[0].checked_mul(40)?.checked_add(arcs[1])?;
+        for a in std::iter::once(first).chain(arcs[2..].iter().copied()) {
+            let mut tmp = [0u8; 10];
+            let mut i = tmp.len();
+            let mut v = a;
+            loop {
+                i -= 1;
+                tmp[i] = (v & 0x7F) as u8;
+                v >>= 7;
+                if v == 0 {
+                    break;
+                }
+            }
+            let last = tmp.len() - 1;
+            for (k, b) in tmp.iter().enumerate().skip(i) {
+                out.push(if k == last { *b } else { *b | 0x80 });
+            }
+        }
+        Some(Self(Bytes::from(out)))
+    }
+}
+
+impl std::fmt::Display for Oid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.arcs() {
+            Some(arcs) => {
+                let parts: Vec<String> = arcs.iter().map(u64::to_string).collect();
+                f.write_str(&parts.join("."))
+            }
+            None => write!(f, "<malformed OID {}>", hex_upper(&self.0)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Oid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Oid({self})")
+    }
+}
+
+impl Ber for Oid {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        need_primitive(tlv, "OBJECT IDENTIFIER")?;
+        let o = Self(d.content_bytes(tlv));
+        if o.arcs().is_none() {
+            return Err(Error::InvalidValue { offset: tlv.start, what: "OBJECT IDENTIFIER" });
+        }
+        Ok(o)
+    }
+    fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
+        write_primitive(out, tag, &self.0);
+    }
+}
+
+/// A whole BER element kept raw (tag, length and contents): unknown vendor elements and
+/// `ANY` values.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Any(pub Bytes);
+
+impl Any {
+    /// The raw element.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    /// Appends the raw element.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+    /// The element's header, if it parses.
+    pub fn tlv(&self) -> Option<Tlv> {
+        read_tlv(&self.0, 0, self.0.len(), 0).ok()
+    }
+}
+
+impl std::fmt::Debug for Any {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Any({})", hex_upper(&self.0))
+    }
+}
+
+impl Ber for Any {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        Ok(d.any(tlv))
+    }
+    fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
+        self.write(out);
+    }
+}
+
+/// Upper-case hex.
+pub(crate) fn hex_upper(b: &[u8]) -> String {
+    const H: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        s.push(H[usize::from(x >> 4)] as char);
+        s.push(H[usize::from(x & 15)] as char);
+    }
+    s
+}
+
+/// Parses hex (either case); `None` if malformed.
+pub(crate) fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    let s = s.as_bytes();
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    s.chunks(2).map(|p| Some((nib(p[0])? << 4) | nib(p[1])?)).collect()
+}
+
+impl Jer for OctetString {
+    fn to_jer(&self) -> Value {
+        Value::String(self.to_hex())
+    }
+    fn from_jer(v: &Value) -> Result<Self, Error> {
+        let s = v.as_str().ok_or(Error::Json { at: "OCTET STRING", problem: JsonProblem::WrongType })?;
+        parse_hex(s).map(Self::from).ok_or(Error::Json { at: "OCTET STRING", problem: JsonProblem::BadHex })
+    }
+}
+
+impl Jer for Text {
+    fn to_jer(&self) -> Value {
+        Value::String(self.to_string_lossy())
+    }
+    fn from_jer(v: &Value) -> Result<Self, Error> {
+        v.as_str().map(Self::from).ok_or(Error::Json { at: "character string", problem: JsonProblem::WrongType })
+    }
+}
+
+impl Jer for BitString {
+    fn to_jer(&self) -> Value {
+        let n = self.bits.div_ceil(8) as usize;
+        let data: Vec<u8> = (0..n).map(|i| self.data.get(i).copied().unwrap_or(0)).collect();
+        let mut m = serde_json::Map::new();
+        m.insert("value".into(), Value::String(hex_upper(&data)));
+        m.insert("length".into(), Value::from(self.bits));
+        Value::Object(m)
+    }
+    fn from_jer(v: &Value) -> Result<Self, Error> {
+        let err = |problem| Error::Json { at: "BIT STRING", problem };
+        let o = v.as_object().ok_or(err(JsonProblem::WrongType))?;
+        let data = o
+            .get("value")
+            .and_then(Value::as_str)
+            .and_then(parse_hex)
+            .ok_or(err(JsonProblem::BadHex))?;
+        let bits = o
+            .get("length")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or(err(JsonProblem::WrongType))?;
+        if (bits as usize).div_ceil(8) != data.len() {
+            return Err(err(JsonProblem::OutOfRange));
+        }
+        Ok(Self { data: Bytes::from(data), bits })
+    }
+}
+
+impl Jer for Oid {
+    fn to_jer(&self) -> Value {
+        Value::String(self.to_string())
+    }
+    fn from_jer(v: &Value) -> Result<Self, Error> {
+        v.as_str()
+            .and_then(Self::from_dotted)
+            .ok_or(Error::Json { at: "OBJECT IDENTIFIER", problem: JsonProblem::WrongType })
+    }
+}
+
+impl Jer for Any {
+    fn to_jer(&self) -> Value {
+        Value::String(hex_upper(&self.0))
+    }
+    fn from_jer(v: &Value) -> Result<Self, Error> {
+        let b = v
+            .as_str()
+            .and_then(parse_hex)
+            .ok_or(Error::Json { at: "raw element", problem: JsonProblem::BadHex })?;
+        match read_tlv(&b, 0, b.len(), 0) {
+            Ok(t) if t.end == b.len() => Ok(Self(Bytes::from(b))),
+            _ => Err(Error::Json { at: "raw element", problem: JsonProblem::BadHex }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip<T: Ber + PartialEq + std::fmt::Debug>(v: T, tag: Tag) {
+        let mut out = Vec::new();
+        v.enc(tag, &mut out);
+        let b = Bytes::from(out);
+        let d = Dec::new(&b);
+        let t = read_tlv(&b, 0, b.len(), 0).unwrap();
+        assert_eq!(t.tag, tag);
+        assert_eq!(t.end, b.len());
+        assert_eq!(T::dec(&d, &t).unwrap(), v);
+    }
+
+    #[test]
+    fn integers_are_minimal_and_round_trip() {
+        for v in [0i64, 1, -1, 127, 128, -128, -129, 255, 256, 65535, i64::MAX, i64::MIN] {
+            roundtrip(v, Tag::new(0, 2));
+        }
+        let mut out = Vec::new();
+        128i64.enc(Tag::new(0, 2), &mut out);
+        assert_eq!(out, [0x02, 0x02, 0x00, 0x80]);
+        out.clear();
+        (-129i64).enc(Tag::new(0, 2), &mut out);
+        assert_eq!(out, [0x02, 0x02, 0xFF, 0x7F]);
+    }
+
+    #[test]
+    fn long_lengths_and_high_tags() {
+        let s = OctetString::from(vec![7u8; 300]);
+        roundtrip(s, Tag::new(2, 200));
+        let mut out = Vec::new();
+        OctetString::from(vec![0u8; 200]).enc(Tag::new(0, 4), &mut out);
+        assert_eq!(&out[..3], &[0x04, 0x81, 200]);
+    }
+
+    #[test]
+    fn bit_strings_keep_their_length() {
+        roundtrip(BitString::from_bits(&[0, 18], 19), Tag::new(0, 3));
+        let b = BitString::from_bits(&[1], 2);
+        assert!(b.bit(1) && !b.bit(0) && !b.bit(2));
+    }
+
+    #[test]
+    fn oids_print_dotted() {
+        let o = Oid::from_dotted("1.3.12.0.285.200").unwrap();
+        assert_eq!(o.to_string(), "1.3.12.0.285.200");
+        assert_eq!(&o.0[..], &[0x2B, 0x0C, 0x00, 0x82, 0x1D, 0x81, 0x48]);
+        assert!(Oid::from_dotted("3.1").is_none());
+    }
+
+    #[test]
+    fn indefinite_lengths_are_resolved() {
+        // [1] constructed, indefinite, holding an INTEGER 5, then end-of-contents.
+        let b = Bytes::from_static(&[0xA1, 0x80, 0x02, 0x01, 0x05, 0x00, 0x00]);
+        let t = read_tlv(&b, 0, b.len(), 0).unwrap();
+        assert_eq!((t.content_start, t.content_end, t.end), (2, 5, 7));
+        let d = Dec::new(&b);
+        let inner = d.inner(&t, Some(Tag::new(0, 2))).unwrap();
+        assert_eq!(i64::dec(&d, &inner).unwrap(), 5);
+    }
+
+    #[test]
+    fn hostile_headers_are_errors() {
+        for bad in [
+            &[0x30, 0x85, 1, 2, 3, 4, 5][..],
+            &[0x30, 0x84, 0xFF, 0xFF, 0xFF, 0xFF],
+            &[0x30, 0x05, 0x01],
+            &[0x1F, 0x80, 0x80],
+            &[0x04, 0x80, 0x00, 0x00],
+            &[],
+        ] {
+            assert!(read_tlv(bad, 0, bad.len(), 0).is_err(), "{bad:02x?}");
+        }
+        // Deep indefinite nesting is cut off, not followed until the stack runs out.
+        let mut deep = Vec::new();
+        for _ in 0..10_000 {
+            deep.extend_from_slice(&[0x30, 0x80]);
+        }
+        assert!(read_tlv(&deep, 0, deep.len(), 0).is_err());
+    }
+}
