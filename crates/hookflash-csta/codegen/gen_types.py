@@ -263,7 +263,57 @@ class Gen:
         return name
 
     def member_type(self, m):
+        if m.get("boxed"):
+            return "Box<%s>" % m["core"]["rust"]
         return m["core"]["rust"]
+
+    # ----------------------------------------------------------------- sizes and boxing
+    PRIM_SIZES = {"OctetString": 32, "Text": 32, "Any": 32, "Oid": 32, "BitString": 40,
+                  "i64": 8, "bool": 1, "()": 0}
+
+    def est(self, rust):
+        """A rough estimate of a Rust type's size, to decide what to box."""
+        if rust.startswith("Box<"):
+            return 8
+        if rust.startswith("Vec<"):
+            return 24
+        if rust in self.PRIM_SIZES:
+            return self.PRIM_SIZES[rust]
+        if rust in self.aliases:
+            return self.est(self.aliases[rust][0])
+        if rust in self.size_cache:
+            return self.size_cache[rust]
+        td = self.typedefs.get(rust)
+        if td is None:
+            return 16
+        self.size_cache[rust] = 64  # guard against cycles
+        if td["kind"] == "enum":
+            size = 16
+        elif td["kind"] == "seq":
+            size = 24 + sum(self.est(self.member_type(m)) + (8 if m["optional"] else 0) for m in td["members"])
+        else:
+            size = 8 + max([self.est(self.member_type(m)) for m in td["members"]] + [32])
+        self.size_cache[rust] = size
+        return size
+
+    def decide_boxing(self):
+        """Box large OPTIONAL members and large CHOICE alternatives, bottom-up, so that the big
+        event and argument types stay small enough to move around cheaply."""
+        self.size_cache = {}
+        for name in self.order:
+            td = self.typedefs[name]
+            if name in self.rose_types:
+                continue
+            if td["kind"] == "seq":
+                for m in td["members"]:
+                    if m["optional"] and m["core"]["kind"] in ("seq", "choice") and self.est(m["core"]["rust"]) > 48:
+                        m["boxed"] = True
+            elif td["kind"] == "choice":
+                for m in td["members"]:
+                    if m["core"]["kind"] in ("seq", "choice") and self.est(m["core"]["rust"]) > 128:
+                        m["boxed"] = True
+            self.size_cache.pop(name, None)
+            self.size_cache[name] = self.est(name)
 
     def seqof_helper(self, elem):
         sig = json.dumps([[tag_lit(t) for t in elem["chain"]], elem["core"]["rust"],
@@ -302,7 +352,7 @@ class Gen:
         if core["kind"] == "seqof":
             call = "%s(d, &%s)?" % (core["helper"], cur)
         else:
-            call = "<%s as Ber>::dec(d, &%s)?" % (core["rust"], cur)
+            call = "<%s as Ber>::dec(d, &%s)?" % (self.member_type(m), cur)
         if lines:
             return "{ %s %s }" % (" ".join(lines), call)
         return call
@@ -633,9 +683,16 @@ class Gen:
         err_roots = []
         for name, rec in sorted(errs.items(), key=lambda kv: kv[1]["code"]):
             err_roots.append((name, rec, self.root(rec["module"], rec["parameter"])))
+        before = set(self.typedefs)
         rose = self.root("CSTA-ROSE-standin", "ROSE-PDU")
+        self.rose_types = set(self.typedefs) - before
         acse = self.root("ACSE-1", "ACSE-apdu")
         ui = self.root("CSTA-application-context-information-csta3", "ACSEUserInformationForCSTA")
+        self.decide_boxing()
+        for _, _, arg, res in op_roots:
+            for m in (arg, res):
+                if m is not None and m["core"]["kind"] in ("seq", "choice") and self.est(m["core"]["rust"]) > 128:
+                    m["boxed"] = True
         self.write_types()
         self.write_ops(op_roots, err_roots, rose, acse, ui)
 
@@ -743,7 +800,7 @@ class Gen:
             w("pub enum %s {" % kind)
             for n, rec, m in items:
                 w("    /// `%s` %s `%s`" % (n, label, m["asn1"]))
-                w("    %s(%s)," % (camel(n), m["core"]["rust"]))
+                w("    %s(%s)," % (camel(n), self.member_type(m)))
             w("}")
             w("")
             w("impl %s {" % kind)

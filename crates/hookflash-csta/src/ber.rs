@@ -65,7 +65,32 @@ pub struct Tlv {
 
 /// Reads the header of the element at `pos`, which must end by `limit`. Indefinite lengths are
 /// resolved by walking the nested elements to their end-of-contents octets.
+#[inline]
 pub fn read_tlv(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv, Error> {
+    // Fast path: a one-octet tag and a short definite length, which is nearly every CSTA element.
+    if limit <= buf.len() && pos < limit && limit - pos >= 2 {
+        let first = buf[pos];
+        let l0 = buf[pos + 1];
+        if first & 0x1F != 0x1F && l0 < 0x80 {
+            let content_start = pos + 2;
+            let end = content_start + usize::from(l0);
+            if end <= limit {
+                return Ok(Tlv {
+                    tag: Tag::new(u32::from(first >> 6), u32::from(first & 0x1F)),
+                    constructed: first & 0x20 != 0,
+                    start: pos,
+                    content_start,
+                    content_end: end,
+                    end,
+                });
+            }
+        }
+    }
+    read_tlv_slow(buf, pos, limit, depth)
+}
+
+#[inline(never)]
+fn read_tlv_slow(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv, Error> {
     if depth > MAX_DEPTH {
         return Err(Error::TooDeep { offset: pos, max: MAX_DEPTH });
     }
@@ -149,6 +174,7 @@ pub struct Children<'d, 'a> {
 impl Children<'_, '_> {
     /// The next child, or `None` at the end of the parent's contents.
     #[allow(clippy::should_implement_trait)]
+    #[inline]
     pub fn next(&mut self) -> Result<Option<Tlv>, Error> {
         if self.pos >= self.end {
             return Ok(None);
@@ -191,10 +217,10 @@ impl<'a> Dec<'a> {
     pub fn inner(&self, tlv: &Tlv, expect: Option<Tag>) -> Result<Tlv, Error> {
         self.need_constructed(tlv)?;
         let c = read_tlv(self.buf, tlv.content_start, tlv.content_end, 0)?;
-        if let Some(t) = expect {
-            if c.tag != t {
-                return Err(Error::UnexpectedTag { offset: c.start, found: c.tag, context: "explicitly tagged value" });
-            }
+        if let Some(t) = expect
+            && c.tag != t
+        {
+            return Err(Error::UnexpectedTag { offset: c.start, found: c.tag, context: "explicitly tagged value" });
         }
         Ok(c)
     }
@@ -225,9 +251,9 @@ impl<'a> Dec<'a> {
     }
 
     /// The contents of a string type, primitive or constructed (segmented).
-    fn string_bytes(&self, tlv: &Tlv, depth: u32) -> Result<Bytes, Error> {
+    fn string_bytes(&self, tlv: &Tlv, depth: u32) -> Result<Octets, Error> {
         if !tlv.constructed {
-            return Ok(self.content_bytes(tlv));
+            return Ok(Octets::from_shared(self.buf, tlv.content_start..tlv.content_end));
         }
         if depth >= 4 {
             return Err(Error::TooDeep { offset: tlv.start, max: 4 });
@@ -238,7 +264,7 @@ impl<'a> Dec<'a> {
             let seg = self.string_bytes(&c, depth + 1)?;
             out.extend_from_slice(&seg);
         }
-        Ok(Bytes::from(out))
+        Ok(Octets::from(out))
     }
 }
 
@@ -248,6 +274,15 @@ pub trait Ber: Sized {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error>;
     /// Encodes the value as one element with `tag` (CHOICE types and raw elements ignore it).
     fn enc(&self, tag: Tag, out: &mut Vec<u8>);
+}
+
+impl<T: Ber> Ber for Box<T> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        T::dec(d, tlv).map(Self::new)
+    }
+    fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
+        (**self).enc(tag, out);
+    }
 }
 
 /// Writes an identifier octet (or octets).
@@ -319,9 +354,9 @@ impl Ber for i64 {
         if c.is_empty() || c.len() > 8 {
             return Err(Error::InvalidValue { offset: tlv.start, what: "INTEGER" });
         }
-        let mut v: i64 = if c[0] & 0x80 != 0 { -1 } else { 0 };
+        let mut v: Self = if c[0] & 0x80 != 0 { -1 } else { 0 };
         for b in c {
-            v = (v << 8) | i64::from(*b);
+            v = (v << 8) | Self::from(*b);
         }
         Ok(v)
     }
@@ -367,9 +402,99 @@ impl Ber for () {
     }
 }
 
+/// Octets decoded from a frame: up to [`Octets::INLINE`] bytes are kept inline (device numbers
+/// and call ids, the common case, cost no allocation and no reference count); longer values
+/// share the frame's buffer.
+#[derive(Clone)]
+pub struct Octets(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline(u8, [u8; Octets::INLINE]),
+    Shared(Bytes),
+}
+
+impl Octets {
+    /// The most bytes kept inline.
+    pub const INLINE: usize = 38;
+
+    /// Octets copied from a slice (inline when short).
+    pub fn copy_from_slice(b: &[u8]) -> Self {
+        if b.len() <= Self::INLINE {
+            let mut buf = [0u8; Self::INLINE];
+            buf[..b.len()].copy_from_slice(b);
+            Self(Repr::Inline(b.len() as u8, buf))
+        } else {
+            Self(Repr::Shared(Bytes::copy_from_slice(b)))
+        }
+    }
+
+    /// Octets from a range of a shared buffer (copied inline when short).
+    pub fn from_shared(buf: &Bytes, range: std::ops::Range<usize>) -> Self {
+        match buf.get(range.clone()) {
+            Some(b) if b.len() <= Self::INLINE => Self::copy_from_slice(b),
+            Some(_) => Self(Repr::Shared(buf.slice(range))),
+            None => Self::default(),
+        }
+    }
+
+    /// The octets.
+    pub fn as_slice(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline(n, b) => &b[..usize::from(*n).min(Self::INLINE)],
+            Repr::Shared(b) => b,
+        }
+    }
+}
+
+impl Default for Octets {
+    fn default() -> Self {
+        Self(Repr::Inline(0, [0; Self::INLINE]))
+    }
+}
+
+impl std::ops::Deref for Octets {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for Octets {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Octets {}
+
+impl std::hash::Hash for Octets {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
+impl PartialOrd for Octets {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Octets {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_slice().cmp(other.as_slice())
+    }
+}
+
+impl From<Vec<u8>> for Octets {
+    fn from(v: Vec<u8>) -> Self {
+        if v.len() <= Self::INLINE { Self::copy_from_slice(&v) } else { Self(Repr::Shared(Bytes::from(v))) }
+    }
+}
+
 /// An ASN.1 OCTET STRING, sharing the bytes of the frame it was decoded from.
 #[derive(Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
-pub struct OctetString(pub Bytes);
+pub struct OctetString(pub Octets);
 
 impl OctetString {
     /// The octets.
@@ -382,6 +507,12 @@ impl OctetString {
     }
 }
 
+impl std::fmt::Debug for Octets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex_upper(self))
+    }
+}
+
 impl std::fmt::Debug for OctetString {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "OctetString({})", self.to_hex())
@@ -390,13 +521,13 @@ impl std::fmt::Debug for OctetString {
 
 impl From<&[u8]> for OctetString {
     fn from(v: &[u8]) -> Self {
-        Self(Bytes::copy_from_slice(v))
+        Self(Octets::copy_from_slice(v))
     }
 }
 
 impl From<Vec<u8>> for OctetString {
     fn from(v: Vec<u8>) -> Self {
-        Self(Bytes::from(v))
+        Self(Octets::from(v))
     }
 }
 
@@ -412,7 +543,7 @@ impl Ber for OctetString {
 /// An ASN.1 character string (IA5String, PrintableString, GraphicString, GeneralizedTime …),
 /// sharing the bytes of the frame. The bytes are kept as received; [`Text::as_str`] checks them.
 #[derive(Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
-pub struct Text(pub Bytes);
+pub struct Text(pub Octets);
 
 impl Text {
     /// The text, if it is valid UTF-8 (IA5 is a subset).
@@ -443,13 +574,13 @@ impl std::fmt::Display for Text {
 
 impl From<&str> for Text {
     fn from(v: &str) -> Self {
-        Self(Bytes::copy_from_slice(v.as_bytes()))
+        Self(Octets::copy_from_slice(v.as_bytes()))
     }
 }
 
 impl From<String> for Text {
     fn from(v: String) -> Self {
-        Self(Bytes::from(v.into_bytes()))
+        Self(Octets::from(v.into_bytes()))
     }
 }
 
@@ -466,7 +597,7 @@ impl Ber for Text {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct BitString {
     /// The octets holding the bits.
-    pub data: Bytes,
+    pub data: Octets,
     /// The number of bits.
     pub bits: u32,
 }
@@ -480,7 +611,7 @@ impl BitString {
                 data[(b / 8) as usize] |= 0x80 >> (b % 8);
             }
         }
-        Self { data: Bytes::from(data), bits: len }
+        Self { data: Octets::from(data), bits: len }
     }
     /// Whether bit `n` is set.
     pub fn bit(&self, n: u32) -> bool {
@@ -500,7 +631,7 @@ impl Ber for BitString {
         }
         let bits = u32::try_from(rest.len() * 8 - usize::from(unused))
             .map_err(|_| Error::InvalidValue { offset: tlv.start, what: "BIT STRING" })?;
-        Ok(Self { data: d.bytes().slice(tlv.content_start + 1..tlv.content_end), bits })
+        Ok(Self { data: Octets::from_shared(d.bytes(), tlv.content_start + 1..tlv.content_end), bits })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let n = self.bits.div_ceil(8) as usize;
@@ -655,7 +786,7 @@ pub(crate) fn hex_upper(b: &[u8]) -> String {
 /// Parses hex (either case); `None` if malformed.
 pub(crate) fn parse_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let nib = |c: u8| match c {
@@ -697,21 +828,21 @@ impl Jer for BitString {
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let err = |problem| Error::Json { at: "BIT STRING", problem };
-        let o = v.as_object().ok_or(err(JsonProblem::WrongType))?;
+        let o = v.as_object().ok_or_else(|| err(JsonProblem::WrongType))?;
         let data = o
             .get("value")
             .and_then(Value::as_str)
             .and_then(parse_hex)
-            .ok_or(err(JsonProblem::BadHex))?;
+            .ok_or_else(|| err(JsonProblem::BadHex))?;
         let bits = o
             .get("length")
             .and_then(Value::as_u64)
             .and_then(|n| u32::try_from(n).ok())
-            .ok_or(err(JsonProblem::WrongType))?;
+            .ok_or_else(|| err(JsonProblem::WrongType))?;
         if (bits as usize).div_ceil(8) != data.len() {
             return Err(err(JsonProblem::OutOfRange));
         }
-        Ok(Self { data: Bytes::from(data), bits })
+        Ok(Self { data: Octets::from(data), bits })
     }
 }
 

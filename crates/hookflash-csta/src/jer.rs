@@ -45,6 +45,15 @@ impl Jer for () {
     }
 }
 
+impl<T: Jer> Jer for Box<T> {
+    fn to_jer(&self) -> Value {
+        (**self).to_jer()
+    }
+    fn from_jer(v: &Value) -> Result<Self, Error> {
+        T::from_jer(v).map(Self::new)
+    }
+}
+
 impl<T: Jer> Jer for Vec<T> {
     fn to_jer(&self) -> Value {
         Value::Array(self.iter().map(Jer::to_jer).collect())

@@ -263,15 +263,13 @@ impl Acse {
         let mut csta = None;
         let mut oid = None;
         if let Some(slot) = user_information(&mut apdu) {
-            if let Some(list) = slot.as_ref() {
-                if let [ext] = list.as_slice() {
-                    if let EXTERNALtEncoding::SingleASN1Type(any) = &ext.encoding {
-                        csta = Some(typed(any, ops::dec_csta_user_information)?);
-                        let default = Oid::from_dotted(CSTA3_USER_INFORMATION_OID);
-                        if ext.direct_reference != default {
-                            oid = ext.direct_reference.clone();
-                        }
-                    }
+            if let Some([ext]) = slot.as_deref()
+                && let EXTERNALtEncoding::SingleASN1Type(any) = &ext.encoding
+            {
+                csta = Some(typed(any, ops::dec_csta_user_information)?);
+                let default = Oid::from_dotted(CSTA3_USER_INFORMATION_OID);
+                if ext.direct_reference != default {
+                    oid = ext.direct_reference.clone();
                 }
             }
             if csta.is_some() {
@@ -299,6 +297,48 @@ impl Acse {
     }
 }
 
+/// The hot path: a ROSE invoke (requests and every event report) decoded straight into its
+/// typed argument, without keeping the argument as a raw element first.
+fn decode_invoke(d: &Dec<'_>, tlv: &Tlv) -> Result<Pdu, Error> {
+    use crate::ber::{Ber, Tag};
+    d.need_constructed(tlv)?;
+    let mut it = d.children(tlv)?;
+    let c = it.next()?.ok_or(Error::MissingField { offset: tlv.start, type_name: "Invoke", field: "invokeId" })?;
+    let invoke_id = match (c.tag.class(), c.tag.number()) {
+        (0, 2) => Some(i64::dec(d, &c)?),
+        (0, 5) => {
+            <()>::dec(d, &c)?;
+            None
+        }
+        _ => return Err(d.unexpected(&c, "InvokeId")),
+    };
+    let mut c = it.next()?.ok_or(Error::MissingField { offset: tlv.start, type_name: "Invoke", field: "opcode" })?;
+    let mut linked_id = None;
+    if InvokeLinkedId::has_tag(c.tag) {
+        linked_id = Some(InvokeLinkedId::dec(d, &c)?);
+        c = it.next()?.ok_or(Error::MissingField { offset: tlv.start, type_name: "Invoke", field: "opcode" })?;
+    }
+    if !Code::has_tag(c.tag) {
+        return Err(d.unexpected(&c, "Code"));
+    }
+    let opcode = Code::dec(d, &c)?;
+    let argument = match it.next()? {
+        None => None,
+        Some(a) => {
+            let typed = match local_code(&opcode).and_then(Operation::from_code) {
+                Some(op) => Argument::dec(op, d, &a)?,
+                None => None,
+            };
+            Some(typed.map_or_else(|| Payload::Raw(d.any(&a)), Payload::Typed))
+        }
+    };
+    if let Some(extra) = it.next()? {
+        return Err(d.unexpected(&extra, "Invoke (element after the argument)"));
+    }
+    let _ = Tag::NONE;
+    Ok(Pdu::Invoke(Invoke { invoke_id, linked_id, opcode, argument }))
+}
+
 /// Decodes one unframed PDU that must fill `input` exactly.
 pub fn decode(input: &Bytes) -> Result<Pdu, Error> {
     decode_with_limit(input, DEFAULT_MAX_PDU)
@@ -322,7 +362,8 @@ pub fn decode_prefix(input: &Bytes, max: usize) -> Result<(Pdu, usize), Error> {
     }
     let d = Dec::new(input);
     let pdu = match first {
-        0xA1..=0xA4 => Pdu::from_rose(ops::dec_rose_pdu(&d, &tlv)?, &tlv)?,
+        0xA1 => decode_invoke(&d, &tlv)?,
+        0xA2..=0xA4 => Pdu::from_rose(ops::dec_rose_pdu(&d, &tlv)?, &tlv)?,
         0x60..=0x64 => Pdu::Acse(Acse::from_apdu(ops::dec_acse_apdu(&d, &tlv)?)?),
         octet => return Err(Error::NotAPdu { offset: 0, octet }),
     };

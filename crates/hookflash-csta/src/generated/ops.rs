@@ -374,57 +374,57 @@ impl Operation {
 #[non_exhaustive]
 pub enum Argument {
     /// `alternateCall` argument `AlternateCallArgument`
-    AlternateCall(AlternateCallArgument),
+    AlternateCall(Box<AlternateCallArgument>),
     /// `answerCall` argument `AnswerCallArgument`
-    AnswerCall(AnswerCallArgument),
+    AnswerCall(Box<AnswerCallArgument>),
     /// `clearCall` argument `ClearCallArgument`
-    ClearCall(ClearCallArgument),
+    ClearCall(Box<ClearCallArgument>),
     /// `clearConnection` argument `ClearConnectionArgument`
-    ClearConnection(ClearConnectionArgument),
+    ClearConnection(Box<ClearConnectionArgument>),
     /// `conferenceCall` argument `ConferenceCallArgument`
-    ConferenceCall(ConferenceCallArgument),
+    ConferenceCall(Box<ConferenceCallArgument>),
     /// `consultationCall` argument `ConsultationCallArgument`
-    ConsultationCall(ConsultationCallArgument),
+    ConsultationCall(Box<ConsultationCallArgument>),
     /// `holdCall` argument `HoldCallArgument`
-    HoldCall(HoldCallArgument),
+    HoldCall(Box<HoldCallArgument>),
     /// `makeCall` argument `MakeCallArgument`
-    MakeCall(MakeCallArgument),
+    MakeCall(Box<MakeCallArgument>),
     /// `makePredictiveCall` argument `MakePredictiveCallArgument`
-    MakePredictiveCall(MakePredictiveCallArgument),
+    MakePredictiveCall(Box<MakePredictiveCallArgument>),
     /// `reconnectCall` argument `ReconnectCallArgument`
-    ReconnectCall(ReconnectCallArgument),
+    ReconnectCall(Box<ReconnectCallArgument>),
     /// `retrieveCall` argument `RetrieveCallArgument`
-    RetrieveCall(RetrieveCallArgument),
+    RetrieveCall(Box<RetrieveCallArgument>),
     /// `transferCall` argument `TransferCallArgument`
-    TransferCall(TransferCallArgument),
+    TransferCall(Box<TransferCallArgument>),
     /// `singleStepConf` argument `SingleStepConfArgument`
-    SingleStepConf(SingleStepConfArgument),
+    SingleStepConf(Box<SingleStepConfArgument>),
     /// `cSTAEventReport` argument `CSTAEventReportArgument`
-    CSTAEventReport(CSTAEventReportArgument),
+    CSTAEventReport(Box<CSTAEventReportArgument>),
     /// `routeRequest` argument `RouteRequestArgument`
-    RouteRequest(RouteRequestArgument),
+    RouteRequest(Box<RouteRequestArgument>),
     /// `reRouteRequest` argument `ReRouteRequestArgument`
-    ReRouteRequest(ReRouteRequestArgument),
+    ReRouteRequest(Box<ReRouteRequestArgument>),
     /// `routeSelectRequest` argument `RouteSelectRequestArgument`
-    RouteSelectRequest(RouteSelectRequestArgument),
+    RouteSelectRequest(Box<RouteSelectRequestArgument>),
     /// `routeUsedRequest` argument `RouteUsedRequestArgument`
-    RouteUsedRequest(RouteUsedRequestArgument),
+    RouteUsedRequest(Box<RouteUsedRequestArgument>),
     /// `routeEndRequest` argument `RouteEndRequestArgument`
-    RouteEndRequest(RouteEndRequestArgument),
+    RouteEndRequest(Box<RouteEndRequestArgument>),
     /// `routeReject` argument `RouteRejectArgument`
-    RouteReject(RouteRejectArgument),
+    RouteReject(Box<RouteRejectArgument>),
     /// `singleStepTrans` argument `SingleStepTransArgument`
-    SingleStepTrans(SingleStepTransArgument),
+    SingleStepTrans(Box<SingleStepTransArgument>),
     /// `monitorStart` argument `MonitorStartArgument`
-    MonitorStart(MonitorStartArgument),
+    MonitorStart(Box<MonitorStartArgument>),
     /// `changeMonitorFilter` argument `ChangeMonitorFilterArgument`
-    ChangeMonitorFilter(ChangeMonitorFilterArgument),
+    ChangeMonitorFilter(Box<ChangeMonitorFilterArgument>),
     /// `monitorStop` argument `MonitorStopArgument`
     MonitorStop(MonitorStopArgument),
     /// `snapshotDevice` argument `SnapshotDeviceArgument`
-    SnapshotDevice(SnapshotDeviceArgument),
+    SnapshotDevice(Box<SnapshotDeviceArgument>),
     /// `snapshotCall` argument `SnapshotCallArgument`
-    SnapshotCall(SnapshotCallArgument),
+    SnapshotCall(Box<SnapshotCallArgument>),
     /// `snapshotCallData` argument `SnapshotCallDataArgument`
     SnapshotCallData(SnapshotCallDataArgument),
     /// `snapshotDeviceData` argument `SnapshotDeviceDataArgument`
@@ -440,13 +440,13 @@ pub enum Argument {
     /// `systemStatus` argument `SystemStatusArg`
     SystemStatus(SystemStatusArg),
     /// `deflectCall` argument `DeflectCallArgument`
-    DeflectCall(DeflectCallArgument),
+    DeflectCall(Box<DeflectCallArgument>),
     /// `directedPickupCall` argument `DirectedPickupCallArgument`
-    DirectedPickupCall(DirectedPickupCallArgument),
+    DirectedPickupCall(Box<DirectedPickupCallArgument>),
     /// `groupPickupCall` argument `GroupPickupCallArgument`
-    GroupPickupCall(GroupPickupCallArgument),
+    GroupPickupCall(Box<GroupPickupCallArgument>),
     /// `generateDigits` argument `GenerateDigitsArgument`
-    GenerateDigits(GenerateDigitsArgument),
+    GenerateDigits(Box<GenerateDigitsArgument>),
     /// `routeRegister` argument `RouteRegisterArgument`
     RouteRegister(RouteRegisterArgument),
     /// `routeRegisterAbort` argument `RouteRegisterAbortArgument`
@@ -454,17 +454,17 @@ pub enum Argument {
     /// `routeRegisterCancel` argument `RouteRegisterCancelArgument`
     RouteRegisterCancel(RouteRegisterCancelArgument),
     /// `getAgentState` argument `GetAgentStateArgument`
-    GetAgentState(GetAgentStateArgument),
+    GetAgentState(Box<GetAgentStateArgument>),
     /// `getDoNotDisturb` argument `GetDoNotDisturbArgument`
-    GetDoNotDisturb(GetDoNotDisturbArgument),
+    GetDoNotDisturb(Box<GetDoNotDisturbArgument>),
     /// `getForwarding` argument `GetForwardingArgument`
-    GetForwarding(GetForwardingArgument),
+    GetForwarding(Box<GetForwardingArgument>),
     /// `setAgentState` argument `SetAgentStateArgument`
-    SetAgentState(SetAgentStateArgument),
+    SetAgentState(Box<SetAgentStateArgument>),
     /// `setDoNotDisturb` argument `SetDoNotDisturbArgument`
-    SetDoNotDisturb(SetDoNotDisturbArgument),
+    SetDoNotDisturb(Box<SetDoNotDisturbArgument>),
     /// `setForwarding` argument `SetForwardingArgument`
-    SetForwarding(SetForwardingArgument),
+    SetForwarding(Box<SetForwardingArgument>),
 }
 
 impl Argument {
@@ -526,139 +526,139 @@ impl Argument {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "AlternateCallArgument"));
                 }
-                Self::AlternateCall(<AlternateCallArgument as Ber>::dec(d, c)?)
+                Self::AlternateCall(<Box<AlternateCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::AnswerCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "AnswerCallArgument"));
                 }
-                Self::AnswerCall(<AnswerCallArgument as Ber>::dec(d, c)?)
+                Self::AnswerCall(<Box<AnswerCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::ClearCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "ClearCallArgument"));
                 }
-                Self::ClearCall(<ClearCallArgument as Ber>::dec(d, c)?)
+                Self::ClearCall(<Box<ClearCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::ClearConnection => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "ClearConnectionArgument"));
                 }
-                Self::ClearConnection(<ClearConnectionArgument as Ber>::dec(d, c)?)
+                Self::ClearConnection(<Box<ClearConnectionArgument> as Ber>::dec(d, c)?)
             }
             Operation::ConferenceCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "ConferenceCallArgument"));
                 }
-                Self::ConferenceCall(<ConferenceCallArgument as Ber>::dec(d, c)?)
+                Self::ConferenceCall(<Box<ConferenceCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::ConsultationCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "ConsultationCallArgument"));
                 }
-                Self::ConsultationCall(<ConsultationCallArgument as Ber>::dec(d, c)?)
+                Self::ConsultationCall(<Box<ConsultationCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::HoldCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "HoldCallArgument"));
                 }
-                Self::HoldCall(<HoldCallArgument as Ber>::dec(d, c)?)
+                Self::HoldCall(<Box<HoldCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::MakeCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "MakeCallArgument"));
                 }
-                Self::MakeCall(<MakeCallArgument as Ber>::dec(d, c)?)
+                Self::MakeCall(<Box<MakeCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::MakePredictiveCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "MakePredictiveCallArgument"));
                 }
-                Self::MakePredictiveCall(<MakePredictiveCallArgument as Ber>::dec(d, c)?)
+                Self::MakePredictiveCall(<Box<MakePredictiveCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::ReconnectCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "ReconnectCallArgument"));
                 }
-                Self::ReconnectCall(<ReconnectCallArgument as Ber>::dec(d, c)?)
+                Self::ReconnectCall(<Box<ReconnectCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::RetrieveCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "RetrieveCallArgument"));
                 }
-                Self::RetrieveCall(<RetrieveCallArgument as Ber>::dec(d, c)?)
+                Self::RetrieveCall(<Box<RetrieveCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::TransferCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "TransferCallArgument"));
                 }
-                Self::TransferCall(<TransferCallArgument as Ber>::dec(d, c)?)
+                Self::TransferCall(<Box<TransferCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::SingleStepConf => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "SingleStepConfArgument"));
                 }
-                Self::SingleStepConf(<SingleStepConfArgument as Ber>::dec(d, c)?)
+                Self::SingleStepConf(<Box<SingleStepConfArgument> as Ber>::dec(d, c)?)
             }
             Operation::CSTAEventReport => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "CSTAEventReportArgument"));
                 }
-                Self::CSTAEventReport(<CSTAEventReportArgument as Ber>::dec(d, c)?)
+                Self::CSTAEventReport(<Box<CSTAEventReportArgument> as Ber>::dec(d, c)?)
             }
             Operation::RouteRequest => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "RouteRequestArgument"));
                 }
-                Self::RouteRequest(<RouteRequestArgument as Ber>::dec(d, c)?)
+                Self::RouteRequest(<Box<RouteRequestArgument> as Ber>::dec(d, c)?)
             }
             Operation::ReRouteRequest => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "ReRouteRequestArgument"));
                 }
-                Self::ReRouteRequest(<ReRouteRequestArgument as Ber>::dec(d, c)?)
+                Self::ReRouteRequest(<Box<ReRouteRequestArgument> as Ber>::dec(d, c)?)
             }
             Operation::RouteSelectRequest => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "RouteSelectRequestArgument"));
                 }
-                Self::RouteSelectRequest(<RouteSelectRequestArgument as Ber>::dec(d, c)?)
+                Self::RouteSelectRequest(<Box<RouteSelectRequestArgument> as Ber>::dec(d, c)?)
             }
             Operation::RouteUsedRequest => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "RouteUsedRequestArgument"));
                 }
-                Self::RouteUsedRequest(<RouteUsedRequestArgument as Ber>::dec(d, c)?)
+                Self::RouteUsedRequest(<Box<RouteUsedRequestArgument> as Ber>::dec(d, c)?)
             }
             Operation::RouteEndRequest => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "RouteEndRequestArgument"));
                 }
-                Self::RouteEndRequest(<RouteEndRequestArgument as Ber>::dec(d, c)?)
+                Self::RouteEndRequest(<Box<RouteEndRequestArgument> as Ber>::dec(d, c)?)
             }
             Operation::RouteReject => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "RouteRejectArgument"));
                 }
-                Self::RouteReject(<RouteRejectArgument as Ber>::dec(d, c)?)
+                Self::RouteReject(<Box<RouteRejectArgument> as Ber>::dec(d, c)?)
             }
             Operation::SingleStepTrans => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "SingleStepTransArgument"));
                 }
-                Self::SingleStepTrans(<SingleStepTransArgument as Ber>::dec(d, c)?)
+                Self::SingleStepTrans(<Box<SingleStepTransArgument> as Ber>::dec(d, c)?)
             }
             Operation::MonitorStart => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "MonitorStartArgument"));
                 }
-                Self::MonitorStart(<MonitorStartArgument as Ber>::dec(d, c)?)
+                Self::MonitorStart(<Box<MonitorStartArgument> as Ber>::dec(d, c)?)
             }
             Operation::ChangeMonitorFilter => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "ChangeMonitorFilterArgument"));
                 }
-                Self::ChangeMonitorFilter(<ChangeMonitorFilterArgument as Ber>::dec(d, c)?)
+                Self::ChangeMonitorFilter(<Box<ChangeMonitorFilterArgument> as Ber>::dec(d, c)?)
             }
             Operation::MonitorStop => {
                 if !(c.tag == Tag::new(0, 16)) {
@@ -670,13 +670,13 @@ impl Argument {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "SnapshotDeviceArgument"));
                 }
-                Self::SnapshotDevice(<SnapshotDeviceArgument as Ber>::dec(d, c)?)
+                Self::SnapshotDevice(<Box<SnapshotDeviceArgument> as Ber>::dec(d, c)?)
             }
             Operation::SnapshotCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "SnapshotCallArgument"));
                 }
-                Self::SnapshotCall(<SnapshotCallArgument as Ber>::dec(d, c)?)
+                Self::SnapshotCall(<Box<SnapshotCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::SnapshotCallData => {
                 if !(c.tag == Tag::new(0, 16)) {
@@ -724,25 +724,25 @@ impl Argument {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "DeflectCallArgument"));
                 }
-                Self::DeflectCall(<DeflectCallArgument as Ber>::dec(d, c)?)
+                Self::DeflectCall(<Box<DeflectCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::DirectedPickupCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "DirectedPickupCallArgument"));
                 }
-                Self::DirectedPickupCall(<DirectedPickupCallArgument as Ber>::dec(d, c)?)
+                Self::DirectedPickupCall(<Box<DirectedPickupCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::GroupPickupCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "GroupPickupCallArgument"));
                 }
-                Self::GroupPickupCall(<GroupPickupCallArgument as Ber>::dec(d, c)?)
+                Self::GroupPickupCall(<Box<GroupPickupCallArgument> as Ber>::dec(d, c)?)
             }
             Operation::GenerateDigits => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "GenerateDigitsArgument"));
                 }
-                Self::GenerateDigits(<GenerateDigitsArgument as Ber>::dec(d, c)?)
+                Self::GenerateDigits(<Box<GenerateDigitsArgument> as Ber>::dec(d, c)?)
             }
             Operation::RouteRegister => {
                 if !(c.tag == Tag::new(0, 16)) {
@@ -766,37 +766,37 @@ impl Argument {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "GetAgentStateArgument"));
                 }
-                Self::GetAgentState(<GetAgentStateArgument as Ber>::dec(d, c)?)
+                Self::GetAgentState(<Box<GetAgentStateArgument> as Ber>::dec(d, c)?)
             }
             Operation::GetDoNotDisturb => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "GetDoNotDisturbArgument"));
                 }
-                Self::GetDoNotDisturb(<GetDoNotDisturbArgument as Ber>::dec(d, c)?)
+                Self::GetDoNotDisturb(<Box<GetDoNotDisturbArgument> as Ber>::dec(d, c)?)
             }
             Operation::GetForwarding => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "GetForwardingArgument"));
                 }
-                Self::GetForwarding(<GetForwardingArgument as Ber>::dec(d, c)?)
+                Self::GetForwarding(<Box<GetForwardingArgument> as Ber>::dec(d, c)?)
             }
             Operation::SetAgentState => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "SetAgentStateArgument"));
                 }
-                Self::SetAgentState(<SetAgentStateArgument as Ber>::dec(d, c)?)
+                Self::SetAgentState(<Box<SetAgentStateArgument> as Ber>::dec(d, c)?)
             }
             Operation::SetDoNotDisturb => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "SetDoNotDisturbArgument"));
                 }
-                Self::SetDoNotDisturb(<SetDoNotDisturbArgument as Ber>::dec(d, c)?)
+                Self::SetDoNotDisturb(<Box<SetDoNotDisturbArgument> as Ber>::dec(d, c)?)
             }
             Operation::SetForwarding => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "SetForwardingArgument"));
                 }
-                Self::SetForwarding(<SetForwardingArgument as Ber>::dec(d, c)?)
+                Self::SetForwarding(<Box<SetForwardingArgument> as Ber>::dec(d, c)?)
             }
             #[allow(unreachable_patterns)]
             _ => return Ok(None),
@@ -1064,27 +1064,27 @@ pub enum OpResult {
     /// `clearConnection` result `ClearConnectionResult`
     ClearConnection(ClearConnectionResult),
     /// `conferenceCall` result `ConferenceCallResult`
-    ConferenceCall(ConferenceCallResult),
+    ConferenceCall(Box<ConferenceCallResult>),
     /// `consultationCall` result `ConsultationCallResult`
-    ConsultationCall(ConsultationCallResult),
+    ConsultationCall(Box<ConsultationCallResult>),
     /// `holdCall` result `HoldCallResult`
     HoldCall(HoldCallResult),
     /// `makeCall` result `MakeCallResult`
-    MakeCall(MakeCallResult),
+    MakeCall(Box<MakeCallResult>),
     /// `makePredictiveCall` result `MakePredictiveCallResult`
-    MakePredictiveCall(MakePredictiveCallResult),
+    MakePredictiveCall(Box<MakePredictiveCallResult>),
     /// `reconnectCall` result `ReconnectCallResult`
     ReconnectCall(ReconnectCallResult),
     /// `retrieveCall` result `RetrieveCallResult`
     RetrieveCall(RetrieveCallResult),
     /// `transferCall` result `TransferCallResult`
-    TransferCall(TransferCallResult),
+    TransferCall(Box<TransferCallResult>),
     /// `singleStepConf` result `SingleStepConfResult`
-    SingleStepConf(SingleStepConfResult),
+    SingleStepConf(Box<SingleStepConfResult>),
     /// `singleStepTrans` result `SingleStepTransResult`
-    SingleStepTrans(SingleStepTransResult),
+    SingleStepTrans(Box<SingleStepTransResult>),
     /// `monitorStart` result `MonitorStartResult`
-    MonitorStart(MonitorStartResult),
+    MonitorStart(Box<MonitorStartResult>),
     /// `changeMonitorFilter` result `ChangeMonitorFilterResult`
     ChangeMonitorFilter(ChangeMonitorFilterResult),
     /// `monitorStop` result `MonitorStopResult`
@@ -1092,7 +1092,7 @@ pub enum OpResult {
     /// `snapshotDevice` result `SnapshotDeviceResult`
     SnapshotDevice(SnapshotDeviceResult),
     /// `snapshotCall` result `SnapshotCallResult`
-    SnapshotCall(SnapshotCallResult),
+    SnapshotCall(Box<SnapshotCallResult>),
     /// `systemRegister` result `SystemRegisterResult`
     SystemRegister(SystemRegisterResult),
     /// `systemRegisterCancel` result `SystemRegisterCancelResult`
@@ -1199,13 +1199,13 @@ impl OpResult {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "ConferenceCallResult"));
                 }
-                Self::ConferenceCall(<ConferenceCallResult as Ber>::dec(d, c)?)
+                Self::ConferenceCall(<Box<ConferenceCallResult> as Ber>::dec(d, c)?)
             }
             Operation::ConsultationCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "ConsultationCallResult"));
                 }
-                Self::ConsultationCall(<ConsultationCallResult as Ber>::dec(d, c)?)
+                Self::ConsultationCall(<Box<ConsultationCallResult> as Ber>::dec(d, c)?)
             }
             Operation::HoldCall => {
                 if !(HoldCallResult::has_tag(c.tag)) {
@@ -1217,13 +1217,13 @@ impl OpResult {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "MakeCallResult"));
                 }
-                Self::MakeCall(<MakeCallResult as Ber>::dec(d, c)?)
+                Self::MakeCall(<Box<MakeCallResult> as Ber>::dec(d, c)?)
             }
             Operation::MakePredictiveCall => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "MakePredictiveCallResult"));
                 }
-                Self::MakePredictiveCall(<MakePredictiveCallResult as Ber>::dec(d, c)?)
+                Self::MakePredictiveCall(<Box<MakePredictiveCallResult> as Ber>::dec(d, c)?)
             }
             Operation::ReconnectCall => {
                 if !(ReconnectCallResult::has_tag(c.tag)) {
@@ -1241,25 +1241,25 @@ impl OpResult {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "TransferCallResult"));
                 }
-                Self::TransferCall(<TransferCallResult as Ber>::dec(d, c)?)
+                Self::TransferCall(<Box<TransferCallResult> as Ber>::dec(d, c)?)
             }
             Operation::SingleStepConf => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "SingleStepConfResult"));
                 }
-                Self::SingleStepConf(<SingleStepConfResult as Ber>::dec(d, c)?)
+                Self::SingleStepConf(<Box<SingleStepConfResult> as Ber>::dec(d, c)?)
             }
             Operation::SingleStepTrans => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "SingleStepTransResult"));
                 }
-                Self::SingleStepTrans(<SingleStepTransResult as Ber>::dec(d, c)?)
+                Self::SingleStepTrans(<Box<SingleStepTransResult> as Ber>::dec(d, c)?)
             }
             Operation::MonitorStart => {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "MonitorStartResult"));
                 }
-                Self::MonitorStart(<MonitorStartResult as Ber>::dec(d, c)?)
+                Self::MonitorStart(<Box<MonitorStartResult> as Ber>::dec(d, c)?)
             }
             Operation::ChangeMonitorFilter => {
                 if !(c.tag == Tag::new(0, 16)) {
@@ -1283,7 +1283,7 @@ impl OpResult {
                 if !(c.tag == Tag::new(0, 16)) {
                     return Err(d.unexpected(c, "SnapshotCallResult"));
                 }
-                Self::SnapshotCall(<SnapshotCallResult as Ber>::dec(d, c)?)
+                Self::SnapshotCall(<Box<SnapshotCallResult> as Ber>::dec(d, c)?)
             }
             Operation::SystemRegister => {
                 if !(c.tag == Tag::new(0, 16)) {

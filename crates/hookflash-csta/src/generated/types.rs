@@ -942,7 +942,7 @@ pub struct DeviceID {
     /// `privateName` (OPTIONAL)
     pub private_name: Option<Text>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -954,7 +954,7 @@ impl Ber for DeviceID {
         let mut f0: Option<DeviceIDDeviceIdentifier> = None;
         let mut f1: Option<NumberDigits> = None;
         let mut f2: Option<Text> = None;
-        let mut f3: Option<MediaCallCharacteristics> = None;
+        let mut f3: Option<Box<MediaCallCharacteristics>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -974,7 +974,7 @@ impl Ber for DeviceID {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -1043,7 +1043,7 @@ impl Jer for DeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum LocalDeviceID {
     /// `staticID`
-    StaticID(DeviceID),
+    StaticID(Box<DeviceID>),
     /// `dynamicID`
     DynamicID(OctetString),
     /// An alternative this codec does not know, kept as a raw TLV.
@@ -1061,7 +1061,7 @@ impl Ber for LocalDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::StaticID(<DeviceID as Ber>::dec(d, c)?));
+            return Ok(Self::StaticID(<Box<DeviceID> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 3) {
             return Ok(Self::DynamicID(<OctetString as Ber>::dec(d, c)?));
@@ -1535,7 +1535,7 @@ impl Jer for CSTAPrivateData {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CSTACommonArguments {
     /// `security` (OPTIONAL)
-    pub security: Option<CSTASecurityData>,
+    pub security: Option<Box<CSTASecurityData>>,
     /// `privateData` (OPTIONAL)
     pub private_data: Option<Vec<CSTAPrivateData>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
@@ -1546,13 +1546,13 @@ impl Ber for CSTACommonArguments {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<CSTASecurityData> = None;
+        let mut f0: Option<Box<CSTASecurityData>> = None;
         let mut f1: Option<Vec<CSTAPrivateData>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<CSTASecurityData as Ber>::dec(d, &c)?);
+                f0 = Some(<Box<CSTASecurityData> as Ber>::dec(d, &c)?);
                 idx = 1;
                 continue;
             }
@@ -1618,7 +1618,7 @@ pub struct AlternateCallArgument {
     /// `consultOptions` (DEFAULT "unrestricted")
     pub consult_options: Option<ConsultOptions>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -1631,7 +1631,7 @@ impl Ber for AlternateCallArgument {
         let mut f1: Option<ConnectionID> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<ConsultOptions> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -1656,7 +1656,7 @@ impl Ber for AlternateCallArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -1801,7 +1801,7 @@ pub struct AnswerCallArgument {
     /// `userData` (OPTIONAL)
     pub user_data: Option<UserData>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -1813,7 +1813,7 @@ impl Ber for AnswerCallArgument {
         let mut f0: Option<ConnectionID> = None;
         let mut f1: Option<CorrelatorData> = None;
         let mut f2: Option<UserData> = None;
-        let mut f3: Option<CSTACommonArguments> = None;
+        let mut f3: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -1833,7 +1833,7 @@ impl Ber for AnswerCallArgument {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -2741,7 +2741,7 @@ pub struct ClearCallArgument {
     /// `reason` (OPTIONAL)
     pub reason: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -2753,7 +2753,7 @@ impl Ber for ClearCallArgument {
         let mut f0: Option<ConnectionID> = None;
         let mut f1: Option<UserData> = None;
         let mut f2: Option<EventCause> = None;
-        let mut f3: Option<CSTACommonArguments> = None;
+        let mut f3: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -2773,7 +2773,7 @@ impl Ber for ClearCallArgument {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -2911,7 +2911,7 @@ pub struct ClearConnectionArgument {
     /// `reason` (OPTIONAL)
     pub reason: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -2924,7 +2924,7 @@ impl Ber for ClearConnectionArgument {
         let mut f1: Option<CorrelatorData> = None;
         let mut f2: Option<UserData> = None;
         let mut f3: Option<EventCause> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -2949,7 +2949,7 @@ impl Ber for ClearConnectionArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -3091,7 +3091,7 @@ pub struct ConferenceCallArgument {
     /// `activeCall`
     pub active_call: ConnectionID,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -3102,7 +3102,7 @@ impl Ber for ConferenceCallArgument {
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
         let mut f1: Option<ConnectionID> = None;
-        let mut f2: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -3117,7 +3117,7 @@ impl Ber for ConferenceCallArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -3174,7 +3174,7 @@ impl Jer for ConferenceCallArgument {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConnectionListItemEndpoint {
     /// `deviceID`
-    DeviceID(DeviceID),
+    DeviceID(Box<DeviceID>),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -3194,7 +3194,7 @@ impl Ber for ConnectionListItemEndpoint {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceID(<DeviceID as Ber>::dec(d, c)?));
+            return Ok(Self::DeviceID(<Box<DeviceID> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(0, 5) {
             return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
@@ -3247,7 +3247,7 @@ impl Jer for ConnectionListItemEndpoint {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConnectionListItemAssociatedNID {
     /// `deviceID`
-    DeviceID(DeviceID),
+    DeviceID(Box<DeviceID>),
     /// `notKnown`
     NotKnown(()),
     /// An alternative this codec does not know, kept as a raw TLV.
@@ -3265,7 +3265,7 @@ impl Ber for ConnectionListItemAssociatedNID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceID(<DeviceID as Ber>::dec(d, c)?));
+            return Ok(Self::DeviceID(<Box<DeviceID> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(0, 5) {
             return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
@@ -3480,15 +3480,15 @@ impl Jer for ConnectionInformation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionListItem {
     /// `newConnection` (OPTIONAL)
-    pub new_connection: Option<ConnectionID>,
+    pub new_connection: Option<Box<ConnectionID>>,
     /// `oldConnection` (OPTIONAL)
-    pub old_connection: Option<ConnectionID>,
+    pub old_connection: Option<Box<ConnectionID>>,
     /// `endpoint` (OPTIONAL)
     pub endpoint: Option<ConnectionListItemEndpoint>,
     /// `associatedNID` (OPTIONAL)
     pub associated_nid: Option<ConnectionListItemAssociatedNID>,
     /// `resultingConnectionInfo` (OPTIONAL)
-    pub resulting_connection_info: Option<ConnectionInformation>,
+    pub resulting_connection_info: Option<Box<ConnectionInformation>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -3497,21 +3497,21 @@ impl Ber for ConnectionListItem {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionID> = None;
+        let mut f0: Option<Box<ConnectionID>> = None;
+        let mut f1: Option<Box<ConnectionID>> = None;
         let mut f2: Option<ConnectionListItemEndpoint> = None;
         let mut f3: Option<ConnectionListItemAssociatedNID> = None;
-        let mut f4: Option<ConnectionInformation> = None;
+        let mut f4: Option<Box<ConnectionInformation>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some({ let x0 = d.inner(&c, Some(Tag::new(1, 11)))?; let x1 = d.inner(&x0, None)?; <ConnectionID as Ber>::dec(d, &x1)? });
+                f0 = Some({ let x0 = d.inner(&c, Some(Tag::new(1, 11)))?; let x1 = d.inner(&x0, None)?; <Box<ConnectionID> as Ber>::dec(d, &x1)? });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some({ let x0 = d.inner(&c, Some(Tag::new(1, 11)))?; let x1 = d.inner(&x0, None)?; <ConnectionID as Ber>::dec(d, &x1)? });
+                f1 = Some({ let x0 = d.inner(&c, Some(Tag::new(1, 11)))?; let x1 = d.inner(&x0, None)?; <Box<ConnectionID> as Ber>::dec(d, &x1)? });
                 idx = 2;
                 continue;
             }
@@ -3526,7 +3526,7 @@ impl Ber for ConnectionListItem {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(0, 16) {
-                f4 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -3913,7 +3913,7 @@ pub struct CallLinkageData {
     /// `globalCallData`
     pub global_call_data: GlobalCallData,
     /// `threadData` (OPTIONAL)
-    pub thread_data: Option<ThreadData>,
+    pub thread_data: Option<Box<ThreadData>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -3923,7 +3923,7 @@ impl Ber for CallLinkageData {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<GlobalCallData> = None;
-        let mut f1: Option<ThreadData> = None;
+        let mut f1: Option<Box<ThreadData>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -3933,7 +3933,7 @@ impl Ber for CallLinkageData {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<ThreadData as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<ThreadData> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -4053,11 +4053,11 @@ pub struct ConferenceCallResult {
     /// `connections` (OPTIONAL)
     pub connections: Option<ConnectionList>,
     /// `conferenceCallInfo` (OPTIONAL)
-    pub conference_call_info: Option<ConnectionInformation>,
+    pub conference_call_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageDataList` (OPTIONAL)
-    pub call_linkage_data_list: Option<CallLinkageDataList>,
+    pub call_linkage_data_list: Option<Box<CallLinkageDataList>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -4068,9 +4068,9 @@ impl Ber for ConferenceCallResult {
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
         let mut f1: Option<ConnectionList> = None;
-        let mut f2: Option<ConnectionInformation> = None;
-        let mut f3: Option<CallLinkageDataList> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<ConnectionInformation>> = None;
+        let mut f3: Option<Box<CallLinkageDataList>> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -4085,17 +4085,17 @@ impl Ber for ConferenceCallResult {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<CallLinkageDataList as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -4186,9 +4186,9 @@ pub struct ConsultationCallArgument {
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callingConnectionInfo` (OPTIONAL)
-    pub calling_connection_info: Option<ConnectionInformation>,
+    pub calling_connection_info: Option<Box<ConnectionInformation>>,
     /// `consultOptions` (DEFAULT "unrestricted")
     pub consult_options: Option<ConsultOptions>,
     /// `subjectOfCall` (OPTIONAL)
@@ -4196,7 +4196,7 @@ pub struct ConsultationCallArgument {
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -4213,12 +4213,12 @@ impl Ber for ConsultationCallArgument {
         let mut f5: Option<CorrelatorData> = None;
         let mut f6: Option<UserData> = None;
         let mut f7: Option<CallCharacteristics> = None;
-        let mut f8: Option<MediaCallCharacteristics> = None;
-        let mut f9: Option<ConnectionInformation> = None;
+        let mut f8: Option<Box<MediaCallCharacteristics>> = None;
+        let mut f9: Option<Box<ConnectionInformation>> = None;
         let mut f10: Option<ConsultOptions> = None;
         let mut f11: Option<SubjectOfCall> = None;
         let mut f12: Option<LanguagePreferences> = None;
-        let mut f13: Option<CSTACommonArguments> = None;
+        let mut f13: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -4263,12 +4263,12 @@ impl Ber for ConsultationCallArgument {
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 8) {
-                f8 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f8 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 9;
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 9) {
-                f9 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f9 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 10;
                 continue;
             }
@@ -4288,7 +4288,7 @@ impl Ber for ConsultationCallArgument {
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 30) {
-                f13 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f13 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 14;
                 continue;
             }
@@ -4442,13 +4442,13 @@ pub struct ConsultationCallResult {
     /// `initiatedCall`
     pub initiated_call: ConnectionID,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `initiatedCallInfo` (OPTIONAL)
-    pub initiated_call_info: Option<ConnectionInformation>,
+    pub initiated_call_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -4458,10 +4458,10 @@ impl Ber for ConsultationCallResult {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<MediaCallCharacteristics> = None;
-        let mut f2: Option<ConnectionInformation> = None;
-        let mut f3: Option<CallLinkageData> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<MediaCallCharacteristics>> = None;
+        let mut f2: Option<Box<ConnectionInformation>> = None;
+        let mut f3: Option<Box<CallLinkageData>> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -4471,22 +4471,22 @@ impl Ber for ConsultationCallResult {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -4565,7 +4565,7 @@ pub struct HoldCallArgument {
     /// `connectionReservation` (OPTIONAL)
     pub connection_reservation: Option<bool>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -4576,7 +4576,7 @@ impl Ber for HoldCallArgument {
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
         let mut f1: Option<bool> = None;
-        let mut f2: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -4591,7 +4591,7 @@ impl Ber for HoldCallArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -4791,9 +4791,9 @@ pub struct MakeCallArgument {
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callingConnectionInfo` (OPTIONAL)
-    pub calling_connection_info: Option<ConnectionInformation>,
+    pub calling_connection_info: Option<Box<ConnectionInformation>>,
     /// `subjectOfCall` (OPTIONAL)
     pub subject_of_call: Option<SubjectOfCall>,
     /// `languagePreferences` (OPTIONAL)
@@ -4801,7 +4801,7 @@ pub struct MakeCallArgument {
     /// `reason` (OPTIONAL)
     pub reason: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -4818,12 +4818,12 @@ impl Ber for MakeCallArgument {
         let mut f5: Option<CorrelatorData> = None;
         let mut f6: Option<UserData> = None;
         let mut f7: Option<CallCharacteristics> = None;
-        let mut f8: Option<MediaCallCharacteristics> = None;
-        let mut f9: Option<ConnectionInformation> = None;
+        let mut f8: Option<Box<MediaCallCharacteristics>> = None;
+        let mut f9: Option<Box<ConnectionInformation>> = None;
         let mut f10: Option<SubjectOfCall> = None;
         let mut f11: Option<LanguagePreferences> = None;
         let mut f12: Option<EventCause> = None;
-        let mut f13: Option<CSTACommonArguments> = None;
+        let mut f13: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -4868,12 +4868,12 @@ impl Ber for MakeCallArgument {
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 4) {
-                f8 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f8 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 9;
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 5) {
-                f9 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f9 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 10;
                 continue;
             }
@@ -4893,7 +4893,7 @@ impl Ber for MakeCallArgument {
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 30) {
-                f13 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f13 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 14;
                 continue;
             }
@@ -5043,13 +5043,13 @@ pub struct MakeCallResult {
     /// `callingDevice`
     pub calling_device: ConnectionID,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `initiatedCallInfo` (OPTIONAL)
-    pub initiated_call_info: Option<ConnectionInformation>,
+    pub initiated_call_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -5059,10 +5059,10 @@ impl Ber for MakeCallResult {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<MediaCallCharacteristics> = None;
-        let mut f2: Option<ConnectionInformation> = None;
-        let mut f3: Option<CallLinkageData> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<MediaCallCharacteristics>> = None;
+        let mut f2: Option<Box<ConnectionInformation>> = None;
+        let mut f3: Option<Box<CallLinkageData>> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -5072,22 +5072,22 @@ impl Ber for MakeCallResult {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -5626,7 +5626,7 @@ pub struct MakePredictiveCallArgument {
     /// `calledDirectoryNumber`
     pub called_directory_number: DeviceID,
     /// `signallingDetection` (OPTIONAL)
-    pub signalling_detection: Option<SignallingDetection>,
+    pub signalling_detection: Option<Box<SignallingDetection>>,
     /// `destinationDetection` (OPTIONAL)
     pub destination_detection: Option<DestinationDetection>,
     /// `defaultAction` (OPTIONAL)
@@ -5650,7 +5650,7 @@ pub struct MakePredictiveCallArgument {
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -5661,7 +5661,7 @@ impl Ber for MakePredictiveCallArgument {
         let mut it = d.children(tlv)?;
         let mut f0: Option<DeviceID> = None;
         let mut f1: Option<DeviceID> = None;
-        let mut f2: Option<SignallingDetection> = None;
+        let mut f2: Option<Box<SignallingDetection>> = None;
         let mut f3: Option<DestinationDetection> = None;
         let mut f4: Option<DefaultAction> = None;
         let mut f5: Option<AccountInfo> = None;
@@ -5673,7 +5673,7 @@ impl Ber for MakePredictiveCallArgument {
         let mut f11: Option<UserData> = None;
         let mut f12: Option<SubjectOfCall> = None;
         let mut f13: Option<LanguagePreferences> = None;
-        let mut f14: Option<CSTACommonArguments> = None;
+        let mut f14: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -5688,7 +5688,7 @@ impl Ber for MakePredictiveCallArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 0) {
-                f2 = Some(<SignallingDetection as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<SignallingDetection> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -5748,7 +5748,7 @@ impl Ber for MakePredictiveCallArgument {
                 continue;
             }
             if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 30) {
-                f14 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f14 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 15;
                 continue;
             }
@@ -5906,11 +5906,11 @@ pub struct MakePredictiveCallResult {
     /// `initiatedCall`
     pub initiated_call: ConnectionID,
     /// `initiatedCallInfo` (OPTIONAL)
-    pub initiated_call_info: Option<ConnectionInformation>,
+    pub initiated_call_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -5920,9 +5920,9 @@ impl Ber for MakePredictiveCallResult {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionInformation> = None;
-        let mut f2: Option<CallLinkageData> = None;
-        let mut f3: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<ConnectionInformation>> = None;
+        let mut f2: Option<Box<CallLinkageData>> = None;
+        let mut f3: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -5932,17 +5932,17 @@ impl Ber for MakePredictiveCallResult {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -6013,7 +6013,7 @@ pub struct ReconnectCallArgument {
     /// `heldCall`
     pub held_call: ConnectionID,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -6024,7 +6024,7 @@ impl Ber for ReconnectCallArgument {
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
         let mut f1: Option<ConnectionID> = None;
-        let mut f2: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -6039,7 +6039,7 @@ impl Ber for ReconnectCallArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -6159,7 +6159,7 @@ pub struct RetrieveCallArgument {
     /// `callToBeRetrieved`
     pub call_to_be_retrieved: ConnectionID,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -6169,7 +6169,7 @@ impl Ber for RetrieveCallArgument {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -6179,7 +6179,7 @@ impl Ber for RetrieveCallArgument {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -6295,7 +6295,7 @@ pub struct TransferCallArgument {
     /// `activeCall`
     pub active_call: ConnectionID,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -6306,7 +6306,7 @@ impl Ber for TransferCallArgument {
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
         let mut f1: Option<ConnectionID> = None;
-        let mut f2: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -6321,7 +6321,7 @@ impl Ber for TransferCallArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -6382,11 +6382,11 @@ pub struct TransferCallResult {
     /// `connections` (OPTIONAL)
     pub connections: Option<ConnectionList>,
     /// `transferredCallInfo` (OPTIONAL)
-    pub transferred_call_info: Option<ConnectionInformation>,
+    pub transferred_call_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageDataList` (OPTIONAL)
-    pub call_linkage_data_list: Option<CallLinkageDataList>,
+    pub call_linkage_data_list: Option<Box<CallLinkageDataList>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -6397,9 +6397,9 @@ impl Ber for TransferCallResult {
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
         let mut f1: Option<ConnectionList> = None;
-        let mut f2: Option<ConnectionInformation> = None;
-        let mut f3: Option<CallLinkageDataList> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<ConnectionInformation>> = None;
+        let mut f3: Option<Box<CallLinkageDataList>> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -6414,17 +6414,17 @@ impl Ber for TransferCallResult {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<CallLinkageDataList as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -6587,7 +6587,7 @@ pub struct SingleStepConfArgument {
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -6605,7 +6605,7 @@ impl Ber for SingleStepConfArgument {
         let mut f6: Option<UserData> = None;
         let mut f7: Option<SubjectOfCall> = None;
         let mut f8: Option<LanguagePreferences> = None;
-        let mut f9: Option<CSTACommonArguments> = None;
+        let mut f9: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -6655,7 +6655,7 @@ impl Ber for SingleStepConfArgument {
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(1, 30) {
-                f9 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f9 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 10;
                 continue;
             }
@@ -6775,11 +6775,11 @@ pub struct SingleStepConfResult {
     /// `conferencedCall`
     pub conferenced_call: ConnectionID,
     /// `conferencedCallInfo` (OPTIONAL)
-    pub conferenced_call_info: Option<ConnectionInformation>,
+    pub conferenced_call_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageDataList` (OPTIONAL)
-    pub call_linkage_data_list: Option<CallLinkageDataList>,
+    pub call_linkage_data_list: Option<Box<CallLinkageDataList>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -6789,9 +6789,9 @@ impl Ber for SingleStepConfResult {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionInformation> = None;
-        let mut f2: Option<CallLinkageDataList> = None;
-        let mut f3: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<ConnectionInformation>> = None;
+        let mut f2: Option<Box<CallLinkageDataList>> = None;
+        let mut f3: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -6801,17 +6801,17 @@ impl Ber for SingleStepConfResult {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<CallLinkageDataList as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -6878,7 +6878,7 @@ impl Jer for SingleStepConfResult {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SubjectDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(DeviceID),
+    DeviceIdentifier(Box<DeviceID>),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -6898,7 +6898,7 @@ impl Ber for SubjectDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?));
+            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 7) {
             return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
@@ -7459,7 +7459,7 @@ pub struct GpLocationInfoCivicLocGml {
     /// `gmlFormat`
     pub gml_format: OctetString,
     /// `civicLoc` (OPTIONAL)
-    pub civic_loc: Option<GpLocationInfoCivicLocGmlCivicLoc>,
+    pub civic_loc: Option<Box<GpLocationInfoCivicLocGmlCivicLoc>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -7469,7 +7469,7 @@ impl Ber for GpLocationInfoCivicLocGml {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<OctetString> = None;
-        let mut f1: Option<GpLocationInfoCivicLocGmlCivicLoc> = None;
+        let mut f1: Option<Box<GpLocationInfoCivicLocGmlCivicLoc>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -7479,7 +7479,7 @@ impl Ber for GpLocationInfoCivicLocGml {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<GpLocationInfoCivicLocGmlCivicLoc as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<GpLocationInfoCivicLocGmlCivicLoc> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -7973,11 +7973,11 @@ pub struct GeoPriv {
     /// `gpLocationInfo`
     pub gp_location_info: GpLocationInfoList,
     /// `usageRules` (OPTIONAL)
-    pub usage_rules: Option<UsageRules>,
+    pub usage_rules: Option<Box<UsageRules>>,
     /// `method` (OPTIONAL)
     pub method: Option<Method>,
     /// `providedBy` (OPTIONAL)
-    pub provided_by: Option<ProvidedBy>,
+    pub provided_by: Option<Box<ProvidedBy>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -7987,9 +7987,9 @@ impl Ber for GeoPriv {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<GpLocationInfoList> = None;
-        let mut f1: Option<UsageRules> = None;
+        let mut f1: Option<Box<UsageRules>> = None;
         let mut f2: Option<Method> = None;
-        let mut f3: Option<ProvidedBy> = None;
+        let mut f3: Option<Box<ProvidedBy>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -7999,7 +7999,7 @@ impl Ber for GeoPriv {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<UsageRules as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<UsageRules> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -8009,7 +8009,7 @@ impl Ber for GeoPriv {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<ProvidedBy as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<ProvidedBy> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -8086,21 +8086,21 @@ pub struct BridgedEvent {
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `bridgedConnectionInfo` (OPTIONAL)
-    pub bridged_connection_info: Option<ConnectionInformation>,
+    pub bridged_connection_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -8115,14 +8115,14 @@ impl Ber for BridgedEvent {
         let mut f3: Option<CorrelatorData> = None;
         let mut f4: Option<UserData> = None;
         let mut f5: Option<EventCause> = None;
-        let mut f6: Option<ServicesPermitted> = None;
-        let mut f7: Option<MediaCallCharacteristics> = None;
+        let mut f6: Option<Box<ServicesPermitted>> = None;
+        let mut f7: Option<Box<MediaCallCharacteristics>> = None;
         let mut f8: Option<CallCharacteristics> = None;
-        let mut f9: Option<ConnectionInformation> = None;
-        let mut f10: Option<CallLinkageData> = None;
+        let mut f9: Option<Box<ConnectionInformation>> = None;
+        let mut f10: Option<Box<CallLinkageData>> = None;
         let mut f11: Option<LanguagePreferences> = None;
         let mut f12: Option<LocationInfoList> = None;
-        let mut f13: Option<CSTACommonArguments> = None;
+        let mut f13: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -8157,12 +8157,12 @@ impl Ber for BridgedEvent {
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 1) {
-                f6 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f6 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 7;
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 2) {
-                f7 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f7 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 8;
                 continue;
             }
@@ -8172,12 +8172,12 @@ impl Ber for BridgedEvent {
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 4) {
-                f9 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f9 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 10;
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 5) {
-                f10 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f10 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 11;
                 continue;
             }
@@ -8192,7 +8192,7 @@ impl Ber for BridgedEvent {
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 30) {
-                f13 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f13 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 14;
                 continue;
             }
@@ -8343,17 +8343,17 @@ pub struct CallClearedEvent {
     /// `cause`
     pub cause: EventCause,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -8366,12 +8366,12 @@ impl Ber for CallClearedEvent {
         let mut f1: Option<CorrelatorData> = None;
         let mut f2: Option<UserData> = None;
         let mut f3: Option<EventCause> = None;
-        let mut f4: Option<MediaCallCharacteristics> = None;
+        let mut f4: Option<Box<MediaCallCharacteristics>> = None;
         let mut f5: Option<CallCharacteristics> = None;
-        let mut f6: Option<CallLinkageData> = None;
+        let mut f6: Option<Box<CallLinkageData>> = None;
         let mut f7: Option<LanguagePreferences> = None;
         let mut f8: Option<LocationInfoList> = None;
-        let mut f9: Option<CSTACommonArguments> = None;
+        let mut f9: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -8396,7 +8396,7 @@ impl Ber for CallClearedEvent {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 2) {
-                f4 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -8406,7 +8406,7 @@ impl Ber for CallClearedEvent {
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 4) {
-                f6 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f6 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 7;
                 continue;
             }
@@ -8421,7 +8421,7 @@ impl Ber for CallClearedEvent {
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(1, 30) {
-                f9 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f9 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 10;
                 continue;
             }
@@ -8538,7 +8538,7 @@ pub struct DeviceHistory {
     /// `eventCause` (OPTIONAL)
     pub event_cause: Option<EventCause>,
     /// `oldConnectionID` (OPTIONAL)
-    pub old_connection_id: Option<ConnectionID>,
+    pub old_connection_id: Option<Box<ConnectionID>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -8549,7 +8549,7 @@ impl Ber for DeviceHistory {
         let mut it = d.children(tlv)?;
         let mut f0: Option<DeviceID> = None;
         let mut f1: Option<EventCause> = None;
-        let mut f2: Option<ConnectionID> = None;
+        let mut f2: Option<Box<ConnectionID>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -8564,7 +8564,7 @@ impl Ber for DeviceHistory {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f2 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
                 idx = 3;
                 continue;
             }
@@ -8625,7 +8625,7 @@ pub struct ConferencedEvent {
     /// `primaryOldCall`
     pub primary_old_call: ConnectionID,
     /// `secondaryOldCall` (OPTIONAL)
-    pub secondary_old_call: Option<ConnectionID>,
+    pub secondary_old_call: Option<Box<ConnectionID>>,
     /// `conferencingDevice`
     pub conferencing_device: SubjectDeviceID,
     /// `addedParty`
@@ -8641,21 +8641,21 @@ pub struct ConferencedEvent {
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `callLinkageDataList` (OPTIONAL)
-    pub call_linkage_data_list: Option<CallLinkageDataList>,
+    pub call_linkage_data_list: Option<Box<CallLinkageDataList>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `deviceHistory` (OPTIONAL)
-    pub device_history: Option<DeviceHistory>,
+    pub device_history: Option<Box<DeviceHistory>>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -8665,7 +8665,7 @@ impl Ber for ConferencedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionID> = None;
+        let mut f1: Option<Box<ConnectionID>> = None;
         let mut f2: Option<SubjectDeviceID> = None;
         let mut f3: Option<SubjectDeviceID> = None;
         let mut f4: Option<ConnectionList> = None;
@@ -8673,14 +8673,14 @@ impl Ber for ConferencedEvent {
         let mut f6: Option<CorrelatorData> = None;
         let mut f7: Option<UserData> = None;
         let mut f8: Option<EventCause> = None;
-        let mut f9: Option<ServicesPermitted> = None;
-        let mut f10: Option<MediaCallCharacteristics> = None;
+        let mut f9: Option<Box<ServicesPermitted>> = None;
+        let mut f10: Option<Box<MediaCallCharacteristics>> = None;
         let mut f11: Option<CallCharacteristics> = None;
-        let mut f12: Option<CallLinkageDataList> = None;
+        let mut f12: Option<Box<CallLinkageDataList>> = None;
         let mut f13: Option<LanguagePreferences> = None;
-        let mut f14: Option<DeviceHistory> = None;
+        let mut f14: Option<Box<DeviceHistory>> = None;
         let mut f15: Option<LocationInfoList> = None;
-        let mut f16: Option<CSTACommonArguments> = None;
+        let mut f16: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -8690,7 +8690,7 @@ impl Ber for ConferencedEvent {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f1 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
                 idx = 2;
                 continue;
             }
@@ -8730,12 +8730,12 @@ impl Ber for ConferencedEvent {
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 2) {
-                f9 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f9 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 10;
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 3) {
-                f10 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f10 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 11;
                 continue;
             }
@@ -8745,7 +8745,7 @@ impl Ber for ConferencedEvent {
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 6) {
-                f12 = Some(<CallLinkageDataList as Ber>::dec(d, &c)?);
+                f12 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
                 idx = 13;
                 continue;
             }
@@ -8755,7 +8755,7 @@ impl Ber for ConferencedEvent {
                 continue;
             }
             if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 8) {
-                f14 = Some(<DeviceHistory as Ber>::dec(d, &c)?);
+                f14 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
                 idx = 15;
                 continue;
             }
@@ -8765,7 +8765,7 @@ impl Ber for ConferencedEvent {
                 continue;
             }
             if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 5) {
-                f16 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f16 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 17;
                 continue;
             }
@@ -9374,27 +9374,27 @@ pub struct ConnectionClearedEvent {
     /// `userData` (OPTIONAL)
     pub user_data: Option<UserData>,
     /// `chargingInfo` (OPTIONAL)
-    pub charging_info: Option<ChargingInfo>,
+    pub charging_info: Option<Box<ChargingInfo>>,
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `droppedConnectionInfo` (OPTIONAL)
-    pub dropped_connection_info: Option<ConnectionInformation>,
+    pub dropped_connection_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `deviceHistory` (OPTIONAL)
-    pub device_history: Option<DeviceHistory>,
+    pub device_history: Option<Box<DeviceHistory>>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -9408,17 +9408,17 @@ impl Ber for ConnectionClearedEvent {
         let mut f2: Option<LocalConnectionState> = None;
         let mut f3: Option<CorrelatorData> = None;
         let mut f4: Option<UserData> = None;
-        let mut f5: Option<ChargingInfo> = None;
+        let mut f5: Option<Box<ChargingInfo>> = None;
         let mut f6: Option<EventCause> = None;
-        let mut f7: Option<ServicesPermitted> = None;
-        let mut f8: Option<MediaCallCharacteristics> = None;
+        let mut f7: Option<Box<ServicesPermitted>> = None;
+        let mut f8: Option<Box<MediaCallCharacteristics>> = None;
         let mut f9: Option<CallCharacteristics> = None;
-        let mut f10: Option<ConnectionInformation> = None;
-        let mut f11: Option<CallLinkageData> = None;
+        let mut f10: Option<Box<ConnectionInformation>> = None;
+        let mut f11: Option<Box<CallLinkageData>> = None;
         let mut f12: Option<LanguagePreferences> = None;
-        let mut f13: Option<DeviceHistory> = None;
+        let mut f13: Option<Box<DeviceHistory>> = None;
         let mut f14: Option<LocationInfoList> = None;
-        let mut f15: Option<CSTACommonArguments> = None;
+        let mut f15: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -9448,7 +9448,7 @@ impl Ber for ConnectionClearedEvent {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 1) {
-                f5 = Some(<ChargingInfo as Ber>::dec(d, &c)?);
+                f5 = Some(<Box<ChargingInfo> as Ber>::dec(d, &c)?);
                 idx = 6;
                 continue;
             }
@@ -9458,12 +9458,12 @@ impl Ber for ConnectionClearedEvent {
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 2) {
-                f7 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f7 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 8;
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 3) {
-                f8 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f8 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 9;
                 continue;
             }
@@ -9473,12 +9473,12 @@ impl Ber for ConnectionClearedEvent {
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 5) {
-                f10 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f10 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 11;
                 continue;
             }
             if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 6) {
-                f11 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f11 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 12;
                 continue;
             }
@@ -9488,7 +9488,7 @@ impl Ber for ConnectionClearedEvent {
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 8) {
-                f13 = Some(<DeviceHistory as Ber>::dec(d, &c)?);
+                f13 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
                 idx = 14;
                 continue;
             }
@@ -9498,7 +9498,7 @@ impl Ber for ConnectionClearedEvent {
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(1, 30) {
-                f15 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f15 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 16;
                 continue;
             }
@@ -9657,7 +9657,7 @@ impl Jer for ConnectionClearedEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallingDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(DeviceID),
+    DeviceIdentifier(Box<DeviceID>),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -9677,7 +9677,7 @@ impl Ber for CallingDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?));
+            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 7) {
             return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
@@ -9728,7 +9728,7 @@ impl Jer for CallingDeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CalledDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(DeviceID),
+    DeviceIdentifier(Box<DeviceID>),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -9748,7 +9748,7 @@ impl Ber for CalledDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?));
+            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 7) {
             return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
@@ -9799,7 +9799,7 @@ impl Jer for CalledDeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RedirectionDeviceID {
     /// `numberdialed`
-    Numberdialed(DeviceID),
+    Numberdialed(Box<DeviceID>),
     /// `notKnown`
     NotKnown(()),
     /// `notRequired`
@@ -9823,7 +9823,7 @@ impl Ber for RedirectionDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::Numberdialed(<DeviceID as Ber>::dec(d, c)?));
+            return Ok(Self::Numberdialed(<Box<DeviceID> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 7) {
             return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
@@ -9890,7 +9890,7 @@ impl Jer for RedirectionDeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NetworkCallingDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(DeviceID),
+    DeviceIdentifier(Box<DeviceID>),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -9910,7 +9910,7 @@ impl Ber for NetworkCallingDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?));
+            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 7) {
             return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
@@ -9961,7 +9961,7 @@ impl Jer for NetworkCallingDeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NetworkCalledDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(DeviceID),
+    DeviceIdentifier(Box<DeviceID>),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -9981,7 +9981,7 @@ impl Ber for NetworkCalledDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?));
+            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 7) {
             return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
@@ -10032,7 +10032,7 @@ impl Jer for NetworkCalledDeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AssociatedCallingDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(DeviceID),
+    DeviceIdentifier(Box<DeviceID>),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -10052,7 +10052,7 @@ impl Ber for AssociatedCallingDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?));
+            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 7) {
             return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
@@ -10103,7 +10103,7 @@ impl Jer for AssociatedCallingDeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AssociatedCalledDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(DeviceID),
+    DeviceIdentifier(Box<DeviceID>),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -10123,7 +10123,7 @@ impl Ber for AssociatedCalledDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?));
+            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 7) {
             return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
@@ -10271,7 +10271,7 @@ pub struct DeliveredEvent {
     /// `lastRedirectionDevice`
     pub last_redirection_device: RedirectionDeviceID,
     /// `originatingNIDConnection` (OPTIONAL)
-    pub originating_nid_connection: Option<ConnectionID>,
+    pub originating_nid_connection: Option<Box<ConnectionID>>,
     /// `localConnectionInfo` (OPTIONAL)
     pub local_connection_info: Option<LocalConnectionState>,
     /// `correlatorData` (OPTIONAL)
@@ -10281,7 +10281,7 @@ pub struct DeliveredEvent {
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
     pub network_calling_device: Option<NetworkCallingDeviceID>,
     /// `networkCalledDevice` (OPTIONAL)
@@ -10291,25 +10291,25 @@ pub struct DeliveredEvent {
     /// `associatedCalledDevice` (OPTIONAL)
     pub associated_called_device: Option<AssociatedCalledDeviceID>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `connectionInfo` (OPTIONAL)
-    pub connection_info: Option<ConnectionInformation>,
+    pub connection_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `subjectOfCall` (OPTIONAL)
     pub subject_of_call: Option<SubjectOfCall>,
     /// `messageInfo` (OPTIONAL)
-    pub message_info: Option<MessageInfo>,
+    pub message_info: Option<Box<MessageInfo>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `deviceHistory` (OPTIONAL)
-    pub device_history: Option<DeviceHistory>,
+    pub device_history: Option<Box<DeviceHistory>>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -10323,26 +10323,26 @@ impl Ber for DeliveredEvent {
         let mut f2: Option<CallingDeviceID> = None;
         let mut f3: Option<CalledDeviceID> = None;
         let mut f4: Option<RedirectionDeviceID> = None;
-        let mut f5: Option<ConnectionID> = None;
+        let mut f5: Option<Box<ConnectionID>> = None;
         let mut f6: Option<LocalConnectionState> = None;
         let mut f7: Option<CorrelatorData> = None;
         let mut f8: Option<UserData> = None;
         let mut f9: Option<EventCause> = None;
-        let mut f10: Option<ServicesPermitted> = None;
+        let mut f10: Option<Box<ServicesPermitted>> = None;
         let mut f11: Option<NetworkCallingDeviceID> = None;
         let mut f12: Option<NetworkCalledDeviceID> = None;
         let mut f13: Option<AssociatedCallingDeviceID> = None;
         let mut f14: Option<AssociatedCalledDeviceID> = None;
-        let mut f15: Option<MediaCallCharacteristics> = None;
+        let mut f15: Option<Box<MediaCallCharacteristics>> = None;
         let mut f16: Option<CallCharacteristics> = None;
-        let mut f17: Option<ConnectionInformation> = None;
-        let mut f18: Option<CallLinkageData> = None;
+        let mut f17: Option<Box<ConnectionInformation>> = None;
+        let mut f18: Option<Box<CallLinkageData>> = None;
         let mut f19: Option<SubjectOfCall> = None;
-        let mut f20: Option<MessageInfo> = None;
+        let mut f20: Option<Box<MessageInfo>> = None;
         let mut f21: Option<LanguagePreferences> = None;
-        let mut f22: Option<DeviceHistory> = None;
+        let mut f22: Option<Box<DeviceHistory>> = None;
         let mut f23: Option<LocationInfoList> = None;
-        let mut f24: Option<CSTACommonArguments> = None;
+        let mut f24: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -10372,7 +10372,7 @@ impl Ber for DeliveredEvent {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f5 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
                 idx = 6;
                 continue;
             }
@@ -10397,7 +10397,7 @@ impl Ber for DeliveredEvent {
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 1) {
-                f10 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f10 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 11;
                 continue;
             }
@@ -10422,7 +10422,7 @@ impl Ber for DeliveredEvent {
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 2) {
-                f15 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f15 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 16;
                 continue;
             }
@@ -10432,12 +10432,12 @@ impl Ber for DeliveredEvent {
                 continue;
             }
             if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 4) {
-                f17 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f17 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 18;
                 continue;
             }
             if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 5) {
-                f18 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f18 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 19;
                 continue;
             }
@@ -10447,7 +10447,7 @@ impl Ber for DeliveredEvent {
                 continue;
             }
             if idx <= 20 && f20.is_none() && c.tag == Tag::new(2, 7) {
-                f20 = Some(<MessageInfo as Ber>::dec(d, &c)?);
+                f20 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
                 idx = 21;
                 continue;
             }
@@ -10457,7 +10457,7 @@ impl Ber for DeliveredEvent {
                 continue;
             }
             if idx <= 22 && f22.is_none() && c.tag == Tag::new(2, 9) {
-                f22 = Some(<DeviceHistory as Ber>::dec(d, &c)?);
+                f22 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
                 idx = 23;
                 continue;
             }
@@ -10467,7 +10467,7 @@ impl Ber for DeliveredEvent {
                 continue;
             }
             if idx <= 24 && f24.is_none() && c.tag == Tag::new(1, 30) {
-                f24 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f24 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 25;
                 continue;
             }
@@ -10714,7 +10714,7 @@ pub struct DigitsDialedEvent {
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
     pub network_calling_device: Option<NetworkCallingDeviceID>,
     /// `networkCalledDevice` (OPTIONAL)
@@ -10724,17 +10724,17 @@ pub struct DigitsDialedEvent {
     /// `associatedCalledDevice` (OPTIONAL)
     pub associated_called_device: Option<AssociatedCalledDeviceID>,
     /// `dialingConnectionInfo` (OPTIONAL)
-    pub dialing_connection_info: Option<ConnectionInformation>,
+    pub dialing_connection_info: Option<Box<ConnectionInformation>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -10749,17 +10749,17 @@ impl Ber for DigitsDialedEvent {
         let mut f3: Option<LocalConnectionState> = None;
         let mut f4: Option<CorrelatorData> = None;
         let mut f5: Option<EventCause> = None;
-        let mut f6: Option<ServicesPermitted> = None;
+        let mut f6: Option<Box<ServicesPermitted>> = None;
         let mut f7: Option<NetworkCallingDeviceID> = None;
         let mut f8: Option<NetworkCalledDeviceID> = None;
         let mut f9: Option<AssociatedCallingDeviceID> = None;
         let mut f10: Option<AssociatedCalledDeviceID> = None;
-        let mut f11: Option<ConnectionInformation> = None;
+        let mut f11: Option<Box<ConnectionInformation>> = None;
         let mut f12: Option<CallCharacteristics> = None;
-        let mut f13: Option<CallLinkageData> = None;
+        let mut f13: Option<Box<CallLinkageData>> = None;
         let mut f14: Option<LanguagePreferences> = None;
         let mut f15: Option<LocationInfoList> = None;
-        let mut f16: Option<CSTACommonArguments> = None;
+        let mut f16: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -10794,7 +10794,7 @@ impl Ber for DigitsDialedEvent {
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 1) {
-                f6 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f6 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 7;
                 continue;
             }
@@ -10819,7 +10819,7 @@ impl Ber for DigitsDialedEvent {
                 continue;
             }
             if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 2) {
-                f11 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f11 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 12;
                 continue;
             }
@@ -10829,7 +10829,7 @@ impl Ber for DigitsDialedEvent {
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 4) {
-                f13 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f13 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 14;
                 continue;
             }
@@ -10844,7 +10844,7 @@ impl Ber for DigitsDialedEvent {
                 continue;
             }
             if idx <= 16 && f16.is_none() && c.tag == Tag::new(1, 30) {
-                f16 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f16 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 17;
                 continue;
             }
@@ -11033,13 +11033,13 @@ pub struct DivertedEvent {
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `connectionInfo` (OPTIONAL)
-    pub connection_info: Option<ConnectionInformation>,
+    pub connection_info: Option<Box<ConnectionInformation>>,
     /// `networkCallingDevice` (OPTIONAL)
     pub network_calling_device: Option<NetworkCallingDeviceID>,
     /// `networkCalledDevice` (OPTIONAL)
@@ -11049,19 +11049,19 @@ pub struct DivertedEvent {
     /// `associatedCalledDevice` (OPTIONAL)
     pub associated_called_device: Option<AssociatedCalledDeviceID>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `subjectOfCall` (OPTIONAL)
     pub subject_of_call: Option<SubjectOfCall>,
     /// `messageInfo` (OPTIONAL)
-    pub message_info: Option<MessageInfo>,
+    pub message_info: Option<Box<MessageInfo>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `deviceHistory` (OPTIONAL)
-    pub device_history: Option<DeviceHistory>,
+    pub device_history: Option<Box<DeviceHistory>>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -11080,21 +11080,21 @@ impl Ber for DivertedEvent {
         let mut f7: Option<CorrelatorData> = None;
         let mut f8: Option<UserData> = None;
         let mut f9: Option<EventCause> = None;
-        let mut f10: Option<ServicesPermitted> = None;
-        let mut f11: Option<MediaCallCharacteristics> = None;
+        let mut f10: Option<Box<ServicesPermitted>> = None;
+        let mut f11: Option<Box<MediaCallCharacteristics>> = None;
         let mut f12: Option<CallCharacteristics> = None;
-        let mut f13: Option<ConnectionInformation> = None;
+        let mut f13: Option<Box<ConnectionInformation>> = None;
         let mut f14: Option<NetworkCallingDeviceID> = None;
         let mut f15: Option<NetworkCalledDeviceID> = None;
         let mut f16: Option<AssociatedCallingDeviceID> = None;
         let mut f17: Option<AssociatedCalledDeviceID> = None;
-        let mut f18: Option<CallLinkageData> = None;
+        let mut f18: Option<Box<CallLinkageData>> = None;
         let mut f19: Option<SubjectOfCall> = None;
-        let mut f20: Option<MessageInfo> = None;
+        let mut f20: Option<Box<MessageInfo>> = None;
         let mut f21: Option<LanguagePreferences> = None;
-        let mut f22: Option<DeviceHistory> = None;
+        let mut f22: Option<Box<DeviceHistory>> = None;
         let mut f23: Option<LocationInfoList> = None;
-        let mut f24: Option<CSTACommonArguments> = None;
+        let mut f24: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -11149,12 +11149,12 @@ impl Ber for DivertedEvent {
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 1) {
-                f10 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f10 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 11;
                 continue;
             }
             if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 2) {
-                f11 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f11 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 12;
                 continue;
             }
@@ -11164,7 +11164,7 @@ impl Ber for DivertedEvent {
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 4) {
-                f13 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f13 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 14;
                 continue;
             }
@@ -11189,7 +11189,7 @@ impl Ber for DivertedEvent {
                 continue;
             }
             if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 5) {
-                f18 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f18 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 19;
                 continue;
             }
@@ -11199,7 +11199,7 @@ impl Ber for DivertedEvent {
                 continue;
             }
             if idx <= 20 && f20.is_none() && c.tag == Tag::new(2, 7) {
-                f20 = Some(<MessageInfo as Ber>::dec(d, &c)?);
+                f20 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
                 idx = 21;
                 continue;
             }
@@ -11209,7 +11209,7 @@ impl Ber for DivertedEvent {
                 continue;
             }
             if idx <= 22 && f22.is_none() && c.tag == Tag::new(2, 9) {
-                f22 = Some(<DeviceHistory as Ber>::dec(d, &c)?);
+                f22 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
                 idx = 23;
                 continue;
             }
@@ -11219,7 +11219,7 @@ impl Ber for DivertedEvent {
                 continue;
             }
             if idx <= 24 && f24.is_none() && c.tag == Tag::new(1, 30) {
-                f24 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f24 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 25;
                 continue;
             }
@@ -11468,7 +11468,7 @@ pub struct EstablishedEvent {
     /// `lastRedirectionDevice`
     pub last_redirection_device: RedirectionDeviceID,
     /// `originatingNIDConnection` (OPTIONAL)
-    pub originating_nid_connection: Option<ConnectionID>,
+    pub originating_nid_connection: Option<Box<ConnectionID>>,
     /// `localConnectionInfo` (OPTIONAL)
     pub local_connection_info: Option<LocalConnectionState>,
     /// `correlatorData` (OPTIONAL)
@@ -11478,7 +11478,7 @@ pub struct EstablishedEvent {
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
     pub network_calling_device: Option<NetworkCallingDeviceID>,
     /// `networkCalledDevice` (OPTIONAL)
@@ -11488,25 +11488,25 @@ pub struct EstablishedEvent {
     /// `associatedCalledDevice` (OPTIONAL)
     pub associated_called_device: Option<AssociatedCalledDeviceID>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `establishedConnectionInfo` (OPTIONAL)
-    pub established_connection_info: Option<ConnectionInformation>,
+    pub established_connection_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `subjectOfCall` (OPTIONAL)
     pub subject_of_call: Option<SubjectOfCall>,
     /// `messageInfo` (OPTIONAL)
-    pub message_info: Option<MessageInfo>,
+    pub message_info: Option<Box<MessageInfo>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `deviceHistory` (OPTIONAL)
-    pub device_history: Option<DeviceHistory>,
+    pub device_history: Option<Box<DeviceHistory>>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -11520,26 +11520,26 @@ impl Ber for EstablishedEvent {
         let mut f2: Option<CallingDeviceID> = None;
         let mut f3: Option<CalledDeviceID> = None;
         let mut f4: Option<RedirectionDeviceID> = None;
-        let mut f5: Option<ConnectionID> = None;
+        let mut f5: Option<Box<ConnectionID>> = None;
         let mut f6: Option<LocalConnectionState> = None;
         let mut f7: Option<CorrelatorData> = None;
         let mut f8: Option<UserData> = None;
         let mut f9: Option<EventCause> = None;
-        let mut f10: Option<ServicesPermitted> = None;
+        let mut f10: Option<Box<ServicesPermitted>> = None;
         let mut f11: Option<NetworkCallingDeviceID> = None;
         let mut f12: Option<NetworkCalledDeviceID> = None;
         let mut f13: Option<AssociatedCallingDeviceID> = None;
         let mut f14: Option<AssociatedCalledDeviceID> = None;
-        let mut f15: Option<MediaCallCharacteristics> = None;
+        let mut f15: Option<Box<MediaCallCharacteristics>> = None;
         let mut f16: Option<CallCharacteristics> = None;
-        let mut f17: Option<ConnectionInformation> = None;
-        let mut f18: Option<CallLinkageData> = None;
+        let mut f17: Option<Box<ConnectionInformation>> = None;
+        let mut f18: Option<Box<CallLinkageData>> = None;
         let mut f19: Option<SubjectOfCall> = None;
-        let mut f20: Option<MessageInfo> = None;
+        let mut f20: Option<Box<MessageInfo>> = None;
         let mut f21: Option<LanguagePreferences> = None;
-        let mut f22: Option<DeviceHistory> = None;
+        let mut f22: Option<Box<DeviceHistory>> = None;
         let mut f23: Option<LocationInfoList> = None;
-        let mut f24: Option<CSTACommonArguments> = None;
+        let mut f24: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -11569,7 +11569,7 @@ impl Ber for EstablishedEvent {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f5 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
                 idx = 6;
                 continue;
             }
@@ -11594,7 +11594,7 @@ impl Ber for EstablishedEvent {
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 2) {
-                f10 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f10 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 11;
                 continue;
             }
@@ -11619,7 +11619,7 @@ impl Ber for EstablishedEvent {
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 3) {
-                f15 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f15 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 16;
                 continue;
             }
@@ -11629,12 +11629,12 @@ impl Ber for EstablishedEvent {
                 continue;
             }
             if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 5) {
-                f17 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f17 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 18;
                 continue;
             }
             if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 6) {
-                f18 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f18 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 19;
                 continue;
             }
@@ -11644,7 +11644,7 @@ impl Ber for EstablishedEvent {
                 continue;
             }
             if idx <= 20 && f20.is_none() && c.tag == Tag::new(2, 8) {
-                f20 = Some(<MessageInfo as Ber>::dec(d, &c)?);
+                f20 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
                 idx = 21;
                 continue;
             }
@@ -11654,7 +11654,7 @@ impl Ber for EstablishedEvent {
                 continue;
             }
             if idx <= 22 && f22.is_none() && c.tag == Tag::new(2, 10) {
-                f22 = Some(<DeviceHistory as Ber>::dec(d, &c)?);
+                f22 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
                 idx = 23;
                 continue;
             }
@@ -11664,7 +11664,7 @@ impl Ber for EstablishedEvent {
                 continue;
             }
             if idx <= 24 && f24.is_none() && c.tag == Tag::new(1, 30) {
-                f24 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f24 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 25;
                 continue;
             }
@@ -11909,7 +11909,7 @@ pub struct FailedEvent {
     /// `lastRedirectionDevice`
     pub last_redirection_device: RedirectionDeviceID,
     /// `originatingNIDConnection` (OPTIONAL)
-    pub originating_nid_connection: Option<ConnectionID>,
+    pub originating_nid_connection: Option<Box<ConnectionID>>,
     /// `localConnectionInfo` (OPTIONAL)
     pub local_connection_info: Option<LocalConnectionState>,
     /// `correlatorData` (OPTIONAL)
@@ -11919,7 +11919,7 @@ pub struct FailedEvent {
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
     pub network_calling_device: Option<NetworkCallingDeviceID>,
     /// `networkCalledDevice` (OPTIONAL)
@@ -11929,25 +11929,25 @@ pub struct FailedEvent {
     /// `associatedCalledDevice` (OPTIONAL)
     pub associated_called_device: Option<AssociatedCalledDeviceID>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `failedConnectionInfo` (OPTIONAL)
-    pub failed_connection_info: Option<ConnectionInformation>,
+    pub failed_connection_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `subjectOfCall` (OPTIONAL)
     pub subject_of_call: Option<SubjectOfCall>,
     /// `messageInfo` (OPTIONAL)
-    pub message_info: Option<MessageInfo>,
+    pub message_info: Option<Box<MessageInfo>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `deviceHistory` (OPTIONAL)
-    pub device_history: Option<DeviceHistory>,
+    pub device_history: Option<Box<DeviceHistory>>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -11961,26 +11961,26 @@ impl Ber for FailedEvent {
         let mut f2: Option<CallingDeviceID> = None;
         let mut f3: Option<CalledDeviceID> = None;
         let mut f4: Option<RedirectionDeviceID> = None;
-        let mut f5: Option<ConnectionID> = None;
+        let mut f5: Option<Box<ConnectionID>> = None;
         let mut f6: Option<LocalConnectionState> = None;
         let mut f7: Option<CorrelatorData> = None;
         let mut f8: Option<UserData> = None;
         let mut f9: Option<EventCause> = None;
-        let mut f10: Option<ServicesPermitted> = None;
+        let mut f10: Option<Box<ServicesPermitted>> = None;
         let mut f11: Option<NetworkCallingDeviceID> = None;
         let mut f12: Option<NetworkCalledDeviceID> = None;
         let mut f13: Option<AssociatedCallingDeviceID> = None;
         let mut f14: Option<AssociatedCalledDeviceID> = None;
-        let mut f15: Option<MediaCallCharacteristics> = None;
+        let mut f15: Option<Box<MediaCallCharacteristics>> = None;
         let mut f16: Option<CallCharacteristics> = None;
-        let mut f17: Option<ConnectionInformation> = None;
-        let mut f18: Option<CallLinkageData> = None;
+        let mut f17: Option<Box<ConnectionInformation>> = None;
+        let mut f18: Option<Box<CallLinkageData>> = None;
         let mut f19: Option<SubjectOfCall> = None;
-        let mut f20: Option<MessageInfo> = None;
+        let mut f20: Option<Box<MessageInfo>> = None;
         let mut f21: Option<LanguagePreferences> = None;
-        let mut f22: Option<DeviceHistory> = None;
+        let mut f22: Option<Box<DeviceHistory>> = None;
         let mut f23: Option<LocationInfoList> = None;
-        let mut f24: Option<CSTACommonArguments> = None;
+        let mut f24: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -12010,7 +12010,7 @@ impl Ber for FailedEvent {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f5 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
                 idx = 6;
                 continue;
             }
@@ -12035,7 +12035,7 @@ impl Ber for FailedEvent {
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 1) {
-                f10 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f10 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 11;
                 continue;
             }
@@ -12060,7 +12060,7 @@ impl Ber for FailedEvent {
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 2) {
-                f15 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f15 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 16;
                 continue;
             }
@@ -12070,12 +12070,12 @@ impl Ber for FailedEvent {
                 continue;
             }
             if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 4) {
-                f17 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f17 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 18;
                 continue;
             }
             if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 5) {
-                f18 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f18 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 19;
                 continue;
             }
@@ -12085,7 +12085,7 @@ impl Ber for FailedEvent {
                 continue;
             }
             if idx <= 20 && f20.is_none() && c.tag == Tag::new(2, 7) {
-                f20 = Some(<MessageInfo as Ber>::dec(d, &c)?);
+                f20 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
                 idx = 21;
                 continue;
             }
@@ -12095,7 +12095,7 @@ impl Ber for FailedEvent {
                 continue;
             }
             if idx <= 22 && f22.is_none() && c.tag == Tag::new(2, 9) {
-                f22 = Some(<DeviceHistory as Ber>::dec(d, &c)?);
+                f22 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
                 idx = 23;
                 continue;
             }
@@ -12105,7 +12105,7 @@ impl Ber for FailedEvent {
                 continue;
             }
             if idx <= 24 && f24.is_none() && c.tag == Tag::new(1, 30) {
-                f24 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f24 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 25;
                 continue;
             }
@@ -12350,21 +12350,21 @@ pub struct HeldEvent {
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `heldConnectionInfo` (OPTIONAL)
-    pub held_connection_info: Option<ConnectionInformation>,
+    pub held_connection_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -12378,14 +12378,14 @@ impl Ber for HeldEvent {
         let mut f2: Option<LocalConnectionState> = None;
         let mut f3: Option<CorrelatorData> = None;
         let mut f4: Option<EventCause> = None;
-        let mut f5: Option<ServicesPermitted> = None;
-        let mut f6: Option<MediaCallCharacteristics> = None;
+        let mut f5: Option<Box<ServicesPermitted>> = None;
+        let mut f6: Option<Box<MediaCallCharacteristics>> = None;
         let mut f7: Option<CallCharacteristics> = None;
-        let mut f8: Option<ConnectionInformation> = None;
-        let mut f9: Option<CallLinkageData> = None;
+        let mut f8: Option<Box<ConnectionInformation>> = None;
+        let mut f9: Option<Box<CallLinkageData>> = None;
         let mut f10: Option<LanguagePreferences> = None;
         let mut f11: Option<LocationInfoList> = None;
-        let mut f12: Option<CSTACommonArguments> = None;
+        let mut f12: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -12415,12 +12415,12 @@ impl Ber for HeldEvent {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 1) {
-                f5 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f5 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 6;
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 2) {
-                f6 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f6 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 7;
                 continue;
             }
@@ -12430,12 +12430,12 @@ impl Ber for HeldEvent {
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 4) {
-                f8 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f8 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 9;
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 5) {
-                f9 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f9 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 10;
                 continue;
             }
@@ -12450,7 +12450,7 @@ impl Ber for HeldEvent {
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 30) {
-                f12 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f12 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 13;
                 continue;
             }
@@ -12999,25 +12999,25 @@ pub struct NetworkCapabilitiesChangedEvent {
     /// `userData` (OPTIONAL)
     pub user_data: Option<UserData>,
     /// `networkCapability` (OPTIONAL)
-    pub network_capability: Option<NetworkCapability>,
+    pub network_capability: Option<Box<NetworkCapability>>,
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `outboundConnectionInfo` (OPTIONAL)
-    pub outbound_connection_info: Option<ConnectionInformation>,
+    pub outbound_connection_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -13033,16 +13033,16 @@ impl Ber for NetworkCapabilitiesChangedEvent {
         let mut f4: Option<LocalConnectionState> = None;
         let mut f5: Option<CorrelatorData> = None;
         let mut f6: Option<UserData> = None;
-        let mut f7: Option<NetworkCapability> = None;
+        let mut f7: Option<Box<NetworkCapability>> = None;
         let mut f8: Option<EventCause> = None;
-        let mut f9: Option<ServicesPermitted> = None;
-        let mut f10: Option<MediaCallCharacteristics> = None;
+        let mut f9: Option<Box<ServicesPermitted>> = None;
+        let mut f10: Option<Box<MediaCallCharacteristics>> = None;
         let mut f11: Option<CallCharacteristics> = None;
-        let mut f12: Option<ConnectionInformation> = None;
-        let mut f13: Option<CallLinkageData> = None;
+        let mut f12: Option<Box<ConnectionInformation>> = None;
+        let mut f13: Option<Box<CallLinkageData>> = None;
         let mut f14: Option<LanguagePreferences> = None;
         let mut f15: Option<LocationInfoList> = None;
-        let mut f16: Option<CSTACommonArguments> = None;
+        let mut f16: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -13082,7 +13082,7 @@ impl Ber for NetworkCapabilitiesChangedEvent {
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 0) {
-                f7 = Some(<NetworkCapability as Ber>::dec(d, &c)?);
+                f7 = Some(<Box<NetworkCapability> as Ber>::dec(d, &c)?);
                 idx = 8;
                 continue;
             }
@@ -13092,12 +13092,12 @@ impl Ber for NetworkCapabilitiesChangedEvent {
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 1) {
-                f9 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f9 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 10;
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 2) {
-                f10 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f10 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 11;
                 continue;
             }
@@ -13107,12 +13107,12 @@ impl Ber for NetworkCapabilitiesChangedEvent {
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 4) {
-                f12 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f12 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 13;
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 5) {
-                f13 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f13 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 14;
                 continue;
             }
@@ -13127,7 +13127,7 @@ impl Ber for NetworkCapabilitiesChangedEvent {
                 continue;
             }
             if idx <= 16 && f16.is_none() && c.tag == Tag::new(1, 30) {
-                f16 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f16 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 17;
                 continue;
             }
@@ -13298,7 +13298,7 @@ pub struct NetworkReachedEvent {
     /// `lastRedirectionDevice`
     pub last_redirection_device: RedirectionDeviceID,
     /// `originatingNIDConneciton` (OPTIONAL)
-    pub originating_nid_conneciton: Option<ConnectionID>,
+    pub originating_nid_conneciton: Option<Box<ConnectionID>>,
     /// `localConnectionInfo` (OPTIONAL)
     pub local_connection_info: Option<LocalConnectionState>,
     /// `correlatorData` (OPTIONAL)
@@ -13306,17 +13306,17 @@ pub struct NetworkReachedEvent {
     /// `userData` (OPTIONAL)
     pub user_data: Option<UserData>,
     /// `networkCapability` (OPTIONAL)
-    pub network_capability: Option<NetworkCapability>,
+    pub network_capability: Option<Box<NetworkCapability>>,
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `outboundConnectionInfo` (OPTIONAL)
-    pub outbound_connection_info: Option<ConnectionInformation>,
+    pub outbound_connection_info: Option<Box<ConnectionInformation>>,
     /// `networkCallingDevice` (OPTIONAL)
     pub network_calling_device: Option<NetworkCallingDeviceID>,
     /// `networkCalledDevice` (OPTIONAL)
@@ -13324,15 +13324,15 @@ pub struct NetworkReachedEvent {
     /// `associatedCallingDevice` (OPTIONAL)
     pub associated_calling_device: Option<AssociatedCallingDeviceID>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `deviceHistory` (OPTIONAL)
-    pub device_history: Option<DeviceHistory>,
+    pub device_history: Option<Box<DeviceHistory>>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -13346,24 +13346,24 @@ impl Ber for NetworkReachedEvent {
         let mut f2: Option<CallingDeviceID> = None;
         let mut f3: Option<CalledDeviceID> = None;
         let mut f4: Option<RedirectionDeviceID> = None;
-        let mut f5: Option<ConnectionID> = None;
+        let mut f5: Option<Box<ConnectionID>> = None;
         let mut f6: Option<LocalConnectionState> = None;
         let mut f7: Option<CorrelatorData> = None;
         let mut f8: Option<UserData> = None;
-        let mut f9: Option<NetworkCapability> = None;
+        let mut f9: Option<Box<NetworkCapability>> = None;
         let mut f10: Option<EventCause> = None;
-        let mut f11: Option<ServicesPermitted> = None;
-        let mut f12: Option<MediaCallCharacteristics> = None;
+        let mut f11: Option<Box<ServicesPermitted>> = None;
+        let mut f12: Option<Box<MediaCallCharacteristics>> = None;
         let mut f13: Option<CallCharacteristics> = None;
-        let mut f14: Option<ConnectionInformation> = None;
+        let mut f14: Option<Box<ConnectionInformation>> = None;
         let mut f15: Option<NetworkCallingDeviceID> = None;
         let mut f16: Option<NetworkCalledDeviceID> = None;
         let mut f17: Option<AssociatedCallingDeviceID> = None;
-        let mut f18: Option<CallLinkageData> = None;
+        let mut f18: Option<Box<CallLinkageData>> = None;
         let mut f19: Option<LanguagePreferences> = None;
-        let mut f20: Option<DeviceHistory> = None;
+        let mut f20: Option<Box<DeviceHistory>> = None;
         let mut f21: Option<LocationInfoList> = None;
-        let mut f22: Option<CSTACommonArguments> = None;
+        let mut f22: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -13393,7 +13393,7 @@ impl Ber for NetworkReachedEvent {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f5 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
                 idx = 6;
                 continue;
             }
@@ -13413,7 +13413,7 @@ impl Ber for NetworkReachedEvent {
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 1) {
-                f9 = Some(<NetworkCapability as Ber>::dec(d, &c)?);
+                f9 = Some(<Box<NetworkCapability> as Ber>::dec(d, &c)?);
                 idx = 10;
                 continue;
             }
@@ -13423,12 +13423,12 @@ impl Ber for NetworkReachedEvent {
                 continue;
             }
             if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 2) {
-                f11 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f11 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 12;
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 3) {
-                f12 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f12 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 13;
                 continue;
             }
@@ -13438,7 +13438,7 @@ impl Ber for NetworkReachedEvent {
                 continue;
             }
             if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 5) {
-                f14 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f14 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 15;
                 continue;
             }
@@ -13458,7 +13458,7 @@ impl Ber for NetworkReachedEvent {
                 continue;
             }
             if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 6) {
-                f18 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f18 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 19;
                 continue;
             }
@@ -13468,7 +13468,7 @@ impl Ber for NetworkReachedEvent {
                 continue;
             }
             if idx <= 20 && f20.is_none() && c.tag == Tag::new(2, 8) {
-                f20 = Some(<DeviceHistory as Ber>::dec(d, &c)?);
+                f20 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
                 idx = 21;
                 continue;
             }
@@ -13478,7 +13478,7 @@ impl Ber for NetworkReachedEvent {
                 continue;
             }
             if idx <= 22 && f22.is_none() && c.tag == Tag::new(1, 30) {
-                f22 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f22 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 23;
                 continue;
             }
@@ -13705,7 +13705,7 @@ pub struct OfferedEvent {
     /// `lastRedirectionDevice`
     pub last_redirection_device: RedirectionDeviceID,
     /// `originatingNIDConnection` (OPTIONAL)
-    pub originating_nid_connection: Option<ConnectionID>,
+    pub originating_nid_connection: Option<Box<ConnectionID>>,
     /// `localConnectionInfo` (OPTIONAL)
     pub local_connection_info: Option<LocalConnectionState>,
     /// `correlatorData` (OPTIONAL)
@@ -13715,7 +13715,7 @@ pub struct OfferedEvent {
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
     pub network_calling_device: Option<NetworkCallingDeviceID>,
     /// `networkCalledDevice` (OPTIONAL)
@@ -13725,25 +13725,25 @@ pub struct OfferedEvent {
     /// `associatedCalledDevice` (OPTIONAL)
     pub associated_called_device: Option<AssociatedCalledDeviceID>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `offeredConnectionInfo` (OPTIONAL)
-    pub offered_connection_info: Option<ConnectionInformation>,
+    pub offered_connection_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `subjectOfCall` (OPTIONAL)
     pub subject_of_call: Option<SubjectOfCall>,
     /// `messageInfo` (OPTIONAL)
-    pub message_info: Option<MessageInfo>,
+    pub message_info: Option<Box<MessageInfo>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `deviceHistory` (OPTIONAL)
-    pub device_history: Option<DeviceHistory>,
+    pub device_history: Option<Box<DeviceHistory>>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -13757,26 +13757,26 @@ impl Ber for OfferedEvent {
         let mut f2: Option<CallingDeviceID> = None;
         let mut f3: Option<CalledDeviceID> = None;
         let mut f4: Option<RedirectionDeviceID> = None;
-        let mut f5: Option<ConnectionID> = None;
+        let mut f5: Option<Box<ConnectionID>> = None;
         let mut f6: Option<LocalConnectionState> = None;
         let mut f7: Option<CorrelatorData> = None;
         let mut f8: Option<UserData> = None;
         let mut f9: Option<EventCause> = None;
-        let mut f10: Option<ServicesPermitted> = None;
+        let mut f10: Option<Box<ServicesPermitted>> = None;
         let mut f11: Option<NetworkCallingDeviceID> = None;
         let mut f12: Option<NetworkCalledDeviceID> = None;
         let mut f13: Option<AssociatedCallingDeviceID> = None;
         let mut f14: Option<AssociatedCalledDeviceID> = None;
-        let mut f15: Option<MediaCallCharacteristics> = None;
+        let mut f15: Option<Box<MediaCallCharacteristics>> = None;
         let mut f16: Option<CallCharacteristics> = None;
-        let mut f17: Option<ConnectionInformation> = None;
-        let mut f18: Option<CallLinkageData> = None;
+        let mut f17: Option<Box<ConnectionInformation>> = None;
+        let mut f18: Option<Box<CallLinkageData>> = None;
         let mut f19: Option<SubjectOfCall> = None;
-        let mut f20: Option<MessageInfo> = None;
+        let mut f20: Option<Box<MessageInfo>> = None;
         let mut f21: Option<LanguagePreferences> = None;
-        let mut f22: Option<DeviceHistory> = None;
+        let mut f22: Option<Box<DeviceHistory>> = None;
         let mut f23: Option<LocationInfoList> = None;
-        let mut f24: Option<CSTACommonArguments> = None;
+        let mut f24: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -13806,7 +13806,7 @@ impl Ber for OfferedEvent {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f5 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
                 idx = 6;
                 continue;
             }
@@ -13831,7 +13831,7 @@ impl Ber for OfferedEvent {
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 0) {
-                f10 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f10 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 11;
                 continue;
             }
@@ -13856,7 +13856,7 @@ impl Ber for OfferedEvent {
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 1) {
-                f15 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f15 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 16;
                 continue;
             }
@@ -13866,12 +13866,12 @@ impl Ber for OfferedEvent {
                 continue;
             }
             if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 3) {
-                f17 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f17 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 18;
                 continue;
             }
             if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 4) {
-                f18 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f18 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 19;
                 continue;
             }
@@ -13881,7 +13881,7 @@ impl Ber for OfferedEvent {
                 continue;
             }
             if idx <= 20 && f20.is_none() && c.tag == Tag::new(2, 6) {
-                f20 = Some(<MessageInfo as Ber>::dec(d, &c)?);
+                f20 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
                 idx = 21;
                 continue;
             }
@@ -13891,7 +13891,7 @@ impl Ber for OfferedEvent {
                 continue;
             }
             if idx <= 22 && f22.is_none() && c.tag == Tag::new(2, 8) {
-                f22 = Some(<DeviceHistory as Ber>::dec(d, &c)?);
+                f22 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
                 idx = 23;
                 continue;
             }
@@ -13901,7 +13901,7 @@ impl Ber for OfferedEvent {
                 continue;
             }
             if idx <= 24 && f24.is_none() && c.tag == Tag::new(1, 30) {
-                f24 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f24 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 25;
                 continue;
             }
@@ -14142,7 +14142,7 @@ pub struct OriginatedEvent {
     /// `calledDevice`
     pub called_device: CalledDeviceID,
     /// `originatingDevice` (OPTIONAL)
-    pub originating_device: Option<DeviceID>,
+    pub originating_device: Option<Box<DeviceID>>,
     /// `localConnectionInfo` (OPTIONAL)
     pub local_connection_info: Option<LocalConnectionState>,
     /// `correlatorData` (OPTIONAL)
@@ -14150,7 +14150,7 @@ pub struct OriginatedEvent {
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
     pub network_calling_device: Option<NetworkCallingDeviceID>,
     /// `networkCalledDevice` (OPTIONAL)
@@ -14160,23 +14160,23 @@ pub struct OriginatedEvent {
     /// `associatedCalledDevice` (OPTIONAL)
     pub associated_called_device: Option<AssociatedCalledDeviceID>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `originatedConnectionInfo` (OPTIONAL)
-    pub originated_connection_info: Option<ConnectionInformation>,
+    pub originated_connection_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `subjectOfCall` (OPTIONAL)
     pub subject_of_call: Option<SubjectOfCall>,
     /// `messageInfo` (OPTIONAL)
-    pub message_info: Option<MessageInfo>,
+    pub message_info: Option<Box<MessageInfo>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -14188,24 +14188,24 @@ impl Ber for OriginatedEvent {
         let mut f0: Option<ConnectionID> = None;
         let mut f1: Option<SubjectDeviceID> = None;
         let mut f2: Option<CalledDeviceID> = None;
-        let mut f3: Option<DeviceID> = None;
+        let mut f3: Option<Box<DeviceID>> = None;
         let mut f4: Option<LocalConnectionState> = None;
         let mut f5: Option<CorrelatorData> = None;
         let mut f6: Option<EventCause> = None;
-        let mut f7: Option<ServicesPermitted> = None;
+        let mut f7: Option<Box<ServicesPermitted>> = None;
         let mut f8: Option<NetworkCallingDeviceID> = None;
         let mut f9: Option<NetworkCalledDeviceID> = None;
         let mut f10: Option<AssociatedCallingDeviceID> = None;
         let mut f11: Option<AssociatedCalledDeviceID> = None;
-        let mut f12: Option<MediaCallCharacteristics> = None;
+        let mut f12: Option<Box<MediaCallCharacteristics>> = None;
         let mut f13: Option<CallCharacteristics> = None;
-        let mut f14: Option<ConnectionInformation> = None;
-        let mut f15: Option<CallLinkageData> = None;
+        let mut f14: Option<Box<ConnectionInformation>> = None;
+        let mut f15: Option<Box<CallLinkageData>> = None;
         let mut f16: Option<SubjectOfCall> = None;
-        let mut f17: Option<MessageInfo> = None;
+        let mut f17: Option<Box<MessageInfo>> = None;
         let mut f18: Option<LanguagePreferences> = None;
         let mut f19: Option<LocationInfoList> = None;
-        let mut f20: Option<CSTACommonArguments> = None;
+        let mut f20: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -14225,7 +14225,7 @@ impl Ber for OriginatedEvent {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -14245,7 +14245,7 @@ impl Ber for OriginatedEvent {
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 3) {
-                f7 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f7 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 8;
                 continue;
             }
@@ -14270,7 +14270,7 @@ impl Ber for OriginatedEvent {
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 4) {
-                f12 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f12 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 13;
                 continue;
             }
@@ -14280,12 +14280,12 @@ impl Ber for OriginatedEvent {
                 continue;
             }
             if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 6) {
-                f14 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f14 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 15;
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 7) {
-                f15 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f15 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 16;
                 continue;
             }
@@ -14295,7 +14295,7 @@ impl Ber for OriginatedEvent {
                 continue;
             }
             if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 9) {
-                f17 = Some(<MessageInfo as Ber>::dec(d, &c)?);
+                f17 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
                 idx = 18;
                 continue;
             }
@@ -14310,7 +14310,7 @@ impl Ber for OriginatedEvent {
                 continue;
             }
             if idx <= 20 && f20.is_none() && c.tag == Tag::new(1, 30) {
-                f20 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f20 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 21;
                 continue;
             }
@@ -14535,7 +14535,7 @@ pub struct QueuedEvent {
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
     pub network_calling_device: Option<NetworkCallingDeviceID>,
     /// `networkCalledDevice` (OPTIONAL)
@@ -14545,25 +14545,25 @@ pub struct QueuedEvent {
     /// `associatedCalledDevice` (OPTIONAL)
     pub associated_called_device: Option<AssociatedCalledDeviceID>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `queuedConnectionInfo` (OPTIONAL)
-    pub queued_connection_info: Option<ConnectionInformation>,
+    pub queued_connection_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `subjectOfCall` (OPTIONAL)
     pub subject_of_call: Option<SubjectOfCall>,
     /// `messageInfo` (OPTIONAL)
-    pub message_info: Option<MessageInfo>,
+    pub message_info: Option<Box<MessageInfo>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `deviceHistory` (OPTIONAL)
-    pub device_history: Option<DeviceHistory>,
+    pub device_history: Option<Box<DeviceHistory>>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -14583,21 +14583,21 @@ impl Ber for QueuedEvent {
         let mut f8: Option<CorrelatorData> = None;
         let mut f9: Option<UserData> = None;
         let mut f10: Option<EventCause> = None;
-        let mut f11: Option<ServicesPermitted> = None;
+        let mut f11: Option<Box<ServicesPermitted>> = None;
         let mut f12: Option<NetworkCallingDeviceID> = None;
         let mut f13: Option<NetworkCalledDeviceID> = None;
         let mut f14: Option<AssociatedCallingDeviceID> = None;
         let mut f15: Option<AssociatedCalledDeviceID> = None;
-        let mut f16: Option<MediaCallCharacteristics> = None;
+        let mut f16: Option<Box<MediaCallCharacteristics>> = None;
         let mut f17: Option<CallCharacteristics> = None;
-        let mut f18: Option<ConnectionInformation> = None;
-        let mut f19: Option<CallLinkageData> = None;
+        let mut f18: Option<Box<ConnectionInformation>> = None;
+        let mut f19: Option<Box<CallLinkageData>> = None;
         let mut f20: Option<SubjectOfCall> = None;
-        let mut f21: Option<MessageInfo> = None;
+        let mut f21: Option<Box<MessageInfo>> = None;
         let mut f22: Option<LanguagePreferences> = None;
-        let mut f23: Option<DeviceHistory> = None;
+        let mut f23: Option<Box<DeviceHistory>> = None;
         let mut f24: Option<LocationInfoList> = None;
-        let mut f25: Option<CSTACommonArguments> = None;
+        let mut f25: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -14657,7 +14657,7 @@ impl Ber for QueuedEvent {
                 continue;
             }
             if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 3) {
-                f11 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f11 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 12;
                 continue;
             }
@@ -14682,7 +14682,7 @@ impl Ber for QueuedEvent {
                 continue;
             }
             if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 4) {
-                f16 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f16 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 17;
                 continue;
             }
@@ -14692,12 +14692,12 @@ impl Ber for QueuedEvent {
                 continue;
             }
             if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 6) {
-                f18 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f18 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 19;
                 continue;
             }
             if idx <= 19 && f19.is_none() && c.tag == Tag::new(2, 7) {
-                f19 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f19 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 20;
                 continue;
             }
@@ -14707,7 +14707,7 @@ impl Ber for QueuedEvent {
                 continue;
             }
             if idx <= 21 && f21.is_none() && c.tag == Tag::new(2, 9) {
-                f21 = Some(<MessageInfo as Ber>::dec(d, &c)?);
+                f21 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
                 idx = 22;
                 continue;
             }
@@ -14717,7 +14717,7 @@ impl Ber for QueuedEvent {
                 continue;
             }
             if idx <= 23 && f23.is_none() && c.tag == Tag::new(2, 11) {
-                f23 = Some(<DeviceHistory as Ber>::dec(d, &c)?);
+                f23 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
                 idx = 24;
                 continue;
             }
@@ -14727,7 +14727,7 @@ impl Ber for QueuedEvent {
                 continue;
             }
             if idx <= 25 && f25.is_none() && c.tag == Tag::new(1, 30) {
-                f25 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f25 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 26;
                 continue;
             }
@@ -14978,21 +14978,21 @@ pub struct RetrievedEvent {
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `retrievedConnectionInfo` (OPTIONAL)
-    pub retrieved_connection_info: Option<ConnectionInformation>,
+    pub retrieved_connection_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -15006,14 +15006,14 @@ impl Ber for RetrievedEvent {
         let mut f2: Option<LocalConnectionState> = None;
         let mut f3: Option<CorrelatorData> = None;
         let mut f4: Option<EventCause> = None;
-        let mut f5: Option<ServicesPermitted> = None;
-        let mut f6: Option<MediaCallCharacteristics> = None;
+        let mut f5: Option<Box<ServicesPermitted>> = None;
+        let mut f6: Option<Box<MediaCallCharacteristics>> = None;
         let mut f7: Option<CallCharacteristics> = None;
-        let mut f8: Option<ConnectionInformation> = None;
-        let mut f9: Option<CallLinkageData> = None;
+        let mut f8: Option<Box<ConnectionInformation>> = None;
+        let mut f9: Option<Box<CallLinkageData>> = None;
         let mut f10: Option<LanguagePreferences> = None;
         let mut f11: Option<LocationInfoList> = None;
-        let mut f12: Option<CSTACommonArguments> = None;
+        let mut f12: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -15043,12 +15043,12 @@ impl Ber for RetrievedEvent {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 1) {
-                f5 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f5 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 6;
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 2) {
-                f6 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f6 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 7;
                 continue;
             }
@@ -15058,12 +15058,12 @@ impl Ber for RetrievedEvent {
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 4) {
-                f8 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f8 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 9;
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 5) {
-                f9 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f9 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 10;
                 continue;
             }
@@ -15078,7 +15078,7 @@ impl Ber for RetrievedEvent {
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 30) {
-                f12 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f12 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 13;
                 continue;
             }
@@ -15223,13 +15223,13 @@ pub struct ServiceInitiatedEvent {
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `initiatedConnectionInfo` (OPTIONAL)
-    pub initiated_connection_info: Option<ConnectionInformation>,
+    pub initiated_connection_info: Option<Box<ConnectionInformation>>,
     /// `networkCallingDevice` (OPTIONAL)
     pub network_calling_device: Option<NetworkCallingDeviceID>,
     /// `networkCalledDevice` (OPTIONAL)
@@ -15237,17 +15237,17 @@ pub struct ServiceInitiatedEvent {
     /// `associatedCallingDevice` (OPTIONAL)
     pub associated_calling_device: Option<AssociatedCallingDeviceID>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `subjectOfCall` (OPTIONAL)
     pub subject_of_call: Option<SubjectOfCall>,
     /// `messageInfo` (OPTIONAL)
-    pub message_info: Option<MessageInfo>,
+    pub message_info: Option<Box<MessageInfo>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -15262,19 +15262,19 @@ impl Ber for ServiceInitiatedEvent {
         let mut f3: Option<LocalConnectionState> = None;
         let mut f4: Option<CorrelatorData> = None;
         let mut f5: Option<EventCause> = None;
-        let mut f6: Option<ServicesPermitted> = None;
-        let mut f7: Option<MediaCallCharacteristics> = None;
+        let mut f6: Option<Box<ServicesPermitted>> = None;
+        let mut f7: Option<Box<MediaCallCharacteristics>> = None;
         let mut f8: Option<CallCharacteristics> = None;
-        let mut f9: Option<ConnectionInformation> = None;
+        let mut f9: Option<Box<ConnectionInformation>> = None;
         let mut f10: Option<NetworkCallingDeviceID> = None;
         let mut f11: Option<NetworkCalledDeviceID> = None;
         let mut f12: Option<AssociatedCallingDeviceID> = None;
-        let mut f13: Option<CallLinkageData> = None;
+        let mut f13: Option<Box<CallLinkageData>> = None;
         let mut f14: Option<SubjectOfCall> = None;
-        let mut f15: Option<MessageInfo> = None;
+        let mut f15: Option<Box<MessageInfo>> = None;
         let mut f16: Option<LanguagePreferences> = None;
         let mut f17: Option<LocationInfoList> = None;
-        let mut f18: Option<CSTACommonArguments> = None;
+        let mut f18: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -15309,12 +15309,12 @@ impl Ber for ServiceInitiatedEvent {
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 1) {
-                f6 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f6 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 7;
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 2) {
-                f7 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f7 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 8;
                 continue;
             }
@@ -15324,7 +15324,7 @@ impl Ber for ServiceInitiatedEvent {
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 4) {
-                f9 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f9 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 10;
                 continue;
             }
@@ -15344,7 +15344,7 @@ impl Ber for ServiceInitiatedEvent {
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 5) {
-                f13 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f13 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 14;
                 continue;
             }
@@ -15354,7 +15354,7 @@ impl Ber for ServiceInitiatedEvent {
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 8) {
-                f15 = Some(<MessageInfo as Ber>::dec(d, &c)?);
+                f15 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
                 idx = 16;
                 continue;
             }
@@ -15369,7 +15369,7 @@ impl Ber for ServiceInitiatedEvent {
                 continue;
             }
             if idx <= 18 && f18.is_none() && c.tag == Tag::new(1, 30) {
-                f18 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f18 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 19;
                 continue;
             }
@@ -15560,7 +15560,7 @@ pub struct TransferredEvent {
     /// `primaryOldCall`
     pub primary_old_call: ConnectionID,
     /// `secondaryOldCall` (OPTIONAL)
-    pub secondary_old_call: Option<ConnectionID>,
+    pub secondary_old_call: Option<Box<ConnectionID>>,
     /// `transferringDevice`
     pub transferring_device: SubjectDeviceID,
     /// `transferredToDevice`
@@ -15574,25 +15574,25 @@ pub struct TransferredEvent {
     /// `userData` (OPTIONAL)
     pub user_data: Option<UserData>,
     /// `chargingInfo` (OPTIONAL)
-    pub charging_info: Option<ChargingInfo>,
+    pub charging_info: Option<Box<ChargingInfo>>,
     /// `cause`
     pub cause: EventCause,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `callLinkageDataList` (OPTIONAL)
-    pub call_linkage_data_list: Option<CallLinkageDataList>,
+    pub call_linkage_data_list: Option<Box<CallLinkageDataList>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `deviceHistory` (OPTIONAL)
-    pub device_history: Option<DeviceHistory>,
+    pub device_history: Option<Box<DeviceHistory>>,
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -15602,23 +15602,23 @@ impl Ber for TransferredEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionID> = None;
+        let mut f1: Option<Box<ConnectionID>> = None;
         let mut f2: Option<SubjectDeviceID> = None;
         let mut f3: Option<SubjectDeviceID> = None;
         let mut f4: Option<ConnectionList> = None;
         let mut f5: Option<LocalConnectionState> = None;
         let mut f6: Option<CorrelatorData> = None;
         let mut f7: Option<UserData> = None;
-        let mut f8: Option<ChargingInfo> = None;
+        let mut f8: Option<Box<ChargingInfo>> = None;
         let mut f9: Option<EventCause> = None;
-        let mut f10: Option<ServicesPermitted> = None;
-        let mut f11: Option<MediaCallCharacteristics> = None;
+        let mut f10: Option<Box<ServicesPermitted>> = None;
+        let mut f11: Option<Box<MediaCallCharacteristics>> = None;
         let mut f12: Option<CallCharacteristics> = None;
-        let mut f13: Option<CallLinkageDataList> = None;
+        let mut f13: Option<Box<CallLinkageDataList>> = None;
         let mut f14: Option<LanguagePreferences> = None;
-        let mut f15: Option<DeviceHistory> = None;
+        let mut f15: Option<Box<DeviceHistory>> = None;
         let mut f16: Option<LocationInfoList> = None;
-        let mut f17: Option<CSTACommonArguments> = None;
+        let mut f17: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -15628,7 +15628,7 @@ impl Ber for TransferredEvent {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f1 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
                 idx = 2;
                 continue;
             }
@@ -15663,7 +15663,7 @@ impl Ber for TransferredEvent {
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 3) {
-                f8 = Some(<ChargingInfo as Ber>::dec(d, &c)?);
+                f8 = Some(<Box<ChargingInfo> as Ber>::dec(d, &c)?);
                 idx = 9;
                 continue;
             }
@@ -15673,12 +15673,12 @@ impl Ber for TransferredEvent {
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 4) {
-                f10 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f10 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 11;
                 continue;
             }
             if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 5) {
-                f11 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f11 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 12;
                 continue;
             }
@@ -15688,7 +15688,7 @@ impl Ber for TransferredEvent {
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 7) {
-                f13 = Some(<CallLinkageDataList as Ber>::dec(d, &c)?);
+                f13 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
                 idx = 14;
                 continue;
             }
@@ -15698,7 +15698,7 @@ impl Ber for TransferredEvent {
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 9) {
-                f15 = Some(<DeviceHistory as Ber>::dec(d, &c)?);
+                f15 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
                 idx = 16;
                 continue;
             }
@@ -15708,7 +15708,7 @@ impl Ber for TransferredEvent {
                 continue;
             }
             if idx <= 17 && f17.is_none() && c.tag == Tag::new(1, 30) {
-                f17 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f17 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 18;
                 continue;
             }
@@ -15879,41 +15879,41 @@ impl Jer for TransferredEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallControlEvents {
     /// `bridged`
-    Bridged(BridgedEvent),
+    Bridged(Box<BridgedEvent>),
     /// `callCleared`
-    CallCleared(CallClearedEvent),
+    CallCleared(Box<CallClearedEvent>),
     /// `conferenced`
-    Conferenced(ConferencedEvent),
+    Conferenced(Box<ConferencedEvent>),
     /// `connectionCleared`
-    ConnectionCleared(ConnectionClearedEvent),
+    ConnectionCleared(Box<ConnectionClearedEvent>),
     /// `delivered`
-    Delivered(DeliveredEvent),
+    Delivered(Box<DeliveredEvent>),
     /// `digitsDialed`
-    DigitsDialed(DigitsDialedEvent),
+    DigitsDialed(Box<DigitsDialedEvent>),
     /// `diverted`
-    Diverted(DivertedEvent),
+    Diverted(Box<DivertedEvent>),
     /// `established`
-    Established(EstablishedEvent),
+    Established(Box<EstablishedEvent>),
     /// `failed`
-    Failed(FailedEvent),
+    Failed(Box<FailedEvent>),
     /// `held`
-    Held(HeldEvent),
+    Held(Box<HeldEvent>),
     /// `networkCapabilitiesChanged`
-    NetworkCapabilitiesChanged(NetworkCapabilitiesChangedEvent),
+    NetworkCapabilitiesChanged(Box<NetworkCapabilitiesChangedEvent>),
     /// `networkReached`
-    NetworkReached(NetworkReachedEvent),
+    NetworkReached(Box<NetworkReachedEvent>),
     /// `offered`
-    Offered(OfferedEvent),
+    Offered(Box<OfferedEvent>),
     /// `originated`
-    Originated(OriginatedEvent),
+    Originated(Box<OriginatedEvent>),
     /// `queued`
-    Queued(QueuedEvent),
+    Queued(Box<QueuedEvent>),
     /// `retrieved`
-    Retrieved(RetrievedEvent),
+    Retrieved(Box<RetrievedEvent>),
     /// `serviceInitiated`
-    ServiceInitiated(ServiceInitiatedEvent),
+    ServiceInitiated(Box<ServiceInitiatedEvent>),
     /// `transferred`
-    Transferred(TransferredEvent),
+    Transferred(Box<TransferredEvent>),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
 }
@@ -15929,58 +15929,58 @@ impl Ber for CallControlEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::Bridged(<BridgedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Bridged(<Box<BridgedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::CallCleared(<CallClearedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::CallCleared(<Box<CallClearedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 2) {
-            return Ok(Self::Conferenced(<ConferencedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Conferenced(<Box<ConferencedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 3) {
-            return Ok(Self::ConnectionCleared(<ConnectionClearedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::ConnectionCleared(<Box<ConnectionClearedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 4) {
-            return Ok(Self::Delivered(<DeliveredEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Delivered(<Box<DeliveredEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 5) {
-            return Ok(Self::DigitsDialed(<DigitsDialedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::DigitsDialed(<Box<DigitsDialedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 6) {
-            return Ok(Self::Diverted(<DivertedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Diverted(<Box<DivertedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 7) {
-            return Ok(Self::Established(<EstablishedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Established(<Box<EstablishedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 8) {
-            return Ok(Self::Failed(<FailedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Failed(<Box<FailedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 9) {
-            return Ok(Self::Held(<HeldEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Held(<Box<HeldEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 10) {
-            return Ok(Self::NetworkCapabilitiesChanged(<NetworkCapabilitiesChangedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::NetworkCapabilitiesChanged(<Box<NetworkCapabilitiesChangedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 11) {
-            return Ok(Self::NetworkReached(<NetworkReachedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::NetworkReached(<Box<NetworkReachedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 12) {
-            return Ok(Self::Offered(<OfferedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Offered(<Box<OfferedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 13) {
-            return Ok(Self::Originated(<OriginatedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Originated(<Box<OriginatedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 14) {
-            return Ok(Self::Queued(<QueuedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Queued(<Box<QueuedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 15) {
-            return Ok(Self::Retrieved(<RetrievedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Retrieved(<Box<RetrievedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 16) {
-            return Ok(Self::ServiceInitiated(<ServiceInitiatedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::ServiceInitiated(<Box<ServiceInitiatedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 17) {
-            return Ok(Self::Transferred(<TransferredEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Transferred(<Box<TransferredEvent> as Ber>::dec(d, c)?));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -16112,15 +16112,15 @@ pub struct CallInformationEvent {
     /// `correlatorData` (OPTIONAL)
     pub correlator_data: Option<CorrelatorData>,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `userData` (OPTIONAL)
     pub user_data: Option<UserData>,
     /// `callQualifyingData` (OPTIONAL)
     pub call_qualifying_data: Option<CallQualifyingData>,
     /// `connectionInfo` (OPTIONAL)
-    pub connection_info: Option<ConnectionInformation>,
+    pub connection_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageDataList` (OPTIONAL)
-    pub call_linkage_data_list: Option<CallLinkageDataList>,
+    pub call_linkage_data_list: Option<Box<CallLinkageDataList>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `subjectOfCall` (OPTIONAL)
@@ -16128,9 +16128,9 @@ pub struct CallInformationEvent {
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `deviceInfo` (OPTIONAL)
-    pub device_info: Option<DeviceID>,
+    pub device_info: Option<Box<DeviceID>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -16145,16 +16145,16 @@ impl Ber for CallInformationEvent {
         let mut f3: Option<AccountInfo> = None;
         let mut f4: Option<AuthCode> = None;
         let mut f5: Option<CorrelatorData> = None;
-        let mut f6: Option<ServicesPermitted> = None;
+        let mut f6: Option<Box<ServicesPermitted>> = None;
         let mut f7: Option<UserData> = None;
         let mut f8: Option<CallQualifyingData> = None;
-        let mut f9: Option<ConnectionInformation> = None;
-        let mut f10: Option<CallLinkageDataList> = None;
+        let mut f9: Option<Box<ConnectionInformation>> = None;
+        let mut f10: Option<Box<CallLinkageDataList>> = None;
         let mut f11: Option<CallCharacteristics> = None;
         let mut f12: Option<SubjectOfCall> = None;
         let mut f13: Option<LanguagePreferences> = None;
-        let mut f14: Option<DeviceID> = None;
-        let mut f15: Option<CSTACommonArguments> = None;
+        let mut f14: Option<Box<DeviceID>> = None;
+        let mut f15: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -16189,7 +16189,7 @@ impl Ber for CallInformationEvent {
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 3) {
-                f6 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f6 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 7;
                 continue;
             }
@@ -16204,12 +16204,12 @@ impl Ber for CallInformationEvent {
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(0, 16) {
-                f9 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f9 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 10;
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 5) {
-                f10 = Some(<CallLinkageDataList as Ber>::dec(d, &c)?);
+                f10 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
                 idx = 11;
                 continue;
             }
@@ -16229,12 +16229,12 @@ impl Ber for CallInformationEvent {
                 continue;
             }
             if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 9) {
-                f14 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f14 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 15;
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(1, 30) {
-                f15 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f15 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 16;
                 continue;
             }
@@ -16407,7 +16407,7 @@ pub struct ChargingEvent {
     /// `cause` (OPTIONAL)
     pub cause: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -16420,7 +16420,7 @@ impl Ber for ChargingEvent {
         let mut f1: Option<DeviceID> = None;
         let mut f2: Option<ChargingInfo> = None;
         let mut f3: Option<EventCause> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -16445,7 +16445,7 @@ impl Ber for ChargingEvent {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -16600,7 +16600,7 @@ pub struct PrimaryOrSecondaryCall {
     /// `localConnectionState`
     pub local_connection_state: LocalConnectionState,
     /// `connectionInfo` (OPTIONAL)
-    pub connection_info: Option<ConnectionInformation>,
+    pub connection_info: Option<Box<ConnectionInformation>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -16612,7 +16612,7 @@ impl Ber for PrimaryOrSecondaryCall {
         let mut f0: Option<DeviceID> = None;
         let mut f1: Option<ConnectionID> = None;
         let mut f2: Option<LocalConnectionState> = None;
-        let mut f3: Option<ConnectionInformation> = None;
+        let mut f3: Option<Box<ConnectionInformation>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -16632,7 +16632,7 @@ impl Ber for PrimaryOrSecondaryCall {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -16697,7 +16697,7 @@ pub struct OtherCall {
     /// `localConnectionState` (OPTIONAL)
     pub local_connection_state: Option<LocalConnectionState>,
     /// `connectionInfo` (OPTIONAL)
-    pub connection_info: Option<ConnectionInformation>,
+    pub connection_info: Option<Box<ConnectionInformation>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -16709,7 +16709,7 @@ impl Ber for OtherCall {
         let mut f0: Option<DeviceID> = None;
         let mut f1: Option<ConnectionID> = None;
         let mut f2: Option<LocalConnectionState> = None;
-        let mut f3: Option<ConnectionInformation> = None;
+        let mut f3: Option<Box<ConnectionInformation>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -16729,7 +16729,7 @@ impl Ber for OtherCall {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -16794,17 +16794,17 @@ pub struct ServiceCompletionFailureEvent {
     /// `primaryCall`
     pub primary_call: PrimaryOrSecondaryCall,
     /// `secondaryCall` (OPTIONAL)
-    pub secondary_call: Option<PrimaryOrSecondaryCall>,
+    pub secondary_call: Option<Box<PrimaryOrSecondaryCall>>,
     /// `otherDevsPrimaryCallList` (OPTIONAL)
     pub other_devs_primary_call_list: Option<Vec<OtherCall>>,
     /// `otherDevsSecondaryCallList` (OPTIONAL)
     pub other_devs_secondary_call_list: Option<Vec<OtherCall>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `cause`
     pub cause: EventCause,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -16814,12 +16814,12 @@ impl Ber for ServiceCompletionFailureEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<PrimaryOrSecondaryCall> = None;
-        let mut f1: Option<PrimaryOrSecondaryCall> = None;
+        let mut f1: Option<Box<PrimaryOrSecondaryCall>> = None;
         let mut f2: Option<Vec<OtherCall>> = None;
         let mut f3: Option<Vec<OtherCall>> = None;
-        let mut f4: Option<MediaCallCharacteristics> = None;
+        let mut f4: Option<Box<MediaCallCharacteristics>> = None;
         let mut f5: Option<EventCause> = None;
-        let mut f6: Option<CSTACommonArguments> = None;
+        let mut f6: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -16829,7 +16829,7 @@ impl Ber for ServiceCompletionFailureEvent {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<PrimaryOrSecondaryCall as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<PrimaryOrSecondaryCall> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -16844,7 +16844,7 @@ impl Ber for ServiceCompletionFailureEvent {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 3) {
-                f4 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -16854,7 +16854,7 @@ impl Ber for ServiceCompletionFailureEvent {
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 30) {
-                f6 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f6 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 7;
                 continue;
             }
@@ -16939,15 +16939,15 @@ impl Jer for ServiceCompletionFailureEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallAssociatedEvents {
     /// `callInformation`
-    CallInformation(CallInformationEvent),
+    CallInformation(Box<CallInformationEvent>),
     /// `charging`
-    Charging(ChargingEvent),
+    Charging(Box<ChargingEvent>),
     /// `digitsGeneratedEvent`
     DigitsGeneratedEvent(DigitsGeneratedEvent),
     /// `telephonyTonesGeneratedEvent`
     TelephonyTonesGeneratedEvent(TelephonyTonesGeneratedEvent),
     /// `serviceCompletionFailure`
-    ServiceCompletionFailure(ServiceCompletionFailureEvent),
+    ServiceCompletionFailure(Box<ServiceCompletionFailureEvent>),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
 }
@@ -16963,10 +16963,10 @@ impl Ber for CallAssociatedEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::CallInformation(<CallInformationEvent as Ber>::dec(d, c)?));
+            return Ok(Self::CallInformation(<Box<CallInformationEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Charging(<ChargingEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Charging(<Box<ChargingEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 2) {
             return Ok(Self::DigitsGeneratedEvent(<DigitsGeneratedEvent as Ber>::dec(d, c)?));
@@ -16975,7 +16975,7 @@ impl Ber for CallAssociatedEvents {
             return Ok(Self::TelephonyTonesGeneratedEvent(<TelephonyTonesGeneratedEvent as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 4) {
-            return Ok(Self::ServiceCompletionFailure(<ServiceCompletionFailureEvent as Ber>::dec(d, c)?));
+            return Ok(Self::ServiceCompletionFailure(<Box<ServiceCompletionFailureEvent> as Ber>::dec(d, c)?));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -17855,13 +17855,13 @@ pub struct AgentBusyEvent {
     /// `agentID` (OPTIONAL)
     pub agent_id: Option<AgentID>,
     /// `acdGroup` (OPTIONAL)
-    pub acd_group: Option<DeviceID>,
+    pub acd_group: Option<Box<DeviceID>>,
     /// `pendingAgentState` (OPTIONAL)
     pub pending_agent_state: Option<PendingAgentState>,
     /// `cause` (OPTIONAL)
     pub cause: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -17872,10 +17872,10 @@ impl Ber for AgentBusyEvent {
         let mut it = d.children(tlv)?;
         let mut f0: Option<SubjectDeviceID> = None;
         let mut f1: Option<AgentID> = None;
-        let mut f2: Option<DeviceID> = None;
+        let mut f2: Option<Box<DeviceID>> = None;
         let mut f3: Option<PendingAgentState> = None;
         let mut f4: Option<EventCause> = None;
-        let mut f5: Option<CSTACommonArguments> = None;
+        let mut f5: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -17890,7 +17890,7 @@ impl Ber for AgentBusyEvent {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -17905,7 +17905,7 @@ impl Ber for AgentBusyEvent {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 30) {
-                f5 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f5 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 6;
                 continue;
             }
@@ -17992,13 +17992,13 @@ pub struct AgentLoggedOnEvent {
     /// `agentID` (OPTIONAL)
     pub agent_id: Option<AgentID>,
     /// `acdGroup` (OPTIONAL)
-    pub acd_group: Option<DeviceID>,
+    pub acd_group: Option<Box<DeviceID>>,
     /// `agentPassword` (OPTIONAL)
     pub agent_password: Option<AgentPassword>,
     /// `cause` (OPTIONAL)
     pub cause: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -18009,10 +18009,10 @@ impl Ber for AgentLoggedOnEvent {
         let mut it = d.children(tlv)?;
         let mut f0: Option<SubjectDeviceID> = None;
         let mut f1: Option<AgentID> = None;
-        let mut f2: Option<DeviceID> = None;
+        let mut f2: Option<Box<DeviceID>> = None;
         let mut f3: Option<AgentPassword> = None;
         let mut f4: Option<EventCause> = None;
-        let mut f5: Option<CSTACommonArguments> = None;
+        let mut f5: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -18027,7 +18027,7 @@ impl Ber for AgentLoggedOnEvent {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -18042,7 +18042,7 @@ impl Ber for AgentLoggedOnEvent {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 30) {
-                f5 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f5 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 6;
                 continue;
             }
@@ -18129,13 +18129,13 @@ pub struct AgentLoggedOffEvent {
     /// `agentID` (OPTIONAL)
     pub agent_id: Option<AgentID>,
     /// `acdGroup` (OPTIONAL)
-    pub acd_group: Option<DeviceID>,
+    pub acd_group: Option<Box<DeviceID>>,
     /// `agentPassword` (OPTIONAL)
     pub agent_password: Option<AgentPassword>,
     /// `cause` (OPTIONAL)
     pub cause: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -18146,10 +18146,10 @@ impl Ber for AgentLoggedOffEvent {
         let mut it = d.children(tlv)?;
         let mut f0: Option<SubjectDeviceID> = None;
         let mut f1: Option<AgentID> = None;
-        let mut f2: Option<DeviceID> = None;
+        let mut f2: Option<Box<DeviceID>> = None;
         let mut f3: Option<AgentPassword> = None;
         let mut f4: Option<EventCause> = None;
-        let mut f5: Option<CSTACommonArguments> = None;
+        let mut f5: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -18164,7 +18164,7 @@ impl Ber for AgentLoggedOffEvent {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -18179,7 +18179,7 @@ impl Ber for AgentLoggedOffEvent {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 30) {
-                f5 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f5 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 6;
                 continue;
             }
@@ -18266,11 +18266,11 @@ pub struct AgentNotReadyEvent {
     /// `agentID` (OPTIONAL)
     pub agent_id: Option<AgentID>,
     /// `acdGroup` (OPTIONAL)
-    pub acd_group: Option<DeviceID>,
+    pub acd_group: Option<Box<DeviceID>>,
     /// `cause` (OPTIONAL)
     pub cause: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -18281,9 +18281,9 @@ impl Ber for AgentNotReadyEvent {
         let mut it = d.children(tlv)?;
         let mut f0: Option<SubjectDeviceID> = None;
         let mut f1: Option<AgentID> = None;
-        let mut f2: Option<DeviceID> = None;
+        let mut f2: Option<Box<DeviceID>> = None;
         let mut f3: Option<EventCause> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -18298,7 +18298,7 @@ impl Ber for AgentNotReadyEvent {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -18308,7 +18308,7 @@ impl Ber for AgentNotReadyEvent {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -18387,11 +18387,11 @@ pub struct AgentReadyEvent {
     /// `agentID` (OPTIONAL)
     pub agent_id: Option<AgentID>,
     /// `acdGroup` (OPTIONAL)
-    pub acd_group: Option<DeviceID>,
+    pub acd_group: Option<Box<DeviceID>>,
     /// `cause` (OPTIONAL)
     pub cause: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -18402,9 +18402,9 @@ impl Ber for AgentReadyEvent {
         let mut it = d.children(tlv)?;
         let mut f0: Option<SubjectDeviceID> = None;
         let mut f1: Option<AgentID> = None;
-        let mut f2: Option<DeviceID> = None;
+        let mut f2: Option<Box<DeviceID>> = None;
         let mut f3: Option<EventCause> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -18419,7 +18419,7 @@ impl Ber for AgentReadyEvent {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -18429,7 +18429,7 @@ impl Ber for AgentReadyEvent {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -18578,13 +18578,13 @@ pub struct AgentWorkingAfterCallEvent {
     /// `agentID` (OPTIONAL)
     pub agent_id: Option<AgentID>,
     /// `acdGroup` (OPTIONAL)
-    pub acd_group: Option<DeviceID>,
+    pub acd_group: Option<Box<DeviceID>>,
     /// `pendingAgentState` (OPTIONAL)
     pub pending_agent_state: Option<AgentWorkingAfterCallEventPendingAgentState>,
     /// `cause` (OPTIONAL)
     pub cause: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -18595,10 +18595,10 @@ impl Ber for AgentWorkingAfterCallEvent {
         let mut it = d.children(tlv)?;
         let mut f0: Option<SubjectDeviceID> = None;
         let mut f1: Option<AgentID> = None;
-        let mut f2: Option<DeviceID> = None;
+        let mut f2: Option<Box<DeviceID>> = None;
         let mut f3: Option<AgentWorkingAfterCallEventPendingAgentState> = None;
         let mut f4: Option<EventCause> = None;
-        let mut f5: Option<CSTACommonArguments> = None;
+        let mut f5: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -18613,7 +18613,7 @@ impl Ber for AgentWorkingAfterCallEvent {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -18628,7 +18628,7 @@ impl Ber for AgentWorkingAfterCallEvent {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 30) {
-                f5 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f5 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 6;
                 continue;
             }
@@ -18924,7 +18924,7 @@ pub struct DoNotDisturbEvent {
     /// `callingDeviceList` (OPTIONAL)
     pub calling_device_list: Option<Vec<DeviceID>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -18937,7 +18937,7 @@ impl Ber for DoNotDisturbEvent {
         let mut f1: Option<bool> = None;
         let mut f2: Option<CallOrigination> = None;
         let mut f3: Option<Vec<DeviceID>> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -18962,7 +18962,7 @@ impl Ber for DoNotDisturbEvent {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -19233,7 +19233,7 @@ pub struct ForwardingEvent {
     /// `forwardStatus`
     pub forward_status: bool,
     /// `forwardTo` (OPTIONAL)
-    pub forward_to: Option<DeviceID>,
+    pub forward_to: Option<Box<DeviceID>>,
     /// `forwardDefault` (OPTIONAL)
     pub forward_default: Option<ForwardDefault>,
     /// `ringCount` (OPTIONAL)
@@ -19241,7 +19241,7 @@ pub struct ForwardingEvent {
     /// `ringDuration` (OPTIONAL)
     pub ring_duration: Option<i64>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -19253,11 +19253,11 @@ impl Ber for ForwardingEvent {
         let mut f0: Option<SubjectDeviceID> = None;
         let mut f1: Option<ForwardingType> = None;
         let mut f2: Option<bool> = None;
-        let mut f3: Option<DeviceID> = None;
+        let mut f3: Option<Box<DeviceID>> = None;
         let mut f4: Option<ForwardDefault> = None;
         let mut f5: Option<i64> = None;
         let mut f6: Option<i64> = None;
-        let mut f7: Option<CSTACommonArguments> = None;
+        let mut f7: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -19277,7 +19277,7 @@ impl Ber for ForwardingEvent {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -19297,7 +19297,7 @@ impl Ber for ForwardingEvent {
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 30) {
-                f7 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f7 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 8;
                 continue;
             }
@@ -19474,17 +19474,17 @@ impl Jer for RouteingModeEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum LogicalDeviceFeatureEvents {
     /// `agentBusy`
-    AgentBusy(AgentBusyEvent),
+    AgentBusy(Box<AgentBusyEvent>),
     /// `agentLoggedOn`
-    AgentLoggedOn(AgentLoggedOnEvent),
+    AgentLoggedOn(Box<AgentLoggedOnEvent>),
     /// `agentLoggedOff`
-    AgentLoggedOff(AgentLoggedOffEvent),
+    AgentLoggedOff(Box<AgentLoggedOffEvent>),
     /// `agentNotReady`
-    AgentNotReady(AgentNotReadyEvent),
+    AgentNotReady(Box<AgentNotReadyEvent>),
     /// `agentReady`
-    AgentReady(AgentReadyEvent),
+    AgentReady(Box<AgentReadyEvent>),
     /// `agentWorkingAfterCall`
-    AgentWorkingAfterCall(AgentWorkingAfterCallEvent),
+    AgentWorkingAfterCall(Box<AgentWorkingAfterCallEvent>),
     /// `autoAnswer`
     AutoAnswer(AutoAnswerEvent),
     /// `autoWorkMode`
@@ -19496,9 +19496,9 @@ pub enum LogicalDeviceFeatureEvents {
     /// `callerIDStatus`
     CallerIDStatus(CallerIDStatusEvent),
     /// `doNotDisturb`
-    DoNotDisturb(DoNotDisturbEvent),
+    DoNotDisturb(Box<DoNotDisturbEvent>),
     /// `forwarding`
-    Forwarding(ForwardingEvent),
+    Forwarding(Box<ForwardingEvent>),
     /// `presenceState`
     PresenceState(PresenceStateEvent),
     /// `routeingMode`
@@ -19518,22 +19518,22 @@ impl Ber for LogicalDeviceFeatureEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::AgentBusy(<AgentBusyEvent as Ber>::dec(d, c)?));
+            return Ok(Self::AgentBusy(<Box<AgentBusyEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::AgentLoggedOn(<AgentLoggedOnEvent as Ber>::dec(d, c)?));
+            return Ok(Self::AgentLoggedOn(<Box<AgentLoggedOnEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 2) {
-            return Ok(Self::AgentLoggedOff(<AgentLoggedOffEvent as Ber>::dec(d, c)?));
+            return Ok(Self::AgentLoggedOff(<Box<AgentLoggedOffEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 3) {
-            return Ok(Self::AgentNotReady(<AgentNotReadyEvent as Ber>::dec(d, c)?));
+            return Ok(Self::AgentNotReady(<Box<AgentNotReadyEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 4) {
-            return Ok(Self::AgentReady(<AgentReadyEvent as Ber>::dec(d, c)?));
+            return Ok(Self::AgentReady(<Box<AgentReadyEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 5) {
-            return Ok(Self::AgentWorkingAfterCall(<AgentWorkingAfterCallEvent as Ber>::dec(d, c)?));
+            return Ok(Self::AgentWorkingAfterCall(<Box<AgentWorkingAfterCallEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 6) {
             return Ok(Self::AutoAnswer(<AutoAnswerEvent as Ber>::dec(d, c)?));
@@ -19551,10 +19551,10 @@ impl Ber for LogicalDeviceFeatureEvents {
             return Ok(Self::CallerIDStatus(<CallerIDStatusEvent as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 11) {
-            return Ok(Self::DoNotDisturb(<DoNotDisturbEvent as Ber>::dec(d, c)?));
+            return Ok(Self::DoNotDisturb(<Box<DoNotDisturbEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 12) {
-            return Ok(Self::Forwarding(<ForwardingEvent as Ber>::dec(d, c)?));
+            return Ok(Self::Forwarding(<Box<ForwardingEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 14) {
             return Ok(Self::PresenceState(<PresenceStateEvent as Ber>::dec(d, c)?));
@@ -19669,7 +19669,7 @@ pub struct BackInServiceEvent {
     /// `cause` (OPTIONAL)
     pub cause: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -19680,7 +19680,7 @@ impl Ber for BackInServiceEvent {
         let mut it = d.children(tlv)?;
         let mut f0: Option<SubjectDeviceID> = None;
         let mut f1: Option<EventCause> = None;
-        let mut f2: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -19695,7 +19695,7 @@ impl Ber for BackInServiceEvent {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -19799,7 +19799,7 @@ pub struct OutOfServiceEvent {
     /// `cause` (OPTIONAL)
     pub cause: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -19810,7 +19810,7 @@ impl Ber for OutOfServiceEvent {
         let mut it = d.children(tlv)?;
         let mut f0: Option<SubjectDeviceID> = None;
         let mut f1: Option<EventCause> = None;
-        let mut f2: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -19825,7 +19825,7 @@ impl Ber for OutOfServiceEvent {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -20965,7 +20965,7 @@ impl Jer for VoiceUnitEvents {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrivateEvent {
     /// `security` (OPTIONAL)
-    pub security: Option<CSTASecurityData>,
+    pub security: Option<Box<CSTASecurityData>>,
     /// `privateData`
     pub private_data: CSTAPrivateData,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
@@ -20976,13 +20976,13 @@ impl Ber for PrivateEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<CSTASecurityData> = None;
+        let mut f0: Option<Box<CSTASecurityData>> = None;
         let mut f1: Option<CSTAPrivateData> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<CSTASecurityData as Ber>::dec(d, &c)?);
+                f0 = Some(<Box<CSTASecurityData> as Ber>::dec(d, &c)?);
                 idx = 1;
                 continue;
             }
@@ -21383,7 +21383,7 @@ pub struct RouteRequestArgument {
     /// `routeingDevice` (OPTIONAL)
     pub routeing_device: Option<SubjectDeviceID>,
     /// `routedCall` (OPTIONAL)
-    pub routed_call: Option<ConnectionID>,
+    pub routed_call: Option<Box<ConnectionID>>,
     /// `routeSelAlgorithm` (OPTIONAL)
     pub route_sel_algorithm: Option<SelectValue>,
     /// `associatedCallingDevice` (OPTIONAL)
@@ -21397,23 +21397,23 @@ pub struct RouteRequestArgument {
     /// `correlatorData` (OPTIONAL)
     pub correlator_data: Option<CorrelatorData>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `routeCallInfo` (OPTIONAL)
-    pub route_call_info: Option<ConnectionInformation>,
+    pub route_call_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `subjectOfCall` (OPTIONAL)
     pub subject_of_call: Option<SubjectOfCall>,
     /// `messageInfo` (OPTIONAL)
-    pub message_info: Option<MessageInfo>,
+    pub message_info: Option<Box<MessageInfo>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `deviceHistory` (OPTIONAL)
-    pub device_history: Option<DeviceHistory>,
+    pub device_history: Option<Box<DeviceHistory>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -21427,22 +21427,22 @@ impl Ber for RouteRequestArgument {
         let mut f2: Option<CalledDeviceID> = None;
         let mut f3: Option<CallingDeviceID> = None;
         let mut f4: Option<SubjectDeviceID> = None;
-        let mut f5: Option<ConnectionID> = None;
+        let mut f5: Option<Box<ConnectionID>> = None;
         let mut f6: Option<SelectValue> = None;
         let mut f7: Option<AssociatedCallingDeviceID> = None;
         let mut f8: Option<AssociatedCalledDeviceID> = None;
         let mut f9: Option<bool> = None;
         let mut f10: Option<i64> = None;
         let mut f11: Option<CorrelatorData> = None;
-        let mut f12: Option<MediaCallCharacteristics> = None;
+        let mut f12: Option<Box<MediaCallCharacteristics>> = None;
         let mut f13: Option<CallCharacteristics> = None;
-        let mut f14: Option<ConnectionInformation> = None;
-        let mut f15: Option<CallLinkageData> = None;
+        let mut f14: Option<Box<ConnectionInformation>> = None;
+        let mut f15: Option<Box<CallLinkageData>> = None;
         let mut f16: Option<SubjectOfCall> = None;
-        let mut f17: Option<MessageInfo> = None;
+        let mut f17: Option<Box<MessageInfo>> = None;
         let mut f18: Option<LanguagePreferences> = None;
-        let mut f19: Option<DeviceHistory> = None;
-        let mut f20: Option<CSTACommonArguments> = None;
+        let mut f19: Option<Box<DeviceHistory>> = None;
+        let mut f20: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -21472,7 +21472,7 @@ impl Ber for RouteRequestArgument {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f5 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
                 idx = 6;
                 continue;
             }
@@ -21507,7 +21507,7 @@ impl Ber for RouteRequestArgument {
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 5) {
-                f12 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f12 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 13;
                 continue;
             }
@@ -21517,12 +21517,12 @@ impl Ber for RouteRequestArgument {
                 continue;
             }
             if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 7) {
-                f14 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f14 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 15;
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 8) {
-                f15 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f15 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 16;
                 continue;
             }
@@ -21532,7 +21532,7 @@ impl Ber for RouteRequestArgument {
                 continue;
             }
             if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 10) {
-                f17 = Some(<MessageInfo as Ber>::dec(d, &c)?);
+                f17 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
                 idx = 18;
                 continue;
             }
@@ -21542,12 +21542,12 @@ impl Ber for RouteRequestArgument {
                 continue;
             }
             if idx <= 19 && f19.is_none() && c.tag == Tag::new(2, 12) {
-                f19 = Some(<DeviceHistory as Ber>::dec(d, &c)?);
+                f19 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
                 idx = 20;
                 continue;
             }
             if idx <= 20 && f20.is_none() && c.tag == Tag::new(1, 30) {
-                f20 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f20 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 21;
                 continue;
             }
@@ -21764,9 +21764,9 @@ pub struct ReRouteRequestArgument {
     /// `correlatorData` (OPTIONAL)
     pub correlator_data: Option<CorrelatorData>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -21779,8 +21779,8 @@ impl Ber for ReRouteRequestArgument {
         let mut f1: Option<RouteRegisterReqID> = None;
         let mut f2: Option<i64> = None;
         let mut f3: Option<CorrelatorData> = None;
-        let mut f4: Option<CallLinkageData> = None;
-        let mut f5: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CallLinkageData>> = None;
+        let mut f5: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -21805,12 +21805,12 @@ impl Ber for ReRouteRequestArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 3) {
-                f4 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 30) {
-                f5 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f5 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 6;
                 continue;
             }
@@ -21976,7 +21976,7 @@ pub struct RouteSelectRequestArgument {
     /// `correlatorData` (OPTIONAL)
     pub correlator_data: Option<CorrelatorData>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -21992,7 +21992,7 @@ impl Ber for RouteSelectRequestArgument {
         let mut f4: Option<RetryValue> = None;
         let mut f5: Option<bool> = None;
         let mut f6: Option<CorrelatorData> = None;
-        let mut f7: Option<CSTACommonArguments> = None;
+        let mut f7: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -22032,7 +22032,7 @@ impl Ber for RouteSelectRequestArgument {
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 30) {
-                f7 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f7 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 8;
                 continue;
             }
@@ -22141,9 +22141,9 @@ pub struct RouteUsedRequestArgument {
     /// `correlatorData` (OPTIONAL)
     pub correlator_data: Option<CorrelatorData>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -22158,8 +22158,8 @@ impl Ber for RouteUsedRequestArgument {
         let mut f3: Option<CallingDeviceID> = None;
         let mut f4: Option<bool> = None;
         let mut f5: Option<CorrelatorData> = None;
-        let mut f6: Option<CallLinkageData> = None;
-        let mut f7: Option<CSTACommonArguments> = None;
+        let mut f6: Option<Box<CallLinkageData>> = None;
+        let mut f7: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -22194,12 +22194,12 @@ impl Ber for RouteUsedRequestArgument {
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 2) {
-                f6 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f6 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 7;
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 30) {
-                f7 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f7 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 8;
                 continue;
             }
@@ -24389,7 +24389,7 @@ pub struct RouteEndRequestArgument {
     /// `correlatorData` (OPTIONAL)
     pub correlator_data: Option<CorrelatorData>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -24402,7 +24402,7 @@ impl Ber for RouteEndRequestArgument {
         let mut f1: Option<RouteRegisterReqID> = None;
         let mut f2: Option<ErrorValue> = None;
         let mut f3: Option<CorrelatorData> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -24427,7 +24427,7 @@ impl Ber for RouteEndRequestArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -24592,7 +24592,7 @@ pub struct RouteRejectArgument {
     /// `correlatorData` (OPTIONAL)
     pub correlator_data: Option<CorrelatorData>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -24605,7 +24605,7 @@ impl Ber for RouteRejectArgument {
         let mut f1: Option<RouteRegisterReqID> = None;
         let mut f2: Option<RejectCause> = None;
         let mut f3: Option<CorrelatorData> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -24630,7 +24630,7 @@ impl Ber for RouteRejectArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -24723,7 +24723,7 @@ pub struct SingleStepTransArgument {
     /// `reason` (OPTIONAL)
     pub reason: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -24742,7 +24742,7 @@ impl Ber for SingleStepTransArgument {
         let mut f7: Option<SubjectOfCall> = None;
         let mut f8: Option<LanguagePreferences> = None;
         let mut f9: Option<EventCause> = None;
-        let mut f10: Option<CSTACommonArguments> = None;
+        let mut f10: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -24797,7 +24797,7 @@ impl Ber for SingleStepTransArgument {
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(1, 30) {
-                f10 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f10 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 11;
                 continue;
             }
@@ -24922,11 +24922,11 @@ pub struct SingleStepTransResult {
     /// `connections` (OPTIONAL)
     pub connections: Option<ConnectionList>,
     /// `transferredCallInfo` (OPTIONAL)
-    pub transferred_call_info: Option<ConnectionInformation>,
+    pub transferred_call_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageDataList` (OPTIONAL)
-    pub call_linkage_data_list: Option<CallLinkageDataList>,
+    pub call_linkage_data_list: Option<Box<CallLinkageDataList>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -24937,9 +24937,9 @@ impl Ber for SingleStepTransResult {
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
         let mut f1: Option<ConnectionList> = None;
-        let mut f2: Option<ConnectionInformation> = None;
-        let mut f3: Option<CallLinkageDataList> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<ConnectionInformation>> = None;
+        let mut f3: Option<Box<CallLinkageDataList>> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -24954,17 +24954,17 @@ impl Ber for SingleStepTransResult {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<CallLinkageDataList as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -25039,7 +25039,7 @@ impl Jer for SingleStepTransResult {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MonitorObject {
     /// `deviceObject`
-    DeviceObject(DeviceID),
+    DeviceObject(Box<DeviceID>),
     /// `callObject`
     CallObject(ConnectionID),
     /// An alternative this codec does not know, kept as a raw TLV.
@@ -25057,7 +25057,7 @@ impl Ber for MonitorObject {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceObject(<DeviceID as Ber>::dec(d, c)?));
+            return Ok(Self::DeviceObject(<Box<DeviceID> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(1, 11) {
             return Ok(Self::CallObject({ let x0 = d.inner(c, None)?; <ConnectionID as Ber>::dec(d, &x0)? }));
@@ -25379,13 +25379,13 @@ pub struct MonitorStartArgument {
     /// `monitorObject`
     pub monitor_object: MonitorObject,
     /// `requestedMonitorFilter` (OPTIONAL)
-    pub requested_monitor_filter: Option<MonitorFilter>,
+    pub requested_monitor_filter: Option<Box<MonitorFilter>>,
     /// `monitorType` (OPTIONAL)
     pub monitor_type: Option<MonitorType>,
     /// `requestedMonitorMediaClass` (OPTIONAL)
     pub requested_monitor_media_class: Option<MonitorMediaClass>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -25395,10 +25395,10 @@ impl Ber for MonitorStartArgument {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<MonitorObject> = None;
-        let mut f1: Option<MonitorFilter> = None;
+        let mut f1: Option<Box<MonitorFilter>> = None;
         let mut f2: Option<MonitorType> = None;
         let mut f3: Option<MonitorMediaClass> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -25408,7 +25408,7 @@ impl Ber for MonitorStartArgument {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<MonitorFilter as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<MonitorFilter> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -25423,7 +25423,7 @@ impl Ber for MonitorStartArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -25498,13 +25498,13 @@ pub struct MonitorStartResult {
     /// `crossRefIdentifier`
     pub cross_ref_identifier: MonitorCrossRefID,
     /// `actualmonitorFilter` (OPTIONAL)
-    pub actualmonitor_filter: Option<MonitorFilter>,
+    pub actualmonitor_filter: Option<Box<MonitorFilter>>,
     /// `actualMonitorMediaClass` (OPTIONAL)
     pub actual_monitor_media_class: Option<MonitorMediaClass>,
     /// `monitorExistingCalls` (OPTIONAL)
     pub monitor_existing_calls: Option<bool>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -25514,10 +25514,10 @@ impl Ber for MonitorStartResult {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<MonitorCrossRefID> = None;
-        let mut f1: Option<MonitorFilter> = None;
+        let mut f1: Option<Box<MonitorFilter>> = None;
         let mut f2: Option<MonitorMediaClass> = None;
         let mut f3: Option<bool> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -25527,7 +25527,7 @@ impl Ber for MonitorStartResult {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<MonitorFilter as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<MonitorFilter> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -25542,7 +25542,7 @@ impl Ber for MonitorStartResult {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -25619,7 +25619,7 @@ pub struct ChangeMonitorFilterArgument {
     /// `requestedFilterList`
     pub requested_filter_list: MonitorFilter,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -25630,7 +25630,7 @@ impl Ber for ChangeMonitorFilterArgument {
         let mut it = d.children(tlv)?;
         let mut f0: Option<MonitorCrossRefID> = None;
         let mut f1: Option<MonitorFilter> = None;
-        let mut f2: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -25645,7 +25645,7 @@ impl Ber for ChangeMonitorFilterArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -25698,9 +25698,9 @@ impl Jer for ChangeMonitorFilterArgument {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeMonitorFilterResult {
     /// `actualFilterList` (OPTIONAL)
-    pub actual_filter_list: Option<MonitorFilter>,
+    pub actual_filter_list: Option<Box<MonitorFilter>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -25709,18 +25709,18 @@ impl Ber for ChangeMonitorFilterResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<MonitorFilter> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f0: Option<Box<MonitorFilter>> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<MonitorFilter as Ber>::dec(d, &c)?);
+                f0 = Some(<Box<MonitorFilter> as Ber>::dec(d, &c)?);
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -25775,7 +25775,7 @@ pub struct MonitorStopArgument {
     /// `crossRefIdentifier`
     pub cross_ref_identifier: MonitorCrossRefID,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -25785,7 +25785,7 @@ impl Ber for MonitorStopArgument {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<MonitorCrossRefID> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -25795,7 +25795,7 @@ impl Ber for MonitorStopArgument {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -25907,7 +25907,7 @@ pub struct SnapshotDeviceArgument {
     /// `snapshotObject`
     pub snapshot_object: DeviceID,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -25917,7 +25917,7 @@ impl Ber for SnapshotDeviceArgument {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -25927,7 +25927,7 @@ impl Ber for SnapshotDeviceArgument {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -26191,7 +26191,7 @@ pub struct DeviceMediaInfoListItem {
     /// `mediaStreamID` (OPTIONAL)
     pub media_stream_id: Option<MediaStreamID>,
     /// `connectionInformation` (OPTIONAL)
-    pub connection_information: Option<ConnectionInformation>,
+    pub connection_information: Option<Box<ConnectionInformation>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -26201,7 +26201,7 @@ impl Ber for DeviceMediaInfoListItem {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<MediaStreamID> = None;
-        let mut f1: Option<ConnectionInformation> = None;
+        let mut f1: Option<Box<ConnectionInformation>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -26211,7 +26211,7 @@ impl Ber for DeviceMediaInfoListItem {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -26270,13 +26270,13 @@ pub struct SnapshotDeviceResponseInfo {
     /// `localCallState`
     pub local_call_state: CallState,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `mediaServiceInfoList` (OPTIONAL)
     pub media_service_info_list: Option<DeviceMediaInfoList>,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -26288,10 +26288,10 @@ impl Ber for SnapshotDeviceResponseInfo {
         let mut f0: Option<ConnectionID> = None;
         let mut f1: Option<SubjectDeviceID> = None;
         let mut f2: Option<CallState> = None;
-        let mut f3: Option<ServicesPermitted> = None;
+        let mut f3: Option<Box<ServicesPermitted>> = None;
         let mut f4: Option<DeviceMediaInfoList> = None;
-        let mut f5: Option<MediaCallCharacteristics> = None;
-        let mut f6: Option<CallLinkageData> = None;
+        let mut f5: Option<Box<MediaCallCharacteristics>> = None;
+        let mut f6: Option<Box<CallLinkageData>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -26311,7 +26311,7 @@ impl Ber for SnapshotDeviceResponseInfo {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 0) {
-                f3 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -26321,12 +26321,12 @@ impl Ber for SnapshotDeviceResponseInfo {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 2) {
-                f5 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f5 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 6;
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 4) {
-                f6 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f6 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 7;
                 continue;
             }
@@ -26478,7 +26478,7 @@ pub struct SnapshotDeviceResult {
     /// `crossRefIDorSnapshotData`
     pub cross_ref_i_dor_snapshot_data: SnapshotDeviceResultCrossRefIDorSnapshotData,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -26488,7 +26488,7 @@ impl Ber for SnapshotDeviceResult {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<SnapshotDeviceResultCrossRefIDorSnapshotData> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -26498,7 +26498,7 @@ impl Ber for SnapshotDeviceResult {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -26549,7 +26549,7 @@ pub struct SnapshotCallArgument {
     /// `snapshotObject`
     pub snapshot_object: ConnectionID,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -26559,7 +26559,7 @@ impl Ber for SnapshotCallArgument {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -26569,7 +26569,7 @@ impl Ber for SnapshotCallArgument {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -26914,7 +26914,7 @@ pub struct CallMediaInfoListItem {
     /// `mediaStreamID` (OPTIONAL)
     pub media_stream_id: Option<MediaStreamID>,
     /// `connectionInformation` (OPTIONAL)
-    pub connection_information: Option<ConnectionInformation>,
+    pub connection_information: Option<Box<ConnectionInformation>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -26927,7 +26927,7 @@ impl Ber for CallMediaInfoListItem {
         let mut f1: Option<i64> = None;
         let mut f2: Option<MediaServiceInstanceID> = None;
         let mut f3: Option<MediaStreamID> = None;
-        let mut f4: Option<ConnectionInformation> = None;
+        let mut f4: Option<Box<ConnectionInformation>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -26952,7 +26952,7 @@ impl Ber for CallMediaInfoListItem {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 4) {
-                f4 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -27027,11 +27027,11 @@ pub struct SnapshotCallResponseInfo {
     /// `deviceOnCall`
     pub device_on_call: SubjectDeviceID,
     /// `callIdentifier` (OPTIONAL)
-    pub call_identifier: Option<ConnectionID>,
+    pub call_identifier: Option<Box<ConnectionID>>,
     /// `localConnectionState` (OPTIONAL)
     pub local_connection_state: Option<LocalConnectionState>,
     /// `servicesPermitted` (OPTIONAL)
-    pub services_permitted: Option<ServicesPermitted>,
+    pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `mediaServiceInfoList` (OPTIONAL)
     pub media_service_info_list: Option<CallMediaInfoList>,
     /// `locationInfo` (OPTIONAL)
@@ -27045,9 +27045,9 @@ impl Ber for SnapshotCallResponseInfo {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<SubjectDeviceID> = None;
-        let mut f1: Option<ConnectionID> = None;
+        let mut f1: Option<Box<ConnectionID>> = None;
         let mut f2: Option<LocalConnectionState> = None;
-        let mut f3: Option<ServicesPermitted> = None;
+        let mut f3: Option<Box<ServicesPermitted>> = None;
         let mut f4: Option<CallMediaInfoList> = None;
         let mut f5: Option<LocationInfoList> = None;
         let mut unrecognized = Vec::new();
@@ -27059,7 +27059,7 @@ impl Ber for SnapshotCallResponseInfo {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f1 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
                 idx = 2;
                 continue;
             }
@@ -27069,7 +27069,7 @@ impl Ber for SnapshotCallResponseInfo {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 0) {
-                f3 = Some(<ServicesPermitted as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -27227,7 +27227,7 @@ pub struct SnapshotCallResult {
     /// `crossRefIDorSnapshotData`
     pub cross_ref_i_dor_snapshot_data: SnapshotCallResultCrossRefIDorSnapshotData,
     /// `mediaCallCharacteristics` (OPTIONAL)
-    pub media_call_characteristics: Option<MediaCallCharacteristics>,
+    pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `callingDevice` (OPTIONAL)
@@ -27241,17 +27241,17 @@ pub struct SnapshotCallResult {
     /// `correlatorData` (OPTIONAL)
     pub correlator_data: Option<CorrelatorData>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `subjectOfCall` (OPTIONAL)
     pub subject_of_call: Option<SubjectOfCall>,
     /// `messageInfo` (OPTIONAL)
-    pub message_info: Option<MessageInfo>,
+    pub message_info: Option<Box<MessageInfo>>,
     /// `languagePreferences` (OPTIONAL)
     pub language_preferences: Option<LanguagePreferences>,
     /// `deviceHistory` (OPTIONAL)
-    pub device_history: Option<DeviceHistory>,
+    pub device_history: Option<Box<DeviceHistory>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -27261,19 +27261,19 @@ impl Ber for SnapshotCallResult {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<SnapshotCallResultCrossRefIDorSnapshotData> = None;
-        let mut f1: Option<MediaCallCharacteristics> = None;
+        let mut f1: Option<Box<MediaCallCharacteristics>> = None;
         let mut f2: Option<CallCharacteristics> = None;
         let mut f3: Option<CallingDeviceID> = None;
         let mut f4: Option<CalledDeviceID> = None;
         let mut f5: Option<AssociatedCallingDeviceID> = None;
         let mut f6: Option<AssociatedCalledDeviceID> = None;
         let mut f7: Option<CorrelatorData> = None;
-        let mut f8: Option<CallLinkageData> = None;
+        let mut f8: Option<Box<CallLinkageData>> = None;
         let mut f9: Option<SubjectOfCall> = None;
-        let mut f10: Option<MessageInfo> = None;
+        let mut f10: Option<Box<MessageInfo>> = None;
         let mut f11: Option<LanguagePreferences> = None;
-        let mut f12: Option<DeviceHistory> = None;
-        let mut f13: Option<CSTACommonArguments> = None;
+        let mut f12: Option<Box<DeviceHistory>> = None;
+        let mut f13: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -27283,7 +27283,7 @@ impl Ber for SnapshotCallResult {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<MediaCallCharacteristics as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -27318,7 +27318,7 @@ impl Ber for SnapshotCallResult {
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 2) {
-                f8 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f8 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 9;
                 continue;
             }
@@ -27328,7 +27328,7 @@ impl Ber for SnapshotCallResult {
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 4) {
-                f10 = Some(<MessageInfo as Ber>::dec(d, &c)?);
+                f10 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
                 idx = 11;
                 continue;
             }
@@ -27338,12 +27338,12 @@ impl Ber for SnapshotCallResult {
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 6) {
-                f12 = Some(<DeviceHistory as Ber>::dec(d, &c)?);
+                f12 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
                 idx = 13;
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 30) {
-                f13 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f13 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 14;
                 continue;
             }
@@ -27504,7 +27504,7 @@ pub struct SnapshotCallDataArgument {
     /// `snapshotData`
     pub snapshot_data: SnapshotCallData,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -27517,7 +27517,7 @@ impl Ber for SnapshotCallDataArgument {
         let mut f1: Option<i64> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<SnapshotCallData> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -27542,7 +27542,7 @@ impl Ber for SnapshotCallDataArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -27615,7 +27615,7 @@ pub struct SnapshotDeviceDataArgument {
     /// `snapshotData`
     pub snapshot_data: SnapshotDeviceData,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -27628,7 +27628,7 @@ impl Ber for SnapshotDeviceDataArgument {
         let mut f1: Option<i64> = None;
         let mut f2: Option<bool> = None;
         let mut f3: Option<SnapshotDeviceData> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -27653,7 +27653,7 @@ impl Ber for SnapshotDeviceDataArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -27722,7 +27722,7 @@ pub struct SystemRegisterArgument {
     /// `requestedStatusFilter` (OPTIONAL)
     pub requested_status_filter: Option<StatusFilter>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -27733,7 +27733,7 @@ impl Ber for SystemRegisterArgument {
         let mut it = d.children(tlv)?;
         let mut f0: Option<RequestTypes> = None;
         let mut f1: Option<StatusFilter> = None;
-        let mut f2: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -27748,7 +27748,7 @@ impl Ber for SystemRegisterArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -27809,7 +27809,7 @@ pub struct SystemRegisterResult {
     /// `actualStatusFilter` (OPTIONAL)
     pub actual_status_filter: Option<StatusFilter>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -27820,7 +27820,7 @@ impl Ber for SystemRegisterResult {
         let mut it = d.children(tlv)?;
         let mut f0: Option<SysStatRegisterID> = None;
         let mut f1: Option<StatusFilter> = None;
-        let mut f2: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -27835,7 +27835,7 @@ impl Ber for SystemRegisterResult {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -27894,7 +27894,7 @@ pub struct SystemRegisterAbortArgument {
     /// `sysStatRegisterID`
     pub sys_stat_register_id: SysStatRegisterID,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -27904,7 +27904,7 @@ impl Ber for SystemRegisterAbortArgument {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<SysStatRegisterID> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -27914,7 +27914,7 @@ impl Ber for SystemRegisterAbortArgument {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -27965,7 +27965,7 @@ pub struct SystemRegisterCancelArgument {
     /// `sysStatRegisterID`
     pub sys_stat_register_id: SysStatRegisterID,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -27975,7 +27975,7 @@ impl Ber for SystemRegisterCancelArgument {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<SysStatRegisterID> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -27985,7 +27985,7 @@ impl Ber for SystemRegisterCancelArgument {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -28097,7 +28097,7 @@ pub struct RequestSysStatArg {
     /// `sysStatRegisterID` (OPTIONAL)
     pub sys_stat_register_id: Option<SysStatRegisterID>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -28107,7 +28107,7 @@ impl Ber for RequestSysStatArg {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<SysStatRegisterID> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -28117,7 +28117,7 @@ impl Ber for RequestSysStatArg {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -28278,7 +28278,7 @@ pub struct RequestSysStatRes {
     /// `systemStatus`
     pub system_status: SystemStatus,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -28288,7 +28288,7 @@ impl Ber for RequestSysStatRes {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<SystemStatus> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -28298,7 +28298,7 @@ impl Ber for RequestSysStatRes {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -28351,7 +28351,7 @@ pub struct SystemStatusArg {
     /// `systemStatus`
     pub system_status: SystemStatus,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -28362,7 +28362,7 @@ impl Ber for SystemStatusArg {
         let mut it = d.children(tlv)?;
         let mut f0: Option<SysStatRegisterID> = None;
         let mut f1: Option<SystemStatus> = None;
-        let mut f2: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -28377,7 +28377,7 @@ impl Ber for SystemStatusArg {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -28513,7 +28513,7 @@ pub struct DeflectCallArgument {
     /// `reason` (OPTIONAL)
     pub reason: Option<EventCause>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -28531,7 +28531,7 @@ impl Ber for DeflectCallArgument {
         let mut f6: Option<SubjectOfCall> = None;
         let mut f7: Option<LanguagePreferences> = None;
         let mut f8: Option<EventCause> = None;
-        let mut f9: Option<CSTACommonArguments> = None;
+        let mut f9: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -28581,7 +28581,7 @@ impl Ber for DeflectCallArgument {
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(1, 30) {
-                f9 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f9 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 10;
                 continue;
             }
@@ -28763,7 +28763,7 @@ pub struct DirectedPickupCallArgument {
     /// `userData` (OPTIONAL)
     pub user_data: Option<UserData>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -28776,7 +28776,7 @@ impl Ber for DirectedPickupCallArgument {
         let mut f1: Option<DeviceID> = None;
         let mut f2: Option<CorrelatorData> = None;
         let mut f3: Option<UserData> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -28801,7 +28801,7 @@ impl Ber for DirectedPickupCallArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -28874,13 +28874,13 @@ impl Jer for DirectedPickupCallArgument {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DirectedPickupCallResult {
     /// `pickedCall` (OPTIONAL)
-    pub picked_call: Option<ConnectionID>,
+    pub picked_call: Option<Box<ConnectionID>>,
     /// `pickedCallInfo` (OPTIONAL)
-    pub picked_call_info: Option<ConnectionInformation>,
+    pub picked_call_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -28889,30 +28889,30 @@ impl Ber for DirectedPickupCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionInformation> = None;
-        let mut f2: Option<CallLinkageData> = None;
-        let mut f3: Option<CSTACommonArguments> = None;
+        let mut f0: Option<Box<ConnectionID>> = None;
+        let mut f1: Option<Box<ConnectionInformation>> = None;
+        let mut f2: Option<Box<CallLinkageData>> = None;
+        let mut f3: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -28985,13 +28985,13 @@ pub struct GroupPickupCallArgument {
     /// `newDestination`
     pub new_destination: DeviceID,
     /// `pickGroup` (OPTIONAL)
-    pub pick_group: Option<DeviceID>,
+    pub pick_group: Option<Box<DeviceID>>,
     /// `correlatorData` (OPTIONAL)
     pub correlator_data: Option<CorrelatorData>,
     /// `userData` (OPTIONAL)
     pub user_data: Option<UserData>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -29001,10 +29001,10 @@ impl Ber for GroupPickupCallArgument {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<DeviceID> = None;
+        let mut f1: Option<Box<DeviceID>> = None;
         let mut f2: Option<CorrelatorData> = None;
         let mut f3: Option<UserData> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -29014,7 +29014,7 @@ impl Ber for GroupPickupCallArgument {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -29029,7 +29029,7 @@ impl Ber for GroupPickupCallArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -29104,13 +29104,13 @@ impl Jer for GroupPickupCallArgument {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupPickupCallResult {
     /// `pickedCall` (OPTIONAL)
-    pub picked_call: Option<ConnectionID>,
+    pub picked_call: Option<Box<ConnectionID>>,
     /// `pickedCallInfo` (OPTIONAL)
-    pub picked_call_info: Option<ConnectionInformation>,
+    pub picked_call_info: Option<Box<ConnectionInformation>>,
     /// `callLinkageData` (OPTIONAL)
-    pub call_linkage_data: Option<CallLinkageData>,
+    pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -29119,30 +29119,30 @@ impl Ber for GroupPickupCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionInformation> = None;
-        let mut f2: Option<CallLinkageData> = None;
-        let mut f3: Option<CSTACommonArguments> = None;
+        let mut f0: Option<Box<ConnectionID>> = None;
+        let mut f1: Option<Box<ConnectionInformation>> = None;
+        let mut f2: Option<Box<CallLinkageData>> = None;
+        let mut f3: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<ConnectionInformation as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -29289,7 +29289,7 @@ pub struct GenerateDigitsArgument {
     /// `pauseDuration` (OPTIONAL)
     pub pause_duration: Option<i64>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -29304,7 +29304,7 @@ impl Ber for GenerateDigitsArgument {
         let mut f3: Option<i64> = None;
         let mut f4: Option<i64> = None;
         let mut f5: Option<i64> = None;
-        let mut f6: Option<CSTACommonArguments> = None;
+        let mut f6: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -29339,7 +29339,7 @@ impl Ber for GenerateDigitsArgument {
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 30) {
-                f6 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f6 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 7;
                 continue;
             }
@@ -29487,11 +29487,11 @@ impl Jer for GenerateDigitsResult {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteRegisterArgument {
     /// `routeingDevice` (OPTIONAL)
-    pub routeing_device: Option<DeviceID>,
+    pub routeing_device: Option<Box<DeviceID>>,
     /// `requestedRouteingMediaClass` (OPTIONAL)
     pub requested_routeing_media_class: Option<MediaClass>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -29500,14 +29500,14 @@ impl Ber for RouteRegisterArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
+        let mut f0: Option<Box<DeviceID>> = None;
         let mut f1: Option<MediaClass> = None;
-        let mut f2: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f0 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 1;
                 continue;
             }
@@ -29517,7 +29517,7 @@ impl Ber for RouteRegisterArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -29582,7 +29582,7 @@ pub struct RouteRegisterResult {
     /// `actualRouteingMediaClass` (OPTIONAL)
     pub actual_routeing_media_class: Option<MediaClass>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -29593,7 +29593,7 @@ impl Ber for RouteRegisterResult {
         let mut it = d.children(tlv)?;
         let mut f0: Option<RouteRegisterReqID> = None;
         let mut f1: Option<MediaClass> = None;
-        let mut f2: Option<CSTACommonArguments> = None;
+        let mut f2: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -29608,7 +29608,7 @@ impl Ber for RouteRegisterResult {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -29667,7 +29667,7 @@ pub struct RouteRegisterAbortArgument {
     /// `routeRegisterReqID`
     pub route_register_req_id: RouteRegisterReqID,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -29677,7 +29677,7 @@ impl Ber for RouteRegisterAbortArgument {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<RouteRegisterReqID> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -29687,7 +29687,7 @@ impl Ber for RouteRegisterAbortArgument {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -29738,7 +29738,7 @@ pub struct RouteRegisterCancelArgument {
     /// `routeRegisterReqID`
     pub route_register_req_id: RouteRegisterReqID,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -29748,7 +29748,7 @@ impl Ber for RouteRegisterCancelArgument {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<RouteRegisterReqID> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -29758,7 +29758,7 @@ impl Ber for RouteRegisterCancelArgument {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -29870,9 +29870,9 @@ pub struct GetAgentStateArgument {
     /// `device`
     pub device: DeviceID,
     /// `acdGroup` (OPTIONAL)
-    pub acd_group: Option<DeviceID>,
+    pub acd_group: Option<Box<DeviceID>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -29882,8 +29882,8 @@ impl Ber for GetAgentStateArgument {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<DeviceID> = None;
-        let mut f2: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<DeviceID>> = None;
+        let mut f2: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -29893,12 +29893,12 @@ impl Ber for GetAgentStateArgument {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -30101,7 +30101,7 @@ impl Jer for AgentStateCondition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentInfo {
     /// `acdGroup` (OPTIONAL)
-    pub acd_group: Option<DeviceID>,
+    pub acd_group: Option<Box<DeviceID>>,
     /// `agentState`
     pub agent_state: AgentState,
     /// `pendingAgentState` (OPTIONAL)
@@ -30116,7 +30116,7 @@ impl Ber for AgentInfo {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
+        let mut f0: Option<Box<DeviceID>> = None;
         let mut f1: Option<AgentState> = None;
         let mut f2: Option<PendingAgentState> = None;
         let mut f3: Option<AgentStateCondition> = None;
@@ -30124,7 +30124,7 @@ impl Ber for AgentInfo {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f0 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 1;
                 continue;
             }
@@ -30293,7 +30293,7 @@ pub struct GetAgentStateResult {
     /// `agentStateList`
     pub agent_state_list: AgentStateList,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -30303,7 +30303,7 @@ impl Ber for GetAgentStateResult {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<AgentStateList> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -30313,7 +30313,7 @@ impl Ber for GetAgentStateResult {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -30364,7 +30364,7 @@ pub struct GetDoNotDisturbArgument {
     /// `device`
     pub device: DeviceID,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -30374,7 +30374,7 @@ impl Ber for GetDoNotDisturbArgument {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -30384,7 +30384,7 @@ impl Ber for GetDoNotDisturbArgument {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -30439,7 +30439,7 @@ pub struct GetDoNotDisturbResult {
     /// `callingDeviceList` (OPTIONAL)
     pub calling_device_list: Option<Vec<DeviceID>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -30451,7 +30451,7 @@ impl Ber for GetDoNotDisturbResult {
         let mut f0: Option<bool> = None;
         let mut f1: Option<CallOrigination> = None;
         let mut f2: Option<Vec<DeviceID>> = None;
-        let mut f3: Option<CSTACommonArguments> = None;
+        let mut f3: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -30471,7 +30471,7 @@ impl Ber for GetDoNotDisturbResult {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -30538,7 +30538,7 @@ pub struct GetForwardingArgument {
     /// `device`
     pub device: DeviceID,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -30548,7 +30548,7 @@ impl Ber for GetForwardingArgument {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -30558,7 +30558,7 @@ impl Ber for GetForwardingArgument {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -30611,7 +30611,7 @@ pub struct ForwardListItem {
     /// `forwardStatus`
     pub forward_status: bool,
     /// `forwardDN` (OPTIONAL)
-    pub forward_dn: Option<DeviceID>,
+    pub forward_dn: Option<Box<DeviceID>>,
     /// `forwardDefault` (OPTIONAL)
     pub forward_default: Option<ForwardDefault>,
     /// `ringDuration` (OPTIONAL)
@@ -30628,7 +30628,7 @@ impl Ber for ForwardListItem {
         let mut it = d.children(tlv)?;
         let mut f0: Option<ForwardingType> = None;
         let mut f1: Option<bool> = None;
-        let mut f2: Option<DeviceID> = None;
+        let mut f2: Option<Box<DeviceID>> = None;
         let mut f3: Option<ForwardDefault> = None;
         let mut f4: Option<i64> = None;
         let mut f5: Option<i64> = None;
@@ -30646,7 +30646,7 @@ impl Ber for ForwardListItem {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -30744,7 +30744,7 @@ pub struct GetForwardingResult {
     /// `forwardingList`
     pub forwarding_list: ForwardList,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -30754,7 +30754,7 @@ impl Ber for GetForwardingResult {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<ForwardList> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -30764,7 +30764,7 @@ impl Ber for GetForwardingResult {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -30903,9 +30903,9 @@ pub struct SetAgentStateArgument {
     /// `password` (OPTIONAL)
     pub password: Option<AgentPassword>,
     /// `group` (OPTIONAL)
-    pub group: Option<DeviceID>,
+    pub group: Option<Box<DeviceID>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -30918,8 +30918,8 @@ impl Ber for SetAgentStateArgument {
         let mut f1: Option<ReqAgentState> = None;
         let mut f2: Option<AgentID> = None;
         let mut f3: Option<AgentPassword> = None;
-        let mut f4: Option<DeviceID> = None;
-        let mut f5: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<DeviceID>> = None;
+        let mut f5: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -30944,12 +30944,12 @@ impl Ber for SetAgentStateArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(0, 16) {
-                f4 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 30) {
-                f5 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f5 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 6;
                 continue;
             }
@@ -31028,7 +31028,7 @@ pub struct SetAgentStateResult {
     /// `pendingAgentState` (OPTIONAL)
     pub pending_agent_state: Option<PendingAgentState>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -31038,7 +31038,7 @@ impl Ber for SetAgentStateResult {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<PendingAgentState> = None;
-        let mut f1: Option<CSTACommonArguments> = None;
+        let mut f1: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -31048,7 +31048,7 @@ impl Ber for SetAgentStateResult {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
@@ -31109,7 +31109,7 @@ pub struct SetDoNotDisturbArgument {
     /// `callingDeviceList` (OPTIONAL)
     pub calling_device_list: Option<Vec<DeviceID>>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -31122,7 +31122,7 @@ impl Ber for SetDoNotDisturbArgument {
         let mut f1: Option<bool> = None;
         let mut f2: Option<CallOrigination> = None;
         let mut f3: Option<Vec<DeviceID>> = None;
-        let mut f4: Option<CSTACommonArguments> = None;
+        let mut f4: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -31147,7 +31147,7 @@ impl Ber for SetDoNotDisturbArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 5;
                 continue;
             }
@@ -31283,13 +31283,13 @@ pub struct SetForwardingArgument {
     /// `activateForward`
     pub activate_forward: bool,
     /// `forwardDN` (OPTIONAL)
-    pub forward_dn: Option<DeviceID>,
+    pub forward_dn: Option<Box<DeviceID>>,
     /// `ringCount` (OPTIONAL)
     pub ring_count: Option<i64>,
     /// `ringDuration` (OPTIONAL)
     pub ring_duration: Option<i64>,
     /// `extensions` (OPTIONAL)
-    pub extensions: Option<CSTACommonArguments>,
+    pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
 }
@@ -31301,10 +31301,10 @@ impl Ber for SetForwardingArgument {
         let mut f0: Option<DeviceID> = None;
         let mut f1: Option<ForwardingType> = None;
         let mut f2: Option<bool> = None;
-        let mut f3: Option<DeviceID> = None;
+        let mut f3: Option<Box<DeviceID>> = None;
         let mut f4: Option<i64> = None;
         let mut f5: Option<i64> = None;
-        let mut f6: Option<CSTACommonArguments> = None;
+        let mut f6: Option<Box<CSTACommonArguments>> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
@@ -31324,7 +31324,7 @@ impl Ber for SetForwardingArgument {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(<DeviceID as Ber>::dec(d, &c)?);
+                f3 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
                 idx = 4;
                 continue;
             }
@@ -31339,7 +31339,7 @@ impl Ber for SetForwardingArgument {
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 30) {
-                f6 = Some(<CSTACommonArguments as Ber>::dec(d, &c)?);
+                f6 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
                 idx = 7;
                 continue;
             }
@@ -32871,7 +32871,7 @@ pub enum AuthenticationValue {
     /// `bitstring`
     Bitstring(BitString),
     /// `external`
-    External(EXTERNALt),
+    External(Box<EXTERNALt>),
     /// `other`
     Other(AuthenticationValueOther),
     /// An alternative this codec does not know, kept as a raw TLV.
@@ -32895,7 +32895,7 @@ impl Ber for AuthenticationValue {
             return Ok(Self::Bitstring(<BitString as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 2) {
-            return Ok(Self::External(<EXTERNALt as Ber>::dec(d, c)?));
+            return Ok(Self::External(<Box<EXTERNALt> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 3) {
             return Ok(Self::Other(<AuthenticationValueOther as Ber>::dec(d, c)?));
@@ -33347,7 +33347,7 @@ pub struct AARQApdu {
     /// `mechanism-name` (OPTIONAL)
     pub mechanism_name: Option<MechanismName>,
     /// `calling-authentication-value` (OPTIONAL)
-    pub calling_authentication_value: Option<AuthenticationValue>,
+    pub calling_authentication_value: Option<Box<AuthenticationValue>>,
     /// `aSO-context-name-list` (OPTIONAL)
     pub a_so_context_name_list: Option<ASOContextNameList>,
     /// `implementation-information` (OPTIONAL)
@@ -33380,7 +33380,7 @@ impl Ber for AARQApdu {
         let mut f9: Option<AEInvocationIdentifier> = None;
         let mut f10: Option<ACSERequirements> = None;
         let mut f11: Option<MechanismName> = None;
-        let mut f12: Option<AuthenticationValue> = None;
+        let mut f12: Option<Box<AuthenticationValue>> = None;
         let mut f13: Option<ASOContextNameList> = None;
         let mut f14: Option<ImplementationData> = None;
         let mut f15: Option<SyntacticContextList> = None;
@@ -33451,7 +33451,7 @@ impl Ber for AARQApdu {
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 12) {
-                f12 = Some({ let x0 = d.inner(&c, None)?; <AuthenticationValue as Ber>::dec(d, &x0)? });
+                f12 = Some({ let x0 = d.inner(&c, None)?; <Box<AuthenticationValue> as Ber>::dec(d, &x0)? });
                 idx = 13;
                 continue;
             }
@@ -33865,7 +33865,7 @@ pub struct AAREApdu {
     /// `mechanism-name` (OPTIONAL)
     pub mechanism_name: Option<MechanismName>,
     /// `responding-authentication-value` (OPTIONAL)
-    pub responding_authentication_value: Option<AuthenticationValue>,
+    pub responding_authentication_value: Option<Box<AuthenticationValue>>,
     /// `aSO-context-name-list` (OPTIONAL)
     pub a_so_context_name_list: Option<ASOContextNameList>,
     /// `implementation-information` (OPTIONAL)
@@ -33896,7 +33896,7 @@ impl Ber for AAREApdu {
         let mut f7: Option<AEInvocationIdentifier> = None;
         let mut f8: Option<ACSERequirements> = None;
         let mut f9: Option<MechanismName> = None;
-        let mut f10: Option<AuthenticationValue> = None;
+        let mut f10: Option<Box<AuthenticationValue>> = None;
         let mut f11: Option<ASOContextNameList> = None;
         let mut f12: Option<ImplementationData> = None;
         let mut f13: Option<PContextResultList> = None;
@@ -33957,7 +33957,7 @@ impl Ber for AAREApdu {
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 10) {
-                f10 = Some({ let x0 = d.inner(&c, None)?; <AuthenticationValue as Ber>::dec(d, &x0)? });
+                f10 = Some({ let x0 = d.inner(&c, None)?; <Box<AuthenticationValue> as Ber>::dec(d, &x0)? });
                 idx = 11;
                 continue;
             }
@@ -35184,21 +35184,21 @@ impl Jer for ACRPApdu {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ACSEApdu {
     /// `aarq`
-    Aarq(AARQApdu),
+    Aarq(Box<AARQApdu>),
     /// `aare`
-    Aare(AAREApdu),
+    Aare(Box<AAREApdu>),
     /// `rlrq`
-    Rlrq(RLRQApdu),
+    Rlrq(Box<RLRQApdu>),
     /// `rlre`
-    Rlre(RLREApdu),
+    Rlre(Box<RLREApdu>),
     /// `abrt`
-    Abrt(ABRTApdu),
+    Abrt(Box<ABRTApdu>),
     /// `adt`
-    Adt(ADTApdu),
+    Adt(Box<ADTApdu>),
     /// `acrq`
-    Acrq(ACRQApdu),
+    Acrq(Box<ACRQApdu>),
     /// `acrp`
-    Acrp(ACRPApdu),
+    Acrp(Box<ACRPApdu>),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
 }
@@ -35214,28 +35214,28 @@ impl Ber for ACSEApdu {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(1, 0) {
-            return Ok(Self::Aarq(<AARQApdu as Ber>::dec(d, c)?));
+            return Ok(Self::Aarq(<Box<AARQApdu> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(1, 1) {
-            return Ok(Self::Aare(<AAREApdu as Ber>::dec(d, c)?));
+            return Ok(Self::Aare(<Box<AAREApdu> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(1, 2) {
-            return Ok(Self::Rlrq(<RLRQApdu as Ber>::dec(d, c)?));
+            return Ok(Self::Rlrq(<Box<RLRQApdu> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(1, 3) {
-            return Ok(Self::Rlre(<RLREApdu as Ber>::dec(d, c)?));
+            return Ok(Self::Rlre(<Box<RLREApdu> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(1, 4) {
-            return Ok(Self::Abrt(<ABRTApdu as Ber>::dec(d, c)?));
+            return Ok(Self::Abrt(<Box<ABRTApdu> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(1, 5) {
-            return Ok(Self::Adt(<ADTApdu as Ber>::dec(d, c)?));
+            return Ok(Self::Adt(<Box<ADTApdu> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(1, 6) {
-            return Ok(Self::Acrq(<ACRQApdu as Ber>::dec(d, c)?));
+            return Ok(Self::Acrq(<Box<ACRQApdu> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(1, 7) {
-            return Ok(Self::Acrp(<ACRPApdu as Ber>::dec(d, c)?));
+            return Ok(Self::Acrp(<Box<ACRPApdu> as Ber>::dec(d, c)?));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -35576,9 +35576,9 @@ pub struct NewACSEUserInformationForCSTA {
     /// `cSTAVersion`
     pub c_sta_version: CSTAVersion,
     /// `cSTAFunctionsRequiredByApplication` (OPTIONAL)
-    pub c_sta_functions_required_by_application: Option<CSTAFunctionality>,
+    pub c_sta_functions_required_by_application: Option<Box<CSTAFunctionality>>,
     /// `cSTAFunctionsThatCanBeSupplied` (OPTIONAL)
-    pub c_sta_functions_that_can_be_supplied: Option<CSTAFunctionality>,
+    pub c_sta_functions_that_can_be_supplied: Option<Box<CSTAFunctionality>>,
     /// `cSTAPrivateDataVersionList` (OPTIONAL)
     pub c_sta_private_data_version_list: Option<CSTAPrivateDataVersionList>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
@@ -35590,8 +35590,8 @@ impl Ber for NewACSEUserInformationForCSTA {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut f0: Option<CSTAVersion> = None;
-        let mut f1: Option<CSTAFunctionality> = None;
-        let mut f2: Option<CSTAFunctionality> = None;
+        let mut f1: Option<Box<CSTAFunctionality>> = None;
+        let mut f2: Option<Box<CSTAFunctionality>> = None;
         let mut f3: Option<CSTAPrivateDataVersionList> = None;
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
@@ -35602,12 +35602,12 @@ impl Ber for NewACSEUserInformationForCSTA {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<CSTAFunctionality as Ber>::dec(d, &c)?);
+                f1 = Some(<Box<CSTAFunctionality> as Ber>::dec(d, &c)?);
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<CSTAFunctionality as Ber>::dec(d, &c)?);
+                f2 = Some(<Box<CSTAFunctionality> as Ber>::dec(d, &c)?);
                 idx = 3;
                 continue;
             }
@@ -35677,7 +35677,7 @@ impl Jer for NewACSEUserInformationForCSTA {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ACSEUserInformationForCSTA {
     /// `oldDefinition`
-    OldDefinition(OldACSEUserInformationForCSTA),
+    OldDefinition(Box<OldACSEUserInformationForCSTA>),
     /// `newDefinition`
     NewDefinition(NewACSEUserInformationForCSTA),
     /// An alternative this codec does not know, kept as a raw TLV.
@@ -35695,7 +35695,7 @@ impl Ber for ACSEUserInformationForCSTA {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::OldDefinition(<OldACSEUserInformationForCSTA as Ber>::dec(d, c)?));
+            return Ok(Self::OldDefinition(<Box<OldACSEUserInformationForCSTA> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 0) {
             return Ok(Self::NewDefinition(<NewACSEUserInformationForCSTA as Ber>::dec(d, c)?));
