@@ -92,7 +92,10 @@ pub fn read_tlv(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv,
 #[inline(never)]
 fn read_tlv_slow(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv, Error> {
     if depth > MAX_DEPTH {
-        return Err(Error::TooDeep { offset: pos, max: MAX_DEPTH });
+        return Err(Error::TooDeep {
+            offset: pos,
+            max: MAX_DEPTH,
+        });
     }
     let trunc = |offset: usize| Error::Truncated { offset };
     let mut p = pos;
@@ -129,7 +132,14 @@ fn read_tlv_slow(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv
         let mut q = p;
         loop {
             if q + 2 <= limit && buf.get(q) == Some(&0) && buf.get(q + 1) == Some(&0) {
-                return Ok(Tlv { tag, constructed, start: pos, content_start, content_end: q, end: q + 2 });
+                return Ok(Tlv {
+                    tag,
+                    constructed,
+                    start: pos,
+                    content_start,
+                    content_end: q,
+                    end: q + 2,
+                });
             }
             let child = read_tlv(buf, q, limit, depth + 1)?;
             q = child.end;
@@ -150,11 +160,20 @@ fn read_tlv_slow(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv
         }
         len
     };
-    let end = p.checked_add(len).ok_or(Error::InvalidLength { offset: pos })?;
+    let end = p
+        .checked_add(len)
+        .ok_or(Error::InvalidLength { offset: pos })?;
     if end > limit {
         return Err(Error::Truncated { offset: pos });
     }
-    Ok(Tlv { tag, constructed, start: pos, content_start: p, content_end: end, end })
+    Ok(Tlv {
+        tag,
+        constructed,
+        start: pos,
+        content_start: p,
+        content_end: end,
+        end,
+    })
 }
 
 /// The decoding context: the whole PDU, so that values can be sliced out of it without copying.
@@ -201,7 +220,11 @@ impl<'a> Dec<'a> {
     /// The generated types are not recursive, so the depth of a typed decode is bounded by the
     /// type definitions; indefinite-length scanning has its own limit in [`read_tlv`].
     pub fn children(&self, tlv: &Tlv) -> Result<Children<'_, 'a>, Error> {
-        Ok(Children { d: self, pos: tlv.content_start, end: tlv.content_end })
+        Ok(Children {
+            d: self,
+            pos: tlv.content_start,
+            end: tlv.content_end,
+        })
     }
 
     /// Fails unless the element is constructed.
@@ -209,7 +232,10 @@ impl<'a> Dec<'a> {
         if tlv.constructed {
             Ok(())
         } else {
-            Err(Error::InvalidValue { offset: tlv.start, what: "primitive encoding of a constructed type" })
+            Err(Error::InvalidValue {
+                offset: tlv.start,
+                what: "primitive encoding of a constructed type",
+            })
         }
     }
 
@@ -220,14 +246,20 @@ impl<'a> Dec<'a> {
         if let Some(t) = expect
             && c.tag != t
         {
-            return Err(Error::UnexpectedTag { offset: c.start, found: c.tag, context: "explicitly tagged value" });
+            return Err(Error::UnexpectedTag {
+                offset: c.start,
+                found: c.tag,
+                context: "explicitly tagged value",
+            });
         }
         Ok(c)
     }
 
     /// The content octets of an element.
     pub fn content(&self, tlv: &Tlv) -> &'a [u8] {
-        self.buf.get(tlv.content_start..tlv.content_end).unwrap_or_default()
+        self.buf
+            .get(tlv.content_start..tlv.content_end)
+            .unwrap_or_default()
     }
 
     /// The content octets as a shared slice of the input.
@@ -242,21 +274,41 @@ impl<'a> Dec<'a> {
 
     /// The error for an element that does not belong where it stands.
     pub fn unexpected(&self, tlv: &Tlv, context: &'static str) -> Error {
-        Error::UnexpectedTag { offset: tlv.start, found: tlv.tag, context }
+        Error::UnexpectedTag {
+            offset: tlv.start,
+            found: tlv.tag,
+            context,
+        }
     }
 
     /// A mandatory member, or the error naming it.
-    pub fn required<T>(&self, v: Option<T>, tlv: &Tlv, type_name: &'static str, field: &'static str) -> Result<T, Error> {
-        v.ok_or(Error::MissingField { offset: tlv.start, type_name, field })
+    pub fn required<T>(
+        &self,
+        v: Option<T>,
+        tlv: &Tlv,
+        type_name: &'static str,
+        field: &'static str,
+    ) -> Result<T, Error> {
+        v.ok_or(Error::MissingField {
+            offset: tlv.start,
+            type_name,
+            field,
+        })
     }
 
     /// The contents of a string type, primitive or constructed (segmented).
     fn string_bytes(&self, tlv: &Tlv, depth: u32) -> Result<Octets, Error> {
         if !tlv.constructed {
-            return Ok(Octets::from_shared(self.buf, tlv.content_start..tlv.content_end));
+            return Ok(Octets::from_shared(
+                self.buf,
+                tlv.content_start..tlv.content_end,
+            ));
         }
         if depth >= 4 {
-            return Err(Error::TooDeep { offset: tlv.start, max: 4 });
+            return Err(Error::TooDeep {
+                offset: tlv.start,
+                max: 4,
+            });
         }
         let mut out = Vec::new();
         let mut it = self.children(tlv)?;
@@ -341,7 +393,10 @@ pub fn write_primitive(out: &mut Vec<u8>, tag: Tag, content: &[u8]) {
 
 fn need_primitive(tlv: &Tlv, what: &'static str) -> Result<(), Error> {
     if tlv.constructed {
-        Err(Error::InvalidValue { offset: tlv.start, what })
+        Err(Error::InvalidValue {
+            offset: tlv.start,
+            what,
+        })
     } else {
         Ok(())
     }
@@ -352,7 +407,10 @@ impl Ber for i64 {
         need_primitive(tlv, "INTEGER")?;
         let c = d.content(tlv);
         if c.is_empty() || c.len() > 8 {
-            return Err(Error::InvalidValue { offset: tlv.start, what: "INTEGER" });
+            return Err(Error::InvalidValue {
+                offset: tlv.start,
+                what: "INTEGER",
+            });
         }
         let mut v: Self = if c[0] & 0x80 != 0 { -1 } else { 0 };
         for b in c {
@@ -380,7 +438,10 @@ impl Ber for bool {
         need_primitive(tlv, "BOOLEAN")?;
         match d.content(tlv) {
             [b] => Ok(*b != 0),
-            _ => Err(Error::InvalidValue { offset: tlv.start, what: "BOOLEAN" }),
+            _ => Err(Error::InvalidValue {
+                offset: tlv.start,
+                what: "BOOLEAN",
+            }),
         }
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -394,7 +455,10 @@ impl Ber for () {
         if d.content(tlv).is_empty() {
             Ok(())
         } else {
-            Err(Error::InvalidValue { offset: tlv.start, what: "NULL" })
+            Err(Error::InvalidValue {
+                offset: tlv.start,
+                what: "NULL",
+            })
         }
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -488,7 +552,11 @@ impl Ord for Octets {
 
 impl From<Vec<u8>> for Octets {
     fn from(v: Vec<u8>) -> Self {
-        if v.len() <= Self::INLINE { Self::copy_from_slice(&v) } else { Self(Repr::Shared(Bytes::from(v))) }
+        if v.len() <= Self::INLINE {
+            Self::copy_from_slice(&v)
+        } else {
+            Self(Repr::Shared(Bytes::from(v)))
+        }
     }
 }
 
@@ -611,11 +679,18 @@ impl BitString {
                 data[(b / 8) as usize] |= 0x80 >> (b % 8);
             }
         }
-        Self { data: Octets::from(data), bits: len }
+        Self {
+            data: Octets::from(data),
+            bits: len,
+        }
     }
     /// Whether bit `n` is set.
     pub fn bit(&self, n: u32) -> bool {
-        n < self.bits && self.data.get((n / 8) as usize).is_some_and(|b| b & (0x80 >> (n % 8)) != 0)
+        n < self.bits
+            && self
+                .data
+                .get((n / 8) as usize)
+                .is_some_and(|b| b & (0x80 >> (n % 8)) != 0)
     }
 }
 
@@ -624,14 +699,27 @@ impl Ber for BitString {
         need_primitive(tlv, "BIT STRING")?;
         let c = d.content(tlv);
         let Some((&unused, rest)) = c.split_first() else {
-            return Err(Error::InvalidValue { offset: tlv.start, what: "BIT STRING" });
+            return Err(Error::InvalidValue {
+                offset: tlv.start,
+                what: "BIT STRING",
+            });
         };
         if unused > 7 || (rest.is_empty() && unused != 0) {
-            return Err(Error::InvalidValue { offset: tlv.start, what: "BIT STRING" });
+            return Err(Error::InvalidValue {
+                offset: tlv.start,
+                what: "BIT STRING",
+            });
         }
-        let bits = u32::try_from(rest.len() * 8 - usize::from(unused))
-            .map_err(|_| Error::InvalidValue { offset: tlv.start, what: "BIT STRING" })?;
-        Ok(Self { data: Octets::from_shared(d.bytes(), tlv.content_start + 1..tlv.content_end), bits })
+        let bits = u32::try_from(rest.len() * 8 - usize::from(unused)).map_err(|_| {
+            Error::InvalidValue {
+                offset: tlv.start,
+                what: "BIT STRING",
+            }
+        })?;
+        Ok(Self {
+            data: Octets::from_shared(d.bytes(), tlv.content_start + 1..tlv.content_end),
+            bits,
+        })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let n = self.bits.div_ceil(8) as usize;
@@ -663,7 +751,13 @@ impl Oid {
             pending = true;
             if b & 0x80 == 0 {
                 if out.is_empty() {
-                    let first = if v < 40 { 0 } else if v < 80 { 1 } else { 2 };
+                    let first = if v < 40 {
+                        0
+                    } else if v < 80 {
+                        1
+                    } else {
+                        2
+                    };
                     out.push(first);
                     out.push(v - first * 40);
                 } else {
@@ -673,12 +767,19 @@ impl Oid {
                 pending = false;
             }
         }
-        if pending || out.is_empty() { None } else { Some(out) }
+        if pending || out.is_empty() {
+            None
+        } else {
+            Some(out)
+        }
     }
 
     /// Parses the dotted form, e.g. `1.3.12.0.285.200`.
     pub fn from_dotted(s: &str) -> Option<Self> {
-        let arcs: Vec<u64> = s.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        let arcs: Vec<u64> = s
+            .split('.')
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
         if arcs.len() < 2 || arcs[0] > 2 || (arcs[0] < 2 && arcs[1] >= 40) {
             return None;
         }
@@ -728,7 +829,10 @@ impl Ber for Oid {
         need_primitive(tlv, "OBJECT IDENTIFIER")?;
         let o = Self(d.content_bytes(tlv));
         if o.arcs().is_none() {
-            return Err(Error::InvalidValue { offset: tlv.start, what: "OBJECT IDENTIFIER" });
+            return Err(Error::InvalidValue {
+                offset: tlv.start,
+                what: "OBJECT IDENTIFIER",
+            });
         }
         Ok(o)
     }
@@ -795,7 +899,9 @@ pub(crate) fn parse_hex(s: &str) -> Option<Vec<u8>> {
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
     };
-    s.chunks(2).map(|p| Some((nib(p[0])? << 4) | nib(p[1])?)).collect()
+    s.chunks(2)
+        .map(|p| Some((nib(p[0])? << 4) | nib(p[1])?))
+        .collect()
 }
 
 impl Jer for OctetString {
@@ -803,8 +909,14 @@ impl Jer for OctetString {
         Value::String(self.to_hex())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        let s = v.as_str().ok_or(Error::Json { at: "OCTET STRING", problem: JsonProblem::WrongType })?;
-        parse_hex(s).map(Self::from).ok_or(Error::Json { at: "OCTET STRING", problem: JsonProblem::BadHex })
+        let s = v.as_str().ok_or(Error::Json {
+            at: "OCTET STRING",
+            problem: JsonProblem::WrongType,
+        })?;
+        parse_hex(s).map(Self::from).ok_or(Error::Json {
+            at: "OCTET STRING",
+            problem: JsonProblem::BadHex,
+        })
     }
 }
 
@@ -813,21 +925,29 @@ impl Jer for Text {
         Value::String(self.to_string_lossy())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        v.as_str().map(Self::from).ok_or(Error::Json { at: "character string", problem: JsonProblem::WrongType })
+        v.as_str().map(Self::from).ok_or(Error::Json {
+            at: "character string",
+            problem: JsonProblem::WrongType,
+        })
     }
 }
 
 impl Jer for BitString {
     fn to_jer(&self) -> Value {
         let n = self.bits.div_ceil(8) as usize;
-        let data: Vec<u8> = (0..n).map(|i| self.data.get(i).copied().unwrap_or(0)).collect();
+        let data: Vec<u8> = (0..n)
+            .map(|i| self.data.get(i).copied().unwrap_or(0))
+            .collect();
         let mut m = serde_json::Map::new();
         m.insert("value".into(), Value::String(hex_upper(&data)));
         m.insert("length".into(), Value::from(self.bits));
         Value::Object(m)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        let err = |problem| Error::Json { at: "BIT STRING", problem };
+        let err = |problem| Error::Json {
+            at: "BIT STRING",
+            problem,
+        };
         let o = v.as_object().ok_or_else(|| err(JsonProblem::WrongType))?;
         let data = o
             .get("value")
@@ -842,7 +962,10 @@ impl Jer for BitString {
         if (bits as usize).div_ceil(8) != data.len() {
             return Err(err(JsonProblem::OutOfRange));
         }
-        Ok(Self { data: Octets::from(data), bits })
+        Ok(Self {
+            data: Octets::from(data),
+            bits,
+        })
     }
 }
 
@@ -851,9 +974,10 @@ impl Jer for Oid {
         Value::String(self.to_string())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        v.as_str()
-            .and_then(Self::from_dotted)
-            .ok_or(Error::Json { at: "OBJECT IDENTIFIER", problem: JsonProblem::WrongType })
+        v.as_str().and_then(Self::from_dotted).ok_or(Error::Json {
+            at: "OBJECT IDENTIFIER",
+            problem: JsonProblem::WrongType,
+        })
     }
 }
 
@@ -862,13 +986,16 @@ impl Jer for Any {
         Value::String(hex_upper(&self.0))
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        let b = v
-            .as_str()
-            .and_then(parse_hex)
-            .ok_or(Error::Json { at: "raw element", problem: JsonProblem::BadHex })?;
+        let b = v.as_str().and_then(parse_hex).ok_or(Error::Json {
+            at: "raw element",
+            problem: JsonProblem::BadHex,
+        })?;
         match read_tlv(&b, 0, b.len(), 0) {
             Ok(t) if t.end == b.len() => Ok(Self(Bytes::from(b))),
-            _ => Err(Error::Json { at: "raw element", problem: JsonProblem::BadHex }),
+            _ => Err(Error::Json {
+                at: "raw element",
+                problem: JsonProblem::BadHex,
+            }),
         }
     }
 }
@@ -890,7 +1017,20 @@ mod tests {
 
     #[test]
     fn integers_are_minimal_and_round_trip() {
-        for v in [0i64, 1, -1, 127, 128, -128, -129, 255, 256, 65535, i64::MAX, i64::MIN] {
+        for v in [
+            0i64,
+            1,
+            -1,
+            127,
+            128,
+            -128,
+            -129,
+            255,
+            256,
+            65535,
+            i64::MAX,
+            i64::MIN,
+        ] {
             roundtrip(v, Tag::new(0, 2));
         }
         let mut out = Vec::new();
@@ -954,5 +1094,73 @@ mod tests {
             deep.extend_from_slice(&[0x30, 0x80]);
         }
         assert!(read_tlv(&deep, 0, deep.len(), 0).is_err());
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+mod arbitrary_impls {
+    use arbitrary::{Arbitrary, Result, Unstructured};
+
+    use super::{Any, BitString, OctetString, Octets, Oid, Text};
+
+    impl<'a> Arbitrary<'a> for Octets {
+        fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+            let len = u.int_in_range(0..=64usize)?.min(u.len());
+            Ok(Self::copy_from_slice(u.bytes(len)?))
+        }
+    }
+
+    impl<'a> Arbitrary<'a> for OctetString {
+        fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+            Ok(Self(u.arbitrary()?))
+        }
+    }
+
+    impl<'a> Arbitrary<'a> for Text {
+        fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+            Ok(Self(u.arbitrary()?))
+        }
+    }
+
+    impl<'a> Arbitrary<'a> for BitString {
+        fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+            let bits = u.int_in_range(0..=64u32)?;
+            let n = bits.div_ceil(8) as usize;
+            let avail = n.min(u.len());
+            let mut data = u.bytes(avail)?.to_vec();
+            data.resize(n, 0);
+            Ok(Self {
+                data: Octets::from(data),
+                bits,
+            })
+        }
+    }
+
+    impl<'a> Arbitrary<'a> for Oid {
+        fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+            let first = u.int_in_range(0..=2u64)?;
+            let second = u.int_in_range(0..=39u64)?;
+            let rest: Vec<u32> = u.arbitrary()?;
+            let mut s = format!("{first}.{second}");
+            for a in rest.iter().take(8) {
+                s.push_str(&format!(".{a}"));
+            }
+            Self::from_dotted(&s).ok_or(arbitrary::Error::IncorrectFormat)
+        }
+    }
+
+    impl<'a> Arbitrary<'a> for Any {
+        fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+            // A primitive private-class element: never mistaken for a known member.
+            let n = u.int_in_range(0..=16usize)?.min(u.len());
+            let content: Vec<u8> = u.bytes(n)?.to_vec();
+            let mut out = Vec::new();
+            super::write_primitive(
+                &mut out,
+                super::Tag::new(3, u.int_in_range(0..=30u32)?),
+                &content,
+            );
+            Ok(Self(bytes::Bytes::from(out)))
+        }
     }
 }

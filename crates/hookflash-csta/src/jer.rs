@@ -23,7 +23,10 @@ impl Jer for i64 {
         Value::from(*self)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        v.as_i64().ok_or(Error::Json { at: "INTEGER", problem: JsonProblem::WrongType })
+        v.as_i64().ok_or(Error::Json {
+            at: "INTEGER",
+            problem: JsonProblem::WrongType,
+        })
     }
 }
 
@@ -32,7 +35,10 @@ impl Jer for bool {
         Value::Bool(*self)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        v.as_bool().ok_or(Error::Json { at: "BOOLEAN", problem: JsonProblem::WrongType })
+        v.as_bool().ok_or(Error::Json {
+            at: "BOOLEAN",
+            problem: JsonProblem::WrongType,
+        })
     }
 }
 
@@ -41,7 +47,14 @@ impl Jer for () {
         Value::Null
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        if v.is_null() { Ok(()) } else { Err(Error::Json { at: "NULL", problem: JsonProblem::WrongType }) }
+        if v.is_null() {
+            Ok(())
+        } else {
+            Err(Error::Json {
+                at: "NULL",
+                problem: JsonProblem::WrongType,
+            })
+        }
     }
 }
 
@@ -60,7 +73,10 @@ impl<T: Jer> Jer for Vec<T> {
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
         v.as_array()
-            .ok_or(Error::Json { at: "SEQUENCE OF", problem: JsonProblem::WrongType })?
+            .ok_or(Error::Json {
+                at: "SEQUENCE OF",
+                problem: JsonProblem::WrongType,
+            })?
             .iter()
             .map(T::from_jer)
             .collect()
@@ -69,14 +85,24 @@ impl<T: Jer> Jer for Vec<T> {
 
 /// The object of a SEQUENCE.
 pub fn object<'v>(v: &'v Value, at: &'static str) -> Result<&'v Map<String, Value>, Error> {
-    v.as_object().ok_or(Error::Json { at, problem: JsonProblem::WrongType })
+    v.as_object().ok_or(Error::Json {
+        at,
+        problem: JsonProblem::WrongType,
+    })
 }
 
 /// A mandatory member.
-pub fn req<T: Jer>(o: &Map<String, Value>, key: &'static str, at: &'static str) -> Result<T, Error> {
+pub fn req<T: Jer>(
+    o: &Map<String, Value>,
+    key: &'static str,
+    at: &'static str,
+) -> Result<T, Error> {
     match o.get(key) {
         Some(v) => T::from_jer(v),
-        None => Err(Error::Json { at, problem: JsonProblem::Missing(key) }),
+        None => Err(Error::Json {
+            at,
+            problem: JsonProblem::Missing(key),
+        }),
     }
 }
 
@@ -87,7 +113,11 @@ pub fn opt<T: Jer>(o: &Map<String, Value>, key: &'static str) -> Result<Option<T
 
 /// A member with a DEFAULT: absent, or equal to the default, reads as `None` (and is then not
 /// encoded, as BER encoders conventionally do).
-pub fn opt_default<T: Jer>(o: &Map<String, Value>, key: &'static str, default: &str) -> Result<Option<T>, Error> {
+pub fn opt_default<T: Jer>(
+    o: &Map<String, Value>,
+    key: &'static str,
+    default: &str,
+) -> Result<Option<T>, Error> {
     match o.get(key) {
         None => Ok(None),
         Some(v) if same_value(v, &parse_default(default)) => Ok(None),
@@ -99,7 +129,9 @@ fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::String(x), Value::String(y)) => x.eq_ignore_ascii_case(y),
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
         }
         _ => a == b,
     }
@@ -119,11 +151,17 @@ pub fn choice(key: &str, v: Value) -> Value {
 
 /// The alternative and value of a CHOICE.
 pub fn single_key<'v>(v: &'v Value, at: &'static str) -> Result<(&'v str, &'v Value), Error> {
-    let o = v.as_object().ok_or(Error::Json { at, problem: JsonProblem::WrongType })?;
+    let o = v.as_object().ok_or(Error::Json {
+        at,
+        problem: JsonProblem::WrongType,
+    })?;
     let mut it = o.iter();
     match (it.next(), it.next()) {
         (Some((k, v)), None) => Ok((k.as_str(), v)),
-        _ => Err(Error::Json { at, problem: JsonProblem::NotOneAlternative }),
+        _ => Err(Error::Json {
+            at,
+            problem: JsonProblem::NotOneAlternative,
+        }),
     }
 }
 
@@ -143,8 +181,17 @@ pub fn from_enumerated<T>(
     by_value: fn(i64) -> T,
 ) -> Result<T, Error> {
     match v {
-        Value::String(s) => by_name(s).ok_or(Error::Json { at, problem: JsonProblem::UnknownIdentifier }),
-        Value::Number(n) => n.as_i64().map(by_value).ok_or(Error::Json { at, problem: JsonProblem::WrongType }),
-        _ => Err(Error::Json { at, problem: JsonProblem::WrongType }),
+        Value::String(s) => by_name(s).ok_or(Error::Json {
+            at,
+            problem: JsonProblem::UnknownIdentifier,
+        }),
+        Value::Number(n) => n.as_i64().map(by_value).ok_or(Error::Json {
+            at,
+            problem: JsonProblem::WrongType,
+        }),
+        _ => Err(Error::Json {
+            at,
+            problem: JsonProblem::WrongType,
+        }),
     }
 }

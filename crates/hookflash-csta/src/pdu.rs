@@ -13,8 +13,8 @@ use crate::ber::{Any, Dec, Oid, Tlv, read_tlv};
 use crate::error::{Error, JsonProblem};
 use crate::generated::ops::{self, Argument, ErrorCode, ErrorParameter, OpResult, Operation};
 use crate::generated::types::{
-    ACSEApdu, ACSEUserInformationForCSTA, AssociationData, Code, EXTERNALt, EXTERNALtEncoding, InvokeId,
-    InvokeLinkedId, ROSEPDU, RejectProblem,
+    ACSEApdu, ACSEUserInformationForCSTA, AssociationData, Code, EXTERNALt, EXTERNALtEncoding,
+    InvokeId, InvokeLinkedId, ROSEPDU, RejectProblem,
 };
 use crate::jer::Jer;
 
@@ -111,7 +111,10 @@ fn invoke_id(v: &InvokeId, tlv: &Tlv) -> Result<Option<i64>, Error> {
     match v {
         InvokeId::Present(n) => Ok(Some(*n)),
         InvokeId::Absent(()) => Ok(None),
-        InvokeId::Unrecognized(_) => Err(Error::InvalidValue { offset: tlv.start, what: "InvokeId" }),
+        InvokeId::Unrecognized(_) => Err(Error::InvalidValue {
+            offset: tlv.start,
+            what: "InvokeId",
+        }),
     }
 }
 
@@ -157,7 +160,12 @@ impl Pdu {
                     },
                     (Some(a), None) => Some(Payload::Raw(a)),
                 };
-                Self::Invoke(Invoke { invoke_id: invoke_id(&i.invoke_id, tlv)?, linked_id: i.linked_id, opcode: i.opcode, argument })
+                Self::Invoke(Invoke {
+                    invoke_id: invoke_id(&i.invoke_id, tlv)?,
+                    linked_id: i.linked_id,
+                    opcode: i.opcode,
+                    argument,
+                })
             }
             ROSEPDU::ReturnResult(r) => {
                 let result = match r.result {
@@ -174,19 +182,37 @@ impl Pdu {
                         Some((rr.opcode, payload))
                     }
                 };
-                Self::ReturnResult(ReturnResult { invoke_id: invoke_id(&r.invoke_id, tlv)?, result })
+                Self::ReturnResult(ReturnResult {
+                    invoke_id: invoke_id(&r.invoke_id, tlv)?,
+                    result,
+                })
             }
             ROSEPDU::ReturnError(e) => {
                 let code = local_code(&e.errcode).and_then(ErrorCode::from_code);
                 let parameter = match (e.parameter, code) {
                     (None, _) => None,
-                    (Some(p), Some(code)) => Some(Payload::Typed(typed(&p, |d, t| ErrorParameter::dec(code, d, t))?)),
+                    (Some(p), Some(code)) => Some(Payload::Typed(typed(&p, |d, t| {
+                        ErrorParameter::dec(code, d, t)
+                    })?)),
                     (Some(p), None) => Some(Payload::Raw(p)),
                 };
-                Self::ReturnError(ReturnError { invoke_id: invoke_id(&e.invoke_id, tlv)?, errcode: e.errcode, parameter })
+                Self::ReturnError(ReturnError {
+                    invoke_id: invoke_id(&e.invoke_id, tlv)?,
+                    errcode: e.errcode,
+                    parameter,
+                })
             }
-            ROSEPDU::Reject(r) => Self::Reject(Reject { invoke_id: invoke_id(&r.invoke_id, tlv)?, problem: r.problem }),
-            ROSEPDU::Unrecognized(_) => return Err(Error::UnexpectedTag { offset: tlv.start, found: tlv.tag, context: "ROSE PDU" }),
+            ROSEPDU::Reject(r) => Self::Reject(Reject {
+                invoke_id: invoke_id(&r.invoke_id, tlv)?,
+                problem: r.problem,
+            }),
+            ROSEPDU::Unrecognized(_) => {
+                return Err(Error::UnexpectedTag {
+                    offset: tlv.start,
+                    found: tlv.tag,
+                    context: "ROSE PDU",
+                });
+            }
         })
     }
 
@@ -276,7 +302,11 @@ impl Acse {
                 *slot = None;
             }
         }
-        Ok(Self { apdu, csta_user_information: csta, user_information_oid: oid })
+        Ok(Self {
+            apdu,
+            csta_user_information: csta,
+            user_information_oid: oid,
+        })
     }
 
     fn to_apdu(&self) -> ACSEApdu {
@@ -284,7 +314,10 @@ impl Acse {
         if let (Some(ui), Some(slot)) = (&self.csta_user_information, user_information(&mut apdu)) {
             let mut out = Vec::new();
             ops::enc_csta_user_information(ui, &mut out);
-            let oid = self.user_information_oid.clone().or_else(|| Oid::from_dotted(CSTA3_USER_INFORMATION_OID));
+            let oid = self
+                .user_information_oid
+                .clone()
+                .or_else(|| Oid::from_dotted(CSTA3_USER_INFORMATION_OID));
             *slot = Some(vec![EXTERNALt {
                 direct_reference: oid,
                 indirect_reference: None,
@@ -303,7 +336,11 @@ fn decode_invoke(d: &Dec<'_>, tlv: &Tlv) -> Result<Pdu, Error> {
     use crate::ber::{Ber, Tag};
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
-    let c = it.next()?.ok_or(Error::MissingField { offset: tlv.start, type_name: "Invoke", field: "invokeId" })?;
+    let c = it.next()?.ok_or(Error::MissingField {
+        offset: tlv.start,
+        type_name: "Invoke",
+        field: "invokeId",
+    })?;
     let invoke_id = match (c.tag.class(), c.tag.number()) {
         (0, 2) => Some(i64::dec(d, &c)?),
         (0, 5) => {
@@ -312,11 +349,19 @@ fn decode_invoke(d: &Dec<'_>, tlv: &Tlv) -> Result<Pdu, Error> {
         }
         _ => return Err(d.unexpected(&c, "InvokeId")),
     };
-    let mut c = it.next()?.ok_or(Error::MissingField { offset: tlv.start, type_name: "Invoke", field: "opcode" })?;
+    let mut c = it.next()?.ok_or(Error::MissingField {
+        offset: tlv.start,
+        type_name: "Invoke",
+        field: "opcode",
+    })?;
     let mut linked_id = None;
     if InvokeLinkedId::has_tag(c.tag) {
         linked_id = Some(InvokeLinkedId::dec(d, &c)?);
-        c = it.next()?.ok_or(Error::MissingField { offset: tlv.start, type_name: "Invoke", field: "opcode" })?;
+        c = it.next()?.ok_or(Error::MissingField {
+            offset: tlv.start,
+            type_name: "Invoke",
+            field: "opcode",
+        })?;
     }
     if !Code::has_tag(c.tag) {
         return Err(d.unexpected(&c, "Code"));
@@ -336,7 +381,12 @@ fn decode_invoke(d: &Dec<'_>, tlv: &Tlv) -> Result<Pdu, Error> {
         return Err(d.unexpected(&extra, "Invoke (element after the argument)"));
     }
     let _ = Tag::NONE;
-    Ok(Pdu::Invoke(Invoke { invoke_id, linked_id, opcode, argument }))
+    Ok(Pdu::Invoke(Invoke {
+        invoke_id,
+        linked_id,
+        opcode,
+        argument,
+    }))
 }
 
 /// Decodes one unframed PDU that must fill `input` exactly.
@@ -348,7 +398,10 @@ pub fn decode(input: &Bytes) -> Result<Pdu, Error> {
 pub fn decode_with_limit(input: &Bytes, max: usize) -> Result<Pdu, Error> {
     let (pdu, used) = decode_prefix(input, max)?;
     if used != input.len() {
-        return Err(Error::TrailingBytes { offset: used, count: input.len() - used });
+        return Err(Error::TrailingBytes {
+            offset: used,
+            count: input.len() - used,
+        });
     }
     Ok(pdu)
 }
@@ -401,9 +454,18 @@ fn code_jer(c: &Code) -> Value {
 
 fn code_from_jer(v: &Value) -> Result<Code, Error> {
     match v {
-        Value::Number(n) => n.as_i64().map(Code::Local).ok_or(Error::Json { at: "opcode", problem: JsonProblem::WrongType }),
-        Value::String(s) => Oid::from_dotted(s).map(Code::Global).ok_or(Error::Json { at: "opcode", problem: JsonProblem::WrongType }),
-        _ => Err(Error::Json { at: "opcode", problem: JsonProblem::WrongType }),
+        Value::Number(n) => n.as_i64().map(Code::Local).ok_or(Error::Json {
+            at: "opcode",
+            problem: JsonProblem::WrongType,
+        }),
+        Value::String(s) => Oid::from_dotted(s).map(Code::Global).ok_or(Error::Json {
+            at: "opcode",
+            problem: JsonProblem::WrongType,
+        }),
+        _ => Err(Error::Json {
+            at: "opcode",
+            problem: JsonProblem::WrongType,
+        }),
     }
 }
 
@@ -414,12 +476,18 @@ fn iid_jer(v: Option<i64>) -> Value {
 fn iid_from_jer(o: &Map<String, Value>) -> Result<Option<i64>, Error> {
     match o.get("invokeId") {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_i64().map(Some).ok_or(Error::Json { at: "invokeId", problem: JsonProblem::WrongType }),
+        Some(v) => v.as_i64().map(Some).ok_or(Error::Json {
+            at: "invokeId",
+            problem: JsonProblem::WrongType,
+        }),
     }
 }
 
 fn raw_from_hex(v: &Value, at: &'static str) -> Result<Any, Error> {
-    Any::from_jer(v).map_err(|_| Error::Json { at, problem: JsonProblem::BadHex })
+    Any::from_jer(v).map_err(|_| Error::Json {
+        at,
+        problem: JsonProblem::BadHex,
+    })
 }
 
 fn acse_kind(apdu: &ACSEApdu) -> &'static str {
@@ -439,10 +507,16 @@ fn acse_kind(apdu: &ACSEApdu) -> &'static str {
 /// Resolves the operation of a JER document from `operation` (a name) or `opcode`.
 fn jer_operation(o: &Map<String, Value>) -> Result<(Code, Option<Operation>), Error> {
     if let Some(name) = o.get("operation").and_then(Value::as_str) {
-        let op = Operation::from_name(name).ok_or(Error::Json { at: "operation", problem: JsonProblem::UnknownOperation })?;
+        let op = Operation::from_name(name).ok_or(Error::Json {
+            at: "operation",
+            problem: JsonProblem::UnknownOperation,
+        })?;
         return Ok((Code::Local(op.code()), Some(op)));
     }
-    let code = code_from_jer(o.get("opcode").ok_or(Error::Json { at: "ROSE", problem: JsonProblem::Missing("opcode") })?)?;
+    let code = code_from_jer(o.get("opcode").ok_or(Error::Json {
+        at: "ROSE",
+        problem: JsonProblem::Missing("opcode"),
+    })?)?;
     let op = local_code(&code).and_then(Operation::from_code);
     Ok((code, op))
 }
@@ -513,7 +587,11 @@ impl Pdu {
             Self::Acse(a) => {
                 m.insert("acse".into(), acse_kind(&a.apdu).into());
                 let apdu = match a.apdu.to_jer() {
-                    Value::Object(mut o) => o.values_mut().next().map(std::mem::take).unwrap_or(Value::Null),
+                    Value::Object(mut o) => o
+                        .values_mut()
+                        .next()
+                        .map(std::mem::take)
+                        .unwrap_or(Value::Null),
                     v => v,
                 };
                 m.insert("apdu".into(), apdu);
@@ -530,40 +608,80 @@ impl Pdu {
 
     /// Reads a PDU from the reference oracle's JSON shape (what [`Pdu::to_jer`] writes).
     pub fn from_jer(v: &Value) -> Result<Self, Error> {
-        let o = v.as_object().ok_or(Error::Json { at: "PDU", problem: JsonProblem::WrongType })?;
+        let o = v.as_object().ok_or(Error::Json {
+            at: "PDU",
+            problem: JsonProblem::WrongType,
+        })?;
         if let Some(kind) = o.get("acse").and_then(Value::as_str) {
-            let apdu_body = o.get("apdu").cloned().unwrap_or_else(|| Value::Object(Map::new()));
+            let apdu_body = o
+                .get("apdu")
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Map::new()));
             let apdu = ACSEApdu::from_jer(&crate::jer::choice(kind, apdu_body))?;
-            let csta_user_information = o.get("cstaUserInformation").map(ACSEUserInformationForCSTA::from_jer).transpose()?;
-            let user_information_oid = o.get("userInformationOid").map(Oid::from_jer).transpose()?;
-            return Ok(Self::Acse(Acse { apdu, csta_user_information, user_information_oid }));
+            let csta_user_information = o
+                .get("cstaUserInformation")
+                .map(ACSEUserInformationForCSTA::from_jer)
+                .transpose()?;
+            let user_information_oid =
+                o.get("userInformationOid").map(Oid::from_jer).transpose()?;
+            return Ok(Self::Acse(Acse {
+                apdu,
+                csta_user_information,
+                user_information_oid,
+            }));
         }
-        let kind = o.get("rose").and_then(Value::as_str).ok_or(Error::Json { at: "PDU", problem: JsonProblem::Missing("rose") })?;
+        let kind = o.get("rose").and_then(Value::as_str).ok_or(Error::Json {
+            at: "PDU",
+            problem: JsonProblem::Missing("rose"),
+        })?;
         let invoke_id = iid_from_jer(o)?;
         Ok(match kind {
             "invoke" => {
                 let (opcode, op) = jer_operation(o)?;
                 let argument = match (o.get("argument"), o.get("argumentHex"), op) {
                     (Some(a), _, Some(op)) => Argument::from_jer(op, a)?.map(Payload::Typed),
-                    (Some(_), _, None) => return Err(Error::Json { at: "argument", problem: JsonProblem::UnknownOperation }),
+                    (Some(_), _, None) => {
+                        return Err(Error::Json {
+                            at: "argument",
+                            problem: JsonProblem::UnknownOperation,
+                        });
+                    }
                     (None, Some(h), _) => Some(Payload::Raw(raw_from_hex(h, "argumentHex")?)),
                     (None, None, _) => None,
                 };
                 let linked_id = o
                     .get("linkedId")
-                    .map(|v| v.as_i64().map(InvokeLinkedId::Present).ok_or(Error::Json { at: "linkedId", problem: JsonProblem::WrongType }))
+                    .map(|v| {
+                        v.as_i64().map(InvokeLinkedId::Present).ok_or(Error::Json {
+                            at: "linkedId",
+                            problem: JsonProblem::WrongType,
+                        })
+                    })
                     .transpose()?;
-                Self::Invoke(Invoke { invoke_id, linked_id, opcode, argument })
+                Self::Invoke(Invoke {
+                    invoke_id,
+                    linked_id,
+                    opcode,
+                    argument,
+                })
             }
             "returnResult" => {
                 let result = if o.contains_key("result") || o.contains_key("resultHex") {
                     let (code, op) = jer_operation(o)?;
                     let p = match (o.get("result"), o.get("resultHex"), op) {
                         (Some(r), _, Some(op)) => {
-                            Payload::Typed(OpResult::from_jer(op, r)?.ok_or(Error::Json { at: "result", problem: JsonProblem::UnknownOperation })?)
+                            Payload::Typed(OpResult::from_jer(op, r)?.ok_or(Error::Json {
+                                at: "result",
+                                problem: JsonProblem::UnknownOperation,
+                            })?)
                         }
                         (_, Some(h), _) => Payload::Raw(raw_from_hex(h, "resultHex")?),
-                        _ => return Err(Error::Json { at: "result", problem: JsonProblem::UnknownOperation }),
+                        _ => {
+                            return Err(Error::Json {
+                                at: "result",
+                                problem: JsonProblem::UnknownOperation,
+                            });
+                        }
                     };
                     Some((code, p))
                 } else {
@@ -573,26 +691,49 @@ impl Pdu {
             }
             "returnError" => {
                 let (errcode, code) = if let Some(name) = o.get("error").and_then(Value::as_str) {
-                    let e = ErrorCode::from_name(name).ok_or(Error::Json { at: "error", problem: JsonProblem::UnknownOperation })?;
+                    let e = ErrorCode::from_name(name).ok_or(Error::Json {
+                        at: "error",
+                        problem: JsonProblem::UnknownOperation,
+                    })?;
                     (Code::Local(e.code()), Some(e))
                 } else {
-                    let c = code_from_jer(o.get("errcode").ok_or(Error::Json { at: "returnError", problem: JsonProblem::Missing("errcode") })?)?;
+                    let c = code_from_jer(o.get("errcode").ok_or(Error::Json {
+                        at: "returnError",
+                        problem: JsonProblem::Missing("errcode"),
+                    })?)?;
                     let e = local_code(&c).and_then(ErrorCode::from_code);
                     (c, e)
                 };
                 let parameter = match (o.get("parameter"), o.get("parameterHex"), code) {
                     (Some(p), _, Some(e)) => Some(Payload::Typed(ErrorParameter::from_jer(e, p)?)),
                     (_, Some(h), _) => Some(Payload::Raw(raw_from_hex(h, "parameterHex")?)),
-                    (Some(_), None, None) => return Err(Error::Json { at: "parameter", problem: JsonProblem::UnknownOperation }),
+                    (Some(_), None, None) => {
+                        return Err(Error::Json {
+                            at: "parameter",
+                            problem: JsonProblem::UnknownOperation,
+                        });
+                    }
                     (None, None, _) => None,
                 };
-                Self::ReturnError(ReturnError { invoke_id, errcode, parameter })
+                Self::ReturnError(ReturnError {
+                    invoke_id,
+                    errcode,
+                    parameter,
+                })
             }
             "reject" => {
-                let problem = RejectProblem::from_jer(o.get("problem").ok_or(Error::Json { at: "reject", problem: JsonProblem::Missing("problem") })?)?;
+                let problem = RejectProblem::from_jer(o.get("problem").ok_or(Error::Json {
+                    at: "reject",
+                    problem: JsonProblem::Missing("problem"),
+                })?)?;
                 Self::Reject(Reject { invoke_id, problem })
             }
-            _ => return Err(Error::Json { at: "rose", problem: JsonProblem::UnknownAlternative }),
+            _ => {
+                return Err(Error::Json {
+                    at: "rose",
+                    problem: JsonProblem::UnknownAlternative,
+                });
+            }
         })
     }
 }

@@ -36,8 +36,13 @@ fn cases(dir: &Path) -> Vec<(String, Vec<u8>, Value)> {
     names.sort();
     for p in names {
         let ber = std::fs::read(&p).unwrap();
-        let json: Value = serde_json::from_slice(&std::fs::read(p.with_extension("json")).unwrap()).unwrap();
-        out.push((p.file_stem().unwrap().to_string_lossy().into_owned(), ber, json));
+        let json: Value =
+            serde_json::from_slice(&std::fs::read(p.with_extension("json")).unwrap()).unwrap();
+        out.push((
+            p.file_stem().unwrap().to_string_lossy().into_owned(),
+            ber,
+            json,
+        ));
     }
     out
 }
@@ -53,9 +58,15 @@ fn strip_envelope_extras(mut v: Value) -> Value {
 /// Values compare equal, with hex strings compared without regard to case.
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::String(x), Value::String(y)) => x == y || x.eq_ignore_ascii_case(y) && x.bytes().all(|c| c.is_ascii_hexdigit()),
-        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w))),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same(v, w)),
+        (Value::String(x), Value::String(y)) => {
+            x == y || x.eq_ignore_ascii_case(y) && x.bytes().all(|c| c.is_ascii_hexdigit())
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same(v, w))
+        }
         _ => a == b,
     }
 }
@@ -73,11 +84,19 @@ fn every_oracle_pdu_decodes_to_the_oracle_json_and_encodes_to_the_oracle_bytes()
                 Ok(p) => {
                     let got = p.to_jer();
                     if !same(&got, &want) {
-                        failures.push(format!("{}/{name}: decode differs\n  got  {got}\n  want {want}", dir.display()));
+                        failures.push(format!(
+                            "{}/{name}: decode differs\n  got  {got}\n  want {want}",
+                            dir.display()
+                        ));
                     }
                     let re = pdu::encode_to_vec(&p);
                     if re != ber {
-                        failures.push(format!("{}/{name}: typed re-encode differs\n  got  {}\n  want {}", dir.display(), hex(&re), hex(&ber)));
+                        failures.push(format!(
+                            "{}/{name}: typed re-encode differs\n  got  {}\n  want {}",
+                            dir.display(),
+                            hex(&re),
+                            hex(&ber)
+                        ));
                     }
                 }
                 Err(e) => failures.push(format!("{}/{name}: decode error {e}", dir.display())),
@@ -86,17 +105,59 @@ fn every_oracle_pdu_decodes_to_the_oracle_json_and_encodes_to_the_oracle_bytes()
                 Ok(p) => {
                     let enc = pdu::encode_to_vec(&p);
                     if enc != ber {
-                        failures.push(format!("{}/{name}: encode of oracle JSON differs\n  got  {}\n  want {}", dir.display(), hex(&enc), hex(&ber)));
+                        failures.push(format!(
+                            "{}/{name}: encode of oracle JSON differs\n  got  {}\n  want {}",
+                            dir.display(),
+                            hex(&enc),
+                            hex(&ber)
+                        ));
                     }
                 }
                 Err(e) => failures.push(format!("{}/{name}: from_jer error {e}", dir.display())),
             }
         }
     }
-    assert!(total >= 300, "expected the committed corpora, found {total} PDUs");
-    assert!(failures.is_empty(), "{} of {total} PDUs fail:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        total >= 300,
+        "expected the committed corpora, found {total} PDUs"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {total} PDUs fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn the_typed_document_round_trips_every_oracle_pdu() {
+    let mut n = 0;
+    for dir in corpora() {
+        for (name, ber, _) in cases(&dir) {
+            let p = pdu::decode(&Bytes::from(ber.clone())).unwrap();
+            let doc = p.to_json();
+            assert!(doc.get("kind").is_some(), "{name}: {doc}");
+            let back = Pdu::from_json(&doc).unwrap_or_else(|e| panic!("{name}: {e}\n{doc}"));
+            assert_eq!(pdu::encode_to_vec(&back), ber, "{name}: {doc}");
+            n += 1;
+        }
+    }
+    assert!(n >= 300);
+}
+
+#[test]
+fn events_read_as_events() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/seed0");
+    let ber = std::fs::read(dir.join("delivered_1.ber")).unwrap();
+    let doc = pdu::decode(&Bytes::from(ber)).unwrap().to_json();
+    assert_eq!(doc["kind"], "event");
+    assert_eq!(doc["category"], "callControlEvents");
+    assert_eq!(doc["event"], "delivered");
+    assert_eq!(doc["crossRefIdentifier"], "0001");
+    assert_eq!(doc["value"]["cause"], "newCall");
+    assert_eq!(doc["value"]["localConnectionInfo"], "alerting");
 }

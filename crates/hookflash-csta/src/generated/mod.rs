@@ -10,7 +10,8 @@
     non_camel_case_types,
     dead_code,
     unused_mut,
-    unused_imports
+    unused_imports,
+    unused_variables
 )]
 
 pub mod ops;

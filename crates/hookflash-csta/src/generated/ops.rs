@@ -3,11 +3,11 @@
 
 use serde_json::Value;
 
-use crate::ber::{begin, finish, Ber, Dec, Tag, Tlv};
+use super::types::*;
+use crate::ber::{Ber, Dec, Tag, Tlv, begin, finish};
 use crate::error::Error;
 #[allow(unused_imports)]
 use crate::jer::Jer;
-use super::types::*;
 
 /// A CSTA operation (ECMA-285 OPERATION object), by its local code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -109,7 +109,54 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in code order.
-    pub const ALL: &'static [Self] = &[Self::AlternateCall, Self::AnswerCall, Self::ClearCall, Self::ClearConnection, Self::ConferenceCall, Self::ConsultationCall, Self::HoldCall, Self::MakeCall, Self::MakePredictiveCall, Self::ReconnectCall, Self::RetrieveCall, Self::TransferCall, Self::SingleStepConf, Self::CSTAEventReport, Self::RouteRequest, Self::ReRouteRequest, Self::RouteSelectRequest, Self::RouteUsedRequest, Self::RouteEndRequest, Self::RouteReject, Self::SingleStepTrans, Self::MonitorStart, Self::ChangeMonitorFilter, Self::MonitorStop, Self::SnapshotDevice, Self::SnapshotCall, Self::SnapshotCallData, Self::SnapshotDeviceData, Self::SystemRegister, Self::SystemRegisterAbort, Self::SystemRegisterCancel, Self::RequestSysStat, Self::SystemStatus, Self::DeflectCall, Self::DirectedPickupCall, Self::GroupPickupCall, Self::GenerateDigits, Self::RouteRegister, Self::RouteRegisterAbort, Self::RouteRegisterCancel, Self::GetAgentState, Self::GetDoNotDisturb, Self::GetForwarding, Self::SetAgentState, Self::SetDoNotDisturb, Self::SetForwarding];
+    pub const ALL: &'static [Self] = &[
+        Self::AlternateCall,
+        Self::AnswerCall,
+        Self::ClearCall,
+        Self::ClearConnection,
+        Self::ConferenceCall,
+        Self::ConsultationCall,
+        Self::HoldCall,
+        Self::MakeCall,
+        Self::MakePredictiveCall,
+        Self::ReconnectCall,
+        Self::RetrieveCall,
+        Self::TransferCall,
+        Self::SingleStepConf,
+        Self::CSTAEventReport,
+        Self::RouteRequest,
+        Self::ReRouteRequest,
+        Self::RouteSelectRequest,
+        Self::RouteUsedRequest,
+        Self::RouteEndRequest,
+        Self::RouteReject,
+        Self::SingleStepTrans,
+        Self::MonitorStart,
+        Self::ChangeMonitorFilter,
+        Self::MonitorStop,
+        Self::SnapshotDevice,
+        Self::SnapshotCall,
+        Self::SnapshotCallData,
+        Self::SnapshotDeviceData,
+        Self::SystemRegister,
+        Self::SystemRegisterAbort,
+        Self::SystemRegisterCancel,
+        Self::RequestSysStat,
+        Self::SystemStatus,
+        Self::DeflectCall,
+        Self::DirectedPickupCall,
+        Self::GroupPickupCall,
+        Self::GenerateDigits,
+        Self::RouteRegister,
+        Self::RouteRegisterAbort,
+        Self::RouteRegisterCancel,
+        Self::GetAgentState,
+        Self::GetDoNotDisturb,
+        Self::GetForwarding,
+        Self::SetAgentState,
+        Self::SetDoNotDisturb,
+        Self::SetForwarding,
+    ];
     /// The local operation code.
     pub fn code(self) -> i64 {
         match self {
@@ -945,6 +992,64 @@ impl Argument {
             }
         }
     }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for Argument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(46)? {
+            0 => Self::AlternateCall(u.arbitrary()?),
+            1 => Self::AnswerCall(u.arbitrary()?),
+            2 => Self::ClearCall(u.arbitrary()?),
+            3 => Self::ClearConnection(u.arbitrary()?),
+            4 => Self::ConferenceCall(u.arbitrary()?),
+            5 => Self::ConsultationCall(u.arbitrary()?),
+            6 => Self::HoldCall(u.arbitrary()?),
+            7 => Self::MakeCall(u.arbitrary()?),
+            8 => Self::MakePredictiveCall(u.arbitrary()?),
+            9 => Self::ReconnectCall(u.arbitrary()?),
+            10 => Self::RetrieveCall(u.arbitrary()?),
+            11 => Self::TransferCall(u.arbitrary()?),
+            12 => Self::SingleStepConf(u.arbitrary()?),
+            13 => Self::CSTAEventReport(u.arbitrary()?),
+            14 => Self::RouteRequest(u.arbitrary()?),
+            15 => Self::ReRouteRequest(u.arbitrary()?),
+            16 => Self::RouteSelectRequest(u.arbitrary()?),
+            17 => Self::RouteUsedRequest(u.arbitrary()?),
+            18 => Self::RouteEndRequest(u.arbitrary()?),
+            19 => Self::RouteReject(u.arbitrary()?),
+            20 => Self::SingleStepTrans(u.arbitrary()?),
+            21 => Self::MonitorStart(u.arbitrary()?),
+            22 => Self::ChangeMonitorFilter(u.arbitrary()?),
+            23 => Self::MonitorStop(u.arbitrary()?),
+            24 => Self::SnapshotDevice(u.arbitrary()?),
+            25 => Self::SnapshotCall(u.arbitrary()?),
+            26 => Self::SnapshotCallData(u.arbitrary()?),
+            27 => Self::SnapshotDeviceData(u.arbitrary()?),
+            28 => Self::SystemRegister(u.arbitrary()?),
+            29 => Self::SystemRegisterAbort(u.arbitrary()?),
+            30 => Self::SystemRegisterCancel(u.arbitrary()?),
+            31 => Self::RequestSysStat(u.arbitrary()?),
+            32 => Self::SystemStatus(u.arbitrary()?),
+            33 => Self::DeflectCall(u.arbitrary()?),
+            34 => Self::DirectedPickupCall(u.arbitrary()?),
+            35 => Self::GroupPickupCall(u.arbitrary()?),
+            36 => Self::GenerateDigits(u.arbitrary()?),
+            37 => Self::RouteRegister(u.arbitrary()?),
+            38 => Self::RouteRegisterAbort(u.arbitrary()?),
+            39 => Self::RouteRegisterCancel(u.arbitrary()?),
+            40 => Self::GetAgentState(u.arbitrary()?),
+            41 => Self::GetDoNotDisturb(u.arbitrary()?),
+            42 => Self::GetForwarding(u.arbitrary()?),
+            43 => Self::SetAgentState(u.arbitrary()?),
+            44 => Self::SetDoNotDisturb(u.arbitrary()?),
+            45 => Self::SetForwarding(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
+impl Argument {
     /// The X.697 JER form of the argument.
     pub fn to_jer(&self) -> Value {
         match self {
@@ -1495,6 +1600,53 @@ impl OpResult {
             }
         }
     }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for OpResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(35)? {
+            0 => Self::AlternateCall(u.arbitrary()?),
+            1 => Self::AnswerCall(u.arbitrary()?),
+            2 => Self::ClearCall(u.arbitrary()?),
+            3 => Self::ClearConnection(u.arbitrary()?),
+            4 => Self::ConferenceCall(u.arbitrary()?),
+            5 => Self::ConsultationCall(u.arbitrary()?),
+            6 => Self::HoldCall(u.arbitrary()?),
+            7 => Self::MakeCall(u.arbitrary()?),
+            8 => Self::MakePredictiveCall(u.arbitrary()?),
+            9 => Self::ReconnectCall(u.arbitrary()?),
+            10 => Self::RetrieveCall(u.arbitrary()?),
+            11 => Self::TransferCall(u.arbitrary()?),
+            12 => Self::SingleStepConf(u.arbitrary()?),
+            13 => Self::SingleStepTrans(u.arbitrary()?),
+            14 => Self::MonitorStart(u.arbitrary()?),
+            15 => Self::ChangeMonitorFilter(u.arbitrary()?),
+            16 => Self::MonitorStop(u.arbitrary()?),
+            17 => Self::SnapshotDevice(u.arbitrary()?),
+            18 => Self::SnapshotCall(u.arbitrary()?),
+            19 => Self::SystemRegister(u.arbitrary()?),
+            20 => Self::SystemRegisterCancel(u.arbitrary()?),
+            21 => Self::RequestSysStat(u.arbitrary()?),
+            22 => Self::SystemStatus(u.arbitrary()?),
+            23 => Self::DeflectCall(u.arbitrary()?),
+            24 => Self::DirectedPickupCall(u.arbitrary()?),
+            25 => Self::GroupPickupCall(u.arbitrary()?),
+            26 => Self::GenerateDigits(u.arbitrary()?),
+            27 => Self::RouteRegister(u.arbitrary()?),
+            28 => Self::RouteRegisterCancel(u.arbitrary()?),
+            29 => Self::GetAgentState(u.arbitrary()?),
+            30 => Self::GetDoNotDisturb(u.arbitrary()?),
+            31 => Self::GetForwarding(u.arbitrary()?),
+            32 => Self::SetAgentState(u.arbitrary()?),
+            33 => Self::SetDoNotDisturb(u.arbitrary()?),
+            34 => Self::SetForwarding(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
+impl OpResult {
     /// The X.697 JER form of the result.
     pub fn to_jer(&self) -> Value {
         match self {
@@ -1689,7 +1841,10 @@ pub(crate) fn enc_acse_apdu(v: &ACSEApdu, out: &mut Vec<u8>) {
 }
 
 /// Decodes a `ACSEUserInformationForCSTA` from one TLV.
-pub(crate) fn dec_csta_user_information(d: &Dec<'_>, c: &Tlv) -> Result<ACSEUserInformationForCSTA, Error> {
+pub(crate) fn dec_csta_user_information(
+    d: &Dec<'_>,
+    c: &Tlv,
+) -> Result<ACSEUserInformationForCSTA, Error> {
     if !(ACSEUserInformationForCSTA::has_tag(c.tag)) {
         return Err(d.unexpected(c, "ACSEUserInformationForCSTA"));
     }
@@ -1700,4 +1855,3 @@ pub(crate) fn dec_csta_user_information(d: &Dec<'_>, c: &Tlv) -> Result<ACSEUser
 pub(crate) fn enc_csta_user_information(v: &ACSEUserInformationForCSTA, out: &mut Vec<u8>) {
     Ber::enc(v, Tag::NONE, out);
 }
-

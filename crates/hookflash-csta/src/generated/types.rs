@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::ber::{begin, finish, Any, Ber, BitString, Dec, OctetString, Oid, Tag, Text, Tlv};
+use crate::ber::{Any, Ber, BitString, Dec, OctetString, Oid, Tag, Text, Tlv, begin, finish};
 use crate::error::{Error, JsonProblem};
 use crate::jer::{self, Jer};
 
@@ -335,7 +335,12 @@ pub enum PublicTON {
 impl PublicTON {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3)) || (t == Tag::new(2, 4)) || (t == Tag::new(2, 5))
+        (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
+            || (t == Tag::new(2, 4))
+            || (t == Tag::new(2, 5))
     }
 }
 
@@ -387,6 +392,21 @@ impl Ber for PublicTON {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PublicTON {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(6)? {
+            0 => Self::Unknown(u.arbitrary()?),
+            1 => Self::International(u.arbitrary()?),
+            2 => Self::National(u.arbitrary()?),
+            3 => Self::Networkspecific(u.arbitrary()?),
+            4 => Self::Subscriber(u.arbitrary()?),
+            5 => Self::Abbreviated(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for PublicTON {
     fn to_jer(&self) -> Value {
         match self {
@@ -409,7 +429,10 @@ impl Jer for PublicTON {
             "subscriber" => Ok(Self::Subscriber(Jer::from_jer(v)?)),
             "abbreviated" => Ok(Self::Abbreviated(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "PublicTON", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "PublicTON",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -438,7 +461,13 @@ pub enum PrivateTON {
 impl PrivateTON {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3)) || (t == Tag::new(2, 4)) || (t == Tag::new(2, 5)) || (t == Tag::new(2, 6))
+        (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
+            || (t == Tag::new(2, 4))
+            || (t == Tag::new(2, 5))
+            || (t == Tag::new(2, 6))
     }
 }
 
@@ -496,6 +525,22 @@ impl Ber for PrivateTON {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PrivateTON {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(7)? {
+            0 => Self::Unknown(u.arbitrary()?),
+            1 => Self::Level3RegionalNumber(u.arbitrary()?),
+            2 => Self::Level2RegionalNumber(u.arbitrary()?),
+            3 => Self::Level1RegionalNumber(u.arbitrary()?),
+            4 => Self::PTNSpecificNumber(u.arbitrary()?),
+            5 => Self::LocalNumber(u.arbitrary()?),
+            6 => Self::Abbreviated(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for PrivateTON {
     fn to_jer(&self) -> Value {
         match self {
@@ -520,7 +565,10 @@ impl Jer for PrivateTON {
             "localNumber" => Ok(Self::LocalNumber(Jer::from_jer(v)?)),
             "abbreviated" => Ok(Self::Abbreviated(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "PrivateTON", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "PrivateTON",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -549,7 +597,13 @@ pub enum DeviceIDDeviceIdentifier {
 impl DeviceIDDeviceIdentifier {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3)) || (t == Tag::new(2, 4)) || (t == Tag::new(2, 5)) || (t == Tag::new(2, 6))
+        (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
+            || (t == Tag::new(2, 4))
+            || (t == Tag::new(2, 5))
+            || (t == Tag::new(2, 6))
     }
 }
 
@@ -566,13 +620,19 @@ impl Ber for DeviceIDDeviceIdentifier {
             return Ok(Self::ImplicitPublic(<NumberDigits as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 3) {
-            return Ok(Self::ExplicitPublic({ let x0 = d.inner(c, None)?; <PublicTON as Ber>::dec(d, &x0)? }));
+            return Ok(Self::ExplicitPublic({
+                let x0 = d.inner(c, None)?;
+                <PublicTON as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 4) {
             return Ok(Self::ImplicitPrivate(<NumberDigits as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 5) {
-            return Ok(Self::ExplicitPrivate({ let x0 = d.inner(c, None)?; <PrivateTON as Ber>::dec(d, &x0)? }));
+            return Ok(Self::ExplicitPrivate({
+                let x0 = d.inner(c, None)?;
+                <PrivateTON as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 6) {
             return Ok(Self::Other(<OtherPlan as Ber>::dec(d, c)?));
@@ -611,6 +671,22 @@ impl Ber for DeviceIDDeviceIdentifier {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DeviceIDDeviceIdentifier {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(7)? {
+            0 => Self::DialingNumber(u.arbitrary()?),
+            1 => Self::DeviceNumber(u.arbitrary()?),
+            2 => Self::ImplicitPublic(u.arbitrary()?),
+            3 => Self::ExplicitPublic(u.arbitrary()?),
+            4 => Self::ImplicitPrivate(u.arbitrary()?),
+            5 => Self::ExplicitPrivate(u.arbitrary()?),
+            6 => Self::Other(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for DeviceIDDeviceIdentifier {
     fn to_jer(&self) -> Value {
         match self {
@@ -635,7 +711,10 @@ impl Jer for DeviceIDDeviceIdentifier {
             "explicitPrivate" => Ok(Self::ExplicitPrivate(Jer::from_jer(v)?)),
             "other" => Ok(Self::Other(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "DeviceIDDeviceIdentifier", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "DeviceIDDeviceIdentifier",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -695,12 +774,28 @@ impl Ber for MediaCallCharacteristicsBitRate {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MediaCallCharacteristicsBitRate {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[MediaCallCharacteristicsBitRate] = &[
+            MediaCallCharacteristicsBitRate::Constant,
+            MediaCallCharacteristicsBitRate::Variable,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for MediaCallCharacteristicsBitRate {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "MediaCallCharacteristicsBitRate", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "MediaCallCharacteristicsBitRate",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -783,12 +878,32 @@ impl Ber for MediaCallCharacteristicsSwitchingSubDomainCCIEType {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MediaCallCharacteristicsSwitchingSubDomainCCIEType {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[MediaCallCharacteristicsSwitchingSubDomainCCIEType] = &[
+            MediaCallCharacteristicsSwitchingSubDomainCCIEType::Isdn,
+            MediaCallCharacteristicsSwitchingSubDomainCCIEType::Atm,
+            MediaCallCharacteristicsSwitchingSubDomainCCIEType::IsoEthernet,
+            MediaCallCharacteristicsSwitchingSubDomainCCIEType::Rsvp,
+            MediaCallCharacteristicsSwitchingSubDomainCCIEType::Other,
+            MediaCallCharacteristicsSwitchingSubDomainCCIEType::Sip,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for MediaCallCharacteristicsSwitchingSubDomainCCIEType {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "MediaCallCharacteristicsSwitchingSubDomainCCIEType", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "MediaCallCharacteristicsSwitchingSubDomainCCIEType",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -892,6 +1007,21 @@ impl Ber for MediaCallCharacteristics {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MediaCallCharacteristics {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            media_class: u.arbitrary()?,
+            connection_rate: u.arbitrary()?,
+            bit_rate: u.arbitrary()?,
+            delay_tolerance: u.arbitrary()?,
+            switching_sub_domain_ccie_type: u.arbitrary()?,
+            switching_sub_domain_information_elements: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for MediaCallCharacteristics {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -926,7 +1056,10 @@ impl Jer for MediaCallCharacteristics {
             bit_rate: jer::opt_default(o, "bitRate", "\"constant\"")?,
             delay_tolerance: jer::opt(o, "delayTolerance")?,
             switching_sub_domain_ccie_type: jer::opt(o, "switchingSubDomainCCIEType")?,
-            switching_sub_domain_information_elements: jer::opt(o, "switchingSubDomainInformationElements")?,
+            switching_sub_domain_information_elements: jer::opt(
+                o,
+                "switchingSubDomainInformationElements",
+            )?,
             unrecognized: Vec::new(),
         })
     }
@@ -964,12 +1097,18 @@ impl Ber for DeviceID {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 22)))?; <NumberDigits as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 22)))?;
+                    <NumberDigits as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 22)))?; <Text as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 22)))?;
+                    <Text as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
@@ -1009,6 +1148,19 @@ impl Ber for DeviceID {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DeviceID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device_identifier: u.arbitrary()?,
+            private_number: u.arbitrary()?,
+            private_name: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -1081,6 +1233,17 @@ impl Ber for LocalDeviceID {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for LocalDeviceID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::StaticID(u.arbitrary()?),
+            1 => Self::DynamicID(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for LocalDeviceID {
     fn to_jer(&self) -> Value {
         match self {
@@ -1095,7 +1258,10 @@ impl Jer for LocalDeviceID {
             "staticID" => Ok(Self::StaticID(Jer::from_jer(v)?)),
             "dynamicID" => Ok(Self::DynamicID(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "LocalDeviceID", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "LocalDeviceID",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -1126,7 +1292,10 @@ impl Ber for ConnectionIDBoth {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <LocalDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <LocalDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -1149,6 +1318,17 @@ impl Ber for ConnectionIDBoth {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConnectionIDBoth {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            call_id: u.arbitrary()?,
+            device_id: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -1196,7 +1376,10 @@ impl Ber for ConnectionID {
             return Ok(Self::CallID(<CallID as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::DeviceID({ let x0 = d.inner(c, None)?; <LocalDeviceID as Ber>::dec(d, &x0)? }));
+            return Ok(Self::DeviceID({
+                let x0 = d.inner(c, None)?;
+                <LocalDeviceID as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(0, 16) {
             return Ok(Self::Both(<ConnectionIDBoth as Ber>::dec(d, c)?));
@@ -1221,6 +1404,18 @@ impl Ber for ConnectionID {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConnectionID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::CallID(u.arbitrary()?),
+            1 => Self::DeviceID(u.arbitrary()?),
+            2 => Self::Both(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for ConnectionID {
     fn to_jer(&self) -> Value {
         match self {
@@ -1237,7 +1432,10 @@ impl Jer for ConnectionID {
             "deviceID" => Ok(Self::DeviceID(Jer::from_jer(v)?)),
             "both" => Ok(Self::Both(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "ConnectionID", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "ConnectionID",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -1309,6 +1507,19 @@ impl Ber for ConsultOptions {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConsultOptions {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[ConsultOptions] = &[
+            ConsultOptions::Unrestricted,
+            ConsultOptions::ConsultOnly,
+            ConsultOptions::TransferOnly,
+            ConsultOptions::ConferenceOnly,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for ConsultOptions {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -1360,6 +1571,17 @@ impl Ber for SecurityInfo {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SecurityInfo {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::String(u.arbitrary()?),
+            1 => Self::Private(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for SecurityInfo {
     fn to_jer(&self) -> Value {
         match self {
@@ -1374,7 +1596,10 @@ impl Jer for SecurityInfo {
             "string" => Ok(Self::String(Jer::from_jer(v)?)),
             "private" => Ok(Self::Private(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "SecurityInfo", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "SecurityInfo",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -1445,6 +1670,18 @@ impl Ber for CSTASecurityData {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CSTASecurityData {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            message_sequence_number: u.arbitrary()?,
+            timestamp: u.arbitrary()?,
+            security_info: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for CSTASecurityData {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -1512,6 +1749,17 @@ impl Ber for CSTAPrivateData {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CSTAPrivateData {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::String(u.arbitrary()?),
+            1 => Self::Private(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for CSTAPrivateData {
     fn to_jer(&self) -> Value {
         match self {
@@ -1526,7 +1774,10 @@ impl Jer for CSTAPrivateData {
             "string" => Ok(Self::String(Jer::from_jer(v)?)),
             "private" => Ok(Self::Private(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "CSTAPrivateData", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "CSTAPrivateData",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -1585,6 +1836,17 @@ impl Ber for CSTACommonArguments {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CSTACommonArguments {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            security: u.arbitrary()?,
+            private_data: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for CSTACommonArguments {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -1636,12 +1898,18 @@ impl Ber for AlternateCallArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -1696,6 +1964,20 @@ impl Ber for AlternateCallArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AlternateCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            held_call: u.arbitrary()?,
+            active_call: u.arbitrary()?,
+            connection_reservation: u.arbitrary()?,
+            consult_options: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for AlternateCallArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -1709,7 +1991,10 @@ impl Jer for AlternateCallArgument {
                 m.insert("consultOptions".into(), v.to_jer());
             }
             None => {
-                m.insert("consultOptions".into(), jer::parse_default("\"unrestricted\""));
+                m.insert(
+                    "consultOptions".into(),
+                    jer::parse_default("\"unrestricted\""),
+                );
             }
         }
         if let Some(v) = &self.extensions {
@@ -1772,6 +2057,17 @@ impl Ber for AlternateCallResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AlternateCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for AlternateCallResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -1786,7 +2082,10 @@ impl Jer for AlternateCallResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "AlternateCallResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "AlternateCallResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -1818,7 +2117,10 @@ impl Ber for AnswerCallArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -1828,7 +2130,10 @@ impl Ber for AnswerCallArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 29) {
-                f2 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
@@ -1868,6 +2173,19 @@ impl Ber for AnswerCallArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AnswerCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            call_to_be_answered: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -1940,6 +2258,17 @@ impl Ber for AnswerCallResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AnswerCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for AnswerCallResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -1954,7 +2283,10 @@ impl Jer for AnswerCallResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "AnswerCallResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "AnswerCallResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -2580,7 +2912,9 @@ impl EventCause {
             Self::CallInterceptionBusy => Some("callInterceptionBusy"),
             Self::CallInterceptionForwarded => Some("callInterceptionForwarded"),
             Self::CallInterceptionNoAnswer => Some("callInterceptionNoAnswer"),
-            Self::CallInterceptionResourcesNotAvailable => Some("callInterceptionResourcesNotAvailable"),
+            Self::CallInterceptionResourcesNotAvailable => {
+                Some("callInterceptionResourcesNotAvailable")
+            }
             Self::LawfulInterception => Some("lawfulInterception"),
             Self::Unrecognized(_) => None,
         }
@@ -2706,7 +3040,9 @@ impl EventCause {
             "callInterceptionBusy" => Some(Self::CallInterceptionBusy),
             "callInterceptionForwarded" => Some(Self::CallInterceptionForwarded),
             "callInterceptionNoAnswer" => Some(Self::CallInterceptionNoAnswer),
-            "callInterceptionResourcesNotAvailable" => Some(Self::CallInterceptionResourcesNotAvailable),
+            "callInterceptionResourcesNotAvailable" => {
+                Some(Self::CallInterceptionResourcesNotAvailable)
+            }
             "lawfulInterception" => Some(Self::LawfulInterception),
             _ => None,
         }
@@ -2719,6 +3055,135 @@ impl Ber for EventCause {
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         Ber::enc(&self.value(), tag, out);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for EventCause {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[EventCause] = &[
+            EventCause::ActiveParticipation,
+            EventCause::Alternate,
+            EventCause::Busy,
+            EventCause::CallBack,
+            EventCause::CallCancelled,
+            EventCause::CallForwardImmediate,
+            EventCause::CallForwardBusy,
+            EventCause::CallForwardNoAnswer,
+            EventCause::CallForward,
+            EventCause::CallNotAnswered,
+            EventCause::CallPickup,
+            EventCause::CampOn,
+            EventCause::DestNotObtainable,
+            EventCause::DoNotDisturb,
+            EventCause::IncompatibleDestination,
+            EventCause::InvalidAccountCode,
+            EventCause::KeyOperation,
+            EventCause::Lockout,
+            EventCause::Maintenance,
+            EventCause::NetworkCongestion,
+            EventCause::NetworkNotObtainable,
+            EventCause::NewCall,
+            EventCause::NoAvailableAgents,
+            EventCause::Override,
+            EventCause::Park,
+            EventCause::Overflow,
+            EventCause::Recall,
+            EventCause::Redirected,
+            EventCause::ReorderTone,
+            EventCause::ResourcesNotAvailable,
+            EventCause::SilentParticipation,
+            EventCause::Transfer,
+            EventCause::TrunksBusy,
+            EventCause::Blocked,
+            EventCause::CharacterCountReached,
+            EventCause::Consultation,
+            EventCause::Distributed,
+            EventCause::DTMFDigitDetected,
+            EventCause::DurationExceeded,
+            EventCause::EndOfMessageDetected,
+            EventCause::EnteringDistribution,
+            EventCause::ForcedPause,
+            EventCause::MakeCall,
+            EventCause::MessageSizeExceeded,
+            EventCause::NetworkSignal,
+            EventCause::NextMessage,
+            EventCause::NormalClearing,
+            EventCause::NoSpeechDetected,
+            EventCause::NumberChanged,
+            EventCause::SingleStepConference,
+            EventCause::SingleStepTransfer,
+            EventCause::SpeechDetected,
+            EventCause::SwitchingFunctionTerminated,
+            EventCause::TerminationCharacterReceived,
+            EventCause::Timeout,
+            EventCause::ACDBusy,
+            EventCause::ACDForward,
+            EventCause::ACDSaturated,
+            EventCause::AlertTimeExpired,
+            EventCause::AutoWork,
+            EventCause::CampOnTrunks,
+            EventCause::Conference,
+            EventCause::DestDetected,
+            EventCause::DestOutOfOrder,
+            EventCause::DistributionDelay,
+            EventCause::ForcedTransition,
+            EventCause::Intrude,
+            EventCause::InvalidNumberFormat,
+            EventCause::JoinCall,
+            EventCause::KeyOperationInUse,
+            EventCause::MakePredictiveCall,
+            EventCause::MessageDurationExceeded,
+            EventCause::MultipleAlerting,
+            EventCause::MultipleQueuing,
+            EventCause::NetworkDialling,
+            EventCause::NetworkOutOfOrder,
+            EventCause::Normal,
+            EventCause::NotAvaliableBearerService,
+            EventCause::NotSupportedBearerService,
+            EventCause::NumberUnallocated,
+            EventCause::QueueCleared,
+            EventCause::RemainsInQueue,
+            EventCause::Reserved,
+            EventCause::SelectedTrunkBusy,
+            EventCause::Suspend,
+            EventCause::UnauthorisedBearerService,
+            EventCause::Activation,
+            EventCause::Babble,
+            EventCause::BadAttribute,
+            EventCause::BadGrammar,
+            EventCause::BadVoice,
+            EventCause::BadUri,
+            EventCause::BusyOverflow,
+            EventCause::CalendarOverflow,
+            EventCause::CapacityOverflow,
+            EventCause::DuplicateDTMF,
+            EventCause::EarlyStop,
+            EventCause::EmptyQueue,
+            EventCause::InterDigitTimeout,
+            EventCause::InvalidConnection,
+            EventCause::InvalidConnectionState,
+            EventCause::MakeConnection,
+            EventCause::MaxTimeout,
+            EventCause::NoAudioSaved,
+            EventCause::NoQueue,
+            EventCause::NoRule,
+            EventCause::OutOfGrammar,
+            EventCause::PathReplacement,
+            EventCause::QueueTimeOverflow,
+            EventCause::RecallBusy,
+            EventCause::RecallForwarded,
+            EventCause::RecallNoAnswer,
+            EventCause::RecallResourcesNotAvailable,
+            EventCause::UnknownOverflow,
+            EventCause::CallInterception,
+            EventCause::CallInterceptionBusy,
+            EventCause::CallInterceptionForwarded,
+            EventCause::CallInterceptionNoAnswer,
+            EventCause::CallInterceptionResourcesNotAvailable,
+            EventCause::LawfulInterception,
+        ];
+        u.choose(ALL).copied()
     }
 }
 
@@ -2758,12 +3223,18 @@ impl Ber for ClearCallArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 29) {
-                f1 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -2808,6 +3279,19 @@ impl Ber for ClearCallArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ClearCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            call_to_be_cleared: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            reason: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -2880,6 +3364,17 @@ impl Ber for ClearCallResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ClearCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for ClearCallResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -2894,7 +3389,10 @@ impl Jer for ClearCallResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "ClearCallResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "ClearCallResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -2929,7 +3427,10 @@ impl Ber for ClearConnectionArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -2939,7 +3440,10 @@ impl Ber for ClearConnectionArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 29) {
-                f2 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
@@ -2957,7 +3461,12 @@ impl Ber for ClearConnectionArgument {
         }
         let _ = idx;
         Ok(Self {
-            connection_to_be_cleared: d.required(f0, tlv, "ClearConnectionArgument", "connectionToBeCleared")?,
+            connection_to_be_cleared: d.required(
+                f0,
+                tlv,
+                "ClearConnectionArgument",
+                "connectionToBeCleared",
+            )?,
             correlator_data: f1,
             user_data: f2,
             reason: f3,
@@ -2991,10 +3500,27 @@ impl Ber for ClearConnectionArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ClearConnectionArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            connection_to_be_cleared: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            reason: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ClearConnectionArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("connectionToBeCleared".into(), self.connection_to_be_cleared.to_jer());
+        m.insert(
+            "connectionToBeCleared".into(),
+            self.connection_to_be_cleared.to_jer(),
+        );
         if let Some(v) = &self.correlator_data {
             m.insert("correlatorData".into(), v.to_jer());
         }
@@ -3012,7 +3538,11 @@ impl Jer for ClearConnectionArgument {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "ClearConnectionArgument")?;
         Ok(Self {
-            connection_to_be_cleared: jer::req(o, "connectionToBeCleared", "ClearConnectionArgument")?,
+            connection_to_be_cleared: jer::req(
+                o,
+                "connectionToBeCleared",
+                "ClearConnectionArgument",
+            )?,
             correlator_data: jer::opt(o, "correlatorData")?,
             user_data: jer::opt(o, "userData")?,
             reason: jer::opt(o, "reason")?,
@@ -3064,6 +3594,17 @@ impl Ber for ClearConnectionResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ClearConnectionResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for ClearConnectionResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -3078,7 +3619,10 @@ impl Jer for ClearConnectionResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "ClearConnectionResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "ClearConnectionResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -3107,12 +3651,18 @@ impl Ber for ConferenceCallArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -3146,6 +3696,18 @@ impl Ber for ConferenceCallArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConferenceCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            held_call: u.arbitrary()?,
+            active_call: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -3200,7 +3762,10 @@ impl Ber for ConnectionListItemEndpoint {
             return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Restricted({ let x0 = d.inner(c, Some(Tag::new(0, 5)))?; <() as Ber>::dec(d, &x0)? }));
+            return Ok(Self::Restricted({
+                let x0 = d.inner(c, Some(Tag::new(0, 5)))?;
+                <() as Ber>::dec(d, &x0)?
+            }));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -3222,6 +3787,18 @@ impl Ber for ConnectionListItemEndpoint {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConnectionListItemEndpoint {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::DeviceID(u.arbitrary()?),
+            1 => Self::NotKnown(u.arbitrary()?),
+            2 => Self::Restricted(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for ConnectionListItemEndpoint {
     fn to_jer(&self) -> Value {
         match self {
@@ -3238,7 +3815,10 @@ impl Jer for ConnectionListItemEndpoint {
             "notKnown" => Ok(Self::NotKnown(Jer::from_jer(v)?)),
             "restricted" => Ok(Self::Restricted(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "ConnectionListItemEndpoint", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "ConnectionListItemEndpoint",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -3285,6 +3865,17 @@ impl Ber for ConnectionListItemAssociatedNID {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConnectionListItemAssociatedNID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::DeviceID(u.arbitrary()?),
+            1 => Self::NotKnown(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for ConnectionListItemAssociatedNID {
     fn to_jer(&self) -> Value {
         match self {
@@ -3299,7 +3890,10 @@ impl Jer for ConnectionListItemAssociatedNID {
             "deviceID" => Ok(Self::DeviceID(Jer::from_jer(v)?)),
             "notKnown" => Ok(Self::NotKnown(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "ConnectionListItemAssociatedNID", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "ConnectionListItemAssociatedNID",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -3371,12 +3965,30 @@ impl Ber for ConnectionInformationFlowDirection {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConnectionInformationFlowDirection {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[ConnectionInformationFlowDirection] = &[
+            ConnectionInformationFlowDirection::Transmit,
+            ConnectionInformationFlowDirection::Receive,
+            ConnectionInformationFlowDirection::TransmitAndReceive,
+            ConnectionInformationFlowDirection::None,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for ConnectionInformationFlowDirection {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "ConnectionInformationFlowDirection", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "ConnectionInformationFlowDirection",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -3446,6 +4058,18 @@ impl Ber for ConnectionInformation {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConnectionInformation {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            flow_direction: u.arbitrary()?,
+            number_of_channels: u.arbitrary()?,
+            media_session_information: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ConnectionInformation {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -3506,22 +4130,36 @@ impl Ber for ConnectionListItem {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some({ let x0 = d.inner(&c, Some(Tag::new(1, 11)))?; let x1 = d.inner(&x0, None)?; <Box<ConnectionID> as Ber>::dec(d, &x1)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(1, 11)))?;
+                    let x1 = d.inner(&x0, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x1)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some({ let x0 = d.inner(&c, Some(Tag::new(1, 11)))?; let x1 = d.inner(&x0, None)?; <Box<ConnectionID> as Ber>::dec(d, &x1)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(1, 11)))?;
+                    let x1 = d.inner(&x0, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x1)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <ConnectionListItemEndpoint as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionListItemEndpoint as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 3) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <ConnectionListItemAssociatedNID as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionListItemAssociatedNID as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
@@ -3575,6 +4213,20 @@ impl Ber for ConnectionListItem {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConnectionListItem {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            new_connection: u.arbitrary()?,
+            old_connection: u.arbitrary()?,
+            endpoint: u.arbitrary()?,
+            associated_nid: u.arbitrary()?,
+            resulting_connection_info: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -3633,10 +4285,14 @@ impl Ber for GlobalCallLinkageID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::SubDomainCallLinkageID(<OctetString as Ber>::dec(d, c)?));
+            return Ok(Self::SubDomainCallLinkageID(<OctetString as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::GloballyUniqueCallLinkageID(<OctetString as Ber>::dec(d, c)?));
+            return Ok(Self::GloballyUniqueCallLinkageID(
+                <OctetString as Ber>::dec(d, c)?,
+            ));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -3653,11 +4309,24 @@ impl Ber for GlobalCallLinkageID {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GlobalCallLinkageID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::SubDomainCallLinkageID(u.arbitrary()?),
+            1 => Self::GloballyUniqueCallLinkageID(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for GlobalCallLinkageID {
     fn to_jer(&self) -> Value {
         match self {
             Self::SubDomainCallLinkageID(v) => jer::choice("subDomainCallLinkageID", v.to_jer()),
-            Self::GloballyUniqueCallLinkageID(v) => jer::choice("globallyUniqueCallLinkageID", v.to_jer()),
+            Self::GloballyUniqueCallLinkageID(v) => {
+                jer::choice("globallyUniqueCallLinkageID", v.to_jer())
+            }
             Self::Unrecognized(a) => jer::choice(jer::UNRECOGNIZED, a.to_jer()),
         }
     }
@@ -3665,9 +4334,14 @@ impl Jer for GlobalCallLinkageID {
         let (k, v) = jer::single_key(v, "GlobalCallLinkageID")?;
         match k {
             "subDomainCallLinkageID" => Ok(Self::SubDomainCallLinkageID(Jer::from_jer(v)?)),
-            "globallyUniqueCallLinkageID" => Ok(Self::GloballyUniqueCallLinkageID(Jer::from_jer(v)?)),
+            "globallyUniqueCallLinkageID" => {
+                Ok(Self::GloballyUniqueCallLinkageID(Jer::from_jer(v)?))
+            }
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "GlobalCallLinkageID", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "GlobalCallLinkageID",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -3736,13 +4410,28 @@ impl Ber for GlobalCallData {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GlobalCallData {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            global_call_switching_sub_domain_name: u.arbitrary()?,
+            global_call_linkage_id: u.arbitrary()?,
+            call_linkage_id_timestamp: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for GlobalCallData {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
         if let Some(v) = &self.global_call_switching_sub_domain_name {
             m.insert("globalCallSwitchingSubDomainName".into(), v.to_jer());
         }
-        m.insert("globalCallLinkageID".into(), self.global_call_linkage_id.to_jer());
+        m.insert(
+            "globalCallLinkageID".into(),
+            self.global_call_linkage_id.to_jer(),
+        );
         if let Some(v) = &self.call_linkage_id_timestamp {
             m.insert("callLinkageIDTimestamp".into(), v.to_jer());
         }
@@ -3784,7 +4473,9 @@ impl Ber for ThreadLinkageID {
             return Ok(Self::SubDomainThreadID(<OctetString as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::GloballyUniqueThreadID(<OctetString as Ber>::dec(d, c)?));
+            return Ok(Self::GloballyUniqueThreadID(<OctetString as Ber>::dec(
+                d, c,
+            )?));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -3798,6 +4489,17 @@ impl Ber for ThreadLinkageID {
             }
             Self::Unrecognized(a) => a.write(out),
         }
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ThreadLinkageID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::SubDomainThreadID(u.arbitrary()?),
+            1 => Self::GloballyUniqueThreadID(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
     }
 }
 
@@ -3815,7 +4517,10 @@ impl Jer for ThreadLinkageID {
             "subDomainThreadID" => Ok(Self::SubDomainThreadID(Jer::from_jer(v)?)),
             "globallyUniqueThreadID" => Ok(Self::GloballyUniqueThreadID(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "ThreadLinkageID", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "ThreadLinkageID",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -3881,6 +4586,18 @@ impl Ber for ThreadData {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ThreadData {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            thread_switching_sub_domain_name: u.arbitrary()?,
+            thread_linkage_id: u.arbitrary()?,
+            thread_id_time_stamp: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -3959,6 +4676,17 @@ impl Ber for CallLinkageData {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CallLinkageData {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            global_call_data: u.arbitrary()?,
+            thread_data: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for CallLinkageData {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -4012,8 +4740,18 @@ impl Ber for CallLinkageDataList {
         }
         let _ = idx;
         Ok(Self {
-            new_call_linkage_data: d.required(f0, tlv, "CallLinkageDataList", "newCallLinkageData")?,
-            old_call_linkage_data: d.required(f1, tlv, "CallLinkageDataList", "oldCallLinkageData")?,
+            new_call_linkage_data: d.required(
+                f0,
+                tlv,
+                "CallLinkageDataList",
+                "newCallLinkageData",
+            )?,
+            old_call_linkage_data: d.required(
+                f1,
+                tlv,
+                "CallLinkageDataList",
+                "oldCallLinkageData",
+            )?,
             unrecognized,
         })
     }
@@ -4028,11 +4766,28 @@ impl Ber for CallLinkageDataList {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CallLinkageDataList {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            new_call_linkage_data: u.arbitrary()?,
+            old_call_linkage_data: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for CallLinkageDataList {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("newCallLinkageData".into(), self.new_call_linkage_data.to_jer());
-        m.insert("oldCallLinkageData".into(), self.old_call_linkage_data.to_jer());
+        m.insert(
+            "newCallLinkageData".into(),
+            self.new_call_linkage_data.to_jer(),
+        );
+        m.insert(
+            "oldCallLinkageData".into(),
+            self.old_call_linkage_data.to_jer(),
+        );
         Value::Object(m)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
@@ -4075,7 +4830,10 @@ impl Ber for ConferenceCallResult {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -4132,6 +4890,20 @@ impl Ber for ConferenceCallResult {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConferenceCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            conference_call: u.arbitrary()?,
+            connections: u.arbitrary()?,
+            conference_call_info: u.arbitrary()?,
+            call_linkage_data_list: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -4223,12 +4995,18 @@ impl Ber for ConsultationCallArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 16)))?; <DeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 16)))?;
+                    <DeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -4253,7 +5031,10 @@ impl Ber for ConsultationCallArgument {
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 6) {
-                f6 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f6 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 7;
                 continue;
             }
@@ -4366,6 +5147,29 @@ impl Ber for ConsultationCallArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConsultationCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            existing_call: u.arbitrary()?,
+            consulted_device: u.arbitrary()?,
+            connection_reservation: u.arbitrary()?,
+            account_code: u.arbitrary()?,
+            auth_code: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            calling_connection_info: u.arbitrary()?,
+            consult_options: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ConsultationCallArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -4400,7 +5204,10 @@ impl Jer for ConsultationCallArgument {
                 m.insert("consultOptions".into(), v.to_jer());
             }
             None => {
-                m.insert("consultOptions".into(), jer::parse_default("\"unrestricted\""));
+                m.insert(
+                    "consultOptions".into(),
+                    jer::parse_default("\"unrestricted\""),
+                );
             }
         }
         if let Some(v) = &self.subject_of_call {
@@ -4466,7 +5273,10 @@ impl Ber for ConsultationCallResult {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -4526,6 +5336,20 @@ impl Ber for ConsultationCallResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConsultationCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            initiated_call: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            initiated_call_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ConsultationCallResult {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -4581,7 +5405,10 @@ impl Ber for HoldCallArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -4620,6 +5447,18 @@ impl Ber for HoldCallArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for HoldCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            call_to_be_held: u.arbitrary()?,
+            connection_reservation: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -4688,6 +5527,17 @@ impl Ber for HoldCallResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for HoldCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for HoldCallResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -4702,7 +5552,10 @@ impl Jer for HoldCallResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "HoldCallResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "HoldCallResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -4759,6 +5612,14 @@ impl Ber for AutoOriginate {
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         Ber::enc(&self.value(), tag, out);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AutoOriginate {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[AutoOriginate] = &[AutoOriginate::Prompt, AutoOriginate::DoNotPrompt];
+        u.choose(ALL).copied()
     }
 }
 
@@ -4858,7 +5719,10 @@ impl Ber for MakeCallArgument {
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 29) {
-                f6 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f6 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 7;
                 continue;
             }
@@ -4902,7 +5766,12 @@ impl Ber for MakeCallArgument {
         let _ = idx;
         Ok(Self {
             calling_device: d.required(f0, tlv, "MakeCallArgument", "callingDevice")?,
-            called_directory_number: d.required(f1, tlv, "MakeCallArgument", "calledDirectoryNumber")?,
+            called_directory_number: d.required(
+                f1,
+                tlv,
+                "MakeCallArgument",
+                "calledDirectoryNumber",
+            )?,
             account_code: f2,
             auth_code: f3,
             auto_originate: f4,
@@ -4967,11 +5836,37 @@ impl Ber for MakeCallArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MakeCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            calling_device: u.arbitrary()?,
+            called_directory_number: u.arbitrary()?,
+            account_code: u.arbitrary()?,
+            auth_code: u.arbitrary()?,
+            auto_originate: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            calling_connection_info: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            reason: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for MakeCallArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
         m.insert("callingDevice".into(), self.calling_device.to_jer());
-        m.insert("calledDirectoryNumber".into(), self.called_directory_number.to_jer());
+        m.insert(
+            "calledDirectoryNumber".into(),
+            self.called_directory_number.to_jer(),
+        );
         if let Some(v) = &self.account_code {
             m.insert("accountCode".into(), v.to_jer());
         }
@@ -5067,7 +5962,10 @@ impl Ber for MakeCallResult {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -5124,6 +6022,20 @@ impl Ber for MakeCallResult {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MakeCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            calling_device: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            initiated_call_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -5213,6 +6125,17 @@ impl Ber for SignallingCondition {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SignallingCondition {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[SignallingCondition] = &[
+            SignallingCondition::CallDelivered,
+            SignallingCondition::CallEstablished,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for SignallingCondition {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -5277,12 +6200,28 @@ impl Ber for SignallingConditionsAction {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SignallingConditionsAction {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[SignallingConditionsAction] = &[
+            SignallingConditionsAction::DestinationDetection,
+            SignallingConditionsAction::RemainConnected,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for SignallingConditionsAction {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "SignallingConditionsAction", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "SignallingConditionsAction",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -5320,8 +6259,18 @@ impl Ber for SignallingDetection {
         }
         let _ = idx;
         Ok(Self {
-            signalling_condition: d.required(f0, tlv, "SignallingDetection", "signallingCondition")?,
-            signalling_conditions_action: d.required(f1, tlv, "SignallingDetection", "signallingConditionsAction")?,
+            signalling_condition: d.required(
+                f0,
+                tlv,
+                "SignallingDetection",
+                "signallingCondition",
+            )?,
+            signalling_conditions_action: d.required(
+                f1,
+                tlv,
+                "SignallingDetection",
+                "signallingConditionsAction",
+            )?,
             unrecognized,
         })
     }
@@ -5336,18 +6285,39 @@ impl Ber for SignallingDetection {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SignallingDetection {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            signalling_condition: u.arbitrary()?,
+            signalling_conditions_action: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SignallingDetection {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("signallingCondition".into(), self.signalling_condition.to_jer());
-        m.insert("signallingConditionsAction".into(), self.signalling_conditions_action.to_jer());
+        m.insert(
+            "signallingCondition".into(),
+            self.signalling_condition.to_jer(),
+        );
+        m.insert(
+            "signallingConditionsAction".into(),
+            self.signalling_conditions_action.to_jer(),
+        );
         Value::Object(m)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "SignallingDetection")?;
         Ok(Self {
             signalling_condition: jer::req(o, "signallingCondition", "SignallingDetection")?,
-            signalling_conditions_action: jer::req(o, "signallingConditionsAction", "SignallingDetection")?,
+            signalling_conditions_action: jer::req(
+                o,
+                "signallingConditionsAction",
+                "SignallingDetection",
+            )?,
             unrecognized: Vec::new(),
         })
     }
@@ -5411,6 +6381,18 @@ impl Ber for DestinationCondition {
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         Ber::enc(&self.value(), tag, out);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DestinationCondition {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[DestinationCondition] = &[
+            DestinationCondition::HumanVoice,
+            DestinationCondition::AnsweringMachine,
+            DestinationCondition::FacsimileMachine,
+        ];
+        u.choose(ALL).copied()
     }
 }
 
@@ -5478,6 +6460,17 @@ impl Ber for DetectionAction {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DetectionAction {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[DetectionAction] = &[
+            DetectionAction::ClearCalledConnection,
+            DetectionAction::RemainConnected,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for DetectionAction {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -5521,7 +6514,12 @@ impl Ber for DestinationDetectionItem {
         }
         let _ = idx;
         Ok(Self {
-            destination_condition: d.required(f0, tlv, "DestinationDetectionItem", "destinationCondition")?,
+            destination_condition: d.required(
+                f0,
+                tlv,
+                "DestinationDetectionItem",
+                "destinationCondition",
+            )?,
             detection_action: d.required(f1, tlv, "DestinationDetectionItem", "detectionAction")?,
             unrecognized,
         })
@@ -5537,10 +6535,24 @@ impl Ber for DestinationDetectionItem {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DestinationDetectionItem {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            destination_condition: u.arbitrary()?,
+            detection_action: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for DestinationDetectionItem {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("destinationCondition".into(), self.destination_condition.to_jer());
+        m.insert(
+            "destinationCondition".into(),
+            self.destination_condition.to_jer(),
+        );
         m.insert("detectionAction".into(), self.detection_action.to_jer());
         Value::Object(m)
     }
@@ -5606,6 +6618,17 @@ impl Ber for DefaultAction {
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         Ber::enc(&self.value(), tag, out);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DefaultAction {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[DefaultAction] = &[
+            DefaultAction::ClearCalledConnection,
+            DefaultAction::RemainConnected,
+        ];
+        u.choose(ALL).copied()
     }
 }
 
@@ -5733,7 +6756,10 @@ impl Ber for MakePredictiveCallArgument {
                 continue;
             }
             if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 29) {
-                f11 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f11 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 12;
                 continue;
             }
@@ -5757,7 +6783,12 @@ impl Ber for MakePredictiveCallArgument {
         let _ = idx;
         Ok(Self {
             calling_device: d.required(f0, tlv, "MakePredictiveCallArgument", "callingDevice")?,
-            called_directory_number: d.required(f1, tlv, "MakePredictiveCallArgument", "calledDirectoryNumber")?,
+            called_directory_number: d.required(
+                f1,
+                tlv,
+                "MakePredictiveCallArgument",
+                "calledDirectoryNumber",
+            )?,
             signalling_detection: f2,
             destination_detection: f3,
             default_action: f4,
@@ -5826,11 +6857,38 @@ impl Ber for MakePredictiveCallArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MakePredictiveCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            calling_device: u.arbitrary()?,
+            called_directory_number: u.arbitrary()?,
+            signalling_detection: u.arbitrary()?,
+            destination_detection: u.arbitrary()?,
+            default_action: u.arbitrary()?,
+            account_code: u.arbitrary()?,
+            auth_code: u.arbitrary()?,
+            auto_originate: u.arbitrary()?,
+            alert_time: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for MakePredictiveCallArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
         m.insert("callingDevice".into(), self.calling_device.to_jer());
-        m.insert("calledDirectoryNumber".into(), self.called_directory_number.to_jer());
+        m.insert(
+            "calledDirectoryNumber".into(),
+            self.called_directory_number.to_jer(),
+        );
         if let Some(v) = &self.signalling_detection {
             m.insert("signallingDetection".into(), v.to_jer());
         }
@@ -5881,7 +6939,11 @@ impl Jer for MakePredictiveCallArgument {
         let o = jer::object(v, "MakePredictiveCallArgument")?;
         Ok(Self {
             calling_device: jer::req(o, "callingDevice", "MakePredictiveCallArgument")?,
-            called_directory_number: jer::req(o, "calledDirectoryNumber", "MakePredictiveCallArgument")?,
+            called_directory_number: jer::req(
+                o,
+                "calledDirectoryNumber",
+                "MakePredictiveCallArgument",
+            )?,
             signalling_detection: jer::opt(o, "signallingDetection")?,
             destination_detection: jer::opt(o, "destinationDetection")?,
             default_action: jer::opt(o, "defaultAction")?,
@@ -5927,7 +6989,10 @@ impl Ber for MakePredictiveCallResult {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -5975,6 +7040,19 @@ impl Ber for MakePredictiveCallResult {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MakePredictiveCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            initiated_call: u.arbitrary()?,
+            initiated_call_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -6029,12 +7107,18 @@ impl Ber for ReconnectCallArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -6068,6 +7152,18 @@ impl Ber for ReconnectCallArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ReconnectCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            active_call: u.arbitrary()?,
+            held_call: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -6134,6 +7230,17 @@ impl Ber for ReconnectCallResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ReconnectCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for ReconnectCallResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -6148,7 +7255,10 @@ impl Jer for ReconnectCallResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "ReconnectCallResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "ReconnectCallResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -6174,7 +7284,10 @@ impl Ber for RetrieveCallArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -6187,7 +7300,12 @@ impl Ber for RetrieveCallArgument {
         }
         let _ = idx;
         Ok(Self {
-            call_to_be_retrieved: d.required(f0, tlv, "RetrieveCallArgument", "callToBeRetrieved")?,
+            call_to_be_retrieved: d.required(
+                f0,
+                tlv,
+                "RetrieveCallArgument",
+                "callToBeRetrieved",
+            )?,
             extensions: f1,
             unrecognized,
         })
@@ -6207,10 +7325,24 @@ impl Ber for RetrieveCallArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RetrieveCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            call_to_be_retrieved: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for RetrieveCallArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("callToBeRetrieved".into(), self.call_to_be_retrieved.to_jer());
+        m.insert(
+            "callToBeRetrieved".into(),
+            self.call_to_be_retrieved.to_jer(),
+        );
         if let Some(v) = &self.extensions {
             m.insert("extensions".into(), v.to_jer());
         }
@@ -6268,6 +7400,17 @@ impl Ber for RetrieveCallResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RetrieveCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for RetrieveCallResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -6282,7 +7425,10 @@ impl Jer for RetrieveCallResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "RetrieveCallResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "RetrieveCallResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -6311,12 +7457,18 @@ impl Ber for TransferCallArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -6350,6 +7502,18 @@ impl Ber for TransferCallArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for TransferCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            held_call: u.arbitrary()?,
+            active_call: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -6404,7 +7568,10 @@ impl Ber for TransferCallResult {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -6461,6 +7628,20 @@ impl Ber for TransferCallResult {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for TransferCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            transferred_call: u.arbitrary()?,
+            connections: u.arbitrary()?,
+            transferred_call_info: u.arbitrary()?,
+            call_linkage_data_list: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -6556,6 +7737,18 @@ impl Ber for ParticipationType {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ParticipationType {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[ParticipationType] = &[
+            ParticipationType::Silent,
+            ParticipationType::Active,
+            ParticipationType::None,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for ParticipationType {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -6610,7 +7803,10 @@ impl Ber for SingleStepConfArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -6640,7 +7836,10 @@ impl Ber for SingleStepConfArgument {
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 29) {
-                f6 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f6 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 7;
                 continue;
             }
@@ -6712,6 +7911,25 @@ impl Ber for SingleStepConfArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SingleStepConfArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            active_call: u.arbitrary()?,
+            device_to_join: u.arbitrary()?,
+            participation_type: u.arbitrary()?,
+            account_code: u.arbitrary()?,
+            auth_code: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -6796,7 +8014,10 @@ impl Ber for SingleStepConfResult {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -6844,6 +8065,19 @@ impl Ber for SingleStepConfResult {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SingleStepConfResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            conferenced_call: u.arbitrary()?,
+            conferenced_call_info: u.arbitrary()?,
+            call_linkage_data_list: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -6924,6 +8158,18 @@ impl Ber for SubjectDeviceID {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SubjectDeviceID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::DeviceIdentifier(u.arbitrary()?),
+            1 => Self::NotKnown(u.arbitrary()?),
+            2 => Self::Restricted(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for SubjectDeviceID {
     fn to_jer(&self) -> Value {
         match self {
@@ -6940,7 +8186,10 @@ impl Jer for SubjectDeviceID {
             "notKnown" => Ok(Self::NotKnown(Jer::from_jer(v)?)),
             "restricted" => Ok(Self::Restricted(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "SubjectDeviceID", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "SubjectDeviceID",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -7030,6 +8279,22 @@ impl Ber for LocalConnectionState {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for LocalConnectionState {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[LocalConnectionState] = &[
+            LocalConnectionState::Null,
+            LocalConnectionState::Initiated,
+            LocalConnectionState::Alerting,
+            LocalConnectionState::Connected,
+            LocalConnectionState::Hold,
+            LocalConnectionState::Queued,
+            LocalConnectionState::Fail,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for LocalConnectionState {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -7097,9 +8362,24 @@ impl Ber for ServicesPermitted {
         }
         let _ = idx;
         Ok(Self {
-            call_control_services: d.required(f0, tlv, "ServicesPermitted", "callControlServices")?,
-            call_associated_services: d.required(f1, tlv, "ServicesPermitted", "callAssociatedServices")?,
-            media_attachment_services: d.required(f2, tlv, "ServicesPermitted", "mediaAttachmentServices")?,
+            call_control_services: d.required(
+                f0,
+                tlv,
+                "ServicesPermitted",
+                "callControlServices",
+            )?,
+            call_associated_services: d.required(
+                f1,
+                tlv,
+                "ServicesPermitted",
+                "callAssociatedServices",
+            )?,
+            media_attachment_services: d.required(
+                f2,
+                tlv,
+                "ServicesPermitted",
+                "mediaAttachmentServices",
+            )?,
             routeing_services: d.required(f3, tlv, "ServicesPermitted", "routeingServices")?,
             voice_unit_services: d.required(f4, tlv, "ServicesPermitted", "voiceUnitServices")?,
             unrecognized,
@@ -7119,14 +8399,40 @@ impl Ber for ServicesPermitted {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ServicesPermitted {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            call_control_services: u.arbitrary()?,
+            call_associated_services: u.arbitrary()?,
+            media_attachment_services: u.arbitrary()?,
+            routeing_services: u.arbitrary()?,
+            voice_unit_services: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ServicesPermitted {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("callControlServices".into(), self.call_control_services.to_jer());
-        m.insert("callAssociatedServices".into(), self.call_associated_services.to_jer());
-        m.insert("mediaAttachmentServices".into(), self.media_attachment_services.to_jer());
+        m.insert(
+            "callControlServices".into(),
+            self.call_control_services.to_jer(),
+        );
+        m.insert(
+            "callAssociatedServices".into(),
+            self.call_associated_services.to_jer(),
+        );
+        m.insert(
+            "mediaAttachmentServices".into(),
+            self.media_attachment_services.to_jer(),
+        );
         m.insert("routeingServices".into(), self.routeing_services.to_jer());
-        m.insert("voiceUnitServices".into(), self.voice_unit_services.to_jer());
+        m.insert(
+            "voiceUnitServices".into(),
+            self.voice_unit_services.to_jer(),
+        );
         Value::Object(m)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
@@ -7374,6 +8680,32 @@ impl Ber for GpLocationInfoCivicLocGmlCivicLoc {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GpLocationInfoCivicLocGmlCivicLoc {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            country: u.arbitrary()?,
+            a1: u.arbitrary()?,
+            a2: u.arbitrary()?,
+            a3: u.arbitrary()?,
+            a4: u.arbitrary()?,
+            a5: u.arbitrary()?,
+            a6: u.arbitrary()?,
+            prd: u.arbitrary()?,
+            pod: u.arbitrary()?,
+            sts: u.arbitrary()?,
+            hno: u.arbitrary()?,
+            hns: u.arbitrary()?,
+            lmk: u.arbitrary()?,
+            loc: u.arbitrary()?,
+            flr: u.arbitrary()?,
+            nam: u.arbitrary()?,
+            pc: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for GpLocationInfoCivicLocGmlCivicLoc {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -7505,6 +8837,17 @@ impl Ber for GpLocationInfoCivicLocGml {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GpLocationInfoCivicLocGml {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            gml_format: u.arbitrary()?,
+            civic_loc: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for GpLocationInfoCivicLocGml {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -7561,6 +8904,16 @@ impl Ber for GpLocationInfo {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GpLocationInfo {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            civic_loc_gml: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -7651,10 +9004,26 @@ impl Ber for UsageRules {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for UsageRules {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            retransmission_allowed: u.arbitrary()?,
+            retention_expires: u.arbitrary()?,
+            ruleset_reference: u.arbitrary()?,
+            note_well: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for UsageRules {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("retransmissionAllowed".into(), self.retransmission_allowed.to_jer());
+        m.insert(
+            "retransmissionAllowed".into(),
+            self.retransmission_allowed.to_jer(),
+        );
         m.insert("retentionExpires".into(), self.retention_expires.to_jer());
         m.insert("rulesetReference".into(), self.ruleset_reference.to_jer());
         if let Some(v) = &self.note_well {
@@ -7879,6 +9248,42 @@ impl Ber for Method {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for Method {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[Method] = &[
+            Method::AGPS,
+            Method::AOA,
+            Method::Cell,
+            Method::Derived,
+            Method::DeviceAssistedAGps,
+            Method::DeviceBasedAGps,
+            Method::DHCP,
+            Method::GPS,
+            Method::HandsetAflt,
+            Method::HandsetEflt,
+            Method::HybridAGps,
+            Method::Ipdl,
+            Method::LldpMed,
+            Method::Manual,
+            Method::Mpl,
+            Method::Nmr,
+            Method::Otdoa,
+            Method::Rfid,
+            Method::Rssi,
+            Method::RssiRtt,
+            Method::Rtt,
+            Method::Ta,
+            Method::TaNmr,
+            Method::Triangulation,
+            Method::Utdoa,
+            Method::Wiremap,
+            Method::LocMet80211,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for Method {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -7945,6 +9350,18 @@ impl Ber for ProvidedBy {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ProvidedBy {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            dataprovider_id: u.arbitrary()?,
+            tel_uri: u.arbitrary()?,
+            u_rl: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -8043,6 +9460,19 @@ impl Ber for GeoPriv {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GeoPriv {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            gp_location_info: u.arbitrary()?,
+            usage_rules: u.arbitrary()?,
+            method: u.arbitrary()?,
+            provided_by: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for GeoPriv {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -8127,12 +9557,18 @@ impl Ber for BridgedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -8147,7 +9583,10 @@ impl Ber for BridgedEvent {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 29) {
-                f4 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
@@ -8268,6 +9707,29 @@ impl Ber for BridgedEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for BridgedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            bridged_connection: u.arbitrary()?,
+            bridged_appearance: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            bridged_connection_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for BridgedEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -8376,7 +9838,10 @@ impl Ber for CallClearedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -8386,7 +9851,10 @@ impl Ber for CallClearedEvent {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 29) {
-                f2 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
@@ -8481,6 +9949,25 @@ impl Ber for CallClearedEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CallClearedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            cleared_call: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for CallClearedEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -8564,7 +10051,10 @@ impl Ber for DeviceHistory {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
@@ -8593,6 +10083,18 @@ impl Ber for DeviceHistory {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DeviceHistory {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            old_device_id: u.arbitrary()?,
+            event_cause: u.arbitrary()?,
+            old_connection_id: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -8685,22 +10187,34 @@ impl Ber for ConferencedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 3) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 3) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
@@ -8720,7 +10234,10 @@ impl Ber for ConferencedEvent {
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 29) {
-                f7 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f7 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 8;
                 continue;
             }
@@ -8777,7 +10294,12 @@ impl Ber for ConferencedEvent {
             secondary_old_call: f1,
             conferencing_device: d.required(f2, tlv, "ConferencedEvent", "conferencingDevice")?,
             added_party: d.required(f3, tlv, "ConferencedEvent", "addedParty")?,
-            conference_connections: d.required(f4, tlv, "ConferencedEvent", "conferenceConnections")?,
+            conference_connections: d.required(
+                f4,
+                tlv,
+                "ConferencedEvent",
+                "conferenceConnections",
+            )?,
             local_connection_info: f5,
             correlator_data: f6,
             user_data: f7,
@@ -8853,6 +10375,32 @@ impl Ber for ConferencedEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConferencedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            primary_old_call: u.arbitrary()?,
+            secondary_old_call: u.arbitrary()?,
+            conferencing_device: u.arbitrary()?,
+            added_party: u.arbitrary()?,
+            conference_connections: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            call_linkage_data_list: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            device_history: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ConferencedEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -8860,9 +10408,15 @@ impl Jer for ConferencedEvent {
         if let Some(v) = &self.secondary_old_call {
             m.insert("secondaryOldCall".into(), v.to_jer());
         }
-        m.insert("conferencingDevice".into(), self.conferencing_device.to_jer());
+        m.insert(
+            "conferencingDevice".into(),
+            self.conferencing_device.to_jer(),
+        );
         m.insert("addedParty".into(), self.added_party.to_jer());
-        m.insert("conferenceConnections".into(), self.conference_connections.to_jer());
+        m.insert(
+            "conferenceConnections".into(),
+            self.conference_connections.to_jer(),
+        );
         if let Some(v) = &self.local_connection_info {
             m.insert("localConnectionInfo".into(), v.to_jer());
         }
@@ -8976,6 +10530,17 @@ impl Ber for NumberOfChargingUnitsItem {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for NumberOfChargingUnitsItem {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            charging_units: u.arbitrary()?,
+            type_of_units: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for NumberOfChargingUnitsItem {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -9080,12 +10645,33 @@ impl Ber for NumberOfCurrencyUnitsCurrencyMultiplier {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for NumberOfCurrencyUnitsCurrencyMultiplier {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[NumberOfCurrencyUnitsCurrencyMultiplier] = &[
+            NumberOfCurrencyUnitsCurrencyMultiplier::OneThousandth,
+            NumberOfCurrencyUnitsCurrencyMultiplier::OneHundredth,
+            NumberOfCurrencyUnitsCurrencyMultiplier::OneTenth,
+            NumberOfCurrencyUnitsCurrencyMultiplier::One,
+            NumberOfCurrencyUnitsCurrencyMultiplier::Ten,
+            NumberOfCurrencyUnitsCurrencyMultiplier::Hundred,
+            NumberOfCurrencyUnitsCurrencyMultiplier::Thousand,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for NumberOfCurrencyUnitsCurrencyMultiplier {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "NumberOfCurrencyUnitsCurrencyMultiplier", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "NumberOfCurrencyUnitsCurrencyMultiplier",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -9123,7 +10709,9 @@ impl Ber for NumberOfCurrencyUnits {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 10) {
-                f2 = Some(<NumberOfCurrencyUnitsCurrencyMultiplier as Ber>::dec(d, &c)?);
+                f2 = Some(<NumberOfCurrencyUnitsCurrencyMultiplier as Ber>::dec(
+                    d, &c,
+                )?);
                 idx = 3;
                 continue;
             }
@@ -9133,7 +10721,12 @@ impl Ber for NumberOfCurrencyUnits {
         Ok(Self {
             currency_type: d.required(f0, tlv, "NumberOfCurrencyUnits", "currencyType")?,
             currency_amount: d.required(f1, tlv, "NumberOfCurrencyUnits", "currencyAmount")?,
-            currency_multiplier: d.required(f2, tlv, "NumberOfCurrencyUnits", "currencyMultiplier")?,
+            currency_multiplier: d.required(
+                f2,
+                tlv,
+                "NumberOfCurrencyUnits",
+                "currencyMultiplier",
+            )?,
             unrecognized,
         })
     }
@@ -9149,12 +10742,27 @@ impl Ber for NumberOfCurrencyUnits {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for NumberOfCurrencyUnits {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            currency_type: u.arbitrary()?,
+            currency_amount: u.arbitrary()?,
+            currency_multiplier: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for NumberOfCurrencyUnits {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
         m.insert("currencyType".into(), self.currency_type.to_jer());
         m.insert("currencyAmount".into(), self.currency_amount.to_jer());
-        m.insert("currencyMultiplier".into(), self.currency_multiplier.to_jer());
+        m.insert(
+            "currencyMultiplier".into(),
+            self.currency_multiplier.to_jer(),
+        );
         Value::Object(m)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
@@ -9193,7 +10801,9 @@ impl Ber for NumberUnits {
             return Ok(Self::NumberOfChargeUnits(seqof_6(d, c)?));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::NumberOfCurrencyUnits(<NumberOfCurrencyUnits as Ber>::dec(d, c)?));
+            return Ok(Self::NumberOfCurrencyUnits(
+                <NumberOfCurrencyUnits as Ber>::dec(d, c)?,
+            ));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -9207,6 +10817,17 @@ impl Ber for NumberUnits {
             }
             Self::Unrecognized(a) => a.write(out),
         }
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for NumberUnits {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::NumberOfChargeUnits(u.arbitrary()?),
+            1 => Self::NumberOfCurrencyUnits(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
     }
 }
 
@@ -9224,7 +10845,10 @@ impl Jer for NumberUnits {
             "numberOfChargeUnits" => Ok(Self::NumberOfChargeUnits(Jer::from_jer(v)?)),
             "numberOfCurrencyUnits" => Ok(Self::NumberOfCurrencyUnits(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "NumberUnits", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "NumberUnits",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -9284,12 +10908,28 @@ impl Ber for ChargingInfoTypeOfChargingInfo {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ChargingInfoTypeOfChargingInfo {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[ChargingInfoTypeOfChargingInfo] = &[
+            ChargingInfoTypeOfChargingInfo::SubTotal,
+            ChargingInfoTypeOfChargingInfo::Total,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for ChargingInfoTypeOfChargingInfo {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "ChargingInfoTypeOfChargingInfo", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "ChargingInfoTypeOfChargingInfo",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -9343,11 +10983,25 @@ impl Ber for ChargingInfo {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ChargingInfo {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            number_units: u.arbitrary()?,
+            type_of_charging_info: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ChargingInfo {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
         m.insert("numberUnits".into(), self.number_units.to_jer());
-        m.insert("typeOfChargingInfo".into(), self.type_of_charging_info.to_jer());
+        m.insert(
+            "typeOfChargingInfo".into(),
+            self.type_of_charging_info.to_jer(),
+        );
         Value::Object(m)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
@@ -9423,12 +11077,18 @@ impl Ber for ConnectionClearedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -9443,7 +11103,10 @@ impl Ber for ConnectionClearedEvent {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 29) {
-                f4 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
@@ -9506,7 +11169,12 @@ impl Ber for ConnectionClearedEvent {
         }
         let _ = idx;
         Ok(Self {
-            dropped_connection: d.required(f0, tlv, "ConnectionClearedEvent", "droppedConnection")?,
+            dropped_connection: d.required(
+                f0,
+                tlv,
+                "ConnectionClearedEvent",
+                "droppedConnection",
+            )?,
             releasing_device: d.required(f1, tlv, "ConnectionClearedEvent", "releasingDevice")?,
             local_connection_info: f2,
             correlator_data: f3,
@@ -9579,6 +11247,31 @@ impl Ber for ConnectionClearedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ConnectionClearedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            dropped_connection: u.arbitrary()?,
+            releasing_device: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            charging_info: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            dropped_connection_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            device_history: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -9703,6 +11396,18 @@ impl Ber for CallingDeviceID {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CallingDeviceID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::DeviceIdentifier(u.arbitrary()?),
+            1 => Self::NotKnown(u.arbitrary()?),
+            2 => Self::Restricted(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for CallingDeviceID {
     fn to_jer(&self) -> Value {
         match self {
@@ -9719,7 +11424,10 @@ impl Jer for CallingDeviceID {
             "notKnown" => Ok(Self::NotKnown(Jer::from_jer(v)?)),
             "restricted" => Ok(Self::Restricted(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "CallingDeviceID", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "CallingDeviceID",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -9774,6 +11482,18 @@ impl Ber for CalledDeviceID {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CalledDeviceID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::DeviceIdentifier(u.arbitrary()?),
+            1 => Self::NotKnown(u.arbitrary()?),
+            2 => Self::Restricted(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for CalledDeviceID {
     fn to_jer(&self) -> Value {
         match self {
@@ -9790,7 +11510,10 @@ impl Jer for CalledDeviceID {
             "notKnown" => Ok(Self::NotKnown(Jer::from_jer(v)?)),
             "restricted" => Ok(Self::Restricted(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "CalledDeviceID", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "CalledDeviceID",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -9815,7 +11538,11 @@ pub enum RedirectionDeviceID {
 impl RedirectionDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(2, 7)) || (t == Tag::new(2, 8)) || (t == Tag::new(2, 9)) || (t == Tag::new(2, 10))
+        (t == Tag::new(0, 16))
+            || (t == Tag::new(2, 7))
+            || (t == Tag::new(2, 8))
+            || (t == Tag::new(2, 9))
+            || (t == Tag::new(2, 10))
     }
 }
 
@@ -9861,6 +11588,20 @@ impl Ber for RedirectionDeviceID {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RedirectionDeviceID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(5)? {
+            0 => Self::Numberdialed(u.arbitrary()?),
+            1 => Self::NotKnown(u.arbitrary()?),
+            2 => Self::NotRequired(u.arbitrary()?),
+            3 => Self::NotSpecified(u.arbitrary()?),
+            4 => Self::Restricted(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for RedirectionDeviceID {
     fn to_jer(&self) -> Value {
         match self {
@@ -9881,7 +11622,10 @@ impl Jer for RedirectionDeviceID {
             "notSpecified" => Ok(Self::NotSpecified(Jer::from_jer(v)?)),
             "restricted" => Ok(Self::Restricted(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "RedirectionDeviceID", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "RedirectionDeviceID",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -9936,6 +11680,18 @@ impl Ber for NetworkCallingDeviceID {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for NetworkCallingDeviceID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::DeviceIdentifier(u.arbitrary()?),
+            1 => Self::NotKnown(u.arbitrary()?),
+            2 => Self::Restricted(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for NetworkCallingDeviceID {
     fn to_jer(&self) -> Value {
         match self {
@@ -9952,7 +11708,10 @@ impl Jer for NetworkCallingDeviceID {
             "notKnown" => Ok(Self::NotKnown(Jer::from_jer(v)?)),
             "restricted" => Ok(Self::Restricted(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "NetworkCallingDeviceID", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "NetworkCallingDeviceID",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -10007,6 +11766,18 @@ impl Ber for NetworkCalledDeviceID {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for NetworkCalledDeviceID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::DeviceIdentifier(u.arbitrary()?),
+            1 => Self::NotKnown(u.arbitrary()?),
+            2 => Self::Restricted(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for NetworkCalledDeviceID {
     fn to_jer(&self) -> Value {
         match self {
@@ -10023,7 +11794,10 @@ impl Jer for NetworkCalledDeviceID {
             "notKnown" => Ok(Self::NotKnown(Jer::from_jer(v)?)),
             "restricted" => Ok(Self::Restricted(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "NetworkCalledDeviceID", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "NetworkCalledDeviceID",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -10078,6 +11852,18 @@ impl Ber for AssociatedCallingDeviceID {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AssociatedCallingDeviceID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::DeviceIdentifier(u.arbitrary()?),
+            1 => Self::NotKnown(u.arbitrary()?),
+            2 => Self::Restricted(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for AssociatedCallingDeviceID {
     fn to_jer(&self) -> Value {
         match self {
@@ -10094,7 +11880,10 @@ impl Jer for AssociatedCallingDeviceID {
             "notKnown" => Ok(Self::NotKnown(Jer::from_jer(v)?)),
             "restricted" => Ok(Self::Restricted(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "AssociatedCallingDeviceID", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "AssociatedCallingDeviceID",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -10149,6 +11938,18 @@ impl Ber for AssociatedCalledDeviceID {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AssociatedCalledDeviceID {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::DeviceIdentifier(u.arbitrary()?),
+            1 => Self::NotKnown(u.arbitrary()?),
+            2 => Self::Restricted(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for AssociatedCalledDeviceID {
     fn to_jer(&self) -> Value {
         match self {
@@ -10165,7 +11966,10 @@ impl Jer for AssociatedCalledDeviceID {
             "notKnown" => Ok(Self::NotKnown(Jer::from_jer(v)?)),
             "restricted" => Ok(Self::Restricted(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "AssociatedCalledDeviceID", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "AssociatedCalledDeviceID",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -10231,6 +12035,18 @@ impl Ber for MessageInfo {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MessageInfo {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            contents: u.arbitrary()?,
+            content_type_and_subtype: u.arbitrary()?,
+            contents_length: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -10347,32 +12163,50 @@ impl Ber for DeliveredEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <CallingDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 2) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <CalledDeviceID as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 4) {
-                f4 = Some({ let x0 = d.inner(&c, None)?; <RedirectionDeviceID as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
+                f5 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
+                });
                 idx = 6;
                 continue;
             }
@@ -10387,7 +12221,10 @@ impl Ber for DeliveredEvent {
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 29) {
-                f8 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f8 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 9;
                 continue;
             }
@@ -10402,22 +12239,34 @@ impl Ber for DeliveredEvent {
                 continue;
             }
             if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 7) {
-                f11 = Some({ let x0 = d.inner(&c, None)?; <NetworkCallingDeviceID as Ber>::dec(d, &x0)? });
+                f11 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 12;
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 8) {
-                f12 = Some({ let x0 = d.inner(&c, None)?; <NetworkCalledDeviceID as Ber>::dec(d, &x0)? });
+                f12 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 13;
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 5) {
-                f13 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCallingDeviceID as Ber>::dec(d, &x0)? });
+                f13 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 14;
                 continue;
             }
             if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 6) {
-                f14 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCalledDeviceID as Ber>::dec(d, &x0)? });
+                f14 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 15;
                 continue;
             }
@@ -10479,7 +12328,12 @@ impl Ber for DeliveredEvent {
             alerting_device: d.required(f1, tlv, "DeliveredEvent", "alertingDevice")?,
             calling_device: d.required(f2, tlv, "DeliveredEvent", "callingDevice")?,
             called_device: d.required(f3, tlv, "DeliveredEvent", "calledDevice")?,
-            last_redirection_device: d.required(f4, tlv, "DeliveredEvent", "lastRedirectionDevice")?,
+            last_redirection_device: d.required(
+                f4,
+                tlv,
+                "DeliveredEvent",
+                "lastRedirectionDevice",
+            )?,
             originating_nid_connection: f5,
             local_connection_info: f6,
             correlator_data: f7,
@@ -10597,6 +12451,40 @@ impl Ber for DeliveredEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DeliveredEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            connection: u.arbitrary()?,
+            alerting_device: u.arbitrary()?,
+            calling_device: u.arbitrary()?,
+            called_device: u.arbitrary()?,
+            last_redirection_device: u.arbitrary()?,
+            originating_nid_connection: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            network_calling_device: u.arbitrary()?,
+            network_called_device: u.arbitrary()?,
+            associated_calling_device: u.arbitrary()?,
+            associated_called_device: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            connection_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            message_info: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            device_history: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for DeliveredEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -10604,7 +12492,10 @@ impl Jer for DeliveredEvent {
         m.insert("alertingDevice".into(), self.alerting_device.to_jer());
         m.insert("callingDevice".into(), self.calling_device.to_jer());
         m.insert("calledDevice".into(), self.called_device.to_jer());
-        m.insert("lastRedirectionDevice".into(), self.last_redirection_device.to_jer());
+        m.insert(
+            "lastRedirectionDevice".into(),
+            self.last_redirection_device.to_jer(),
+        );
         if let Some(v) = &self.originating_nid_connection {
             m.insert("originatingNIDConnection".into(), v.to_jer());
         }
@@ -10764,12 +12655,18 @@ impl Ber for DigitsDialedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -10799,22 +12696,34 @@ impl Ber for DigitsDialedEvent {
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 7) {
-                f7 = Some({ let x0 = d.inner(&c, None)?; <NetworkCallingDeviceID as Ber>::dec(d, &x0)? });
+                f7 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 8;
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 8) {
-                f8 = Some({ let x0 = d.inner(&c, None)?; <NetworkCalledDeviceID as Ber>::dec(d, &x0)? });
+                f8 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 9;
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(1, 5) {
-                f9 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCallingDeviceID as Ber>::dec(d, &x0)? });
+                f9 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 10;
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(1, 6) {
-                f10 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCalledDeviceID as Ber>::dec(d, &x0)? });
+                f10 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 11;
                 continue;
             }
@@ -10933,6 +12842,32 @@ impl Ber for DigitsDialedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DigitsDialedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            dialing_connection: u.arbitrary()?,
+            dialing_device: u.arbitrary()?,
+            dialing_sequence: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            network_calling_device: u.arbitrary()?,
+            network_called_device: u.arbitrary()?,
+            associated_calling_device: u.arbitrary()?,
+            associated_called_device: u.arbitrary()?,
+            dialing_connection_info: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -11099,32 +13034,50 @@ impl Ber for DivertedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 3) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 1) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <CallingDeviceID as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 2) {
-                f4 = Some({ let x0 = d.inner(&c, None)?; <CalledDeviceID as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 4) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <RedirectionDeviceID as Ber>::dec(d, &x0)? });
+                f5 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 6;
                 continue;
             }
@@ -11139,7 +13092,10 @@ impl Ber for DivertedEvent {
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 29) {
-                f8 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f8 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 9;
                 continue;
             }
@@ -11169,22 +13125,34 @@ impl Ber for DivertedEvent {
                 continue;
             }
             if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 7) {
-                f14 = Some({ let x0 = d.inner(&c, None)?; <NetworkCallingDeviceID as Ber>::dec(d, &x0)? });
+                f14 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 15;
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(1, 8) {
-                f15 = Some({ let x0 = d.inner(&c, None)?; <NetworkCalledDeviceID as Ber>::dec(d, &x0)? });
+                f15 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 16;
                 continue;
             }
             if idx <= 16 && f16.is_none() && c.tag == Tag::new(1, 5) {
-                f16 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCallingDeviceID as Ber>::dec(d, &x0)? });
+                f16 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 17;
                 continue;
             }
             if idx <= 17 && f17.is_none() && c.tag == Tag::new(1, 6) {
-                f17 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCalledDeviceID as Ber>::dec(d, &x0)? });
+                f17 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 18;
                 continue;
             }
@@ -11232,7 +13200,12 @@ impl Ber for DivertedEvent {
             new_destination: d.required(f2, tlv, "DivertedEvent", "newDestination")?,
             calling_device: f3,
             called_device: f4,
-            last_redirection_device: d.required(f5, tlv, "DivertedEvent", "lastRedirectionDevice")?,
+            last_redirection_device: d.required(
+                f5,
+                tlv,
+                "DivertedEvent",
+                "lastRedirectionDevice",
+            )?,
             local_connection_info: f6,
             correlator_data: f7,
             user_data: f8,
@@ -11351,6 +13324,40 @@ impl Ber for DivertedEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DivertedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            connection: u.arbitrary()?,
+            diverting_device: u.arbitrary()?,
+            new_destination: u.arbitrary()?,
+            calling_device: u.arbitrary()?,
+            called_device: u.arbitrary()?,
+            last_redirection_device: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            connection_info: u.arbitrary()?,
+            network_calling_device: u.arbitrary()?,
+            network_called_device: u.arbitrary()?,
+            associated_calling_device: u.arbitrary()?,
+            associated_called_device: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            message_info: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            device_history: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for DivertedEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -11363,7 +13370,10 @@ impl Jer for DivertedEvent {
         if let Some(v) = &self.called_device {
             m.insert("calledDevice".into(), v.to_jer());
         }
-        m.insert("lastRedirectionDevice".into(), self.last_redirection_device.to_jer());
+        m.insert(
+            "lastRedirectionDevice".into(),
+            self.last_redirection_device.to_jer(),
+        );
         if let Some(v) = &self.local_connection_info {
             m.insert("localConnectionInfo".into(), v.to_jer());
         }
@@ -11544,32 +13554,50 @@ impl Ber for EstablishedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <CallingDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 2) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <CalledDeviceID as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 4) {
-                f4 = Some({ let x0 = d.inner(&c, None)?; <RedirectionDeviceID as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
+                f5 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
+                });
                 idx = 6;
                 continue;
             }
@@ -11584,7 +13612,10 @@ impl Ber for EstablishedEvent {
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 29) {
-                f8 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f8 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 9;
                 continue;
             }
@@ -11599,22 +13630,34 @@ impl Ber for EstablishedEvent {
                 continue;
             }
             if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 7) {
-                f11 = Some({ let x0 = d.inner(&c, None)?; <NetworkCallingDeviceID as Ber>::dec(d, &x0)? });
+                f11 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 12;
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 8) {
-                f12 = Some({ let x0 = d.inner(&c, None)?; <NetworkCalledDeviceID as Ber>::dec(d, &x0)? });
+                f12 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 13;
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 5) {
-                f13 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCallingDeviceID as Ber>::dec(d, &x0)? });
+                f13 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 14;
                 continue;
             }
             if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 6) {
-                f14 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCalledDeviceID as Ber>::dec(d, &x0)? });
+                f14 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 15;
                 continue;
             }
@@ -11672,11 +13715,21 @@ impl Ber for EstablishedEvent {
         }
         let _ = idx;
         Ok(Self {
-            established_connection: d.required(f0, tlv, "EstablishedEvent", "establishedConnection")?,
+            established_connection: d.required(
+                f0,
+                tlv,
+                "EstablishedEvent",
+                "establishedConnection",
+            )?,
             answering_device: d.required(f1, tlv, "EstablishedEvent", "answeringDevice")?,
             calling_device: d.required(f2, tlv, "EstablishedEvent", "callingDevice")?,
             called_device: d.required(f3, tlv, "EstablishedEvent", "calledDevice")?,
-            last_redirection_device: d.required(f4, tlv, "EstablishedEvent", "lastRedirectionDevice")?,
+            last_redirection_device: d.required(
+                f4,
+                tlv,
+                "EstablishedEvent",
+                "lastRedirectionDevice",
+            )?,
             originating_nid_connection: f5,
             local_connection_info: f6,
             correlator_data: f7,
@@ -11794,14 +13847,54 @@ impl Ber for EstablishedEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for EstablishedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            established_connection: u.arbitrary()?,
+            answering_device: u.arbitrary()?,
+            calling_device: u.arbitrary()?,
+            called_device: u.arbitrary()?,
+            last_redirection_device: u.arbitrary()?,
+            originating_nid_connection: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            network_calling_device: u.arbitrary()?,
+            network_called_device: u.arbitrary()?,
+            associated_calling_device: u.arbitrary()?,
+            associated_called_device: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            established_connection_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            message_info: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            device_history: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for EstablishedEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("establishedConnection".into(), self.established_connection.to_jer());
+        m.insert(
+            "establishedConnection".into(),
+            self.established_connection.to_jer(),
+        );
         m.insert("answeringDevice".into(), self.answering_device.to_jer());
         m.insert("callingDevice".into(), self.calling_device.to_jer());
         m.insert("calledDevice".into(), self.called_device.to_jer());
-        m.insert("lastRedirectionDevice".into(), self.last_redirection_device.to_jer());
+        m.insert(
+            "lastRedirectionDevice".into(),
+            self.last_redirection_device.to_jer(),
+        );
         if let Some(v) = &self.originating_nid_connection {
             m.insert("originatingNIDConnection".into(), v.to_jer());
         }
@@ -11985,32 +14078,50 @@ impl Ber for FailedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <CallingDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 2) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <CalledDeviceID as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 4) {
-                f4 = Some({ let x0 = d.inner(&c, None)?; <RedirectionDeviceID as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
+                f5 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
+                });
                 idx = 6;
                 continue;
             }
@@ -12025,7 +14136,10 @@ impl Ber for FailedEvent {
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 29) {
-                f8 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f8 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 9;
                 continue;
             }
@@ -12040,22 +14154,34 @@ impl Ber for FailedEvent {
                 continue;
             }
             if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 7) {
-                f11 = Some({ let x0 = d.inner(&c, None)?; <NetworkCallingDeviceID as Ber>::dec(d, &x0)? });
+                f11 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 12;
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 8) {
-                f12 = Some({ let x0 = d.inner(&c, None)?; <NetworkCalledDeviceID as Ber>::dec(d, &x0)? });
+                f12 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 13;
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 5) {
-                f13 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCallingDeviceID as Ber>::dec(d, &x0)? });
+                f13 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 14;
                 continue;
             }
             if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 6) {
-                f14 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCalledDeviceID as Ber>::dec(d, &x0)? });
+                f14 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 15;
                 continue;
             }
@@ -12235,6 +14361,40 @@ impl Ber for FailedEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for FailedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            failed_connection: u.arbitrary()?,
+            failing_device: u.arbitrary()?,
+            calling_device: u.arbitrary()?,
+            called_device: u.arbitrary()?,
+            last_redirection_device: u.arbitrary()?,
+            originating_nid_connection: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            network_calling_device: u.arbitrary()?,
+            network_called_device: u.arbitrary()?,
+            associated_calling_device: u.arbitrary()?,
+            associated_called_device: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            failed_connection_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            message_info: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            device_history: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for FailedEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -12242,7 +14402,10 @@ impl Jer for FailedEvent {
         m.insert("failingDevice".into(), self.failing_device.to_jer());
         m.insert("callingDevice".into(), self.calling_device.to_jer());
         m.insert("calledDevice".into(), self.called_device.to_jer());
-        m.insert("lastRedirectionDevice".into(), self.last_redirection_device.to_jer());
+        m.insert(
+            "lastRedirectionDevice".into(),
+            self.last_redirection_device.to_jer(),
+        );
         if let Some(v) = &self.originating_nid_connection {
             m.insert("originatingNIDConnection".into(), v.to_jer());
         }
@@ -12390,12 +14553,18 @@ impl Ber for HeldEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -12517,6 +14686,28 @@ impl Ber for HeldEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for HeldEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            held_connection: u.arbitrary()?,
+            holding_device: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            held_connection_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -12682,12 +14873,36 @@ impl Ber for ProgressIndicatorProgressLocation {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ProgressIndicatorProgressLocation {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[ProgressIndicatorProgressLocation] = &[
+            ProgressIndicatorProgressLocation::User,
+            ProgressIndicatorProgressLocation::PrivateNetServingLocal,
+            ProgressIndicatorProgressLocation::PublicNetServingLocal,
+            ProgressIndicatorProgressLocation::TransitNetwork,
+            ProgressIndicatorProgressLocation::PublicNetServingRemote,
+            ProgressIndicatorProgressLocation::PrivateNetServingRemote,
+            ProgressIndicatorProgressLocation::LocalInterface,
+            ProgressIndicatorProgressLocation::InternationalNetwork,
+            ProgressIndicatorProgressLocation::NetworkBeyondInterwk,
+            ProgressIndicatorProgressLocation::Other,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for ProgressIndicatorProgressLocation {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "ProgressIndicatorProgressLocation", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "ProgressIndicatorProgressLocation",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -12752,12 +14967,29 @@ impl Ber for ProgressIndicatorProgressDescription {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ProgressIndicatorProgressDescription {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[ProgressIndicatorProgressDescription] = &[
+            ProgressIndicatorProgressDescription::ISDNProgressDesc,
+            ProgressIndicatorProgressDescription::QSIGProgressDesc,
+            ProgressIndicatorProgressDescription::Other,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for ProgressIndicatorProgressDescription {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "ProgressIndicatorProgressDescription", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "ProgressIndicatorProgressDescription",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -12796,7 +15028,12 @@ impl Ber for ProgressIndicator {
         let _ = idx;
         Ok(Self {
             progress_location: d.required(f0, tlv, "ProgressIndicator", "progressLocation")?,
-            progress_description: d.required(f1, tlv, "ProgressIndicator", "progressDescription")?,
+            progress_description: d.required(
+                f1,
+                tlv,
+                "ProgressIndicator",
+                "progressDescription",
+            )?,
             unrecognized,
         })
     }
@@ -12811,11 +15048,25 @@ impl Ber for ProgressIndicator {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ProgressIndicator {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            progress_location: u.arbitrary()?,
+            progress_description: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ProgressIndicator {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
         m.insert("progressLocation".into(), self.progress_location.to_jer());
-        m.insert("progressDescription".into(), self.progress_description.to_jer());
+        m.insert(
+            "progressDescription".into(),
+            self.progress_description.to_jer(),
+        );
         Value::Object(m)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
@@ -12901,12 +15152,31 @@ impl Ber for NetworkCapabilityNetworkType {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for NetworkCapabilityNetworkType {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[NetworkCapabilityNetworkType] = &[
+            NetworkCapabilityNetworkType::ISDNPublic,
+            NetworkCapabilityNetworkType::NonISDNPublic,
+            NetworkCapabilityNetworkType::ISDNPrivate,
+            NetworkCapabilityNetworkType::NonISDNPrivate,
+            NetworkCapabilityNetworkType::Other,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for NetworkCapabilityNetworkType {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "NetworkCapabilityNetworkType", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "NetworkCapabilityNetworkType",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -12959,6 +15229,17 @@ impl Ber for NetworkCapability {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for NetworkCapability {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            network_type: u.arbitrary()?,
+            events_provided: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -13047,17 +15328,26 @@ impl Ber for NetworkCapabilitiesChangedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 2) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <CalledDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
@@ -13077,7 +15367,10 @@ impl Ber for NetworkCapabilitiesChangedEvent {
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 29) {
-                f6 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f6 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 7;
                 continue;
             }
@@ -13135,10 +15428,30 @@ impl Ber for NetworkCapabilitiesChangedEvent {
         }
         let _ = idx;
         Ok(Self {
-            outbound_connection: d.required(f0, tlv, "NetworkCapabilitiesChangedEvent", "outboundConnection")?,
-            network_interface_used: d.required(f1, tlv, "NetworkCapabilitiesChangedEvent", "networkInterfaceUsed")?,
-            called_device: d.required(f2, tlv, "NetworkCapabilitiesChangedEvent", "calledDevice")?,
-            progress_indicator: d.required(f3, tlv, "NetworkCapabilitiesChangedEvent", "progressIndicator")?,
+            outbound_connection: d.required(
+                f0,
+                tlv,
+                "NetworkCapabilitiesChangedEvent",
+                "outboundConnection",
+            )?,
+            network_interface_used: d.required(
+                f1,
+                tlv,
+                "NetworkCapabilitiesChangedEvent",
+                "networkInterfaceUsed",
+            )?,
+            called_device: d.required(
+                f2,
+                tlv,
+                "NetworkCapabilitiesChangedEvent",
+                "calledDevice",
+            )?,
+            progress_indicator: d.required(
+                f3,
+                tlv,
+                "NetworkCapabilitiesChangedEvent",
+                "progressIndicator",
+            )?,
             local_connection_info: f4,
             correlator_data: f5,
             user_data: f6,
@@ -13213,11 +15526,43 @@ impl Ber for NetworkCapabilitiesChangedEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for NetworkCapabilitiesChangedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            outbound_connection: u.arbitrary()?,
+            network_interface_used: u.arbitrary()?,
+            called_device: u.arbitrary()?,
+            progress_indicator: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            network_capability: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            outbound_connection_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for NetworkCapabilitiesChangedEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("outboundConnection".into(), self.outbound_connection.to_jer());
-        m.insert("networkInterfaceUsed".into(), self.network_interface_used.to_jer());
+        m.insert(
+            "outboundConnection".into(),
+            self.outbound_connection.to_jer(),
+        );
+        m.insert(
+            "networkInterfaceUsed".into(),
+            self.network_interface_used.to_jer(),
+        );
         m.insert("calledDevice".into(), self.called_device.to_jer());
         m.insert("progressIndicator".into(), self.progress_indicator.to_jer());
         if let Some(v) = &self.local_connection_info {
@@ -13262,10 +15607,22 @@ impl Jer for NetworkCapabilitiesChangedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "NetworkCapabilitiesChangedEvent")?;
         Ok(Self {
-            outbound_connection: jer::req(o, "outboundConnection", "NetworkCapabilitiesChangedEvent")?,
-            network_interface_used: jer::req(o, "networkInterfaceUsed", "NetworkCapabilitiesChangedEvent")?,
+            outbound_connection: jer::req(
+                o,
+                "outboundConnection",
+                "NetworkCapabilitiesChangedEvent",
+            )?,
+            network_interface_used: jer::req(
+                o,
+                "networkInterfaceUsed",
+                "NetworkCapabilitiesChangedEvent",
+            )?,
             called_device: jer::req(o, "calledDevice", "NetworkCapabilitiesChangedEvent")?,
-            progress_indicator: jer::req(o, "progressIndicator", "NetworkCapabilitiesChangedEvent")?,
+            progress_indicator: jer::req(
+                o,
+                "progressIndicator",
+                "NetworkCapabilitiesChangedEvent",
+            )?,
             local_connection_info: jer::opt(o, "localConnectionInfo")?,
             correlator_data: jer::opt(o, "correlatorData")?,
             user_data: jer::opt(o, "userData")?,
@@ -13368,32 +15725,50 @@ impl Ber for NetworkReachedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <CallingDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 2) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <CalledDeviceID as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 4) {
-                f4 = Some({ let x0 = d.inner(&c, None)?; <RedirectionDeviceID as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
+                f5 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
+                });
                 idx = 6;
                 continue;
             }
@@ -13408,7 +15783,10 @@ impl Ber for NetworkReachedEvent {
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 29) {
-                f8 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f8 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 9;
                 continue;
             }
@@ -13443,17 +15821,26 @@ impl Ber for NetworkReachedEvent {
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(1, 7) {
-                f15 = Some({ let x0 = d.inner(&c, None)?; <NetworkCallingDeviceID as Ber>::dec(d, &x0)? });
+                f15 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 16;
                 continue;
             }
             if idx <= 16 && f16.is_none() && c.tag == Tag::new(1, 8) {
-                f16 = Some({ let x0 = d.inner(&c, None)?; <NetworkCalledDeviceID as Ber>::dec(d, &x0)? });
+                f16 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 17;
                 continue;
             }
             if idx <= 17 && f17.is_none() && c.tag == Tag::new(1, 5) {
-                f17 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCallingDeviceID as Ber>::dec(d, &x0)? });
+                f17 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 18;
                 continue;
             }
@@ -13486,11 +15873,26 @@ impl Ber for NetworkReachedEvent {
         }
         let _ = idx;
         Ok(Self {
-            outbound_connection: d.required(f0, tlv, "NetworkReachedEvent", "outboundConnection")?,
-            network_interface_used: d.required(f1, tlv, "NetworkReachedEvent", "networkInterfaceUsed")?,
+            outbound_connection: d.required(
+                f0,
+                tlv,
+                "NetworkReachedEvent",
+                "outboundConnection",
+            )?,
+            network_interface_used: d.required(
+                f1,
+                tlv,
+                "NetworkReachedEvent",
+                "networkInterfaceUsed",
+            )?,
             calling_device: d.required(f2, tlv, "NetworkReachedEvent", "callingDevice")?,
             called_device: d.required(f3, tlv, "NetworkReachedEvent", "calledDevice")?,
-            last_redirection_device: d.required(f4, tlv, "NetworkReachedEvent", "lastRedirectionDevice")?,
+            last_redirection_device: d.required(
+                f4,
+                tlv,
+                "NetworkReachedEvent",
+                "lastRedirectionDevice",
+            )?,
             originating_nid_conneciton: f5,
             local_connection_info: f6,
             correlator_data: f7,
@@ -13598,14 +16000,55 @@ impl Ber for NetworkReachedEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for NetworkReachedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            outbound_connection: u.arbitrary()?,
+            network_interface_used: u.arbitrary()?,
+            calling_device: u.arbitrary()?,
+            called_device: u.arbitrary()?,
+            last_redirection_device: u.arbitrary()?,
+            originating_nid_conneciton: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            network_capability: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            outbound_connection_info: u.arbitrary()?,
+            network_calling_device: u.arbitrary()?,
+            network_called_device: u.arbitrary()?,
+            associated_calling_device: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            device_history: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for NetworkReachedEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("outboundConnection".into(), self.outbound_connection.to_jer());
-        m.insert("networkInterfaceUsed".into(), self.network_interface_used.to_jer());
+        m.insert(
+            "outboundConnection".into(),
+            self.outbound_connection.to_jer(),
+        );
+        m.insert(
+            "networkInterfaceUsed".into(),
+            self.network_interface_used.to_jer(),
+        );
         m.insert("callingDevice".into(), self.calling_device.to_jer());
         m.insert("calledDevice".into(), self.called_device.to_jer());
-        m.insert("lastRedirectionDevice".into(), self.last_redirection_device.to_jer());
+        m.insert(
+            "lastRedirectionDevice".into(),
+            self.last_redirection_device.to_jer(),
+        );
         if let Some(v) = &self.originating_nid_conneciton {
             m.insert("originatingNIDConneciton".into(), v.to_jer());
         }
@@ -13781,32 +16224,50 @@ impl Ber for OfferedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <CallingDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 2) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <CalledDeviceID as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 4) {
-                f4 = Some({ let x0 = d.inner(&c, None)?; <RedirectionDeviceID as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
+                f5 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
+                });
                 idx = 6;
                 continue;
             }
@@ -13821,7 +16282,10 @@ impl Ber for OfferedEvent {
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 29) {
-                f8 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f8 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 9;
                 continue;
             }
@@ -13836,22 +16300,34 @@ impl Ber for OfferedEvent {
                 continue;
             }
             if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 7) {
-                f11 = Some({ let x0 = d.inner(&c, None)?; <NetworkCallingDeviceID as Ber>::dec(d, &x0)? });
+                f11 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 12;
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 8) {
-                f12 = Some({ let x0 = d.inner(&c, None)?; <NetworkCalledDeviceID as Ber>::dec(d, &x0)? });
+                f12 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 13;
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 5) {
-                f13 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCallingDeviceID as Ber>::dec(d, &x0)? });
+                f13 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 14;
                 continue;
             }
             if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 6) {
-                f14 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCalledDeviceID as Ber>::dec(d, &x0)? });
+                f14 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 15;
                 continue;
             }
@@ -13913,7 +16389,12 @@ impl Ber for OfferedEvent {
             offered_device: d.required(f1, tlv, "OfferedEvent", "offeredDevice")?,
             calling_device: d.required(f2, tlv, "OfferedEvent", "callingDevice")?,
             called_device: d.required(f3, tlv, "OfferedEvent", "calledDevice")?,
-            last_redirection_device: d.required(f4, tlv, "OfferedEvent", "lastRedirectionDevice")?,
+            last_redirection_device: d.required(
+                f4,
+                tlv,
+                "OfferedEvent",
+                "lastRedirectionDevice",
+            )?,
             originating_nid_connection: f5,
             local_connection_info: f6,
             correlator_data: f7,
@@ -14031,6 +16512,40 @@ impl Ber for OfferedEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for OfferedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            offered_connection: u.arbitrary()?,
+            offered_device: u.arbitrary()?,
+            calling_device: u.arbitrary()?,
+            called_device: u.arbitrary()?,
+            last_redirection_device: u.arbitrary()?,
+            originating_nid_connection: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            network_calling_device: u.arbitrary()?,
+            network_called_device: u.arbitrary()?,
+            associated_calling_device: u.arbitrary()?,
+            associated_called_device: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            offered_connection_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            message_info: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            device_history: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for OfferedEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -14038,7 +16553,10 @@ impl Jer for OfferedEvent {
         m.insert("offeredDevice".into(), self.offered_device.to_jer());
         m.insert("callingDevice".into(), self.calling_device.to_jer());
         m.insert("calledDevice".into(), self.called_device.to_jer());
-        m.insert("lastRedirectionDevice".into(), self.last_redirection_device.to_jer());
+        m.insert(
+            "lastRedirectionDevice".into(),
+            self.last_redirection_device.to_jer(),
+        );
         if let Some(v) = &self.originating_nid_connection {
             m.insert("originatingNIDConnection".into(), v.to_jer());
         }
@@ -14210,17 +16728,26 @@ impl Ber for OriginatedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 2) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <CalledDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
@@ -14250,22 +16777,34 @@ impl Ber for OriginatedEvent {
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 7) {
-                f8 = Some({ let x0 = d.inner(&c, None)?; <NetworkCallingDeviceID as Ber>::dec(d, &x0)? });
+                f8 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 9;
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(1, 8) {
-                f9 = Some({ let x0 = d.inner(&c, None)?; <NetworkCalledDeviceID as Ber>::dec(d, &x0)? });
+                f9 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 10;
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(1, 5) {
-                f10 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCallingDeviceID as Ber>::dec(d, &x0)? });
+                f10 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 11;
                 continue;
             }
             if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 6) {
-                f11 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCalledDeviceID as Ber>::dec(d, &x0)? });
+                f11 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 12;
                 continue;
             }
@@ -14318,7 +16857,12 @@ impl Ber for OriginatedEvent {
         }
         let _ = idx;
         Ok(Self {
-            originated_connection: d.required(f0, tlv, "OriginatedEvent", "originatedConnection")?,
+            originated_connection: d.required(
+                f0,
+                tlv,
+                "OriginatedEvent",
+                "originatedConnection",
+            )?,
             calling_device: d.required(f1, tlv, "OriginatedEvent", "callingDevice")?,
             called_device: d.required(f2, tlv, "OriginatedEvent", "calledDevice")?,
             originating_device: f3,
@@ -14420,10 +16964,43 @@ impl Ber for OriginatedEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for OriginatedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            originated_connection: u.arbitrary()?,
+            calling_device: u.arbitrary()?,
+            called_device: u.arbitrary()?,
+            originating_device: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            network_calling_device: u.arbitrary()?,
+            network_called_device: u.arbitrary()?,
+            associated_calling_device: u.arbitrary()?,
+            associated_called_device: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            originated_connection_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            message_info: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for OriginatedEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("originatedConnection".into(), self.originated_connection.to_jer());
+        m.insert(
+            "originatedConnection".into(),
+            self.originated_connection.to_jer(),
+        );
         m.insert("callingDevice".into(), self.calling_device.to_jer());
         m.insert("calledDevice".into(), self.called_device.to_jer());
         if let Some(v) = &self.originating_device {
@@ -14602,27 +17179,42 @@ impl Ber for QueuedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <CallingDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 2) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <CalledDeviceID as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 4) {
-                f4 = Some({ let x0 = d.inner(&c, None)?; <RedirectionDeviceID as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
@@ -14647,7 +17239,10 @@ impl Ber for QueuedEvent {
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(1, 29) {
-                f9 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f9 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 10;
                 continue;
             }
@@ -14662,22 +17257,34 @@ impl Ber for QueuedEvent {
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 7) {
-                f12 = Some({ let x0 = d.inner(&c, None)?; <NetworkCallingDeviceID as Ber>::dec(d, &x0)? });
+                f12 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 13;
                 continue;
             }
             if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 8) {
-                f13 = Some({ let x0 = d.inner(&c, None)?; <NetworkCalledDeviceID as Ber>::dec(d, &x0)? });
+                f13 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 14;
                 continue;
             }
             if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 5) {
-                f14 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCallingDeviceID as Ber>::dec(d, &x0)? });
+                f14 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 15;
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(1, 6) {
-                f15 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCalledDeviceID as Ber>::dec(d, &x0)? });
+                f15 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 16;
                 continue;
             }
@@ -14859,6 +17466,41 @@ impl Ber for QueuedEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for QueuedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            queued_connection: u.arbitrary()?,
+            queue: u.arbitrary()?,
+            calling_device: u.arbitrary()?,
+            called_device: u.arbitrary()?,
+            last_redirection_device: u.arbitrary()?,
+            number_queued: u.arbitrary()?,
+            calls_in_front: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            network_calling_device: u.arbitrary()?,
+            network_called_device: u.arbitrary()?,
+            associated_calling_device: u.arbitrary()?,
+            associated_called_device: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            queued_connection_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            message_info: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            device_history: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for QueuedEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -14866,7 +17508,10 @@ impl Jer for QueuedEvent {
         m.insert("queue".into(), self.queue.to_jer());
         m.insert("callingDevice".into(), self.calling_device.to_jer());
         m.insert("calledDevice".into(), self.called_device.to_jer());
-        m.insert("lastRedirectionDevice".into(), self.last_redirection_device.to_jer());
+        m.insert(
+            "lastRedirectionDevice".into(),
+            self.last_redirection_device.to_jer(),
+        );
         if let Some(v) = &self.number_queued {
             m.insert("numberQueued".into(), v.to_jer());
         }
@@ -15018,12 +17663,18 @@ impl Ber for RetrievedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -15148,10 +17799,35 @@ impl Ber for RetrievedEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RetrievedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            retrieved_connection: u.arbitrary()?,
+            retrieving_device: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            retrieved_connection_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for RetrievedEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("retrievedConnection".into(), self.retrieved_connection.to_jer());
+        m.insert(
+            "retrievedConnection".into(),
+            self.retrieved_connection.to_jer(),
+        );
         m.insert("retrievingDevice".into(), self.retrieving_device.to_jer());
         if let Some(v) = &self.local_connection_info {
             m.insert("localConnectionInfo".into(), v.to_jer());
@@ -15279,17 +17955,26 @@ impl Ber for ServiceInitiatedEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 2) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <CalledDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
@@ -15329,17 +18014,26 @@ impl Ber for ServiceInitiatedEvent {
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(1, 7) {
-                f10 = Some({ let x0 = d.inner(&c, None)?; <NetworkCallingDeviceID as Ber>::dec(d, &x0)? });
+                f10 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 11;
                 continue;
             }
             if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 8) {
-                f11 = Some({ let x0 = d.inner(&c, None)?; <NetworkCalledDeviceID as Ber>::dec(d, &x0)? });
+                f11 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 12;
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 5) {
-                f12 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCallingDeviceID as Ber>::dec(d, &x0)? });
+                f12 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 13;
                 continue;
             }
@@ -15377,7 +18071,12 @@ impl Ber for ServiceInitiatedEvent {
         }
         let _ = idx;
         Ok(Self {
-            initiated_connection: d.required(f0, tlv, "ServiceInitiatedEvent", "initiatedConnection")?,
+            initiated_connection: d.required(
+                f0,
+                tlv,
+                "ServiceInitiatedEvent",
+                "initiatedConnection",
+            )?,
             initiating_device: d.required(f1, tlv, "ServiceInitiatedEvent", "initiatingDevice")?,
             called_device: f2,
             local_connection_info: f3,
@@ -15471,10 +18170,41 @@ impl Ber for ServiceInitiatedEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ServiceInitiatedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            initiated_connection: u.arbitrary()?,
+            initiating_device: u.arbitrary()?,
+            called_device: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            initiated_connection_info: u.arbitrary()?,
+            network_calling_device: u.arbitrary()?,
+            network_called_device: u.arbitrary()?,
+            associated_calling_device: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            message_info: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ServiceInitiatedEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("initiatedConnection".into(), self.initiated_connection.to_jer());
+        m.insert(
+            "initiatedConnection".into(),
+            self.initiated_connection.to_jer(),
+        );
         m.insert("initiatingDevice".into(), self.initiating_device.to_jer());
         if let Some(v) = &self.called_device {
             m.insert("calledDevice".into(), v.to_jer());
@@ -15623,22 +18353,34 @@ impl Ber for TransferredEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 3) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 3) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
@@ -15658,7 +18400,10 @@ impl Ber for TransferredEvent {
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 29) {
-                f7 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f7 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 8;
                 continue;
             }
@@ -15719,8 +18464,18 @@ impl Ber for TransferredEvent {
             primary_old_call: d.required(f0, tlv, "TransferredEvent", "primaryOldCall")?,
             secondary_old_call: f1,
             transferring_device: d.required(f2, tlv, "TransferredEvent", "transferringDevice")?,
-            transferred_to_device: d.required(f3, tlv, "TransferredEvent", "transferredToDevice")?,
-            transferred_connections: d.required(f4, tlv, "TransferredEvent", "transferredConnections")?,
+            transferred_to_device: d.required(
+                f3,
+                tlv,
+                "TransferredEvent",
+                "transferredToDevice",
+            )?,
+            transferred_connections: d.required(
+                f4,
+                tlv,
+                "TransferredEvent",
+                "transferredConnections",
+            )?,
             local_connection_info: f5,
             correlator_data: f6,
             user_data: f7,
@@ -15800,6 +18555,33 @@ impl Ber for TransferredEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for TransferredEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            primary_old_call: u.arbitrary()?,
+            secondary_old_call: u.arbitrary()?,
+            transferring_device: u.arbitrary()?,
+            transferred_to_device: u.arbitrary()?,
+            transferred_connections: u.arbitrary()?,
+            local_connection_info: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            charging_info: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            call_linkage_data_list: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            device_history: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for TransferredEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -15807,9 +18589,18 @@ impl Jer for TransferredEvent {
         if let Some(v) = &self.secondary_old_call {
             m.insert("secondaryOldCall".into(), v.to_jer());
         }
-        m.insert("transferringDevice".into(), self.transferring_device.to_jer());
-        m.insert("transferredToDevice".into(), self.transferred_to_device.to_jer());
-        m.insert("transferredConnections".into(), self.transferred_connections.to_jer());
+        m.insert(
+            "transferringDevice".into(),
+            self.transferring_device.to_jer(),
+        );
+        m.insert(
+            "transferredToDevice".into(),
+            self.transferred_to_device.to_jer(),
+        );
+        m.insert(
+            "transferredConnections".into(),
+            self.transferred_connections.to_jer(),
+        );
         if let Some(v) = &self.local_connection_info {
             m.insert("localConnectionInfo".into(), v.to_jer());
         }
@@ -15921,7 +18712,24 @@ pub enum CallControlEvents {
 impl CallControlEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3)) || (t == Tag::new(2, 4)) || (t == Tag::new(2, 5)) || (t == Tag::new(2, 6)) || (t == Tag::new(2, 7)) || (t == Tag::new(2, 8)) || (t == Tag::new(2, 9)) || (t == Tag::new(2, 10)) || (t == Tag::new(2, 11)) || (t == Tag::new(2, 12)) || (t == Tag::new(2, 13)) || (t == Tag::new(2, 14)) || (t == Tag::new(2, 15)) || (t == Tag::new(2, 16)) || (t == Tag::new(2, 17))
+        (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
+            || (t == Tag::new(2, 4))
+            || (t == Tag::new(2, 5))
+            || (t == Tag::new(2, 6))
+            || (t == Tag::new(2, 7))
+            || (t == Tag::new(2, 8))
+            || (t == Tag::new(2, 9))
+            || (t == Tag::new(2, 10))
+            || (t == Tag::new(2, 11))
+            || (t == Tag::new(2, 12))
+            || (t == Tag::new(2, 13))
+            || (t == Tag::new(2, 14))
+            || (t == Tag::new(2, 15))
+            || (t == Tag::new(2, 16))
+            || (t == Tag::new(2, 17))
     }
 }
 
@@ -15932,25 +18740,35 @@ impl Ber for CallControlEvents {
             return Ok(Self::Bridged(<Box<BridgedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::CallCleared(<Box<CallClearedEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::CallCleared(<Box<CallClearedEvent> as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 2) {
-            return Ok(Self::Conferenced(<Box<ConferencedEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::Conferenced(<Box<ConferencedEvent> as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 3) {
-            return Ok(Self::ConnectionCleared(<Box<ConnectionClearedEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::ConnectionCleared(
+                <Box<ConnectionClearedEvent> as Ber>::dec(d, c)?,
+            ));
         }
         if c.tag == Tag::new(2, 4) {
             return Ok(Self::Delivered(<Box<DeliveredEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 5) {
-            return Ok(Self::DigitsDialed(<Box<DigitsDialedEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::DigitsDialed(<Box<DigitsDialedEvent> as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 6) {
             return Ok(Self::Diverted(<Box<DivertedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 7) {
-            return Ok(Self::Established(<Box<EstablishedEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::Established(<Box<EstablishedEvent> as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 8) {
             return Ok(Self::Failed(<Box<FailedEvent> as Ber>::dec(d, c)?));
@@ -15959,10 +18777,16 @@ impl Ber for CallControlEvents {
             return Ok(Self::Held(<Box<HeldEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 10) {
-            return Ok(Self::NetworkCapabilitiesChanged(<Box<NetworkCapabilitiesChangedEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::NetworkCapabilitiesChanged(<Box<
+                NetworkCapabilitiesChangedEvent,
+            > as Ber>::dec(
+                d, c
+            )?));
         }
         if c.tag == Tag::new(2, 11) {
-            return Ok(Self::NetworkReached(<Box<NetworkReachedEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::NetworkReached(
+                <Box<NetworkReachedEvent> as Ber>::dec(d, c)?,
+            ));
         }
         if c.tag == Tag::new(2, 12) {
             return Ok(Self::Offered(<Box<OfferedEvent> as Ber>::dec(d, c)?));
@@ -15977,10 +18801,14 @@ impl Ber for CallControlEvents {
             return Ok(Self::Retrieved(<Box<RetrievedEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 16) {
-            return Ok(Self::ServiceInitiated(<Box<ServiceInitiatedEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::ServiceInitiated(
+                <Box<ServiceInitiatedEvent> as Ber>::dec(d, c)?,
+            ));
         }
         if c.tag == Tag::new(2, 17) {
-            return Ok(Self::Transferred(<Box<TransferredEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::Transferred(<Box<TransferredEvent> as Ber>::dec(
+                d, c,
+            )?));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -16045,6 +18873,33 @@ impl Ber for CallControlEvents {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CallControlEvents {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(18)? {
+            0 => Self::Bridged(u.arbitrary()?),
+            1 => Self::CallCleared(u.arbitrary()?),
+            2 => Self::Conferenced(u.arbitrary()?),
+            3 => Self::ConnectionCleared(u.arbitrary()?),
+            4 => Self::Delivered(u.arbitrary()?),
+            5 => Self::DigitsDialed(u.arbitrary()?),
+            6 => Self::Diverted(u.arbitrary()?),
+            7 => Self::Established(u.arbitrary()?),
+            8 => Self::Failed(u.arbitrary()?),
+            9 => Self::Held(u.arbitrary()?),
+            10 => Self::NetworkCapabilitiesChanged(u.arbitrary()?),
+            11 => Self::NetworkReached(u.arbitrary()?),
+            12 => Self::Offered(u.arbitrary()?),
+            13 => Self::Originated(u.arbitrary()?),
+            14 => Self::Queued(u.arbitrary()?),
+            15 => Self::Retrieved(u.arbitrary()?),
+            16 => Self::ServiceInitiated(u.arbitrary()?),
+            17 => Self::Transferred(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for CallControlEvents {
     fn to_jer(&self) -> Value {
         match self {
@@ -16058,7 +18913,9 @@ impl Jer for CallControlEvents {
             Self::Established(v) => jer::choice("established", v.to_jer()),
             Self::Failed(v) => jer::choice("failed", v.to_jer()),
             Self::Held(v) => jer::choice("held", v.to_jer()),
-            Self::NetworkCapabilitiesChanged(v) => jer::choice("networkCapabilitiesChanged", v.to_jer()),
+            Self::NetworkCapabilitiesChanged(v) => {
+                jer::choice("networkCapabilitiesChanged", v.to_jer())
+            }
             Self::NetworkReached(v) => jer::choice("networkReached", v.to_jer()),
             Self::Offered(v) => jer::choice("offered", v.to_jer()),
             Self::Originated(v) => jer::choice("originated", v.to_jer()),
@@ -16091,7 +18948,10 @@ impl Jer for CallControlEvents {
             "serviceInitiated" => Ok(Self::ServiceInitiated(Jer::from_jer(v)?)),
             "transferred" => Ok(Self::Transferred(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "CallControlEvents", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "CallControlEvents",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -16159,17 +19019,26 @@ impl Ber for CallInformationEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <CallingDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
@@ -16194,7 +19063,10 @@ impl Ber for CallInformationEvent {
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 29) {
-                f7 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f7 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 8;
                 continue;
             }
@@ -16322,6 +19194,31 @@ impl Ber for CallInformationEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CallInformationEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            connection: u.arbitrary()?,
+            device: u.arbitrary()?,
+            calling_device: u.arbitrary()?,
+            account_info: u.arbitrary()?,
+            auth_code: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            call_qualifying_data: u.arbitrary()?,
+            connection_info: u.arbitrary()?,
+            call_linkage_data_list: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            device_info: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for CallInformationEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -16425,7 +19322,10 @@ impl Ber for ChargingEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -16481,6 +19381,20 @@ impl Ber for ChargingEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ChargingEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            connection: u.arbitrary()?,
+            charged_device: u.arbitrary()?,
+            charging_info: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ChargingEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -16523,9 +19437,7 @@ impl Ber for DigitsGeneratedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -16533,6 +19445,15 @@ impl Ber for DigitsGeneratedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DigitsGeneratedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -16564,9 +19485,7 @@ impl Ber for TelephonyTonesGeneratedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -16574,6 +19493,15 @@ impl Ber for TelephonyTonesGeneratedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for TelephonyTonesGeneratedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -16622,7 +19550,10 @@ impl Ber for PrimaryOrSecondaryCall {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -16642,7 +19573,12 @@ impl Ber for PrimaryOrSecondaryCall {
         Ok(Self {
             device_id: d.required(f0, tlv, "PrimaryOrSecondaryCall", "deviceID")?,
             connection_id: d.required(f1, tlv, "PrimaryOrSecondaryCall", "connectionID")?,
-            local_connection_state: d.required(f2, tlv, "PrimaryOrSecondaryCall", "localConnectionState")?,
+            local_connection_state: d.required(
+                f2,
+                tlv,
+                "PrimaryOrSecondaryCall",
+                "localConnectionState",
+            )?,
             connection_info: f3,
             unrecognized,
         })
@@ -16664,12 +19600,28 @@ impl Ber for PrimaryOrSecondaryCall {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PrimaryOrSecondaryCall {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device_id: u.arbitrary()?,
+            connection_id: u.arbitrary()?,
+            local_connection_state: u.arbitrary()?,
+            connection_info: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for PrimaryOrSecondaryCall {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
         m.insert("deviceID".into(), self.device_id.to_jer());
         m.insert("connectionID".into(), self.connection_id.to_jer());
-        m.insert("localConnectionState".into(), self.local_connection_state.to_jer());
+        m.insert(
+            "localConnectionState".into(),
+            self.local_connection_state.to_jer(),
+        );
         if let Some(v) = &self.connection_info {
             m.insert("connectionInfo".into(), v.to_jer());
         }
@@ -16719,7 +19671,10 @@ impl Ber for OtherCall {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -16760,6 +19715,19 @@ impl Ber for OtherCall {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for OtherCall {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device_id: u.arbitrary()?,
+            connection_id: u.arbitrary()?,
+            local_connection_state: u.arbitrary()?,
+            connection_info: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -16898,6 +19866,22 @@ impl Ber for ServiceCompletionFailureEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ServiceCompletionFailureEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            primary_call: u.arbitrary()?,
+            secondary_call: u.arbitrary()?,
+            other_devs_primary_call_list: u.arbitrary()?,
+            other_devs_secondary_call_list: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ServiceCompletionFailureEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -16955,7 +19939,11 @@ pub enum CallAssociatedEvents {
 impl CallAssociatedEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3)) || (t == Tag::new(2, 4))
+        (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
+            || (t == Tag::new(2, 4))
     }
 }
 
@@ -16963,19 +19951,29 @@ impl Ber for CallAssociatedEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::CallInformation(<Box<CallInformationEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::CallInformation(
+                <Box<CallInformationEvent> as Ber>::dec(d, c)?,
+            ));
         }
         if c.tag == Tag::new(2, 1) {
             return Ok(Self::Charging(<Box<ChargingEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 2) {
-            return Ok(Self::DigitsGeneratedEvent(<DigitsGeneratedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::DigitsGeneratedEvent(
+                <DigitsGeneratedEvent as Ber>::dec(d, c)?,
+            ));
         }
         if c.tag == Tag::new(2, 3) {
-            return Ok(Self::TelephonyTonesGeneratedEvent(<TelephonyTonesGeneratedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::TelephonyTonesGeneratedEvent(
+                <TelephonyTonesGeneratedEvent as Ber>::dec(d, c)?,
+            ));
         }
         if c.tag == Tag::new(2, 4) {
-            return Ok(Self::ServiceCompletionFailure(<Box<ServiceCompletionFailureEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::ServiceCompletionFailure(<Box<
+                ServiceCompletionFailureEvent,
+            > as Ber>::dec(
+                d, c
+            )?));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -17001,14 +19999,32 @@ impl Ber for CallAssociatedEvents {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CallAssociatedEvents {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(5)? {
+            0 => Self::CallInformation(u.arbitrary()?),
+            1 => Self::Charging(u.arbitrary()?),
+            2 => Self::DigitsGeneratedEvent(u.arbitrary()?),
+            3 => Self::TelephonyTonesGeneratedEvent(u.arbitrary()?),
+            4 => Self::ServiceCompletionFailure(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for CallAssociatedEvents {
     fn to_jer(&self) -> Value {
         match self {
             Self::CallInformation(v) => jer::choice("callInformation", v.to_jer()),
             Self::Charging(v) => jer::choice("charging", v.to_jer()),
             Self::DigitsGeneratedEvent(v) => jer::choice("digitsGeneratedEvent", v.to_jer()),
-            Self::TelephonyTonesGeneratedEvent(v) => jer::choice("telephonyTonesGeneratedEvent", v.to_jer()),
-            Self::ServiceCompletionFailure(v) => jer::choice("serviceCompletionFailure", v.to_jer()),
+            Self::TelephonyTonesGeneratedEvent(v) => {
+                jer::choice("telephonyTonesGeneratedEvent", v.to_jer())
+            }
+            Self::ServiceCompletionFailure(v) => {
+                jer::choice("serviceCompletionFailure", v.to_jer())
+            }
             Self::Unrecognized(a) => jer::choice(jer::UNRECOGNIZED, a.to_jer()),
         }
     }
@@ -17018,10 +20034,15 @@ impl Jer for CallAssociatedEvents {
             "callInformation" => Ok(Self::CallInformation(Jer::from_jer(v)?)),
             "charging" => Ok(Self::Charging(Jer::from_jer(v)?)),
             "digitsGeneratedEvent" => Ok(Self::DigitsGeneratedEvent(Jer::from_jer(v)?)),
-            "telephonyTonesGeneratedEvent" => Ok(Self::TelephonyTonesGeneratedEvent(Jer::from_jer(v)?)),
+            "telephonyTonesGeneratedEvent" => {
+                Ok(Self::TelephonyTonesGeneratedEvent(Jer::from_jer(v)?))
+            }
             "serviceCompletionFailure" => Ok(Self::ServiceCompletionFailure(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "CallAssociatedEvents", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "CallAssociatedEvents",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -17041,9 +20062,7 @@ impl Ber for MediaAttachedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17051,6 +20070,15 @@ impl Ber for MediaAttachedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MediaAttachedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -17082,9 +20110,7 @@ impl Ber for MediaDetachedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17092,6 +20118,15 @@ impl Ber for MediaDetachedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MediaDetachedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -17150,6 +20185,17 @@ impl Ber for MediaAttachmentEvents {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MediaAttachmentEvents {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::MediaAttached(u.arbitrary()?),
+            1 => Self::MediaDetached(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for MediaAttachmentEvents {
     fn to_jer(&self) -> Value {
         match self {
@@ -17164,7 +20210,10 @@ impl Jer for MediaAttachmentEvents {
             "mediaAttached" => Ok(Self::MediaAttached(Jer::from_jer(v)?)),
             "mediaDetached" => Ok(Self::MediaDetached(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "MediaAttachmentEvents", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "MediaAttachmentEvents",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -17184,9 +20233,7 @@ impl Ber for ButtonInformationEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17194,6 +20241,15 @@ impl Ber for ButtonInformationEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ButtonInformationEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -17225,9 +20281,7 @@ impl Ber for ButtonPressEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17235,6 +20289,15 @@ impl Ber for ButtonPressEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ButtonPressEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -17266,9 +20329,7 @@ impl Ber for DisplayUpdatedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17276,6 +20337,15 @@ impl Ber for DisplayUpdatedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DisplayUpdatedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -17307,9 +20377,7 @@ impl Ber for HookswitchEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17317,6 +20385,15 @@ impl Ber for HookswitchEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for HookswitchEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -17348,9 +20425,7 @@ impl Ber for LampModeEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17358,6 +20433,15 @@ impl Ber for LampModeEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for LampModeEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -17389,9 +20473,7 @@ impl Ber for MessageWaitingEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17399,6 +20481,15 @@ impl Ber for MessageWaitingEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MessageWaitingEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -17430,9 +20521,7 @@ impl Ber for MicrophoneGainEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17440,6 +20529,15 @@ impl Ber for MicrophoneGainEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MicrophoneGainEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -17471,9 +20569,7 @@ impl Ber for MicrophoneMuteEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17481,6 +20577,15 @@ impl Ber for MicrophoneMuteEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MicrophoneMuteEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -17512,9 +20617,7 @@ impl Ber for RingerStatusEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17522,6 +20625,15 @@ impl Ber for RingerStatusEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RingerStatusEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -17553,9 +20665,7 @@ impl Ber for SpeakerMuteEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17563,6 +20673,15 @@ impl Ber for SpeakerMuteEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SpeakerMuteEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -17594,9 +20713,7 @@ impl Ber for SpeakerVolumeEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17604,6 +20721,15 @@ impl Ber for SpeakerVolumeEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SpeakerVolumeEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -17652,7 +20778,17 @@ pub enum PhysicalDeviceFeatureEvents {
 impl PhysicalDeviceFeatureEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3)) || (t == Tag::new(2, 4)) || (t == Tag::new(2, 5)) || (t == Tag::new(2, 6)) || (t == Tag::new(2, 7)) || (t == Tag::new(2, 8)) || (t == Tag::new(2, 9)) || (t == Tag::new(2, 10))
+        (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
+            || (t == Tag::new(2, 4))
+            || (t == Tag::new(2, 5))
+            || (t == Tag::new(2, 6))
+            || (t == Tag::new(2, 7))
+            || (t == Tag::new(2, 8))
+            || (t == Tag::new(2, 9))
+            || (t == Tag::new(2, 10))
     }
 }
 
@@ -17660,13 +20796,17 @@ impl Ber for PhysicalDeviceFeatureEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::ButtonInformation(<ButtonInformationEvent as Ber>::dec(d, c)?));
+            return Ok(Self::ButtonInformation(
+                <ButtonInformationEvent as Ber>::dec(d, c)?,
+            ));
         }
         if c.tag == Tag::new(2, 1) {
             return Ok(Self::ButtonPress(<ButtonPressEvent as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 2) {
-            return Ok(Self::DisplayUpdated(<DisplayUpdatedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::DisplayUpdated(<DisplayUpdatedEvent as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 3) {
             return Ok(Self::Hookswitch(<HookswitchEvent as Ber>::dec(d, c)?));
@@ -17675,13 +20815,19 @@ impl Ber for PhysicalDeviceFeatureEvents {
             return Ok(Self::LampMode(<LampModeEvent as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 5) {
-            return Ok(Self::MessageWaiting(<MessageWaitingEvent as Ber>::dec(d, c)?));
+            return Ok(Self::MessageWaiting(<MessageWaitingEvent as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 6) {
-            return Ok(Self::MicrophoneGain(<MicrophoneGainEvent as Ber>::dec(d, c)?));
+            return Ok(Self::MicrophoneGain(<MicrophoneGainEvent as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 7) {
-            return Ok(Self::MicrophoneMute(<MicrophoneMuteEvent as Ber>::dec(d, c)?));
+            return Ok(Self::MicrophoneMute(<MicrophoneMuteEvent as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 8) {
             return Ok(Self::RingerStatus(<RingerStatusEvent as Ber>::dec(d, c)?));
@@ -17734,6 +20880,26 @@ impl Ber for PhysicalDeviceFeatureEvents {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PhysicalDeviceFeatureEvents {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(11)? {
+            0 => Self::ButtonInformation(u.arbitrary()?),
+            1 => Self::ButtonPress(u.arbitrary()?),
+            2 => Self::DisplayUpdated(u.arbitrary()?),
+            3 => Self::Hookswitch(u.arbitrary()?),
+            4 => Self::LampMode(u.arbitrary()?),
+            5 => Self::MessageWaiting(u.arbitrary()?),
+            6 => Self::MicrophoneGain(u.arbitrary()?),
+            7 => Self::MicrophoneMute(u.arbitrary()?),
+            8 => Self::RingerStatus(u.arbitrary()?),
+            9 => Self::SpeakerMute(u.arbitrary()?),
+            10 => Self::SpeakerVolume(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for PhysicalDeviceFeatureEvents {
     fn to_jer(&self) -> Value {
         match self {
@@ -17766,7 +20932,10 @@ impl Jer for PhysicalDeviceFeatureEvents {
             "speakerMute" => Ok(Self::SpeakerMute(Jer::from_jer(v)?)),
             "speakerVolume" => Ok(Self::SpeakerVolume(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "PhysicalDeviceFeatureEvents", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "PhysicalDeviceFeatureEvents",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -17838,6 +21007,19 @@ impl Ber for PendingAgentState {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PendingAgentState {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[PendingAgentState] = &[
+            PendingAgentState::AgentNotReady,
+            PendingAgentState::AgentNull,
+            PendingAgentState::AgentReady,
+            PendingAgentState::AgentWorkingAfterCall,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for PendingAgentState {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -17880,7 +21062,10 @@ impl Ber for AgentBusyEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -17946,6 +21131,21 @@ impl Ber for AgentBusyEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AgentBusyEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            agent_device: u.arbitrary()?,
+            agent_id: u.arbitrary()?,
+            acd_group: u.arbitrary()?,
+            pending_agent_state: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -18017,7 +21217,10 @@ impl Ber for AgentLoggedOnEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -18083,6 +21286,21 @@ impl Ber for AgentLoggedOnEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AgentLoggedOnEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            agent_device: u.arbitrary()?,
+            agent_id: u.arbitrary()?,
+            acd_group: u.arbitrary()?,
+            agent_password: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -18154,7 +21372,10 @@ impl Ber for AgentLoggedOffEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -18223,6 +21444,21 @@ impl Ber for AgentLoggedOffEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AgentLoggedOffEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            agent_device: u.arbitrary()?,
+            agent_id: u.arbitrary()?,
+            acd_group: u.arbitrary()?,
+            agent_password: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for AgentLoggedOffEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -18288,7 +21524,10 @@ impl Ber for AgentNotReadyEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -18345,6 +21584,20 @@ impl Ber for AgentNotReadyEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AgentNotReadyEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            agent_device: u.arbitrary()?,
+            agent_id: u.arbitrary()?,
+            acd_group: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -18409,7 +21662,10 @@ impl Ber for AgentReadyEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -18466,6 +21722,20 @@ impl Ber for AgentReadyEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AgentReadyEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            agent_device: u.arbitrary()?,
+            agent_id: u.arbitrary()?,
+            acd_group: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -18561,12 +21831,29 @@ impl Ber for AgentWorkingAfterCallEventPendingAgentState {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AgentWorkingAfterCallEventPendingAgentState {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[AgentWorkingAfterCallEventPendingAgentState] = &[
+            AgentWorkingAfterCallEventPendingAgentState::NotReady,
+            AgentWorkingAfterCallEventPendingAgentState::Ready,
+            AgentWorkingAfterCallEventPendingAgentState::Null,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for AgentWorkingAfterCallEventPendingAgentState {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "AgentWorkingAfterCallEventPendingAgentState", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "AgentWorkingAfterCallEventPendingAgentState",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -18603,7 +21890,10 @@ impl Ber for AgentWorkingAfterCallEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -18618,7 +21908,9 @@ impl Ber for AgentWorkingAfterCallEvent {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<AgentWorkingAfterCallEventPendingAgentState as Ber>::dec(d, &c)?);
+                f3 = Some(<AgentWorkingAfterCallEventPendingAgentState as Ber>::dec(
+                    d, &c,
+                )?);
                 idx = 4;
                 continue;
             }
@@ -18672,6 +21964,21 @@ impl Ber for AgentWorkingAfterCallEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AgentWorkingAfterCallEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            agent_device: u.arbitrary()?,
+            agent_id: u.arbitrary()?,
+            acd_group: u.arbitrary()?,
+            pending_agent_state: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for AgentWorkingAfterCallEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -18722,9 +22029,7 @@ impl Ber for AutoAnswerEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -18732,6 +22037,15 @@ impl Ber for AutoAnswerEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AutoAnswerEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -18763,9 +22077,7 @@ impl Ber for AutoWorkModeEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -18773,6 +22085,15 @@ impl Ber for AutoWorkModeEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AutoWorkModeEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -18804,9 +22125,7 @@ impl Ber for CallBackEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -18814,6 +22133,15 @@ impl Ber for CallBackEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CallBackEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -18845,9 +22173,7 @@ impl Ber for CallBackMessageEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -18855,6 +22181,15 @@ impl Ber for CallBackMessageEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CallBackMessageEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -18886,9 +22221,7 @@ impl Ber for CallerIDStatusEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -18896,6 +22229,15 @@ impl Ber for CallerIDStatusEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CallerIDStatusEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -18942,7 +22284,10 @@ impl Ber for DoNotDisturbEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -18997,6 +22342,20 @@ impl Ber for DoNotDisturbEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DoNotDisturbEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device: u.arbitrary()?,
+            do_not_disturb_on: u.arbitrary()?,
+            call_origination: u.arbitrary()?,
+            calling_device_list: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -19144,6 +22503,27 @@ impl Ber for ForwardingType {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ForwardingType {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[ForwardingType] = &[
+            ForwardingType::ForwardImmediate,
+            ForwardingType::ForwardBusy,
+            ForwardingType::ForwardNoAns,
+            ForwardingType::ForwardBusyInt,
+            ForwardingType::ForwardBusyExt,
+            ForwardingType::ForwardNoAnsInt,
+            ForwardingType::ForwardNoAnsExt,
+            ForwardingType::ForwardImmInt,
+            ForwardingType::ForwardImmExt,
+            ForwardingType::ForwardDND,
+            ForwardingType::ForwardDNDInt,
+            ForwardingType::ForwardDNDExt,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for ForwardingType {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -19214,6 +22594,18 @@ impl Ber for ForwardDefault {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ForwardDefault {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[ForwardDefault] = &[
+            ForwardDefault::ForwardingTypeAndForwardDN,
+            ForwardDefault::ForwardingType,
+            ForwardDefault::ForwardDN,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for ForwardDefault {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -19262,7 +22654,10 @@ impl Ber for ForwardingEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -19347,6 +22742,23 @@ impl Ber for ForwardingEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ForwardingEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device: u.arbitrary()?,
+            forwarding_type: u.arbitrary()?,
+            forward_status: u.arbitrary()?,
+            forward_to: u.arbitrary()?,
+            forward_default: u.arbitrary()?,
+            ring_count: u.arbitrary()?,
+            ring_duration: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ForwardingEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -19403,9 +22815,7 @@ impl Ber for PresenceStateEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -19413,6 +22823,15 @@ impl Ber for PresenceStateEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PresenceStateEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -19444,9 +22863,7 @@ impl Ber for RouteingModeEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -19454,6 +22871,15 @@ impl Ber for RouteingModeEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RouteingModeEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -19510,7 +22936,21 @@ pub enum LogicalDeviceFeatureEvents {
 impl LogicalDeviceFeatureEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3)) || (t == Tag::new(2, 4)) || (t == Tag::new(2, 5)) || (t == Tag::new(2, 6)) || (t == Tag::new(2, 7)) || (t == Tag::new(2, 8)) || (t == Tag::new(2, 9)) || (t == Tag::new(2, 10)) || (t == Tag::new(2, 11)) || (t == Tag::new(2, 12)) || (t == Tag::new(2, 14)) || (t == Tag::new(2, 13))
+        (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
+            || (t == Tag::new(2, 4))
+            || (t == Tag::new(2, 5))
+            || (t == Tag::new(2, 6))
+            || (t == Tag::new(2, 7))
+            || (t == Tag::new(2, 8))
+            || (t == Tag::new(2, 9))
+            || (t == Tag::new(2, 10))
+            || (t == Tag::new(2, 11))
+            || (t == Tag::new(2, 12))
+            || (t == Tag::new(2, 14))
+            || (t == Tag::new(2, 13))
     }
 }
 
@@ -19521,19 +22961,29 @@ impl Ber for LogicalDeviceFeatureEvents {
             return Ok(Self::AgentBusy(<Box<AgentBusyEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::AgentLoggedOn(<Box<AgentLoggedOnEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::AgentLoggedOn(<Box<AgentLoggedOnEvent> as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 2) {
-            return Ok(Self::AgentLoggedOff(<Box<AgentLoggedOffEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::AgentLoggedOff(
+                <Box<AgentLoggedOffEvent> as Ber>::dec(d, c)?,
+            ));
         }
         if c.tag == Tag::new(2, 3) {
-            return Ok(Self::AgentNotReady(<Box<AgentNotReadyEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::AgentNotReady(<Box<AgentNotReadyEvent> as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 4) {
             return Ok(Self::AgentReady(<Box<AgentReadyEvent> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 5) {
-            return Ok(Self::AgentWorkingAfterCall(<Box<AgentWorkingAfterCallEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::AgentWorkingAfterCall(<Box<
+                AgentWorkingAfterCallEvent,
+            > as Ber>::dec(
+                d, c
+            )?));
         }
         if c.tag == Tag::new(2, 6) {
             return Ok(Self::AutoAnswer(<AutoAnswerEvent as Ber>::dec(d, c)?));
@@ -19545,13 +22995,19 @@ impl Ber for LogicalDeviceFeatureEvents {
             return Ok(Self::CallBack(<CallBackEvent as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 9) {
-            return Ok(Self::CallBackMessage(<CallBackMessageEvent as Ber>::dec(d, c)?));
+            return Ok(Self::CallBackMessage(<CallBackMessageEvent as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 10) {
-            return Ok(Self::CallerIDStatus(<CallerIDStatusEvent as Ber>::dec(d, c)?));
+            return Ok(Self::CallerIDStatus(<CallerIDStatusEvent as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 11) {
-            return Ok(Self::DoNotDisturb(<Box<DoNotDisturbEvent> as Ber>::dec(d, c)?));
+            return Ok(Self::DoNotDisturb(<Box<DoNotDisturbEvent> as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 12) {
             return Ok(Self::Forwarding(<Box<ForwardingEvent> as Ber>::dec(d, c)?));
@@ -19616,6 +23072,30 @@ impl Ber for LogicalDeviceFeatureEvents {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for LogicalDeviceFeatureEvents {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(15)? {
+            0 => Self::AgentBusy(u.arbitrary()?),
+            1 => Self::AgentLoggedOn(u.arbitrary()?),
+            2 => Self::AgentLoggedOff(u.arbitrary()?),
+            3 => Self::AgentNotReady(u.arbitrary()?),
+            4 => Self::AgentReady(u.arbitrary()?),
+            5 => Self::AgentWorkingAfterCall(u.arbitrary()?),
+            6 => Self::AutoAnswer(u.arbitrary()?),
+            7 => Self::AutoWorkMode(u.arbitrary()?),
+            8 => Self::CallBack(u.arbitrary()?),
+            9 => Self::CallBackMessage(u.arbitrary()?),
+            10 => Self::CallerIDStatus(u.arbitrary()?),
+            11 => Self::DoNotDisturb(u.arbitrary()?),
+            12 => Self::Forwarding(u.arbitrary()?),
+            13 => Self::PresenceState(u.arbitrary()?),
+            14 => Self::RouteingMode(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for LogicalDeviceFeatureEvents {
     fn to_jer(&self) -> Value {
         match self {
@@ -19656,7 +23136,10 @@ impl Jer for LogicalDeviceFeatureEvents {
             "presenceState" => Ok(Self::PresenceState(Jer::from_jer(v)?)),
             "routeingMode" => Ok(Self::RouteingMode(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "LogicalDeviceFeatureEvents", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "LogicalDeviceFeatureEvents",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -19685,7 +23168,10 @@ impl Ber for BackInServiceEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -19727,6 +23213,18 @@ impl Ber for BackInServiceEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for BackInServiceEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for BackInServiceEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -19765,9 +23263,7 @@ impl Ber for DeviceCapsChangedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -19775,6 +23271,15 @@ impl Ber for DeviceCapsChangedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DeviceCapsChangedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -19815,7 +23320,10 @@ impl Ber for OutOfServiceEvent {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -19857,6 +23365,18 @@ impl Ber for OutOfServiceEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for OutOfServiceEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device: u.arbitrary()?,
+            cause: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for OutOfServiceEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -19895,9 +23415,7 @@ impl Ber for PartiallyInServiceEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -19905,6 +23423,15 @@ impl Ber for PartiallyInServiceEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PartiallyInServiceEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -19939,7 +23466,10 @@ pub enum DeviceMaintenanceEvents {
 impl DeviceMaintenanceEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3))
+        (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
     }
 }
 
@@ -19950,13 +23480,17 @@ impl Ber for DeviceMaintenanceEvents {
             return Ok(Self::BackInService(<BackInServiceEvent as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::DeviceCapabilityChanged(<DeviceCapsChangedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::DeviceCapabilityChanged(
+                <DeviceCapsChangedEvent as Ber>::dec(d, c)?,
+            ));
         }
         if c.tag == Tag::new(2, 2) {
             return Ok(Self::OutOfService(<OutOfServiceEvent as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 3) {
-            return Ok(Self::PartiallyInService(<PartiallyInServiceEvent as Ber>::dec(d, c)?));
+            return Ok(Self::PartiallyInService(
+                <PartiallyInServiceEvent as Ber>::dec(d, c)?,
+            ));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -19979,6 +23513,19 @@ impl Ber for DeviceMaintenanceEvents {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DeviceMaintenanceEvents {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(4)? {
+            0 => Self::BackInService(u.arbitrary()?),
+            1 => Self::DeviceCapabilityChanged(u.arbitrary()?),
+            2 => Self::OutOfService(u.arbitrary()?),
+            3 => Self::PartiallyInService(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for DeviceMaintenanceEvents {
     fn to_jer(&self) -> Value {
         match self {
@@ -19997,7 +23544,10 @@ impl Jer for DeviceMaintenanceEvents {
             "outOfService" => Ok(Self::OutOfService(Jer::from_jer(v)?)),
             "partiallyInService" => Ok(Self::PartiallyInService(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "DeviceMaintenanceEvents", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "DeviceMaintenanceEvents",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -20017,9 +23567,7 @@ impl Ber for BookmarkReachedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20027,6 +23575,15 @@ impl Ber for BookmarkReachedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for BookmarkReachedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20058,9 +23615,7 @@ impl Ber for CompletedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20068,6 +23623,15 @@ impl Ber for CompletedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CompletedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20099,9 +23663,7 @@ impl Ber for DtmfDetectedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20109,6 +23671,15 @@ impl Ber for DtmfDetectedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DtmfDetectedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20140,9 +23711,7 @@ impl Ber for EmptiedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20150,6 +23719,15 @@ impl Ber for EmptiedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for EmptiedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20181,9 +23759,7 @@ impl Ber for InterruptionDetectedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20191,6 +23767,15 @@ impl Ber for InterruptionDetectedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for InterruptionDetectedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20222,9 +23807,7 @@ impl Ber for NotRecognizedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20232,6 +23815,15 @@ impl Ber for NotRecognizedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for NotRecognizedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20263,9 +23855,7 @@ impl Ber for PlayEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20273,6 +23863,15 @@ impl Ber for PlayEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PlayEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20304,9 +23903,7 @@ impl Ber for RecognizedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20314,6 +23911,15 @@ impl Ber for RecognizedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RecognizedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20345,9 +23951,7 @@ impl Ber for RecordEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20355,6 +23959,15 @@ impl Ber for RecordEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RecordEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20386,9 +23999,7 @@ impl Ber for ReviewEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20396,6 +24007,15 @@ impl Ber for ReviewEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ReviewEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20427,9 +24047,7 @@ impl Ber for SilenceTimeoutExpiredEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20437,6 +24055,15 @@ impl Ber for SilenceTimeoutExpiredEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SilenceTimeoutExpiredEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20468,9 +24095,7 @@ impl Ber for SpeechDetectedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20478,6 +24103,15 @@ impl Ber for SpeechDetectedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SpeechDetectedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20509,9 +24143,7 @@ impl Ber for StartedEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20519,6 +24151,15 @@ impl Ber for StartedEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for StartedEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20550,9 +24191,7 @@ impl Ber for StopEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20560,6 +24199,15 @@ impl Ber for StopEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for StopEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20591,9 +24239,7 @@ impl Ber for SuspendPlayEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20601,6 +24247,15 @@ impl Ber for SuspendPlayEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SuspendPlayEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20632,9 +24287,7 @@ impl Ber for SuspendRecordEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20642,6 +24295,15 @@ impl Ber for SuspendRecordEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SuspendRecordEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20673,9 +24335,7 @@ impl Ber for VoiceAttributesChangeEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20683,6 +24343,15 @@ impl Ber for VoiceAttributesChangeEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for VoiceAttributesChangeEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20714,9 +24383,7 @@ impl Ber for VoiceErrorOccuredEvent {
         while let Some(c) = it.next()? {
             unrecognized.push(d.any(&c));
         }
-        Ok(Self {
-            unrecognized,
-        })
+        Ok(Self { unrecognized })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20724,6 +24391,15 @@ impl Ber for VoiceErrorOccuredEvent {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for VoiceErrorOccuredEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -20786,7 +24462,24 @@ pub enum VoiceUnitEvents {
 impl VoiceUnitEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 7)) || (t == Tag::new(2, 8)) || (t == Tag::new(2, 9)) || (t == Tag::new(2, 10)) || (t == Tag::new(2, 11)) || (t == Tag::new(2, 12)) || (t == Tag::new(2, 0)) || (t == Tag::new(2, 13)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 14)) || (t == Tag::new(2, 15)) || (t == Tag::new(2, 16)) || (t == Tag::new(2, 3)) || (t == Tag::new(2, 4)) || (t == Tag::new(2, 5)) || (t == Tag::new(2, 6)) || (t == Tag::new(2, 17))
+        (t == Tag::new(2, 7))
+            || (t == Tag::new(2, 8))
+            || (t == Tag::new(2, 9))
+            || (t == Tag::new(2, 10))
+            || (t == Tag::new(2, 11))
+            || (t == Tag::new(2, 12))
+            || (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 13))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 14))
+            || (t == Tag::new(2, 15))
+            || (t == Tag::new(2, 16))
+            || (t == Tag::new(2, 3))
+            || (t == Tag::new(2, 4))
+            || (t == Tag::new(2, 5))
+            || (t == Tag::new(2, 6))
+            || (t == Tag::new(2, 17))
     }
 }
 
@@ -20794,7 +24487,9 @@ impl Ber for VoiceUnitEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 7) {
-            return Ok(Self::BookmarkReached(<BookmarkReachedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::BookmarkReached(<BookmarkReachedEvent as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 8) {
             return Ok(Self::Completed(<CompletedEvent as Ber>::dec(d, c)?));
@@ -20806,7 +24501,9 @@ impl Ber for VoiceUnitEvents {
             return Ok(Self::Emptied(<EmptiedEvent as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 11) {
-            return Ok(Self::InterruptionDetected(<InterruptionDetectedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::InterruptionDetected(
+                <InterruptionDetectedEvent as Ber>::dec(d, c)?,
+            ));
         }
         if c.tag == Tag::new(2, 12) {
             return Ok(Self::NotRecognized(<NotRecognizedEvent as Ber>::dec(d, c)?));
@@ -20824,10 +24521,14 @@ impl Ber for VoiceUnitEvents {
             return Ok(Self::Review(<ReviewEvent as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 14) {
-            return Ok(Self::SilenceTimeoutExpired(<SilenceTimeoutExpiredEvent as Ber>::dec(d, c)?));
+            return Ok(Self::SilenceTimeoutExpired(
+                <SilenceTimeoutExpiredEvent as Ber>::dec(d, c)?,
+            ));
         }
         if c.tag == Tag::new(2, 15) {
-            return Ok(Self::SpeechDetected(<SpeechDetectedEvent as Ber>::dec(d, c)?));
+            return Ok(Self::SpeechDetected(<SpeechDetectedEvent as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 16) {
             return Ok(Self::Started(<StartedEvent as Ber>::dec(d, c)?));
@@ -20842,10 +24543,14 @@ impl Ber for VoiceUnitEvents {
             return Ok(Self::SuspendRecord(<SuspendRecordEvent as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(2, 6) {
-            return Ok(Self::VoiceAttributesChange(<VoiceAttributesChangeEvent as Ber>::dec(d, c)?));
+            return Ok(Self::VoiceAttributesChange(
+                <VoiceAttributesChangeEvent as Ber>::dec(d, c)?,
+            ));
         }
         if c.tag == Tag::new(2, 17) {
-            return Ok(Self::VoiceErrorOccured(<VoiceErrorOccuredEvent as Ber>::dec(d, c)?));
+            return Ok(Self::VoiceErrorOccured(
+                <VoiceErrorOccuredEvent as Ber>::dec(d, c)?,
+            ));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -20910,6 +24615,33 @@ impl Ber for VoiceUnitEvents {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for VoiceUnitEvents {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(18)? {
+            0 => Self::BookmarkReached(u.arbitrary()?),
+            1 => Self::Completed(u.arbitrary()?),
+            2 => Self::DtmfDetected(u.arbitrary()?),
+            3 => Self::Emptied(u.arbitrary()?),
+            4 => Self::InterruptionDetected(u.arbitrary()?),
+            5 => Self::NotRecognized(u.arbitrary()?),
+            6 => Self::Play(u.arbitrary()?),
+            7 => Self::Recognized(u.arbitrary()?),
+            8 => Self::Record(u.arbitrary()?),
+            9 => Self::Review(u.arbitrary()?),
+            10 => Self::SilenceTimeoutExpired(u.arbitrary()?),
+            11 => Self::SpeechDetected(u.arbitrary()?),
+            12 => Self::Started(u.arbitrary()?),
+            13 => Self::Stop(u.arbitrary()?),
+            14 => Self::SuspendPlay(u.arbitrary()?),
+            15 => Self::SuspendRecord(u.arbitrary()?),
+            16 => Self::VoiceAttributesChange(u.arbitrary()?),
+            17 => Self::VoiceErrorOccured(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for VoiceUnitEvents {
     fn to_jer(&self) -> Value {
         match self {
@@ -20956,7 +24688,10 @@ impl Jer for VoiceUnitEvents {
             "voiceAttributesChange" => Ok(Self::VoiceAttributesChange(Jer::from_jer(v)?)),
             "voiceErrorOccured" => Ok(Self::VoiceErrorOccured(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "VoiceUnitEvents", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "VoiceUnitEvents",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -21013,6 +24748,17 @@ impl Ber for PrivateEvent {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PrivateEvent {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            security: u.arbitrary()?,
+            private_data: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for PrivateEvent {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -21066,6 +24812,16 @@ impl Ber for VendorSpecEvents {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for VendorSpecEvents {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(1)? {
+            0 => Self::PrivateEvent(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for VendorSpecEvents {
     fn to_jer(&self) -> Value {
         match self {
@@ -21078,7 +24834,10 @@ impl Jer for VendorSpecEvents {
         match k {
             "privateEvent" => Ok(Self::PrivateEvent(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "VendorSpecEvents", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "VendorSpecEvents",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -21109,7 +24868,14 @@ pub enum EventSpecificInfo {
 impl EventSpecificInfo {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3)) || (t == Tag::new(2, 4)) || (t == Tag::new(2, 5)) || (t == Tag::new(2, 6)) || (t == Tag::new(2, 7))
+        (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
+            || (t == Tag::new(2, 4))
+            || (t == Tag::new(2, 5))
+            || (t == Tag::new(2, 6))
+            || (t == Tag::new(2, 7))
     }
 }
 
@@ -21117,28 +24883,52 @@ impl Ber for EventSpecificInfo {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::CallControlEvents({ let x0 = d.inner(c, None)?; <CallControlEvents as Ber>::dec(d, &x0)? }));
+            return Ok(Self::CallControlEvents({
+                let x0 = d.inner(c, None)?;
+                <CallControlEvents as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::CallAssociatedEvents({ let x0 = d.inner(c, None)?; <CallAssociatedEvents as Ber>::dec(d, &x0)? }));
+            return Ok(Self::CallAssociatedEvents({
+                let x0 = d.inner(c, None)?;
+                <CallAssociatedEvents as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 2) {
-            return Ok(Self::MediaAttachmentEvents({ let x0 = d.inner(c, None)?; <MediaAttachmentEvents as Ber>::dec(d, &x0)? }));
+            return Ok(Self::MediaAttachmentEvents({
+                let x0 = d.inner(c, None)?;
+                <MediaAttachmentEvents as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 3) {
-            return Ok(Self::PhysicalDeviceFeatureEvents({ let x0 = d.inner(c, None)?; <PhysicalDeviceFeatureEvents as Ber>::dec(d, &x0)? }));
+            return Ok(Self::PhysicalDeviceFeatureEvents({
+                let x0 = d.inner(c, None)?;
+                <PhysicalDeviceFeatureEvents as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 4) {
-            return Ok(Self::LogicalDeviceFeatureEvents({ let x0 = d.inner(c, None)?; <LogicalDeviceFeatureEvents as Ber>::dec(d, &x0)? }));
+            return Ok(Self::LogicalDeviceFeatureEvents({
+                let x0 = d.inner(c, None)?;
+                <LogicalDeviceFeatureEvents as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 5) {
-            return Ok(Self::DeviceMaintenanceEvents({ let x0 = d.inner(c, None)?; <DeviceMaintenanceEvents as Ber>::dec(d, &x0)? }));
+            return Ok(Self::DeviceMaintenanceEvents({
+                let x0 = d.inner(c, None)?;
+                <DeviceMaintenanceEvents as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 6) {
-            return Ok(Self::VoiceUnitEvents({ let x0 = d.inner(c, None)?; <VoiceUnitEvents as Ber>::dec(d, &x0)? }));
+            return Ok(Self::VoiceUnitEvents({
+                let x0 = d.inner(c, None)?;
+                <VoiceUnitEvents as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 7) {
-            return Ok(Self::VendorSpecEvents({ let x0 = d.inner(c, None)?; <VendorSpecEvents as Ber>::dec(d, &x0)? }));
+            return Ok(Self::VendorSpecEvents({
+                let x0 = d.inner(c, None)?;
+                <VendorSpecEvents as Ber>::dec(d, &x0)?
+            }));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -21189,14 +24979,35 @@ impl Ber for EventSpecificInfo {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for EventSpecificInfo {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(8)? {
+            0 => Self::CallControlEvents(u.arbitrary()?),
+            1 => Self::CallAssociatedEvents(u.arbitrary()?),
+            2 => Self::MediaAttachmentEvents(u.arbitrary()?),
+            3 => Self::PhysicalDeviceFeatureEvents(u.arbitrary()?),
+            4 => Self::LogicalDeviceFeatureEvents(u.arbitrary()?),
+            5 => Self::DeviceMaintenanceEvents(u.arbitrary()?),
+            6 => Self::VoiceUnitEvents(u.arbitrary()?),
+            7 => Self::VendorSpecEvents(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for EventSpecificInfo {
     fn to_jer(&self) -> Value {
         match self {
             Self::CallControlEvents(v) => jer::choice("callControlEvents", v.to_jer()),
             Self::CallAssociatedEvents(v) => jer::choice("callAssociatedEvents", v.to_jer()),
             Self::MediaAttachmentEvents(v) => jer::choice("mediaAttachmentEvents", v.to_jer()),
-            Self::PhysicalDeviceFeatureEvents(v) => jer::choice("physicalDeviceFeatureEvents", v.to_jer()),
-            Self::LogicalDeviceFeatureEvents(v) => jer::choice("logicalDeviceFeatureEvents", v.to_jer()),
+            Self::PhysicalDeviceFeatureEvents(v) => {
+                jer::choice("physicalDeviceFeatureEvents", v.to_jer())
+            }
+            Self::LogicalDeviceFeatureEvents(v) => {
+                jer::choice("logicalDeviceFeatureEvents", v.to_jer())
+            }
             Self::DeviceMaintenanceEvents(v) => jer::choice("deviceMaintenanceEvents", v.to_jer()),
             Self::VoiceUnitEvents(v) => jer::choice("voiceUnitEvents", v.to_jer()),
             Self::VendorSpecEvents(v) => jer::choice("vendorSpecEvents", v.to_jer()),
@@ -21209,13 +25020,18 @@ impl Jer for EventSpecificInfo {
             "callControlEvents" => Ok(Self::CallControlEvents(Jer::from_jer(v)?)),
             "callAssociatedEvents" => Ok(Self::CallAssociatedEvents(Jer::from_jer(v)?)),
             "mediaAttachmentEvents" => Ok(Self::MediaAttachmentEvents(Jer::from_jer(v)?)),
-            "physicalDeviceFeatureEvents" => Ok(Self::PhysicalDeviceFeatureEvents(Jer::from_jer(v)?)),
+            "physicalDeviceFeatureEvents" => {
+                Ok(Self::PhysicalDeviceFeatureEvents(Jer::from_jer(v)?))
+            }
             "logicalDeviceFeatureEvents" => Ok(Self::LogicalDeviceFeatureEvents(Jer::from_jer(v)?)),
             "deviceMaintenanceEvents" => Ok(Self::DeviceMaintenanceEvents(Jer::from_jer(v)?)),
             "voiceUnitEvents" => Ok(Self::VoiceUnitEvents(Jer::from_jer(v)?)),
             "vendorSpecEvents" => Ok(Self::VendorSpecEvents(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "EventSpecificInfo", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "EventSpecificInfo",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -21254,8 +25070,18 @@ impl Ber for CSTAEventReportArgument {
         }
         let _ = idx;
         Ok(Self {
-            cross_ref_identifier: d.required(f0, tlv, "CSTAEventReportArgument", "crossRefIdentifier")?,
-            event_specific_info: d.required(f1, tlv, "CSTAEventReportArgument", "eventSpecificInfo")?,
+            cross_ref_identifier: d.required(
+                f0,
+                tlv,
+                "CSTAEventReportArgument",
+                "crossRefIdentifier",
+            )?,
+            event_specific_info: d.required(
+                f1,
+                tlv,
+                "CSTAEventReportArgument",
+                "eventSpecificInfo",
+            )?,
             unrecognized,
         })
     }
@@ -21270,11 +25096,28 @@ impl Ber for CSTAEventReportArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CSTAEventReportArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            cross_ref_identifier: u.arbitrary()?,
+            event_specific_info: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for CSTAEventReportArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("crossRefIdentifier".into(), self.cross_ref_identifier.to_jer());
-        m.insert("eventSpecificInfo".into(), self.event_specific_info.to_jer());
+        m.insert(
+            "crossRefIdentifier".into(),
+            self.cross_ref_identifier.to_jer(),
+        );
+        m.insert(
+            "eventSpecificInfo".into(),
+            self.event_specific_info.to_jer(),
+        );
         Value::Object(m)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
@@ -21357,6 +25200,20 @@ impl Ber for SelectValue {
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         Ber::enc(&self.value(), tag, out);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SelectValue {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[SelectValue] = &[
+            SelectValue::Normal,
+            SelectValue::LeastCost,
+            SelectValue::Emergency,
+            SelectValue::ACD,
+            SelectValue::UserDefined,
+        ];
+        u.choose(ALL).copied()
     }
 }
 
@@ -21457,22 +25314,34 @@ impl Ber for RouteRequestArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 2) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <CalledDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 1) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <CallingDeviceID as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 3) {
-                f4 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
+                f5 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
+                });
                 idx = 6;
                 continue;
             }
@@ -21482,12 +25351,18 @@ impl Ber for RouteRequestArgument {
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 5) {
-                f7 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCallingDeviceID as Ber>::dec(d, &x0)? });
+                f7 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 8;
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 6) {
-                f8 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCalledDeviceID as Ber>::dec(d, &x0)? });
+                f8 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 9;
                 continue;
             }
@@ -21555,7 +25430,12 @@ impl Ber for RouteRequestArgument {
         }
         let _ = idx;
         Ok(Self {
-            cross_ref_identifier: d.required(f0, tlv, "RouteRequestArgument", "crossRefIdentifier")?,
+            cross_ref_identifier: d.required(
+                f0,
+                tlv,
+                "RouteRequestArgument",
+                "crossRefIdentifier",
+            )?,
             route_register_req_id: f1,
             current_route: d.required(f2, tlv, "RouteRequestArgument", "currentRoute")?,
             calling_device: f3,
@@ -21659,10 +25539,43 @@ impl Ber for RouteRequestArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RouteRequestArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            cross_ref_identifier: u.arbitrary()?,
+            route_register_req_id: u.arbitrary()?,
+            current_route: u.arbitrary()?,
+            calling_device: u.arbitrary()?,
+            routeing_device: u.arbitrary()?,
+            routed_call: u.arbitrary()?,
+            route_sel_algorithm: u.arbitrary()?,
+            associated_calling_device: u.arbitrary()?,
+            associated_called_device: u.arbitrary()?,
+            priority: u.arbitrary()?,
+            reply_timeout: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            route_call_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            message_info: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            device_history: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for RouteRequestArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("crossRefIdentifier".into(), self.cross_ref_identifier.to_jer());
+        m.insert(
+            "crossRefIdentifier".into(),
+            self.cross_ref_identifier.to_jer(),
+        );
         if let Some(v) = &self.route_register_req_id {
             m.insert("routeRegisterReqID".into(), v.to_jer());
         }
@@ -21818,7 +25731,12 @@ impl Ber for ReRouteRequestArgument {
         }
         let _ = idx;
         Ok(Self {
-            cross_ref_identifier: d.required(f0, tlv, "ReRouteRequestArgument", "crossRefIdentifier")?,
+            cross_ref_identifier: d.required(
+                f0,
+                tlv,
+                "ReRouteRequestArgument",
+                "crossRefIdentifier",
+            )?,
             route_register_req_id: f1,
             reply_timeout: f2,
             correlator_data: f3,
@@ -21852,10 +25770,28 @@ impl Ber for ReRouteRequestArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ReRouteRequestArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            cross_ref_identifier: u.arbitrary()?,
+            route_register_req_id: u.arbitrary()?,
+            reply_timeout: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ReRouteRequestArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("crossRefIdentifier".into(), self.cross_ref_identifier.to_jer());
+        m.insert(
+            "crossRefIdentifier".into(),
+            self.cross_ref_identifier.to_jer(),
+        );
         if let Some(v) = &self.route_register_req_id {
             m.insert("routeRegisterReqID".into(), v.to_jer());
         }
@@ -21937,6 +25873,18 @@ impl Ber for RetryValue {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RetryValue {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::NoListAvailable(u.arbitrary()?),
+            1 => Self::NoCountAvailable(u.arbitrary()?),
+            2 => Self::RetryCount(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for RetryValue {
     fn to_jer(&self) -> Value {
         match self {
@@ -21953,7 +25901,10 @@ impl Jer for RetryValue {
             "noCountAvailable" => Ok(Self::NoCountAvailable(Jer::from_jer(v)?)),
             "retryCount" => Ok(Self::RetryCount(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "RetryValue", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "RetryValue",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -22007,7 +25958,10 @@ impl Ber for RouteSelectRequestArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 16)))?; <DeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 16)))?;
+                    <DeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
@@ -22017,7 +25971,10 @@ impl Ber for RouteSelectRequestArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 3) {
-                f4 = Some({ let x0 = d.inner(&c, None)?; <RetryValue as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <RetryValue as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
@@ -22040,7 +25997,12 @@ impl Ber for RouteSelectRequestArgument {
         }
         let _ = idx;
         Ok(Self {
-            cross_ref_identifier: d.required(f0, tlv, "RouteSelectRequestArgument", "crossRefIdentifier")?,
+            cross_ref_identifier: d.required(
+                f0,
+                tlv,
+                "RouteSelectRequestArgument",
+                "crossRefIdentifier",
+            )?,
             route_register_req_id: f1,
             route_selected: d.required(f2, tlv, "RouteSelectRequestArgument", "routeSelected")?,
             alternate_routes: f3,
@@ -22084,10 +26046,30 @@ impl Ber for RouteSelectRequestArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RouteSelectRequestArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            cross_ref_identifier: u.arbitrary()?,
+            route_register_req_id: u.arbitrary()?,
+            route_selected: u.arbitrary()?,
+            alternate_routes: u.arbitrary()?,
+            remain_retries: u.arbitrary()?,
+            route_used_req: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for RouteSelectRequestArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("crossRefIdentifier".into(), self.cross_ref_identifier.to_jer());
+        m.insert(
+            "crossRefIdentifier".into(),
+            self.cross_ref_identifier.to_jer(),
+        );
         if let Some(v) = &self.route_register_req_id {
             m.insert("routeRegisterReqID".into(), v.to_jer());
         }
@@ -22174,12 +26156,18 @@ impl Ber for RouteUsedRequestArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 2) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <CalledDeviceID as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 1) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <CallingDeviceID as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
@@ -22207,7 +26195,12 @@ impl Ber for RouteUsedRequestArgument {
         }
         let _ = idx;
         Ok(Self {
-            cross_ref_identifier: d.required(f0, tlv, "RouteUsedRequestArgument", "crossRefIdentifier")?,
+            cross_ref_identifier: d.required(
+                f0,
+                tlv,
+                "RouteUsedRequestArgument",
+                "crossRefIdentifier",
+            )?,
             route_register_req_id: f1,
             route_used: d.required(f2, tlv, "RouteUsedRequestArgument", "routeUsed")?,
             calling_device: f3,
@@ -22251,10 +26244,30 @@ impl Ber for RouteUsedRequestArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RouteUsedRequestArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            cross_ref_identifier: u.arbitrary()?,
+            route_register_req_id: u.arbitrary()?,
+            route_used: u.arbitrary()?,
+            calling_device: u.arbitrary()?,
+            domain: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for RouteUsedRequestArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("crossRefIdentifier".into(), self.cross_ref_identifier.to_jer());
+        m.insert(
+            "crossRefIdentifier".into(),
+            self.cross_ref_identifier.to_jer(),
+        );
         if let Some(v) = &self.route_register_req_id {
             m.insert("routeRegisterReqID".into(), v.to_jer());
         }
@@ -23109,13 +27122,19 @@ impl OperationErrors {
             Self::InvalidCorrelatorData => Some("invalidCorrelatorData"),
             Self::InvalidAccountCode => Some("invalidAccountCode"),
             Self::InvalidAuthCode => Some("invalidAuthCode"),
-            Self::RequestIncompatibleWithCallingDevice => Some("requestIncompatibleWithCallingDevice"),
-            Self::RequestIncompatibleWithCalledDevice => Some("requestIncompatibleWithCalledDevice"),
+            Self::RequestIncompatibleWithCallingDevice => {
+                Some("requestIncompatibleWithCallingDevice")
+            }
+            Self::RequestIncompatibleWithCalledDevice => {
+                Some("requestIncompatibleWithCalledDevice")
+            }
             Self::InvalidMsgID => Some("invalidMsgID"),
             Self::MessageIDRequired => Some("messageIDRequired"),
             Self::RequestIncompatibleWithMedia => Some("requestIncompatibleWithMedia"),
             Self::InvalidFile => Some("invalidFile"),
-            Self::AtLeastOneConditionalParameterNotProvided => Some("atLeastOneConditionalParameterNotProvided"),
+            Self::AtLeastOneConditionalParameterNotProvided => {
+                Some("atLeastOneConditionalParameterNotProvided")
+            }
             Self::FeatureAlreadySet => Some("featureAlreadySet"),
             Self::InvalidParameterValue => Some("invalidParameterValue"),
             Self::InvalidAgentGroup => Some("invalidAgentGroup"),
@@ -23223,24 +27242,46 @@ impl OperationErrors {
             Self::UserDataNotSupported => Some("userDataNotSupported"),
             Self::PrivilegeViolationActiveDevice => Some("privilegeViolationActiveDevice"),
             Self::PrivilegeViolationCallToParkDevice => Some("privilegeViolationCallToParkDevice"),
-            Self::PrivilegeViolationDestinationDevice => Some("privilegeViolationDestinationDevice"),
-            Self::PrivilegeViolationOnDivertingDevice => Some("privilegeViolationOnDivertingDevice"),
+            Self::PrivilegeViolationDestinationDevice => {
+                Some("privilegeViolationDestinationDevice")
+            }
+            Self::PrivilegeViolationOnDivertingDevice => {
+                Some("privilegeViolationOnDivertingDevice")
+            }
             Self::PrivilegeViolationHeldDevice => Some("privilegeViolationHeldDevice"),
             Self::PrivilegeViolationOnParkToDevice => Some("privilegeViolationOnParkToDevice"),
             Self::PrivilegeViolationPickUpDevice => Some("privilegeViolationPickUpDevice"),
             Self::RouteingTimerExpired => Some("routeingTimerExpired"),
             Self::RequestIncompatibleWithConnection => Some("requestIncompatibleWithConnection"),
-            Self::RequestIncompatibleWithActiveConnection => Some("requestIncompatibleWithActiveConnection"),
-            Self::RequestIncompatibleWithHeldConnection => Some("requestIncompatibleWithHeldConnection"),
+            Self::RequestIncompatibleWithActiveConnection => {
+                Some("requestIncompatibleWithActiveConnection")
+            }
+            Self::RequestIncompatibleWithHeldConnection => {
+                Some("requestIncompatibleWithHeldConnection")
+            }
             Self::RequestIncompatibleWithDevice => Some("requestIncompatibleWithDevice"),
-            Self::RequestIncompatibleWithSubjectDevice => Some("requestIncompatibleWithSubjectDevice"),
-            Self::RequestIncompatibleWithActiveDevice => Some("requestIncompatibleWithActiveDevice"),
-            Self::RequestIncompatibleWithCallToParkDevice => Some("requestIncompatibleWithCallToParkDevice"),
-            Self::RequestIncompatibleWithDestinationDevice => Some("requestIncompatibleWithDestinationDevice"),
-            Self::RequestIncompatibleWithDivertingDevice => Some("requestIncompatibleWithDivertingDevice"),
+            Self::RequestIncompatibleWithSubjectDevice => {
+                Some("requestIncompatibleWithSubjectDevice")
+            }
+            Self::RequestIncompatibleWithActiveDevice => {
+                Some("requestIncompatibleWithActiveDevice")
+            }
+            Self::RequestIncompatibleWithCallToParkDevice => {
+                Some("requestIncompatibleWithCallToParkDevice")
+            }
+            Self::RequestIncompatibleWithDestinationDevice => {
+                Some("requestIncompatibleWithDestinationDevice")
+            }
+            Self::RequestIncompatibleWithDivertingDevice => {
+                Some("requestIncompatibleWithDivertingDevice")
+            }
             Self::RequestIncompatibleWithHeldDevice => Some("requestIncompatibleWithHeldDevice"),
-            Self::RequestIncompatibleWithParkToDevice => Some("requestIncompatibleWithParkToDevice"),
-            Self::RequestIncompatibleWithPickupDevice => Some("requestIncompatibleWithPickupDevice"),
+            Self::RequestIncompatibleWithParkToDevice => {
+                Some("requestIncompatibleWithParkToDevice")
+            }
+            Self::RequestIncompatibleWithPickupDevice => {
+                Some("requestIncompatibleWithPickupDevice")
+            }
             Self::AgentStateOutOfRange => Some("agentStateOutOfRange"),
             Self::AlertTimeOutOfRange => Some("alertTimeOutOfRange"),
             Self::AllocationOutOfRange => Some("allocationOutOfRange"),
@@ -23308,13 +27349,19 @@ impl OperationErrors {
             "invalidCorrelatorData" => Some(Self::InvalidCorrelatorData),
             "invalidAccountCode" => Some(Self::InvalidAccountCode),
             "invalidAuthCode" => Some(Self::InvalidAuthCode),
-            "requestIncompatibleWithCallingDevice" => Some(Self::RequestIncompatibleWithCallingDevice),
-            "requestIncompatibleWithCalledDevice" => Some(Self::RequestIncompatibleWithCalledDevice),
+            "requestIncompatibleWithCallingDevice" => {
+                Some(Self::RequestIncompatibleWithCallingDevice)
+            }
+            "requestIncompatibleWithCalledDevice" => {
+                Some(Self::RequestIncompatibleWithCalledDevice)
+            }
             "invalidMsgID" => Some(Self::InvalidMsgID),
             "messageIDRequired" => Some(Self::MessageIDRequired),
             "requestIncompatibleWithMedia" => Some(Self::RequestIncompatibleWithMedia),
             "invalidFile" => Some(Self::InvalidFile),
-            "atLeastOneConditionalParameterNotProvided" => Some(Self::AtLeastOneConditionalParameterNotProvided),
+            "atLeastOneConditionalParameterNotProvided" => {
+                Some(Self::AtLeastOneConditionalParameterNotProvided)
+            }
             "featureAlreadySet" => Some(Self::FeatureAlreadySet),
             "invalidParameterValue" => Some(Self::InvalidParameterValue),
             "invalidAgentGroup" => Some(Self::InvalidAgentGroup),
@@ -23422,24 +27469,46 @@ impl OperationErrors {
             "userDataNotSupported" => Some(Self::UserDataNotSupported),
             "privilegeViolationActiveDevice" => Some(Self::PrivilegeViolationActiveDevice),
             "privilegeViolationCallToParkDevice" => Some(Self::PrivilegeViolationCallToParkDevice),
-            "privilegeViolationDestinationDevice" => Some(Self::PrivilegeViolationDestinationDevice),
-            "privilegeViolationOnDivertingDevice" => Some(Self::PrivilegeViolationOnDivertingDevice),
+            "privilegeViolationDestinationDevice" => {
+                Some(Self::PrivilegeViolationDestinationDevice)
+            }
+            "privilegeViolationOnDivertingDevice" => {
+                Some(Self::PrivilegeViolationOnDivertingDevice)
+            }
             "privilegeViolationHeldDevice" => Some(Self::PrivilegeViolationHeldDevice),
             "privilegeViolationOnParkToDevice" => Some(Self::PrivilegeViolationOnParkToDevice),
             "privilegeViolationPickUpDevice" => Some(Self::PrivilegeViolationPickUpDevice),
             "routeingTimerExpired" => Some(Self::RouteingTimerExpired),
             "requestIncompatibleWithConnection" => Some(Self::RequestIncompatibleWithConnection),
-            "requestIncompatibleWithActiveConnection" => Some(Self::RequestIncompatibleWithActiveConnection),
-            "requestIncompatibleWithHeldConnection" => Some(Self::RequestIncompatibleWithHeldConnection),
+            "requestIncompatibleWithActiveConnection" => {
+                Some(Self::RequestIncompatibleWithActiveConnection)
+            }
+            "requestIncompatibleWithHeldConnection" => {
+                Some(Self::RequestIncompatibleWithHeldConnection)
+            }
             "requestIncompatibleWithDevice" => Some(Self::RequestIncompatibleWithDevice),
-            "requestIncompatibleWithSubjectDevice" => Some(Self::RequestIncompatibleWithSubjectDevice),
-            "requestIncompatibleWithActiveDevice" => Some(Self::RequestIncompatibleWithActiveDevice),
-            "requestIncompatibleWithCallToParkDevice" => Some(Self::RequestIncompatibleWithCallToParkDevice),
-            "requestIncompatibleWithDestinationDevice" => Some(Self::RequestIncompatibleWithDestinationDevice),
-            "requestIncompatibleWithDivertingDevice" => Some(Self::RequestIncompatibleWithDivertingDevice),
+            "requestIncompatibleWithSubjectDevice" => {
+                Some(Self::RequestIncompatibleWithSubjectDevice)
+            }
+            "requestIncompatibleWithActiveDevice" => {
+                Some(Self::RequestIncompatibleWithActiveDevice)
+            }
+            "requestIncompatibleWithCallToParkDevice" => {
+                Some(Self::RequestIncompatibleWithCallToParkDevice)
+            }
+            "requestIncompatibleWithDestinationDevice" => {
+                Some(Self::RequestIncompatibleWithDestinationDevice)
+            }
+            "requestIncompatibleWithDivertingDevice" => {
+                Some(Self::RequestIncompatibleWithDivertingDevice)
+            }
             "requestIncompatibleWithHeldDevice" => Some(Self::RequestIncompatibleWithHeldDevice),
-            "requestIncompatibleWithParkToDevice" => Some(Self::RequestIncompatibleWithParkToDevice),
-            "requestIncompatibleWithPickupDevice" => Some(Self::RequestIncompatibleWithPickupDevice),
+            "requestIncompatibleWithParkToDevice" => {
+                Some(Self::RequestIncompatibleWithParkToDevice)
+            }
+            "requestIncompatibleWithPickupDevice" => {
+                Some(Self::RequestIncompatibleWithPickupDevice)
+            }
             "agentStateOutOfRange" => Some(Self::AgentStateOutOfRange),
             "alertTimeOutOfRange" => Some(Self::AlertTimeOutOfRange),
             "allocationOutOfRange" => Some(Self::AllocationOutOfRange),
@@ -23490,6 +27559,208 @@ impl Ber for OperationErrors {
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         Ber::enc(&self.value(), tag, out);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for OperationErrors {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[OperationErrors] = &[
+            OperationErrors::Generic,
+            OperationErrors::RequestIncompatibleWithObject,
+            OperationErrors::ValueOutOfRange,
+            OperationErrors::ObjectNotKnown,
+            OperationErrors::InvalidCallingDeviceID,
+            OperationErrors::InvalidCalledDeviceID,
+            OperationErrors::InvalidForwardingDestination,
+            OperationErrors::PrivilegeViolationSpecifiedDevice,
+            OperationErrors::PrivilegeViolationCalledDevice,
+            OperationErrors::PrivilegeViolationCallingDevice,
+            OperationErrors::InvalidCallID,
+            OperationErrors::InvalidDeviceID,
+            OperationErrors::InvalidConnectionID,
+            OperationErrors::InvalidDestination,
+            OperationErrors::InvalidFeature,
+            OperationErrors::InvalidAllocationState,
+            OperationErrors::InvalidCrossRefID,
+            OperationErrors::InvalidObjectType,
+            OperationErrors::SecurityViolation,
+            OperationErrors::InvalidCorrelatorData,
+            OperationErrors::InvalidAccountCode,
+            OperationErrors::InvalidAuthCode,
+            OperationErrors::RequestIncompatibleWithCallingDevice,
+            OperationErrors::RequestIncompatibleWithCalledDevice,
+            OperationErrors::InvalidMsgID,
+            OperationErrors::MessageIDRequired,
+            OperationErrors::RequestIncompatibleWithMedia,
+            OperationErrors::InvalidFile,
+            OperationErrors::AtLeastOneConditionalParameterNotProvided,
+            OperationErrors::FeatureAlreadySet,
+            OperationErrors::InvalidParameterValue,
+            OperationErrors::InvalidAgentGroup,
+            OperationErrors::InvalidAgentIdentifier,
+            OperationErrors::InvalidAgentPassword,
+            OperationErrors::InvalidAgentState,
+            OperationErrors::InvalidAlertTime,
+            OperationErrors::InvalidAutoAnswer,
+            OperationErrors::InvalidBitRate,
+            OperationErrors::InvalidButtonIdentifier,
+            OperationErrors::InvalidCallType,
+            OperationErrors::InvalidConnectionRate,
+            OperationErrors::InvalidConsultPurpose,
+            OperationErrors::InvalidDelayTolerance,
+            OperationErrors::InvalidDestinationDetect,
+            OperationErrors::InvalidDoNotDisturb,
+            OperationErrors::InvalidEscapeCrossRefID,
+            OperationErrors::InvalidFlowDirection,
+            OperationErrors::ServiceNotSupported,
+            OperationErrors::InvalidForwardingFlag,
+            OperationErrors::InvalidForwardingType,
+            OperationErrors::InvalidHookswitchType,
+            OperationErrors::InvalidHookswitchComponent,
+            OperationErrors::InvalidLampMode,
+            OperationErrors::InvalidLampID,
+            OperationErrors::InvalidMessageWaitingSetting,
+            OperationErrors::InvalidMicrophoneGain,
+            OperationErrors::InvalidMicrophoneMute,
+            OperationErrors::InvalidMonitorCrossRefID,
+            OperationErrors::InvalidMonitorFilter,
+            OperationErrors::InvalidMonitorObject,
+            OperationErrors::InvalidMonitorType,
+            OperationErrors::InvalidNumberOFChannels,
+            OperationErrors::InvalidParticipationType,
+            OperationErrors::InvalidRemainRetry,
+            OperationErrors::InvalidRingCount,
+            OperationErrors::InvalidRingPattern,
+            OperationErrors::InvalidRingVolume,
+            OperationErrors::InvalidRouteingAlgorithm,
+            OperationErrors::InvalidRouteingCrossRefID,
+            OperationErrors::InvalidRouteRegistrationCrossRefID,
+            OperationErrors::InvalidSpeakerVolume,
+            OperationErrors::InvalidSpeakerMute,
+            OperationErrors::InvalidSwitchingSubdomainCharsType,
+            OperationErrors::InvalidActiveCallObject,
+            OperationErrors::InvalidCalledDeviceObjectType,
+            OperationErrors::InvalidCallingDeviceObjectType,
+            OperationErrors::InvalidCallToBePickedUpObjectType,
+            OperationErrors::InvalidCallToDivertObjectType,
+            OperationErrors::InvalidCallToParkObjectType,
+            OperationErrors::InvalidHeldCallObject,
+            OperationErrors::InvalidMonitorObjectType,
+            OperationErrors::InvalidParkToObjectType,
+            OperationErrors::NotDifferentDevices,
+            OperationErrors::NotSameDevice,
+            OperationErrors::InvalidActiveCallID,
+            OperationErrors::InvalidHeldCallID,
+            OperationErrors::InvalidActiveConnectionID,
+            OperationErrors::InvalidHeldConnectionID,
+            OperationErrors::InvalidActiveDeviceID,
+            OperationErrors::InvalidCallToParkDeviceID,
+            OperationErrors::InvalidDestinationDeviceID,
+            OperationErrors::InvalidDivertingDeviceID,
+            OperationErrors::InvalidHeldDeviceID,
+            OperationErrors::InvalidParkToDeviceID,
+            OperationErrors::InvalidPickUpDeviceID,
+            OperationErrors::ParameterNotSupported,
+            OperationErrors::AccountCodeNotSupported,
+            OperationErrors::AgentGroupNotSupported,
+            OperationErrors::AgentPasswordNotSupported,
+            OperationErrors::AgentStateNotSupported,
+            OperationErrors::AlertTimeNotSupported,
+            OperationErrors::AllocationNotSupported,
+            OperationErrors::AuthorisationCodeNotSupported,
+            OperationErrors::AutoAnswerNotSupported,
+            OperationErrors::BitRateNotSupported,
+            OperationErrors::ButtonNotSupported,
+            OperationErrors::CallTypeNotSupported,
+            OperationErrors::CharactersToSendNotSupported,
+            OperationErrors::ConnectionRateNotSupported,
+            OperationErrors::ConnectionReservationNotSupported,
+            OperationErrors::ConsultPurposeNotSupported,
+            OperationErrors::CorrelatorDataNotSupported,
+            OperationErrors::DelayToleranceNotSupported,
+            OperationErrors::DestinationDetectNotSupported,
+            OperationErrors::DigitModeNotSupported,
+            OperationErrors::ErrorValueNotSupported,
+            OperationErrors::FlowDirectionNotSupported,
+            OperationErrors::ForwardingDestinationNotSupported,
+            OperationErrors::LampNotSupported,
+            OperationErrors::MonitorTypeNotSupported,
+            OperationErrors::NumberOfChannelsNotSupported,
+            OperationErrors::ParameterTypeNotSupported,
+            OperationErrors::PriorityNotSupported,
+            OperationErrors::PrivateDataNotSupported,
+            OperationErrors::PulseDurationNotSupported,
+            OperationErrors::PulseRateNotSupported,
+            OperationErrors::RemainRetryNotSupported,
+            OperationErrors::RingCountNotSupported,
+            OperationErrors::RouteUsedNotSupported,
+            OperationErrors::SecurityNotSupported,
+            OperationErrors::SwSubdomainCCIETypeNotSupported,
+            OperationErrors::ToneDurationNotSupported,
+            OperationErrors::SysStatRegIDNotSupported,
+            OperationErrors::UserDataNotSupported,
+            OperationErrors::PrivilegeViolationActiveDevice,
+            OperationErrors::PrivilegeViolationCallToParkDevice,
+            OperationErrors::PrivilegeViolationDestinationDevice,
+            OperationErrors::PrivilegeViolationOnDivertingDevice,
+            OperationErrors::PrivilegeViolationHeldDevice,
+            OperationErrors::PrivilegeViolationOnParkToDevice,
+            OperationErrors::PrivilegeViolationPickUpDevice,
+            OperationErrors::RouteingTimerExpired,
+            OperationErrors::RequestIncompatibleWithConnection,
+            OperationErrors::RequestIncompatibleWithActiveConnection,
+            OperationErrors::RequestIncompatibleWithHeldConnection,
+            OperationErrors::RequestIncompatibleWithDevice,
+            OperationErrors::RequestIncompatibleWithSubjectDevice,
+            OperationErrors::RequestIncompatibleWithActiveDevice,
+            OperationErrors::RequestIncompatibleWithCallToParkDevice,
+            OperationErrors::RequestIncompatibleWithDestinationDevice,
+            OperationErrors::RequestIncompatibleWithDivertingDevice,
+            OperationErrors::RequestIncompatibleWithHeldDevice,
+            OperationErrors::RequestIncompatibleWithParkToDevice,
+            OperationErrors::RequestIncompatibleWithPickupDevice,
+            OperationErrors::AgentStateOutOfRange,
+            OperationErrors::AlertTimeOutOfRange,
+            OperationErrors::AllocationOutOfRange,
+            OperationErrors::AutoAnswerOutOfRange,
+            OperationErrors::BitRateOutOfRange,
+            OperationErrors::CallTypeOutOfRange,
+            OperationErrors::ConnectionRateOutOfRange,
+            OperationErrors::ConnectionReservoationOutOfRange,
+            OperationErrors::ConsultPurposeOutOfRange,
+            OperationErrors::CorrelatorDataOutOfRange,
+            OperationErrors::DelayToleranceOutOfRange,
+            OperationErrors::DestinationDetectOutOfRange,
+            OperationErrors::DigitModeOutOfRange,
+            OperationErrors::DoNotDisturbOutOfRange,
+            OperationErrors::FlowDirectionOutOfRange,
+            OperationErrors::ForwardingFlagOutOfRange,
+            OperationErrors::ForwardingTypeOutOfRange,
+            OperationErrors::HookswitchComponentOutOfRange,
+            OperationErrors::HookswitchTypeOutOfRange,
+            OperationErrors::LampModeOutOfRange,
+            OperationErrors::MessageWaitingSettingOutOfRange,
+            OperationErrors::MicGainOutOfRange,
+            OperationErrors::MicMuteOutOfRange,
+            OperationErrors::MonitorTypeOutOfRange,
+            OperationErrors::NumberOfChannelsOutOfRange,
+            OperationErrors::ParticipationTypeOutOfRange,
+            OperationErrors::PulseDurationOutOfRange,
+            OperationErrors::PulseRateOutOfRange,
+            OperationErrors::RingCountOutOfRange,
+            OperationErrors::RingPatternOutOfRange,
+            OperationErrors::RingVolumnOutOfRange,
+            OperationErrors::RouteingAlgorithmOutOfRange,
+            OperationErrors::SpeakerMuteOutOfRange,
+            OperationErrors::SpeakerVolumeOutOfRange,
+            OperationErrors::SwitchingCcittTypeOutOfRange,
+            OperationErrors::SystemStatusOutOfRange,
+            OperationErrors::ToneCharacterOutOfRange,
+            OperationErrors::ToneDurationOutOfRange,
+            OperationErrors::InvalidDestinationDeviceObject,
+        ];
+        u.choose(ALL).copied()
     }
 }
 
@@ -23566,6 +27837,19 @@ impl Ber for SecurityErrors {
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         Ber::enc(&self.value(), tag, out);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SecurityErrors {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[SecurityErrors] = &[
+            SecurityErrors::Generic,
+            SecurityErrors::SequenceNumberViolated,
+            SecurityErrors::TimeStampViolated,
+            SecurityErrors::SecurityInfoViolated,
+        ];
+        u.choose(ALL).copied()
     }
 }
 
@@ -23789,12 +28073,54 @@ impl Ber for StateIncompatibilityErrors {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for StateIncompatibilityErrors {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[StateIncompatibilityErrors] = &[
+            StateIncompatibilityErrors::Generic,
+            StateIncompatibilityErrors::InvalidObjectState,
+            StateIncompatibilityErrors::InvalidConnectionIDForActiveCall,
+            StateIncompatibilityErrors::NoActiveCall,
+            StateIncompatibilityErrors::NoHeldCall,
+            StateIncompatibilityErrors::NoCallToClear,
+            StateIncompatibilityErrors::NoConnectionToClear,
+            StateIncompatibilityErrors::NoCallToAnswer,
+            StateIncompatibilityErrors::NoCallToComplete,
+            StateIncompatibilityErrors::NotAbleToPlay,
+            StateIncompatibilityErrors::NotAbleToResume,
+            StateIncompatibilityErrors::EndOfMsg,
+            StateIncompatibilityErrors::BeginningOfMsg,
+            StateIncompatibilityErrors::MsgSuspended,
+            StateIncompatibilityErrors::InvalidDeviceState,
+            StateIncompatibilityErrors::ConnectedCallExists,
+            StateIncompatibilityErrors::InvalidActiveDeviceState,
+            StateIncompatibilityErrors::InvalidCalledDeviceState,
+            StateIncompatibilityErrors::InvalidCallingDeviceState,
+            StateIncompatibilityErrors::InvalidCallToParkDeviceState,
+            StateIncompatibilityErrors::InvalidDestinationDeviceState,
+            StateIncompatibilityErrors::InvalidDivertingDeviceState,
+            StateIncompatibilityErrors::InvalidHeldDeviceState,
+            StateIncompatibilityErrors::InvalidParkToDeviceState,
+            StateIncompatibilityErrors::InvalidConnectionState,
+            StateIncompatibilityErrors::InvalidActiveConnectionState,
+            StateIncompatibilityErrors::InvalidHeldConnectionState,
+            StateIncompatibilityErrors::IncorrectMsgState,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for StateIncompatibilityErrors {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "StateIncompatibilityErrors", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "StateIncompatibilityErrors",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -23972,7 +28298,9 @@ impl SystemResourceAvailabilityErrors {
             Self::OtherResourceOutOfService => Some("otherResourceOutOfService"),
             Self::ResourceLimitExceeded => Some("resourceLimitExceeded"),
             Self::RegistrationLimitExceeded => Some("registrationLimitExceeded"),
-            Self::ConferenceResourceCannotBeSatisfied => Some("conferenceResourceCannotBeSatisfied"),
+            Self::ConferenceResourceCannotBeSatisfied => {
+                Some("conferenceResourceCannotBeSatisfied")
+            }
             Self::MaxDevicesExceeded => Some("maxDevicesExceeded"),
             Self::StartTimeOutOfRange => Some("startTimeOutOfRange"),
             Self::DurationExceeded => Some("durationExceeded"),
@@ -24009,7 +28337,9 @@ impl SystemResourceAvailabilityErrors {
             "otherResourceOutOfService" => Some(Self::OtherResourceOutOfService),
             "resourceLimitExceeded" => Some(Self::ResourceLimitExceeded),
             "registrationLimitExceeded" => Some(Self::RegistrationLimitExceeded),
-            "conferenceResourceCannotBeSatisfied" => Some(Self::ConferenceResourceCannotBeSatisfied),
+            "conferenceResourceCannotBeSatisfied" => {
+                Some(Self::ConferenceResourceCannotBeSatisfied)
+            }
             "maxDevicesExceeded" => Some(Self::MaxDevicesExceeded),
             "startTimeOutOfRange" => Some(Self::StartTimeOutOfRange),
             "durationExceeded" => Some(Self::DurationExceeded),
@@ -24027,12 +28357,57 @@ impl Ber for SystemResourceAvailabilityErrors {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SystemResourceAvailabilityErrors {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[SystemResourceAvailabilityErrors] = &[
+            SystemResourceAvailabilityErrors::Generic,
+            SystemResourceAvailabilityErrors::ResourceBusy,
+            SystemResourceAvailabilityErrors::InternalResourceBusy,
+            SystemResourceAvailabilityErrors::ResourceOutOfService,
+            SystemResourceAvailabilityErrors::NetworkBusy,
+            SystemResourceAvailabilityErrors::NetworkOutOfService,
+            SystemResourceAvailabilityErrors::OverallMonitorLimitExceeded,
+            SystemResourceAvailabilityErrors::ConferenceMemberLimitExceeded,
+            SystemResourceAvailabilityErrors::ClassifierBusy,
+            SystemResourceAvailabilityErrors::NoMediaChannelsAvailable,
+            SystemResourceAvailabilityErrors::ChannelsInUseForBridgedDevices,
+            SystemResourceAvailabilityErrors::ChannelsInUseForData,
+            SystemResourceAvailabilityErrors::ToneDetectorBusy,
+            SystemResourceAvailabilityErrors::ToneGeneratorBusy,
+            SystemResourceAvailabilityErrors::DeviceOutOfService,
+            SystemResourceAvailabilityErrors::ActiveDeviceOutOfService,
+            SystemResourceAvailabilityErrors::CalledDeviceOutOfService,
+            SystemResourceAvailabilityErrors::CallingDeviceOutOfService,
+            SystemResourceAvailabilityErrors::CallToParkDeviceOutOfService,
+            SystemResourceAvailabilityErrors::DestinationDeviceOutOfService,
+            SystemResourceAvailabilityErrors::DivertingDeviceOutOfService,
+            SystemResourceAvailabilityErrors::HeldDeviceOutOfService,
+            SystemResourceAvailabilityErrors::ParkToDeviceOutOfService,
+            SystemResourceAvailabilityErrors::PickupDeviceOutOfService,
+            SystemResourceAvailabilityErrors::OtherResourceOutOfService,
+            SystemResourceAvailabilityErrors::ResourceLimitExceeded,
+            SystemResourceAvailabilityErrors::RegistrationLimitExceeded,
+            SystemResourceAvailabilityErrors::ConferenceResourceCannotBeSatisfied,
+            SystemResourceAvailabilityErrors::MaxDevicesExceeded,
+            SystemResourceAvailabilityErrors::StartTimeOutOfRange,
+            SystemResourceAvailabilityErrors::DurationExceeded,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for SystemResourceAvailabilityErrors {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "SystemResourceAvailabilityErrors", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "SystemResourceAvailabilityErrors",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -24109,12 +28484,31 @@ impl Ber for SubscribedResourceAvailabilityErrors {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SubscribedResourceAvailabilityErrors {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[SubscribedResourceAvailabilityErrors] = &[
+            SubscribedResourceAvailabilityErrors::Generic,
+            SubscribedResourceAvailabilityErrors::ObjectMonitorLimitExceeded,
+            SubscribedResourceAvailabilityErrors::TrunkLimitExceeded,
+            SubscribedResourceAvailabilityErrors::OutstandingReqLimitExceeded,
+            SubscribedResourceAvailabilityErrors::ObjectRegistrationLimitExceeded,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for SubscribedResourceAvailabilityErrors {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "SubscribedResourceAvailabilityErrors", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "SubscribedResourceAvailabilityErrors",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -24173,12 +28567,28 @@ impl Ber for PerformanceManagementErrors {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PerformanceManagementErrors {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[PerformanceManagementErrors] = &[
+            PerformanceManagementErrors::Generic,
+            PerformanceManagementErrors::PerformanceLimitExceeded,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for PerformanceManagementErrors {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "PerformanceManagementErrors", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "PerformanceManagementErrors",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -24231,12 +28641,25 @@ impl Ber for PrivateDataInfoErrors {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PrivateDataInfoErrors {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[PrivateDataInfoErrors] = &[PrivateDataInfoErrors::CSTAPrivateDataInfoError];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for PrivateDataInfoErrors {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
-        jer::from_enumerated(v, "PrivateDataInfoErrors", Self::from_name, Self::from_value)
+        jer::from_enumerated(
+            v,
+            "PrivateDataInfoErrors",
+            Self::from_name,
+            Self::from_value,
+        )
     }
 }
 
@@ -24266,7 +28689,14 @@ pub enum ErrorValue {
 impl ErrorValue {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3)) || (t == Tag::new(2, 4)) || (t == Tag::new(2, 5)) || (t == Tag::new(2, 6)) || (t == Tag::new(2, 7))
+        (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
+            || (t == Tag::new(2, 4))
+            || (t == Tag::new(2, 5))
+            || (t == Tag::new(2, 6))
+            || (t == Tag::new(2, 7))
     }
 }
 
@@ -24274,28 +28704,52 @@ impl Ber for ErrorValue {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::Operation({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <OperationErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::Operation({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <OperationErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Security({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <SecurityErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::Security({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <SecurityErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 2) {
-            return Ok(Self::StateIncompatibility({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <StateIncompatibilityErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::StateIncompatibility({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <StateIncompatibilityErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 3) {
-            return Ok(Self::SystemResourceAvailability({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <SystemResourceAvailabilityErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::SystemResourceAvailability({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <SystemResourceAvailabilityErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 4) {
-            return Ok(Self::SubscribedResourceAvailability({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <SubscribedResourceAvailabilityErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::SubscribedResourceAvailability({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <SubscribedResourceAvailabilityErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 5) {
-            return Ok(Self::PerformanceManagement({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <PerformanceManagementErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::PerformanceManagement({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <PerformanceManagementErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 6) {
-            return Ok(Self::PrivateData({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <PrivateDataInfoErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::PrivateData({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <PrivateDataInfoErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 7) {
-            return Ok(Self::Unspecified({ let x0 = d.inner(c, Some(Tag::new(0, 5)))?; <UnspecifiedErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::Unspecified({
+                let x0 = d.inner(c, Some(Tag::new(0, 5)))?;
+                <UnspecifiedErrors as Ber>::dec(d, &x0)?
+            }));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -24346,14 +28800,35 @@ impl Ber for ErrorValue {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ErrorValue {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(8)? {
+            0 => Self::Operation(u.arbitrary()?),
+            1 => Self::Security(u.arbitrary()?),
+            2 => Self::StateIncompatibility(u.arbitrary()?),
+            3 => Self::SystemResourceAvailability(u.arbitrary()?),
+            4 => Self::SubscribedResourceAvailability(u.arbitrary()?),
+            5 => Self::PerformanceManagement(u.arbitrary()?),
+            6 => Self::PrivateData(u.arbitrary()?),
+            7 => Self::Unspecified(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for ErrorValue {
     fn to_jer(&self) -> Value {
         match self {
             Self::Operation(v) => jer::choice("operation", v.to_jer()),
             Self::Security(v) => jer::choice("security", v.to_jer()),
             Self::StateIncompatibility(v) => jer::choice("stateIncompatibility", v.to_jer()),
-            Self::SystemResourceAvailability(v) => jer::choice("systemResourceAvailability", v.to_jer()),
-            Self::SubscribedResourceAvailability(v) => jer::choice("subscribedResourceAvailability", v.to_jer()),
+            Self::SystemResourceAvailability(v) => {
+                jer::choice("systemResourceAvailability", v.to_jer())
+            }
+            Self::SubscribedResourceAvailability(v) => {
+                jer::choice("subscribedResourceAvailability", v.to_jer())
+            }
             Self::PerformanceManagement(v) => jer::choice("performanceManagement", v.to_jer()),
             Self::PrivateData(v) => jer::choice("privateData", v.to_jer()),
             Self::Unspecified(v) => jer::choice("unspecified", v.to_jer()),
@@ -24367,12 +28842,17 @@ impl Jer for ErrorValue {
             "security" => Ok(Self::Security(Jer::from_jer(v)?)),
             "stateIncompatibility" => Ok(Self::StateIncompatibility(Jer::from_jer(v)?)),
             "systemResourceAvailability" => Ok(Self::SystemResourceAvailability(Jer::from_jer(v)?)),
-            "subscribedResourceAvailability" => Ok(Self::SubscribedResourceAvailability(Jer::from_jer(v)?)),
+            "subscribedResourceAvailability" => {
+                Ok(Self::SubscribedResourceAvailability(Jer::from_jer(v)?))
+            }
             "performanceManagement" => Ok(Self::PerformanceManagement(Jer::from_jer(v)?)),
             "privateData" => Ok(Self::PrivateData(Jer::from_jer(v)?)),
             "unspecified" => Ok(Self::Unspecified(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "ErrorValue", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "ErrorValue",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -24417,7 +28897,10 @@ impl Ber for RouteEndRequestArgument {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <ErrorValue as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ErrorValue as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
@@ -24435,7 +28918,12 @@ impl Ber for RouteEndRequestArgument {
         }
         let _ = idx;
         Ok(Self {
-            cross_ref_identifier: d.required(f0, tlv, "RouteEndRequestArgument", "crossRefIdentifier")?,
+            cross_ref_identifier: d.required(
+                f0,
+                tlv,
+                "RouteEndRequestArgument",
+                "crossRefIdentifier",
+            )?,
             route_register_req_id: f1,
             error_value: f2,
             correlator_data: f3,
@@ -24467,10 +28955,27 @@ impl Ber for RouteEndRequestArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RouteEndRequestArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            cross_ref_identifier: u.arbitrary()?,
+            route_register_req_id: u.arbitrary()?,
+            error_value: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for RouteEndRequestArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("crossRefIdentifier".into(), self.cross_ref_identifier.to_jer());
+        m.insert(
+            "crossRefIdentifier".into(),
+            self.cross_ref_identifier.to_jer(),
+        );
         if let Some(v) = &self.route_register_req_id {
             m.insert("routeRegisterReqID".into(), v.to_jer());
         }
@@ -24571,6 +29076,20 @@ impl Ber for RejectCause {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RejectCause {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[RejectCause] = &[
+            RejectCause::BusyOverflow,
+            RejectCause::QueueTimeOverflow,
+            RejectCause::CapacityOverflow,
+            RejectCause::CalendarOverflow,
+            RejectCause::UnknownOverflow,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for RejectCause {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -24638,7 +29157,12 @@ impl Ber for RouteRejectArgument {
         }
         let _ = idx;
         Ok(Self {
-            cross_ref_identifier: d.required(f0, tlv, "RouteRejectArgument", "crossRefIdentifier")?,
+            cross_ref_identifier: d.required(
+                f0,
+                tlv,
+                "RouteRejectArgument",
+                "crossRefIdentifier",
+            )?,
             route_register_req_id: f1,
             reject_cause: f2,
             correlator_data: f3,
@@ -24668,10 +29192,27 @@ impl Ber for RouteRejectArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RouteRejectArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            cross_ref_identifier: u.arbitrary()?,
+            route_register_req_id: u.arbitrary()?,
+            reject_cause: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for RouteRejectArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("crossRefIdentifier".into(), self.cross_ref_identifier.to_jer());
+        m.insert(
+            "crossRefIdentifier".into(),
+            self.cross_ref_identifier.to_jer(),
+        );
         if let Some(v) = &self.route_register_req_id {
             m.insert("routeRegisterReqID".into(), v.to_jer());
         }
@@ -24747,7 +29288,10 @@ impl Ber for SingleStepTransArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -24772,7 +29316,10 @@ impl Ber for SingleStepTransArgument {
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 29) {
-                f5 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f5 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 6;
                 continue;
             }
@@ -24861,6 +29408,26 @@ impl Ber for SingleStepTransArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SingleStepTransArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            active_call: u.arbitrary()?,
+            transferred_to: u.arbitrary()?,
+            account_code: u.arbitrary()?,
+            auth_code: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            reason: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SingleStepTransArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -24944,7 +29511,10 @@ impl Ber for SingleStepTransResult {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -25004,6 +29574,20 @@ impl Ber for SingleStepTransResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SingleStepTransResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            transferred_call: u.arbitrary()?,
+            connections: u.arbitrary()?,
+            transferred_call_info: u.arbitrary()?,
+            call_linkage_data_list: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SingleStepTransResult {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -25060,7 +29644,10 @@ impl Ber for MonitorObject {
             return Ok(Self::DeviceObject(<Box<DeviceID> as Ber>::dec(d, c)?));
         }
         if c.tag == Tag::new(1, 11) {
-            return Ok(Self::CallObject({ let x0 = d.inner(c, None)?; <ConnectionID as Ber>::dec(d, &x0)? }));
+            return Ok(Self::CallObject({
+                let x0 = d.inner(c, None)?;
+                <ConnectionID as Ber>::dec(d, &x0)?
+            }));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -25079,6 +29666,17 @@ impl Ber for MonitorObject {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MonitorObject {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::DeviceObject(u.arbitrary()?),
+            1 => Self::CallObject(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for MonitorObject {
     fn to_jer(&self) -> Value {
         match self {
@@ -25093,7 +29691,10 @@ impl Jer for MonitorObject {
             "deviceObject" => Ok(Self::DeviceObject(Jer::from_jer(v)?)),
             "callObject" => Ok(Self::CallObject(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "MonitorObject", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "MonitorObject",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -25108,9 +29709,11 @@ pub struct MonitorFilter {
     /// `mediaAttachment` (DEFAULT {"value": "", "length": 0})
     pub media_attachment: Option<ApplicationContextInformationCsta3MediaAttachmentEvents>,
     /// `physicalDeviceFeature` (DEFAULT {"value": "", "length": 0})
-    pub physical_device_feature: Option<ApplicationContextInformationCsta3PhysicalDeviceFeatureEvents>,
+    pub physical_device_feature:
+        Option<ApplicationContextInformationCsta3PhysicalDeviceFeatureEvents>,
     /// `logicalDeviceFeature` (DEFAULT {"value": "", "length": 0})
-    pub logical_device_feature: Option<ApplicationContextInformationCsta3LogicalDeviceFeatureEvents>,
+    pub logical_device_feature:
+        Option<ApplicationContextInformationCsta3LogicalDeviceFeatureEvents>,
     /// `maintenance` (DEFAULT {"value": "", "length": 0})
     pub maintenance: Option<ApplicationContextInformationCsta3DeviceMaintenanceEvents>,
     /// `voiceUnit` (DEFAULT {"value": "", "length": 0})
@@ -25137,32 +29740,47 @@ impl Ber for MonitorFilter {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<ApplicationContextInformationCsta3CallControlEvents as Ber>::dec(d, &c)?);
+                f0 =
+                    Some(<ApplicationContextInformationCsta3CallControlEvents as Ber>::dec(d, &c)?);
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 6) {
-                f1 = Some(<ApplicationContextInformationCsta3CallAssociatedEvents as Ber>::dec(d, &c)?);
+                f1 = Some(
+                    <ApplicationContextInformationCsta3CallAssociatedEvents as Ber>::dec(d, &c)?,
+                );
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 7) {
-                f2 = Some(<ApplicationContextInformationCsta3MediaAttachmentEvents as Ber>::dec(d, &c)?);
+                f2 = Some(
+                    <ApplicationContextInformationCsta3MediaAttachmentEvents as Ber>::dec(d, &c)?,
+                );
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 8) {
-                f3 = Some(<ApplicationContextInformationCsta3PhysicalDeviceFeatureEvents as Ber>::dec(d, &c)?);
+                f3 = Some(
+                    <ApplicationContextInformationCsta3PhysicalDeviceFeatureEvents as Ber>::dec(
+                        d, &c,
+                    )?,
+                );
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 9) {
-                f4 = Some(<ApplicationContextInformationCsta3LogicalDeviceFeatureEvents as Ber>::dec(d, &c)?);
+                f4 = Some(
+                    <ApplicationContextInformationCsta3LogicalDeviceFeatureEvents as Ber>::dec(
+                        d, &c,
+                    )?,
+                );
                 idx = 5;
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 3) {
-                f5 = Some(<ApplicationContextInformationCsta3DeviceMaintenanceEvents as Ber>::dec(d, &c)?);
+                f5 = Some(
+                    <ApplicationContextInformationCsta3DeviceMaintenanceEvents as Ber>::dec(d, &c)?,
+                );
                 idx = 6;
                 continue;
             }
@@ -25224,6 +29842,23 @@ impl Ber for MonitorFilter {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MonitorFilter {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            call_control: u.arbitrary()?,
+            call_associated: u.arbitrary()?,
+            media_attachment: u.arbitrary()?,
+            physical_device_feature: u.arbitrary()?,
+            logical_device_feature: u.arbitrary()?,
+            maintenance: u.arbitrary()?,
+            voice_unit: u.arbitrary()?,
+            private: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for MonitorFilter {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -25232,7 +29867,10 @@ impl Jer for MonitorFilter {
                 m.insert("callControl".into(), v.to_jer());
             }
             None => {
-                m.insert("callControl".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "callControl".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         match &self.call_associated {
@@ -25240,7 +29878,10 @@ impl Jer for MonitorFilter {
                 m.insert("callAssociated".into(), v.to_jer());
             }
             None => {
-                m.insert("callAssociated".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "callAssociated".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         match &self.media_attachment {
@@ -25248,7 +29889,10 @@ impl Jer for MonitorFilter {
                 m.insert("mediaAttachment".into(), v.to_jer());
             }
             None => {
-                m.insert("mediaAttachment".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "mediaAttachment".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         match &self.physical_device_feature {
@@ -25256,7 +29900,10 @@ impl Jer for MonitorFilter {
                 m.insert("physicalDeviceFeature".into(), v.to_jer());
             }
             None => {
-                m.insert("physicalDeviceFeature".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "physicalDeviceFeature".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         match &self.logical_device_feature {
@@ -25264,7 +29911,10 @@ impl Jer for MonitorFilter {
                 m.insert("logicalDeviceFeature".into(), v.to_jer());
             }
             None => {
-                m.insert("logicalDeviceFeature".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "logicalDeviceFeature".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         match &self.maintenance {
@@ -25272,7 +29922,10 @@ impl Jer for MonitorFilter {
                 m.insert("maintenance".into(), v.to_jer());
             }
             None => {
-                m.insert("maintenance".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "maintenance".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         match &self.voice_unit {
@@ -25280,7 +29933,10 @@ impl Jer for MonitorFilter {
                 m.insert("voiceUnit".into(), v.to_jer());
             }
             None => {
-                m.insert("voiceUnit".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "voiceUnit".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         match &self.private {
@@ -25288,7 +29944,10 @@ impl Jer for MonitorFilter {
                 m.insert("private".into(), v.to_jer());
             }
             None => {
-                m.insert("private".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "private".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         Value::Object(m)
@@ -25297,10 +29956,26 @@ impl Jer for MonitorFilter {
         let o = jer::object(v, "MonitorFilter")?;
         Ok(Self {
             call_control: jer::opt_default(o, "callControl", "{\"value\": \"\", \"length\": 0}")?,
-            call_associated: jer::opt_default(o, "callAssociated", "{\"value\": \"\", \"length\": 0}")?,
-            media_attachment: jer::opt_default(o, "mediaAttachment", "{\"value\": \"\", \"length\": 0}")?,
-            physical_device_feature: jer::opt_default(o, "physicalDeviceFeature", "{\"value\": \"\", \"length\": 0}")?,
-            logical_device_feature: jer::opt_default(o, "logicalDeviceFeature", "{\"value\": \"\", \"length\": 0}")?,
+            call_associated: jer::opt_default(
+                o,
+                "callAssociated",
+                "{\"value\": \"\", \"length\": 0}",
+            )?,
+            media_attachment: jer::opt_default(
+                o,
+                "mediaAttachment",
+                "{\"value\": \"\", \"length\": 0}",
+            )?,
+            physical_device_feature: jer::opt_default(
+                o,
+                "physicalDeviceFeature",
+                "{\"value\": \"\", \"length\": 0}",
+            )?,
+            logical_device_feature: jer::opt_default(
+                o,
+                "logicalDeviceFeature",
+                "{\"value\": \"\", \"length\": 0}",
+            )?,
             maintenance: jer::opt_default(o, "maintenance", "{\"value\": \"\", \"length\": 0}")?,
             voice_unit: jer::opt_default(o, "voiceUnit", "{\"value\": \"\", \"length\": 0}")?,
             private: jer::opt_default(o, "private", "{\"value\": \"\", \"length\": 0}")?,
@@ -25361,6 +30036,14 @@ impl Ber for MonitorType {
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         Ber::enc(&self.value(), tag, out);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MonitorType {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[MonitorType] = &[MonitorType::Call, MonitorType::Device];
+        u.choose(ALL).copied()
     }
 }
 
@@ -25461,6 +30144,20 @@ impl Ber for MonitorStartArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MonitorStartArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            monitor_object: u.arbitrary()?,
+            requested_monitor_filter: u.arbitrary()?,
+            monitor_type: u.arbitrary()?,
+            requested_monitor_media_class: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for MonitorStartArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -25550,7 +30247,12 @@ impl Ber for MonitorStartResult {
         }
         let _ = idx;
         Ok(Self {
-            cross_ref_identifier: d.required(f0, tlv, "MonitorStartResult", "crossRefIdentifier")?,
+            cross_ref_identifier: d.required(
+                f0,
+                tlv,
+                "MonitorStartResult",
+                "crossRefIdentifier",
+            )?,
             actualmonitor_filter: f1,
             actual_monitor_media_class: f2,
             monitor_existing_calls: f3,
@@ -25580,10 +30282,27 @@ impl Ber for MonitorStartResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MonitorStartResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            cross_ref_identifier: u.arbitrary()?,
+            actualmonitor_filter: u.arbitrary()?,
+            actual_monitor_media_class: u.arbitrary()?,
+            monitor_existing_calls: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for MonitorStartResult {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("crossRefIdentifier".into(), self.cross_ref_identifier.to_jer());
+        m.insert(
+            "crossRefIdentifier".into(),
+            self.cross_ref_identifier.to_jer(),
+        );
         if let Some(v) = &self.actualmonitor_filter {
             m.insert("actualmonitorFilter".into(), v.to_jer());
         }
@@ -25653,8 +30372,18 @@ impl Ber for ChangeMonitorFilterArgument {
         }
         let _ = idx;
         Ok(Self {
-            cross_ref_identifier: d.required(f0, tlv, "ChangeMonitorFilterArgument", "crossRefIdentifier")?,
-            requested_filter_list: d.required(f1, tlv, "ChangeMonitorFilterArgument", "requestedFilterList")?,
+            cross_ref_identifier: d.required(
+                f0,
+                tlv,
+                "ChangeMonitorFilterArgument",
+                "crossRefIdentifier",
+            )?,
+            requested_filter_list: d.required(
+                f1,
+                tlv,
+                "ChangeMonitorFilterArgument",
+                "requestedFilterList",
+            )?,
             extensions: f2,
             unrecognized,
         })
@@ -25673,11 +30402,29 @@ impl Ber for ChangeMonitorFilterArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ChangeMonitorFilterArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            cross_ref_identifier: u.arbitrary()?,
+            requested_filter_list: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ChangeMonitorFilterArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("crossRefIdentifier".into(), self.cross_ref_identifier.to_jer());
-        m.insert("requestedFilterList".into(), self.requested_filter_list.to_jer());
+        m.insert(
+            "crossRefIdentifier".into(),
+            self.cross_ref_identifier.to_jer(),
+        );
+        m.insert(
+            "requestedFilterList".into(),
+            self.requested_filter_list.to_jer(),
+        );
         if let Some(v) = &self.extensions {
             m.insert("extensions".into(), v.to_jer());
         }
@@ -25687,7 +30434,11 @@ impl Jer for ChangeMonitorFilterArgument {
         let o = jer::object(v, "ChangeMonitorFilterArgument")?;
         Ok(Self {
             cross_ref_identifier: jer::req(o, "crossRefIdentifier", "ChangeMonitorFilterArgument")?,
-            requested_filter_list: jer::req(o, "requestedFilterList", "ChangeMonitorFilterArgument")?,
+            requested_filter_list: jer::req(
+                o,
+                "requestedFilterList",
+                "ChangeMonitorFilterArgument",
+            )?,
             extensions: jer::opt(o, "extensions")?,
             unrecognized: Vec::new(),
         })
@@ -25748,6 +30499,17 @@ impl Ber for ChangeMonitorFilterResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ChangeMonitorFilterResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            actual_filter_list: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ChangeMonitorFilterResult {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -25803,7 +30565,12 @@ impl Ber for MonitorStopArgument {
         }
         let _ = idx;
         Ok(Self {
-            cross_ref_identifier: d.required(f0, tlv, "MonitorStopArgument", "crossRefIdentifier")?,
+            cross_ref_identifier: d.required(
+                f0,
+                tlv,
+                "MonitorStopArgument",
+                "crossRefIdentifier",
+            )?,
             extensions: f1,
             unrecognized,
         })
@@ -25821,10 +30588,24 @@ impl Ber for MonitorStopArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MonitorStopArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            cross_ref_identifier: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for MonitorStopArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("crossRefIdentifier".into(), self.cross_ref_identifier.to_jer());
+        m.insert(
+            "crossRefIdentifier".into(),
+            self.cross_ref_identifier.to_jer(),
+        );
         if let Some(v) = &self.extensions {
             m.insert("extensions".into(), v.to_jer());
         }
@@ -25882,6 +30663,17 @@ impl Ber for MonitorStopResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MonitorStopResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for MonitorStopResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -25896,7 +30688,10 @@ impl Jer for MonitorStopResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "MonitorStopResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "MonitorStopResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -25950,6 +30745,17 @@ impl Ber for SnapshotDeviceArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotDeviceArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            snapshot_object: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -26105,6 +30911,30 @@ impl Ber for SimpleCallState {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SimpleCallState {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[SimpleCallState] = &[
+            SimpleCallState::CallNull,
+            SimpleCallState::CallPending,
+            SimpleCallState::CallOriginated,
+            SimpleCallState::CallDelivered,
+            SimpleCallState::CallDeliveredHeld,
+            SimpleCallState::CallReceived,
+            SimpleCallState::CallEstablished,
+            SimpleCallState::CallEstablishedHeld,
+            SimpleCallState::CallReceivedOnHold,
+            SimpleCallState::CallEstablishedOnHold,
+            SimpleCallState::CallQueued,
+            SimpleCallState::CallQueuedHeld,
+            SimpleCallState::CallBlocked,
+            SimpleCallState::CallFailed,
+            SimpleCallState::CallFailedHeld,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for SimpleCallState {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -26164,6 +30994,18 @@ impl Ber for CallState {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CallState {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::CompoundCallState(u.arbitrary()?),
+            1 => Self::SimpleCallState(u.arbitrary()?),
+            2 => Self::Unknown(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for CallState {
     fn to_jer(&self) -> Value {
         match self {
@@ -26180,7 +31022,10 @@ impl Jer for CallState {
             "simpleCallState" => Ok(Self::SimpleCallState(Jer::from_jer(v)?)),
             "unknown" => Ok(Self::Unknown(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "CallState", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "CallState",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -26236,6 +31081,17 @@ impl Ber for DeviceMediaInfoListItem {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DeviceMediaInfoListItem {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            media_stream_id: u.arbitrary()?,
+            connection_information: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -26296,12 +31152,18 @@ impl Ber for SnapshotDeviceResponseInfo {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 3) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -26334,9 +31196,19 @@ impl Ber for SnapshotDeviceResponseInfo {
         }
         let _ = idx;
         Ok(Self {
-            connection_identifier: d.required(f0, tlv, "SnapshotDeviceResponseInfo", "connectionIdentifier")?,
+            connection_identifier: d.required(
+                f0,
+                tlv,
+                "SnapshotDeviceResponseInfo",
+                "connectionIdentifier",
+            )?,
             endpoint_device: f1,
-            local_call_state: d.required(f2, tlv, "SnapshotDeviceResponseInfo", "localCallState")?,
+            local_call_state: d.required(
+                f2,
+                tlv,
+                "SnapshotDeviceResponseInfo",
+                "localCallState",
+            )?,
             services_permitted: f3,
             media_service_info_list: f4,
             media_call_characteristics: f5,
@@ -26374,10 +31246,29 @@ impl Ber for SnapshotDeviceResponseInfo {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotDeviceResponseInfo {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            connection_identifier: u.arbitrary()?,
+            endpoint_device: u.arbitrary()?,
+            local_call_state: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            media_service_info_list: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SnapshotDeviceResponseInfo {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("connectionIdentifier".into(), self.connection_identifier.to_jer());
+        m.insert(
+            "connectionIdentifier".into(),
+            self.connection_identifier.to_jer(),
+        );
         if let Some(v) = &self.endpoint_device {
             m.insert("endpointDevice".into(), v.to_jer());
         }
@@ -26399,7 +31290,11 @@ impl Jer for SnapshotDeviceResponseInfo {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "SnapshotDeviceResponseInfo")?;
         Ok(Self {
-            connection_identifier: jer::req(o, "connectionIdentifier", "SnapshotDeviceResponseInfo")?,
+            connection_identifier: jer::req(
+                o,
+                "connectionIdentifier",
+                "SnapshotDeviceResponseInfo",
+            )?,
             endpoint_device: jer::opt(o, "endpointDevice")?,
             local_call_state: jer::req(o, "localCallState", "SnapshotDeviceResponseInfo")?,
             services_permitted: jer::opt(o, "servicesPermitted")?,
@@ -26433,7 +31328,9 @@ impl Ber for SnapshotDeviceResultCrossRefIDorSnapshotData {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 4) {
-            return Ok(Self::ServiceCrossRefID(<ServiceCrossRefID as Ber>::dec(d, c)?));
+            return Ok(Self::ServiceCrossRefID(<ServiceCrossRefID as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(1, 22) {
             return Ok(Self::SnapshotData(seqof_11(d, c)?));
@@ -26453,6 +31350,17 @@ impl Ber for SnapshotDeviceResultCrossRefIDorSnapshotData {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotDeviceResultCrossRefIDorSnapshotData {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::ServiceCrossRefID(u.arbitrary()?),
+            1 => Self::SnapshotData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for SnapshotDeviceResultCrossRefIDorSnapshotData {
     fn to_jer(&self) -> Value {
         match self {
@@ -26467,7 +31375,10 @@ impl Jer for SnapshotDeviceResultCrossRefIDorSnapshotData {
             "serviceCrossRefID" => Ok(Self::ServiceCrossRefID(Jer::from_jer(v)?)),
             "snapshotData" => Ok(Self::SnapshotData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "SnapshotDeviceResultCrossRefIDorSnapshotData", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "SnapshotDeviceResultCrossRefIDorSnapshotData",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -26492,8 +31403,13 @@ impl Ber for SnapshotDeviceResult {
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && SnapshotDeviceResultCrossRefIDorSnapshotData::has_tag(c.tag) {
-                f0 = Some(<SnapshotDeviceResultCrossRefIDorSnapshotData as Ber>::dec(d, &c)?);
+            if idx <= 0
+                && f0.is_none()
+                && SnapshotDeviceResultCrossRefIDorSnapshotData::has_tag(c.tag)
+            {
+                f0 = Some(<SnapshotDeviceResultCrossRefIDorSnapshotData as Ber>::dec(
+                    d, &c,
+                )?);
                 idx = 1;
                 continue;
             }
@@ -26506,7 +31422,12 @@ impl Ber for SnapshotDeviceResult {
         }
         let _ = idx;
         Ok(Self {
-            cross_ref_i_dor_snapshot_data: d.required(f0, tlv, "SnapshotDeviceResult", "crossRefIDorSnapshotData")?,
+            cross_ref_i_dor_snapshot_data: d.required(
+                f0,
+                tlv,
+                "SnapshotDeviceResult",
+                "crossRefIDorSnapshotData",
+            )?,
             extensions: f1,
             unrecognized,
         })
@@ -26524,10 +31445,24 @@ impl Ber for SnapshotDeviceResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotDeviceResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            cross_ref_i_dor_snapshot_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SnapshotDeviceResult {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("crossRefIDorSnapshotData".into(), self.cross_ref_i_dor_snapshot_data.to_jer());
+        m.insert(
+            "crossRefIDorSnapshotData".into(),
+            self.cross_ref_i_dor_snapshot_data.to_jer(),
+        );
         if let Some(v) = &self.extensions {
             m.insert("extensions".into(), v.to_jer());
         }
@@ -26536,7 +31471,11 @@ impl Jer for SnapshotDeviceResult {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "SnapshotDeviceResult")?;
         Ok(Self {
-            cross_ref_i_dor_snapshot_data: jer::req(o, "crossRefIDorSnapshotData", "SnapshotDeviceResult")?,
+            cross_ref_i_dor_snapshot_data: jer::req(
+                o,
+                "crossRefIDorSnapshotData",
+                "SnapshotDeviceResult",
+            )?,
             extensions: jer::opt(o, "extensions")?,
             unrecognized: Vec::new(),
         })
@@ -26564,7 +31503,10 @@ impl Ber for SnapshotCallArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -26594,6 +31536,17 @@ impl Ber for SnapshotCallArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            snapshot_object: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -26893,6 +31846,54 @@ impl Ber for MediaServiceType {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for MediaServiceType {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[MediaServiceType] = &[
+            MediaServiceType::CstaVoiceUnit,
+            MediaServiceType::DataModem,
+            MediaServiceType::DigitalDataIsochronousIeee1394,
+            MediaServiceType::DigitalDataIsochronousGeoport,
+            MediaServiceType::DigitalDataIsochronousIeeeAtm,
+            MediaServiceType::DigitalDataIsochronousIeeeIsdn,
+            MediaServiceType::DigitalDataApi,
+            MediaServiceType::EctfS100MediaServicesDefault,
+            MediaServiceType::EctfS100MediaServicesAppServices,
+            MediaServiceType::CstaIVRScript1,
+            MediaServiceType::CstaIVRScript2,
+            MediaServiceType::CstaIVRScript3,
+            MediaServiceType::CstaIVRScript4,
+            MediaServiceType::CstaIVRScript5,
+            MediaServiceType::CstaIVRScript6,
+            MediaServiceType::CstaIVRScript7,
+            MediaServiceType::CstaIVRScript8,
+            MediaServiceType::CstaIVRScript9,
+            MediaServiceType::CstaIVRScript10,
+            MediaServiceType::LiveSoundCaptureAnalog,
+            MediaServiceType::LiveSoundTransmitAnalog,
+            MediaServiceType::LiveSoundCaptureIeee1394,
+            MediaServiceType::LiveSoundTransmitIeee1394,
+            MediaServiceType::LiveSoundCaptureTransmitGeoport,
+            MediaServiceType::LiveSoundCaptureTransmitAtm,
+            MediaServiceType::LiveSoundCaptureTransmitISDN,
+            MediaServiceType::SoundCaptureTransmitADPCM,
+            MediaServiceType::SoundCaptureTransmitApi,
+            MediaServiceType::Usb,
+            MediaServiceType::SfSpecific1,
+            MediaServiceType::SfSpecific2,
+            MediaServiceType::SfSpecific3,
+            MediaServiceType::SfSpecific4,
+            MediaServiceType::SfSpecific5,
+            MediaServiceType::SfSpecific6,
+            MediaServiceType::SfSpecific7,
+            MediaServiceType::SfSpecific8,
+            MediaServiceType::SfSpecific9,
+            MediaServiceType::SfSpecific10,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for MediaServiceType {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -26990,6 +31991,20 @@ impl Ber for CallMediaInfoListItem {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CallMediaInfoListItem {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            media_service_type: u.arbitrary()?,
+            media_service_version: u.arbitrary()?,
+            media_service_instance: u.arbitrary()?,
+            media_stream_id: u.arbitrary()?,
+            connection_information: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for CallMediaInfoListItem {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -27054,12 +32069,18 @@ impl Ber for SnapshotCallResponseInfo {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <SubjectDeviceID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SubjectDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -27125,6 +32146,21 @@ impl Ber for SnapshotCallResponseInfo {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotCallResponseInfo {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device_on_call: u.arbitrary()?,
+            call_identifier: u.arbitrary()?,
+            local_connection_state: u.arbitrary()?,
+            services_permitted: u.arbitrary()?,
+            media_service_info_list: u.arbitrary()?,
+            location_info: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SnapshotCallResponseInfo {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -27182,7 +32218,9 @@ impl Ber for SnapshotCallResultCrossRefIDorSnapshotData {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::ServiceCrossRefID(<ServiceCrossRefID as Ber>::dec(d, c)?));
+            return Ok(Self::ServiceCrossRefID(<ServiceCrossRefID as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(1, 23) {
             return Ok(Self::SnapshotData(seqof_13(d, c)?));
@@ -27202,6 +32240,17 @@ impl Ber for SnapshotCallResultCrossRefIDorSnapshotData {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotCallResultCrossRefIDorSnapshotData {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::ServiceCrossRefID(u.arbitrary()?),
+            1 => Self::SnapshotData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for SnapshotCallResultCrossRefIDorSnapshotData {
     fn to_jer(&self) -> Value {
         match self {
@@ -27216,7 +32265,10 @@ impl Jer for SnapshotCallResultCrossRefIDorSnapshotData {
             "serviceCrossRefID" => Ok(Self::ServiceCrossRefID(Jer::from_jer(v)?)),
             "snapshotData" => Ok(Self::SnapshotData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "SnapshotCallResultCrossRefIDorSnapshotData", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "SnapshotCallResultCrossRefIDorSnapshotData",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -27277,8 +32329,13 @@ impl Ber for SnapshotCallResult {
         let mut unrecognized = Vec::new();
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && SnapshotCallResultCrossRefIDorSnapshotData::has_tag(c.tag) {
-                f0 = Some(<SnapshotCallResultCrossRefIDorSnapshotData as Ber>::dec(d, &c)?);
+            if idx <= 0
+                && f0.is_none()
+                && SnapshotCallResultCrossRefIDorSnapshotData::has_tag(c.tag)
+            {
+                f0 = Some(<SnapshotCallResultCrossRefIDorSnapshotData as Ber>::dec(
+                    d, &c,
+                )?);
                 idx = 1;
                 continue;
             }
@@ -27293,22 +32350,34 @@ impl Ber for SnapshotCallResult {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 1) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <CallingDeviceID as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 2) {
-                f4 = Some({ let x0 = d.inner(&c, None)?; <CalledDeviceID as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <CalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 5) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCallingDeviceID as Ber>::dec(d, &x0)? });
+                f5 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 6;
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 6) {
-                f6 = Some({ let x0 = d.inner(&c, None)?; <AssociatedCalledDeviceID as Ber>::dec(d, &x0)? });
+                f6 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
+                });
                 idx = 7;
                 continue;
             }
@@ -27351,7 +32420,12 @@ impl Ber for SnapshotCallResult {
         }
         let _ = idx;
         Ok(Self {
-            cross_ref_i_dor_snapshot_data: d.required(f0, tlv, "SnapshotCallResult", "crossRefIDorSnapshotData")?,
+            cross_ref_i_dor_snapshot_data: d.required(
+                f0,
+                tlv,
+                "SnapshotCallResult",
+                "crossRefIDorSnapshotData",
+            )?,
             media_call_characteristics: f1,
             call_characteristics: f2,
             calling_device: f3,
@@ -27425,10 +32499,36 @@ impl Ber for SnapshotCallResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            cross_ref_i_dor_snapshot_data: u.arbitrary()?,
+            media_call_characteristics: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            calling_device: u.arbitrary()?,
+            called_device: u.arbitrary()?,
+            associated_calling_device_id: u.arbitrary()?,
+            associated_called_device_id: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            message_info: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            device_history: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SnapshotCallResult {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("crossRefIDorSnapshotData".into(), self.cross_ref_i_dor_snapshot_data.to_jer());
+        m.insert(
+            "crossRefIDorSnapshotData".into(),
+            self.cross_ref_i_dor_snapshot_data.to_jer(),
+        );
         if let Some(v) = &self.media_call_characteristics {
             m.insert("mediaCallCharacteristics".into(), v.to_jer());
         }
@@ -27473,7 +32573,11 @@ impl Jer for SnapshotCallResult {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "SnapshotCallResult")?;
         Ok(Self {
-            cross_ref_i_dor_snapshot_data: jer::req(o, "crossRefIDorSnapshotData", "SnapshotCallResult")?,
+            cross_ref_i_dor_snapshot_data: jer::req(
+                o,
+                "crossRefIDorSnapshotData",
+                "SnapshotCallResult",
+            )?,
             media_call_characteristics: jer::opt(o, "mediaCallCharacteristics")?,
             call_characteristics: jer::opt(o, "callCharacteristics")?,
             calling_device: jer::opt(o, "callingDevice")?,
@@ -27550,7 +32654,12 @@ impl Ber for SnapshotCallDataArgument {
         }
         let _ = idx;
         Ok(Self {
-            service_cross_ref_id: d.required(f0, tlv, "SnapshotCallDataArgument", "serviceCrossRefID")?,
+            service_cross_ref_id: d.required(
+                f0,
+                tlv,
+                "SnapshotCallDataArgument",
+                "serviceCrossRefID",
+            )?,
             segment_id: f1,
             last_segment: d.required(f2, tlv, "SnapshotCallDataArgument", "lastSegment")?,
             snapshot_data: d.required(f3, tlv, "SnapshotCallDataArgument", "snapshotData")?,
@@ -27576,10 +32685,27 @@ impl Ber for SnapshotCallDataArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotCallDataArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            service_cross_ref_id: u.arbitrary()?,
+            segment_id: u.arbitrary()?,
+            last_segment: u.arbitrary()?,
+            snapshot_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SnapshotCallDataArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("serviceCrossRefID".into(), self.service_cross_ref_id.to_jer());
+        m.insert(
+            "serviceCrossRefID".into(),
+            self.service_cross_ref_id.to_jer(),
+        );
         if let Some(v) = &self.segment_id {
             m.insert("segmentID".into(), v.to_jer());
         }
@@ -27661,7 +32787,12 @@ impl Ber for SnapshotDeviceDataArgument {
         }
         let _ = idx;
         Ok(Self {
-            service_cross_ref_id: d.required(f0, tlv, "SnapshotDeviceDataArgument", "serviceCrossRefID")?,
+            service_cross_ref_id: d.required(
+                f0,
+                tlv,
+                "SnapshotDeviceDataArgument",
+                "serviceCrossRefID",
+            )?,
             segment_id: f1,
             last_segment: d.required(f2, tlv, "SnapshotDeviceDataArgument", "lastSegment")?,
             snapshot_data: d.required(f3, tlv, "SnapshotDeviceDataArgument", "snapshotData")?,
@@ -27687,10 +32818,27 @@ impl Ber for SnapshotDeviceDataArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SnapshotDeviceDataArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            service_cross_ref_id: u.arbitrary()?,
+            segment_id: u.arbitrary()?,
+            last_segment: u.arbitrary()?,
+            snapshot_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SnapshotDeviceDataArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("serviceCrossRefID".into(), self.service_cross_ref_id.to_jer());
+        m.insert(
+            "serviceCrossRefID".into(),
+            self.service_cross_ref_id.to_jer(),
+        );
         if let Some(v) = &self.segment_id {
             m.insert("segmentID".into(), v.to_jer());
         }
@@ -27778,6 +32926,18 @@ impl Ber for SystemRegisterArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SystemRegisterArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            request_types: u.arbitrary()?,
+            requested_status_filter: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SystemRegisterArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -27843,7 +33003,12 @@ impl Ber for SystemRegisterResult {
         }
         let _ = idx;
         Ok(Self {
-            sys_stat_register_id: d.required(f0, tlv, "SystemRegisterResult", "sysStatRegisterID")?,
+            sys_stat_register_id: d.required(
+                f0,
+                tlv,
+                "SystemRegisterResult",
+                "sysStatRegisterID",
+            )?,
             actual_status_filter: f1,
             extensions: f2,
             unrecognized,
@@ -27865,10 +33030,25 @@ impl Ber for SystemRegisterResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SystemRegisterResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            sys_stat_register_id: u.arbitrary()?,
+            actual_status_filter: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SystemRegisterResult {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("sysStatRegisterID".into(), self.sys_stat_register_id.to_jer());
+        m.insert(
+            "sysStatRegisterID".into(),
+            self.sys_stat_register_id.to_jer(),
+        );
         if let Some(v) = &self.actual_status_filter {
             m.insert("actualStatusFilter".into(), v.to_jer());
         }
@@ -27922,7 +33102,12 @@ impl Ber for SystemRegisterAbortArgument {
         }
         let _ = idx;
         Ok(Self {
-            sys_stat_register_id: d.required(f0, tlv, "SystemRegisterAbortArgument", "sysStatRegisterID")?,
+            sys_stat_register_id: d.required(
+                f0,
+                tlv,
+                "SystemRegisterAbortArgument",
+                "sysStatRegisterID",
+            )?,
             extensions: f1,
             unrecognized,
         })
@@ -27940,10 +33125,24 @@ impl Ber for SystemRegisterAbortArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SystemRegisterAbortArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            sys_stat_register_id: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SystemRegisterAbortArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("sysStatRegisterID".into(), self.sys_stat_register_id.to_jer());
+        m.insert(
+            "sysStatRegisterID".into(),
+            self.sys_stat_register_id.to_jer(),
+        );
         if let Some(v) = &self.extensions {
             m.insert("extensions".into(), v.to_jer());
         }
@@ -27993,7 +33192,12 @@ impl Ber for SystemRegisterCancelArgument {
         }
         let _ = idx;
         Ok(Self {
-            sys_stat_register_id: d.required(f0, tlv, "SystemRegisterCancelArgument", "sysStatRegisterID")?,
+            sys_stat_register_id: d.required(
+                f0,
+                tlv,
+                "SystemRegisterCancelArgument",
+                "sysStatRegisterID",
+            )?,
             extensions: f1,
             unrecognized,
         })
@@ -28011,10 +33215,24 @@ impl Ber for SystemRegisterCancelArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SystemRegisterCancelArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            sys_stat_register_id: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SystemRegisterCancelArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("sysStatRegisterID".into(), self.sys_stat_register_id.to_jer());
+        m.insert(
+            "sysStatRegisterID".into(),
+            self.sys_stat_register_id.to_jer(),
+        );
         if let Some(v) = &self.extensions {
             m.insert("extensions".into(), v.to_jer());
         }
@@ -28072,6 +33290,17 @@ impl Ber for SystemRegisterCancelResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SystemRegisterCancelResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for SystemRegisterCancelResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -28086,7 +33315,10 @@ impl Jer for SystemRegisterCancelResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "SystemRegisterCancelResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "SystemRegisterCancelResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -28142,6 +33374,17 @@ impl Ber for RequestSysStatArg {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RequestSysStatArg {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            sys_stat_register_id: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -28263,6 +33506,24 @@ impl Ber for SystemStatus {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SystemStatus {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[SystemStatus] = &[
+            SystemStatus::Initializing,
+            SystemStatus::Enabled,
+            SystemStatus::Normal,
+            SystemStatus::MessagesLost,
+            SystemStatus::Disabled,
+            SystemStatus::OverloadImminent,
+            SystemStatus::OverloadReached,
+            SystemStatus::OverloadRelieved,
+            SystemStatus::PartiallyDisabled,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for SystemStatus {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -28321,6 +33582,17 @@ impl Ber for RequestSysStatRes {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RequestSysStatRes {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            system_status: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -28407,6 +33679,18 @@ impl Ber for SystemStatusArg {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SystemStatusArg {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            sys_stat_register_id: u.arbitrary()?,
+            system_status: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SystemStatusArg {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -28472,6 +33756,17 @@ impl Ber for SystemStatusRes {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SystemStatusRes {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for SystemStatusRes {
     fn to_jer(&self) -> Value {
         match self {
@@ -28486,7 +33781,10 @@ impl Jer for SystemStatusRes {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "SystemStatusRes", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "SystemStatusRes",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -28536,7 +33834,10 @@ impl Ber for DeflectCallArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -28556,7 +33857,10 @@ impl Ber for DeflectCallArgument {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 29) {
-                f4 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
@@ -28638,6 +33942,25 @@ impl Ber for DeflectCallArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DeflectCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            call_to_be_diverted: u.arbitrary()?,
+            new_destination: u.arbitrary()?,
+            add_new_destinations_list: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            call_characteristics: u.arbitrary()?,
+            subject_of_call: u.arbitrary()?,
+            language_preferences: u.arbitrary()?,
+            reason: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -28732,6 +34055,17 @@ impl Ber for DeflectCallResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DeflectCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for DeflectCallResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -28746,7 +34080,10 @@ impl Jer for DeflectCallResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "DeflectCallResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "DeflectCallResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -28781,7 +34118,10 @@ impl Ber for DirectedPickupCallArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -28796,7 +34136,10 @@ impl Ber for DirectedPickupCallArgument {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 29) {
-                f3 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
@@ -28809,8 +34152,18 @@ impl Ber for DirectedPickupCallArgument {
         }
         let _ = idx;
         Ok(Self {
-            call_to_be_picked_up: d.required(f0, tlv, "DirectedPickupCallArgument", "callToBePickedUp")?,
-            requesting_device: d.required(f1, tlv, "DirectedPickupCallArgument", "requestingDevice")?,
+            call_to_be_picked_up: d.required(
+                f0,
+                tlv,
+                "DirectedPickupCallArgument",
+                "callToBePickedUp",
+            )?,
+            requesting_device: d.required(
+                f1,
+                tlv,
+                "DirectedPickupCallArgument",
+                "requestingDevice",
+            )?,
             correlator_data: f2,
             user_data: f3,
             extensions: f4,
@@ -28841,10 +34194,27 @@ impl Ber for DirectedPickupCallArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DirectedPickupCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            call_to_be_picked_up: u.arbitrary()?,
+            requesting_device: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for DirectedPickupCallArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("callToBePickedUp".into(), self.call_to_be_picked_up.to_jer());
+        m.insert(
+            "callToBePickedUp".into(),
+            self.call_to_be_picked_up.to_jer(),
+        );
         m.insert("requestingDevice".into(), self.requesting_device.to_jer());
         if let Some(v) = &self.correlator_data {
             m.insert("correlatorData".into(), v.to_jer());
@@ -28897,7 +34267,10 @@ impl Ber for DirectedPickupCallResult {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -28947,6 +34320,19 @@ impl Ber for DirectedPickupCallResult {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DirectedPickupCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            picked_call: u.arbitrary()?,
+            picked_call_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -29024,7 +34410,10 @@ impl Ber for GroupPickupCallArgument {
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 29) {
-                f3 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 4)))?; <UserData as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    <UserData as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
@@ -29066,6 +34455,20 @@ impl Ber for GroupPickupCallArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GroupPickupCallArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            new_destination: u.arbitrary()?,
+            pick_group: u.arbitrary()?,
+            correlator_data: u.arbitrary()?,
+            user_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -29127,7 +34530,10 @@ impl Ber for GroupPickupCallResult {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <Box<ConnectionID> as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -29177,6 +34583,19 @@ impl Ber for GroupPickupCallResult {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GroupPickupCallResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            picked_call: u.arbitrary()?,
+            picked_call_info: u.arbitrary()?,
+            call_linkage_data: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -29264,6 +34683,14 @@ impl Ber for DigitMode {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DigitMode {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[DigitMode] = &[DigitMode::RotaryPulse, DigitMode::DTMF];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for DigitMode {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -29309,7 +34736,10 @@ impl Ber for GenerateDigitsArgument {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ConnectionID as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -29347,9 +34777,19 @@ impl Ber for GenerateDigitsArgument {
         }
         let _ = idx;
         Ok(Self {
-            connection_to_send_digits: d.required(f0, tlv, "GenerateDigitsArgument", "connectionToSendDigits")?,
+            connection_to_send_digits: d.required(
+                f0,
+                tlv,
+                "GenerateDigitsArgument",
+                "connectionToSendDigits",
+            )?,
             digit_mode: f1,
-            characters_to_send: d.required(f2, tlv, "GenerateDigitsArgument", "charactersToSend")?,
+            characters_to_send: d.required(
+                f2,
+                tlv,
+                "GenerateDigitsArgument",
+                "charactersToSend",
+            )?,
             tone_duration: f3,
             pulse_rate: f4,
             pause_duration: f5,
@@ -29385,10 +34825,29 @@ impl Ber for GenerateDigitsArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GenerateDigitsArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            connection_to_send_digits: u.arbitrary()?,
+            digit_mode: u.arbitrary()?,
+            characters_to_send: u.arbitrary()?,
+            tone_duration: u.arbitrary()?,
+            pulse_rate: u.arbitrary()?,
+            pause_duration: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for GenerateDigitsArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("connectionToSendDigits".into(), self.connection_to_send_digits.to_jer());
+        m.insert(
+            "connectionToSendDigits".into(),
+            self.connection_to_send_digits.to_jer(),
+        );
         if let Some(v) = &self.digit_mode {
             m.insert("digitMode".into(), v.to_jer());
         }
@@ -29410,7 +34869,11 @@ impl Jer for GenerateDigitsArgument {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "GenerateDigitsArgument")?;
         Ok(Self {
-            connection_to_send_digits: jer::req(o, "connectionToSendDigits", "GenerateDigitsArgument")?,
+            connection_to_send_digits: jer::req(
+                o,
+                "connectionToSendDigits",
+                "GenerateDigitsArgument",
+            )?,
             digit_mode: jer::opt(o, "digitMode")?,
             characters_to_send: jer::req(o, "charactersToSend", "GenerateDigitsArgument")?,
             tone_duration: jer::opt(o, "toneDuration")?,
@@ -29464,6 +34927,17 @@ impl Ber for GenerateDigitsResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GenerateDigitsResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for GenerateDigitsResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -29478,7 +34952,10 @@ impl Jer for GenerateDigitsResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "GenerateDigitsResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "GenerateDigitsResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -29549,6 +35026,18 @@ impl Ber for RouteRegisterArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RouteRegisterArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            routeing_device: u.arbitrary()?,
+            requested_routeing_media_class: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for RouteRegisterArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -29616,7 +35105,12 @@ impl Ber for RouteRegisterResult {
         }
         let _ = idx;
         Ok(Self {
-            route_register_req_id: d.required(f0, tlv, "RouteRegisterResult", "routeRegisterReqID")?,
+            route_register_req_id: d.required(
+                f0,
+                tlv,
+                "RouteRegisterResult",
+                "routeRegisterReqID",
+            )?,
             actual_routeing_media_class: f1,
             extensions: f2,
             unrecognized,
@@ -29638,10 +35132,25 @@ impl Ber for RouteRegisterResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RouteRegisterResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            route_register_req_id: u.arbitrary()?,
+            actual_routeing_media_class: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for RouteRegisterResult {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("routeRegisterReqID".into(), self.route_register_req_id.to_jer());
+        m.insert(
+            "routeRegisterReqID".into(),
+            self.route_register_req_id.to_jer(),
+        );
         if let Some(v) = &self.actual_routeing_media_class {
             m.insert("actualRouteingMediaClass".into(), v.to_jer());
         }
@@ -29695,7 +35204,12 @@ impl Ber for RouteRegisterAbortArgument {
         }
         let _ = idx;
         Ok(Self {
-            route_register_req_id: d.required(f0, tlv, "RouteRegisterAbortArgument", "routeRegisterReqID")?,
+            route_register_req_id: d.required(
+                f0,
+                tlv,
+                "RouteRegisterAbortArgument",
+                "routeRegisterReqID",
+            )?,
             extensions: f1,
             unrecognized,
         })
@@ -29713,10 +35227,24 @@ impl Ber for RouteRegisterAbortArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RouteRegisterAbortArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            route_register_req_id: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for RouteRegisterAbortArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("routeRegisterReqID".into(), self.route_register_req_id.to_jer());
+        m.insert(
+            "routeRegisterReqID".into(),
+            self.route_register_req_id.to_jer(),
+        );
         if let Some(v) = &self.extensions {
             m.insert("extensions".into(), v.to_jer());
         }
@@ -29766,7 +35294,12 @@ impl Ber for RouteRegisterCancelArgument {
         }
         let _ = idx;
         Ok(Self {
-            route_register_req_id: d.required(f0, tlv, "RouteRegisterCancelArgument", "routeRegisterReqID")?,
+            route_register_req_id: d.required(
+                f0,
+                tlv,
+                "RouteRegisterCancelArgument",
+                "routeRegisterReqID",
+            )?,
             extensions: f1,
             unrecognized,
         })
@@ -29784,10 +35317,24 @@ impl Ber for RouteRegisterCancelArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RouteRegisterCancelArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            route_register_req_id: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for RouteRegisterCancelArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("routeRegisterReqID".into(), self.route_register_req_id.to_jer());
+        m.insert(
+            "routeRegisterReqID".into(),
+            self.route_register_req_id.to_jer(),
+        );
         if let Some(v) = &self.extensions {
             m.insert("extensions".into(), v.to_jer());
         }
@@ -29796,7 +35343,11 @@ impl Jer for RouteRegisterCancelArgument {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "RouteRegisterCancelArgument")?;
         Ok(Self {
-            route_register_req_id: jer::req(o, "routeRegisterReqID", "RouteRegisterCancelArgument")?,
+            route_register_req_id: jer::req(
+                o,
+                "routeRegisterReqID",
+                "RouteRegisterCancelArgument",
+            )?,
             extensions: jer::opt(o, "extensions")?,
             unrecognized: Vec::new(),
         })
@@ -29845,6 +35396,17 @@ impl Ber for RouteRegisterCancelResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RouteRegisterCancelResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for RouteRegisterCancelResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -29859,7 +35421,10 @@ impl Jer for RouteRegisterCancelResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "RouteRegisterCancelResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "RouteRegisterCancelResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -29925,6 +35490,18 @@ impl Ber for GetAgentStateArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GetAgentStateArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device: u.arbitrary()?,
+            acd_group: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -30024,6 +35601,20 @@ impl Ber for AgentState {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AgentState {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[AgentState] = &[
+            AgentState::AgentNotReady,
+            AgentState::AgentNull,
+            AgentState::AgentReady,
+            AgentState::AgentBusy,
+            AgentState::AgentWorkingAfterCall,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for AgentState {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -30085,6 +35676,15 @@ impl Ber for AgentStateCondition {
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         Ber::enc(&self.value(), tag, out);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AgentStateCondition {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[AgentStateCondition] =
+            &[AgentStateCondition::ForcedPause, AgentStateCondition::Other];
+        u.choose(ALL).copied()
     }
 }
 
@@ -30170,6 +35770,19 @@ impl Ber for AgentInfo {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AgentInfo {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            acd_group: u.arbitrary()?,
+            agent_state: u.arbitrary()?,
+            pending_agent_state: u.arbitrary()?,
+            agent_state_condition: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -30264,6 +35877,18 @@ impl Ber for AgentStateEntry {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AgentStateEntry {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            agent_id: u.arbitrary()?,
+            logged_on: u.arbitrary()?,
+            agent_info: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for AgentStateEntry {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -30339,6 +35964,17 @@ impl Ber for GetAgentStateResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GetAgentStateResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            agent_state_list: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for GetAgentStateResult {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -30407,6 +36043,17 @@ impl Ber for GetDoNotDisturbArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GetDoNotDisturbArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -30505,6 +36152,19 @@ impl Ber for GetDoNotDisturbResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GetDoNotDisturbResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            do_not_disturb_on: u.arbitrary()?,
+            call_origination: u.arbitrary()?,
+            calling_device_list: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for GetDoNotDisturbResult {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -30581,6 +36241,17 @@ impl Ber for GetForwardingArgument {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GetForwardingArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -30703,6 +36374,21 @@ impl Ber for ForwardListItem {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ForwardListItem {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            forwarding_type: u.arbitrary()?,
+            forward_status: u.arbitrary()?,
+            forward_dn: u.arbitrary()?,
+            forward_default: u.arbitrary()?,
+            ring_duration: u.arbitrary()?,
+            ring_count: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ForwardListItem {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -30787,6 +36473,17 @@ impl Ber for GetForwardingResult {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for GetForwardingResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            forwarding_list: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -30882,6 +36579,20 @@ impl Ber for ReqAgentState {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ReqAgentState {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[ReqAgentState] = &[
+            ReqAgentState::LoggedOn,
+            ReqAgentState::LoggedOff,
+            ReqAgentState::NotReady,
+            ReqAgentState::Ready,
+            ReqAgentState::WorkingAfterCall,
+        ];
+        u.choose(ALL).copied()
+    }
+}
+
 impl Jer for ReqAgentState {
     fn to_jer(&self) -> Value {
         jer::enumerated(self.name(), self.value())
@@ -30958,7 +36669,12 @@ impl Ber for SetAgentStateArgument {
         let _ = idx;
         Ok(Self {
             device: d.required(f0, tlv, "SetAgentStateArgument", "device")?,
-            requested_agent_state: d.required(f1, tlv, "SetAgentStateArgument", "requestedAgentState")?,
+            requested_agent_state: d.required(
+                f1,
+                tlv,
+                "SetAgentStateArgument",
+                "requestedAgentState",
+            )?,
             agent_id: f2,
             password: f3,
             group: f4,
@@ -30989,11 +36705,29 @@ impl Ber for SetAgentStateArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SetAgentStateArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device: u.arbitrary()?,
+            requested_agent_state: u.arbitrary()?,
+            agent_id: u.arbitrary()?,
+            password: u.arbitrary()?,
+            group: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SetAgentStateArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
         m.insert("device".into(), self.device.to_jer());
-        m.insert("requestedAgentState".into(), self.requested_agent_state.to_jer());
+        m.insert(
+            "requestedAgentState".into(),
+            self.requested_agent_state.to_jer(),
+        );
         if let Some(v) = &self.agent_id {
             m.insert("agentID".into(), v.to_jer());
         }
@@ -31073,6 +36807,17 @@ impl Ber for SetAgentStateResult {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SetAgentStateResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            pending_agent_state: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -31183,6 +36928,20 @@ impl Ber for SetDoNotDisturbArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SetDoNotDisturbArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device: u.arbitrary()?,
+            do_not_disturb_on: u.arbitrary()?,
+            call_origination: u.arbitrary()?,
+            calling_device_list: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SetDoNotDisturbArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -31254,6 +37013,17 @@ impl Ber for SetDoNotDisturbResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SetDoNotDisturbResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for SetDoNotDisturbResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -31268,7 +37038,10 @@ impl Jer for SetDoNotDisturbResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "SetDoNotDisturbResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "SetDoNotDisturbResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -31383,6 +37156,22 @@ impl Ber for SetForwardingArgument {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SetForwardingArgument {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            device: u.arbitrary()?,
+            forwarding_type: u.arbitrary()?,
+            activate_forward: u.arbitrary()?,
+            forward_dn: u.arbitrary()?,
+            ring_count: u.arbitrary()?,
+            ring_duration: u.arbitrary()?,
+            extensions: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for SetForwardingArgument {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -31462,6 +37251,17 @@ impl Ber for SetForwardingResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SetForwardingResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Extensions(u.arbitrary()?),
+            1 => Self::NoData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for SetForwardingResult {
     fn to_jer(&self) -> Value {
         match self {
@@ -31476,7 +37276,10 @@ impl Jer for SetForwardingResult {
             "extensions" => Ok(Self::Extensions(Jer::from_jer(v)?)),
             "noData" => Ok(Self::NoData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "SetForwardingResult", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "SetForwardingResult",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -31507,7 +37310,14 @@ pub enum UniversalFailure {
 impl UniversalFailure {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3)) || (t == Tag::new(2, 4)) || (t == Tag::new(2, 5)) || (t == Tag::new(2, 6)) || (t == Tag::new(2, 7))
+        (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
+            || (t == Tag::new(2, 4))
+            || (t == Tag::new(2, 5))
+            || (t == Tag::new(2, 6))
+            || (t == Tag::new(2, 7))
     }
 }
 
@@ -31515,28 +37325,52 @@ impl Ber for UniversalFailure {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::Operation({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <OperationErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::Operation({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <OperationErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Security({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <SecurityErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::Security({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <SecurityErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 2) {
-            return Ok(Self::StateIncompatibility({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <StateIncompatibilityErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::StateIncompatibility({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <StateIncompatibilityErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 3) {
-            return Ok(Self::SystemResourceAvailability({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <SystemResourceAvailabilityErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::SystemResourceAvailability({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <SystemResourceAvailabilityErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 4) {
-            return Ok(Self::SubscribedResourceAvailability({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <SubscribedResourceAvailabilityErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::SubscribedResourceAvailability({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <SubscribedResourceAvailabilityErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 5) {
-            return Ok(Self::PerformanceManagement({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <PerformanceManagementErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::PerformanceManagement({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <PerformanceManagementErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 6) {
-            return Ok(Self::PrivateData({ let x0 = d.inner(c, Some(Tag::new(0, 10)))?; <PrivateDataInfoErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::PrivateData({
+                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                <PrivateDataInfoErrors as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 7) {
-            return Ok(Self::Unspecified({ let x0 = d.inner(c, Some(Tag::new(0, 5)))?; <UnspecifiedErrors as Ber>::dec(d, &x0)? }));
+            return Ok(Self::Unspecified({
+                let x0 = d.inner(c, Some(Tag::new(0, 5)))?;
+                <UnspecifiedErrors as Ber>::dec(d, &x0)?
+            }));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -31587,14 +37421,35 @@ impl Ber for UniversalFailure {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for UniversalFailure {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(8)? {
+            0 => Self::Operation(u.arbitrary()?),
+            1 => Self::Security(u.arbitrary()?),
+            2 => Self::StateIncompatibility(u.arbitrary()?),
+            3 => Self::SystemResourceAvailability(u.arbitrary()?),
+            4 => Self::SubscribedResourceAvailability(u.arbitrary()?),
+            5 => Self::PerformanceManagement(u.arbitrary()?),
+            6 => Self::PrivateData(u.arbitrary()?),
+            7 => Self::Unspecified(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for UniversalFailure {
     fn to_jer(&self) -> Value {
         match self {
             Self::Operation(v) => jer::choice("operation", v.to_jer()),
             Self::Security(v) => jer::choice("security", v.to_jer()),
             Self::StateIncompatibility(v) => jer::choice("stateIncompatibility", v.to_jer()),
-            Self::SystemResourceAvailability(v) => jer::choice("systemResourceAvailability", v.to_jer()),
-            Self::SubscribedResourceAvailability(v) => jer::choice("subscribedResourceAvailability", v.to_jer()),
+            Self::SystemResourceAvailability(v) => {
+                jer::choice("systemResourceAvailability", v.to_jer())
+            }
+            Self::SubscribedResourceAvailability(v) => {
+                jer::choice("subscribedResourceAvailability", v.to_jer())
+            }
             Self::PerformanceManagement(v) => jer::choice("performanceManagement", v.to_jer()),
             Self::PrivateData(v) => jer::choice("privateData", v.to_jer()),
             Self::Unspecified(v) => jer::choice("unspecified", v.to_jer()),
@@ -31608,12 +37463,17 @@ impl Jer for UniversalFailure {
             "security" => Ok(Self::Security(Jer::from_jer(v)?)),
             "stateIncompatibility" => Ok(Self::StateIncompatibility(Jer::from_jer(v)?)),
             "systemResourceAvailability" => Ok(Self::SystemResourceAvailability(Jer::from_jer(v)?)),
-            "subscribedResourceAvailability" => Ok(Self::SubscribedResourceAvailability(Jer::from_jer(v)?)),
+            "subscribedResourceAvailability" => {
+                Ok(Self::SubscribedResourceAvailability(Jer::from_jer(v)?))
+            }
             "performanceManagement" => Ok(Self::PerformanceManagement(Jer::from_jer(v)?)),
             "privateData" => Ok(Self::PrivateData(Jer::from_jer(v)?)),
             "unspecified" => Ok(Self::Unspecified(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "UniversalFailure", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "UniversalFailure",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -31660,6 +37520,17 @@ impl Ber for InvokeId {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for InvokeId {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Present(u.arbitrary()?),
+            1 => Self::Absent(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for InvokeId {
     fn to_jer(&self) -> Value {
         match self {
@@ -31674,7 +37545,10 @@ impl Jer for InvokeId {
             "present" => Ok(Self::Present(Jer::from_jer(v)?)),
             "absent" => Ok(Self::Absent(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "InvokeId", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "InvokeId",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -31721,6 +37595,17 @@ impl Ber for InvokeLinkedId {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for InvokeLinkedId {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Present(u.arbitrary()?),
+            1 => Self::Absent(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for InvokeLinkedId {
     fn to_jer(&self) -> Value {
         match self {
@@ -31735,7 +37620,10 @@ impl Jer for InvokeLinkedId {
             "present" => Ok(Self::Present(Jer::from_jer(v)?)),
             "absent" => Ok(Self::Absent(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "InvokeLinkedId", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "InvokeLinkedId",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -31782,6 +37670,17 @@ impl Ber for Code {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for Code {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::Local(u.arbitrary()?),
+            1 => Self::Global(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for Code {
     fn to_jer(&self) -> Value {
         match self {
@@ -31796,7 +37695,10 @@ impl Jer for Code {
             "local" => Ok(Self::Local(Jer::from_jer(v)?)),
             "global" => Ok(Self::Global(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "Code", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "Code",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -31875,6 +37777,19 @@ impl Ber for Invoke {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for Invoke {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            invoke_id: u.arbitrary()?,
+            linked_id: u.arbitrary()?,
+            opcode: u.arbitrary()?,
+            argument: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for Invoke {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -31950,6 +37865,17 @@ impl Ber for ReturnResultResult {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ReturnResultResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            opcode: u.arbitrary()?,
+            result: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ReturnResultResult {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -32016,6 +37942,17 @@ impl Ber for ReturnResult {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ReturnResult {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            invoke_id: u.arbitrary()?,
+            result: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -32100,6 +38037,18 @@ impl Ber for ReturnError {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ReturnError {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            invoke_id: u.arbitrary()?,
+            errcode: u.arbitrary()?,
+            parameter: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ReturnError {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -32139,7 +38088,10 @@ pub enum RejectProblem {
 impl RejectProblem {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3))
+        (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
     }
 }
 
@@ -32179,6 +38131,19 @@ impl Ber for RejectProblem {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RejectProblem {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(4)? {
+            0 => Self::General(u.arbitrary()?),
+            1 => Self::Invoke(u.arbitrary()?),
+            2 => Self::ReturnResult(u.arbitrary()?),
+            3 => Self::ReturnError(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for RejectProblem {
     fn to_jer(&self) -> Value {
         match self {
@@ -32197,7 +38162,10 @@ impl Jer for RejectProblem {
             "returnResult" => Ok(Self::ReturnResult(Jer::from_jer(v)?)),
             "returnError" => Ok(Self::ReturnError(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "RejectProblem", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "RejectProblem",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -32252,6 +38220,17 @@ impl Ber for Reject {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for Reject {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            invoke_id: u.arbitrary()?,
+            problem: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for Reject {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -32287,7 +38266,10 @@ pub enum ROSEPDU {
 impl ROSEPDU {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3)) || (t == Tag::new(2, 4))
+        (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
+            || (t == Tag::new(2, 4))
     }
 }
 
@@ -32327,6 +38309,19 @@ impl Ber for ROSEPDU {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ROSEPDU {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(4)? {
+            0 => Self::Invoke(u.arbitrary()?),
+            1 => Self::ReturnResult(u.arbitrary()?),
+            2 => Self::ReturnError(u.arbitrary()?),
+            3 => Self::Reject(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for ROSEPDU {
     fn to_jer(&self) -> Value {
         match self {
@@ -32345,7 +38340,10 @@ impl Jer for ROSEPDU {
             "returnError" => Ok(Self::ReturnError(Jer::from_jer(v)?)),
             "reject" => Ok(Self::Reject(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "ROSEPDU", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "ROSEPDU",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -32400,6 +38398,17 @@ impl Ber for AttributeTypeAndValue {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AttributeTypeAndValue {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            type_: u.arbitrary()?,
+            value: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for AttributeTypeAndValue {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -32451,6 +38460,16 @@ impl Ber for APTitleForm1 {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for APTitleForm1 {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(1)? {
+            0 => Self::RdnSequence(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for APTitleForm1 {
     fn to_jer(&self) -> Value {
         match self {
@@ -32463,7 +38482,10 @@ impl Jer for APTitleForm1 {
         match k {
             "rdnSequence" => Ok(Self::RdnSequence(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "APTitleForm1", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "APTitleForm1",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -32518,6 +38540,18 @@ impl Ber for APTitle {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for APTitle {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::ApTitleForm1(u.arbitrary()?),
+            1 => Self::ApTitleForm2(u.arbitrary()?),
+            2 => Self::ApTitleForm3(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for APTitle {
     fn to_jer(&self) -> Value {
         match self {
@@ -32534,7 +38568,10 @@ impl Jer for APTitle {
             "ap-title-form2" => Ok(Self::ApTitleForm2(Jer::from_jer(v)?)),
             "ap-title-form3" => Ok(Self::ApTitleForm3(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "APTitle", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "APTitle",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -32557,7 +38594,10 @@ pub enum AEQualifier {
 impl AEQualifier {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 17)) || (t == Tag::new(0, 2)) || (t == Tag::new(0, 19)) || (t == Tag::new(0, 4))
+        (t == Tag::new(0, 17))
+            || (t == Tag::new(0, 2))
+            || (t == Tag::new(0, 19))
+            || (t == Tag::new(0, 4))
     }
 }
 
@@ -32568,13 +38608,19 @@ impl Ber for AEQualifier {
             return Ok(Self::AsoQualifierForm1(seqof_17(d, c)?));
         }
         if c.tag == Tag::new(0, 2) {
-            return Ok(Self::AsoQualifierForm2(<ASOQualifierForm2 as Ber>::dec(d, c)?));
+            return Ok(Self::AsoQualifierForm2(<ASOQualifierForm2 as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(0, 19) {
-            return Ok(Self::AsoQualifierForm3(<ASOQualifierForm3 as Ber>::dec(d, c)?));
+            return Ok(Self::AsoQualifierForm3(<ASOQualifierForm3 as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(0, 4) {
-            return Ok(Self::AsoQualifierFormAnyOctets(<ASOQualifierFormOctets as Ber>::dec(d, c)?));
+            return Ok(Self::AsoQualifierFormAnyOctets(
+                <ASOQualifierFormOctets as Ber>::dec(d, c)?,
+            ));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -32597,13 +38643,28 @@ impl Ber for AEQualifier {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AEQualifier {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(4)? {
+            0 => Self::AsoQualifierForm1(u.arbitrary()?),
+            1 => Self::AsoQualifierForm2(u.arbitrary()?),
+            2 => Self::AsoQualifierForm3(u.arbitrary()?),
+            3 => Self::AsoQualifierFormAnyOctets(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for AEQualifier {
     fn to_jer(&self) -> Value {
         match self {
             Self::AsoQualifierForm1(v) => jer::choice("aso-qualifier-form1", v.to_jer()),
             Self::AsoQualifierForm2(v) => jer::choice("aso-qualifier-form2", v.to_jer()),
             Self::AsoQualifierForm3(v) => jer::choice("aso-qualifier-form3", v.to_jer()),
-            Self::AsoQualifierFormAnyOctets(v) => jer::choice("aso-qualifier-form-any-octets", v.to_jer()),
+            Self::AsoQualifierFormAnyOctets(v) => {
+                jer::choice("aso-qualifier-form-any-octets", v.to_jer())
+            }
             Self::Unrecognized(a) => jer::choice(jer::UNRECOGNIZED, a.to_jer()),
         }
     }
@@ -32613,9 +38674,14 @@ impl Jer for AEQualifier {
             "aso-qualifier-form1" => Ok(Self::AsoQualifierForm1(Jer::from_jer(v)?)),
             "aso-qualifier-form2" => Ok(Self::AsoQualifierForm2(Jer::from_jer(v)?)),
             "aso-qualifier-form3" => Ok(Self::AsoQualifierForm3(Jer::from_jer(v)?)),
-            "aso-qualifier-form-any-octets" => Ok(Self::AsoQualifierFormAnyOctets(Jer::from_jer(v)?)),
+            "aso-qualifier-form-any-octets" => {
+                Ok(Self::AsoQualifierFormAnyOctets(Jer::from_jer(v)?))
+            }
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "AEQualifier", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "AEQualifier",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -32644,7 +38710,10 @@ impl Ber for EXTERNALtEncoding {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::SingleASN1Type({ let x0 = d.inner(c, None)?; <Any as Ber>::dec(d, &x0)? }));
+            return Ok(Self::SingleASN1Type({
+                let x0 = d.inner(c, None)?;
+                <Any as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 1) {
             return Ok(Self::OctetAligned(<OctetString as Ber>::dec(d, c)?));
@@ -32672,6 +38741,18 @@ impl Ber for EXTERNALtEncoding {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for EXTERNALtEncoding {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::SingleASN1Type(u.arbitrary()?),
+            1 => Self::OctetAligned(u.arbitrary()?),
+            2 => Self::Arbitrary(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for EXTERNALtEncoding {
     fn to_jer(&self) -> Value {
         match self {
@@ -32688,7 +38769,10 @@ impl Jer for EXTERNALtEncoding {
             "octet-aligned" => Ok(Self::OctetAligned(Jer::from_jer(v)?)),
             "arbitrary" => Ok(Self::Arbitrary(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "EXTERNALtEncoding", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "EXTERNALtEncoding",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -32769,6 +38853,19 @@ impl Ber for EXTERNALt {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for EXTERNALt {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            direct_reference: u.arbitrary()?,
+            indirect_reference: u.arbitrary()?,
+            data_value_descriptor: u.arbitrary()?,
+            encoding: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for EXTERNALt {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -32830,8 +38927,18 @@ impl Ber for AuthenticationValueOther {
         }
         let _ = idx;
         Ok(Self {
-            other_mechanism_name: d.required(f0, tlv, "AuthenticationValueOther", "other-mechanism-name")?,
-            other_mechanism_value: d.required(f1, tlv, "AuthenticationValueOther", "other-mechanism-value")?,
+            other_mechanism_name: d.required(
+                f0,
+                tlv,
+                "AuthenticationValueOther",
+                "other-mechanism-name",
+            )?,
+            other_mechanism_value: d.required(
+                f1,
+                tlv,
+                "AuthenticationValueOther",
+                "other-mechanism-value",
+            )?,
             unrecognized,
         })
     }
@@ -32846,18 +38953,39 @@ impl Ber for AuthenticationValueOther {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AuthenticationValueOther {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            other_mechanism_name: u.arbitrary()?,
+            other_mechanism_value: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for AuthenticationValueOther {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
-        m.insert("other-mechanism-name".into(), self.other_mechanism_name.to_jer());
-        m.insert("other-mechanism-value".into(), self.other_mechanism_value.to_jer());
+        m.insert(
+            "other-mechanism-name".into(),
+            self.other_mechanism_name.to_jer(),
+        );
+        m.insert(
+            "other-mechanism-value".into(),
+            self.other_mechanism_value.to_jer(),
+        );
         Value::Object(m)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "AuthenticationValueOther")?;
         Ok(Self {
             other_mechanism_name: jer::req(o, "other-mechanism-name", "AuthenticationValueOther")?,
-            other_mechanism_value: jer::req(o, "other-mechanism-value", "AuthenticationValueOther")?,
+            other_mechanism_value: jer::req(
+                o,
+                "other-mechanism-value",
+                "AuthenticationValueOther",
+            )?,
             unrecognized: Vec::new(),
         })
     }
@@ -32881,7 +39009,10 @@ pub enum AuthenticationValue {
 impl AuthenticationValue {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2)) || (t == Tag::new(2, 3))
+        (t == Tag::new(2, 0))
+            || (t == Tag::new(2, 1))
+            || (t == Tag::new(2, 2))
+            || (t == Tag::new(2, 3))
     }
 }
 
@@ -32921,6 +39052,19 @@ impl Ber for AuthenticationValue {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AuthenticationValue {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(4)? {
+            0 => Self::Charstring(u.arbitrary()?),
+            1 => Self::Bitstring(u.arbitrary()?),
+            2 => Self::External(u.arbitrary()?),
+            3 => Self::Other(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for AuthenticationValue {
     fn to_jer(&self) -> Value {
         match self {
@@ -32939,7 +39083,10 @@ impl Jer for AuthenticationValue {
             "external" => Ok(Self::External(Jer::from_jer(v)?)),
             "other" => Ok(Self::Other(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "AuthenticationValue", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "AuthenticationValue",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -33004,6 +39151,18 @@ impl Ber for ContextListItem {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ContextListItem {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            pci: u.arbitrary()?,
+            abstract_syntax: u.arbitrary()?,
+            transfer_syntaxes: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for ContextListItem {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -33058,7 +39217,12 @@ impl Ber for DefaultContextListItem {
         let _ = idx;
         Ok(Self {
             abstract_syntax_name: f0,
-            transfer_syntax_name: d.required(f1, tlv, "DefaultContextListItem", "transfer-syntax-name")?,
+            transfer_syntax_name: d.required(
+                f1,
+                tlv,
+                "DefaultContextListItem",
+                "transfer-syntax-name",
+            )?,
             unrecognized,
         })
     }
@@ -33075,13 +39239,27 @@ impl Ber for DefaultContextListItem {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for DefaultContextListItem {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            abstract_syntax_name: u.arbitrary()?,
+            transfer_syntax_name: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for DefaultContextListItem {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
         if let Some(v) = &self.abstract_syntax_name {
             m.insert("abstract-syntax-name".into(), v.to_jer());
         }
-        m.insert("transfer-syntax-name".into(), self.transfer_syntax_name.to_jer());
+        m.insert(
+            "transfer-syntax-name".into(),
+            self.transfer_syntax_name.to_jer(),
+        );
         Value::Object(m)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
@@ -33116,10 +39294,16 @@ impl Ber for SyntacticContextList {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::ContextList({ let x0 = d.inner(c, Some(Tag::new(0, 16)))?; seqof_21(d, &x0)? }));
+            return Ok(Self::ContextList({
+                let x0 = d.inner(c, Some(Tag::new(0, 16)))?;
+                seqof_21(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::DefaultContactList({ let x0 = d.inner(c, Some(Tag::new(0, 16)))?; seqof_22(d, &x0)? }));
+            return Ok(Self::DefaultContactList({
+                let x0 = d.inner(c, Some(Tag::new(0, 16)))?;
+                seqof_22(d, &x0)?
+            }));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -33140,6 +39324,17 @@ impl Ber for SyntacticContextList {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for SyntacticContextList {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::ContextList(u.arbitrary()?),
+            1 => Self::DefaultContactList(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for SyntacticContextList {
     fn to_jer(&self) -> Value {
         match self {
@@ -33154,7 +39349,10 @@ impl Jer for SyntacticContextList {
             "context-list" => Ok(Self::ContextList(Jer::from_jer(v)?)),
             "default-contact-list" => Ok(Self::DefaultContactList(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "SyntacticContextList", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "SyntacticContextList",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -33177,7 +39375,10 @@ pub enum ASOQualifier {
 impl ASOQualifier {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 17)) || (t == Tag::new(0, 2)) || (t == Tag::new(0, 19)) || (t == Tag::new(0, 4))
+        (t == Tag::new(0, 17))
+            || (t == Tag::new(0, 2))
+            || (t == Tag::new(0, 19))
+            || (t == Tag::new(0, 4))
     }
 }
 
@@ -33188,13 +39389,19 @@ impl Ber for ASOQualifier {
             return Ok(Self::AsoQualifierForm1(seqof_17(d, c)?));
         }
         if c.tag == Tag::new(0, 2) {
-            return Ok(Self::AsoQualifierForm2(<ASOQualifierForm2 as Ber>::dec(d, c)?));
+            return Ok(Self::AsoQualifierForm2(<ASOQualifierForm2 as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(0, 19) {
-            return Ok(Self::AsoQualifierForm3(<ASOQualifierForm3 as Ber>::dec(d, c)?));
+            return Ok(Self::AsoQualifierForm3(<ASOQualifierForm3 as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(0, 4) {
-            return Ok(Self::AsoQualifierFormAnyOctets(<ASOQualifierFormOctets as Ber>::dec(d, c)?));
+            return Ok(Self::AsoQualifierFormAnyOctets(
+                <ASOQualifierFormOctets as Ber>::dec(d, c)?,
+            ));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -33217,13 +39424,28 @@ impl Ber for ASOQualifier {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ASOQualifier {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(4)? {
+            0 => Self::AsoQualifierForm1(u.arbitrary()?),
+            1 => Self::AsoQualifierForm2(u.arbitrary()?),
+            2 => Self::AsoQualifierForm3(u.arbitrary()?),
+            3 => Self::AsoQualifierFormAnyOctets(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for ASOQualifier {
     fn to_jer(&self) -> Value {
         match self {
             Self::AsoQualifierForm1(v) => jer::choice("aso-qualifier-form1", v.to_jer()),
             Self::AsoQualifierForm2(v) => jer::choice("aso-qualifier-form2", v.to_jer()),
             Self::AsoQualifierForm3(v) => jer::choice("aso-qualifier-form3", v.to_jer()),
-            Self::AsoQualifierFormAnyOctets(v) => jer::choice("aso-qualifier-form-any-octets", v.to_jer()),
+            Self::AsoQualifierFormAnyOctets(v) => {
+                jer::choice("aso-qualifier-form-any-octets", v.to_jer())
+            }
             Self::Unrecognized(a) => jer::choice(jer::UNRECOGNIZED, a.to_jer()),
         }
     }
@@ -33233,9 +39455,14 @@ impl Jer for ASOQualifier {
             "aso-qualifier-form1" => Ok(Self::AsoQualifierForm1(Jer::from_jer(v)?)),
             "aso-qualifier-form2" => Ok(Self::AsoQualifierForm2(Jer::from_jer(v)?)),
             "aso-qualifier-form3" => Ok(Self::AsoQualifierForm3(Jer::from_jer(v)?)),
-            "aso-qualifier-form-any-octets" => Ok(Self::AsoQualifierFormAnyOctets(Jer::from_jer(v)?)),
+            "aso-qualifier-form-any-octets" => {
+                Ok(Self::AsoQualifierFormAnyOctets(Jer::from_jer(v)?))
+            }
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "ASOQualifier", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "ASOQualifier",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -33261,12 +39488,18 @@ impl Ber for ASOITagItem {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ASOQualifier as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ASOQualifier as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 2)))?; <ASOIIdentifier as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    <ASOIIdentifier as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -33295,6 +39528,17 @@ impl Ber for ASOITagItem {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ASOITagItem {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            qualifier: u.arbitrary()?,
+            identifier: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -33396,47 +39640,74 @@ impl Ber for AARQApdu {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 6)))?; <ASOContextName as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 6)))?;
+                    <ASOContextName as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <APTitle as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <APTitle as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 3) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <AEQualifier as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AEQualifier as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 4) {
-                f4 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 2)))?; <APInvocationIdentifier as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    <APInvocationIdentifier as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 5) {
-                f5 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 2)))?; <AEInvocationIdentifier as Ber>::dec(d, &x0)? });
+                f5 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    <AEInvocationIdentifier as Ber>::dec(d, &x0)?
+                });
                 idx = 6;
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 6) {
-                f6 = Some({ let x0 = d.inner(&c, None)?; <APTitle as Ber>::dec(d, &x0)? });
+                f6 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <APTitle as Ber>::dec(d, &x0)?
+                });
                 idx = 7;
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 7) {
-                f7 = Some({ let x0 = d.inner(&c, None)?; <AEQualifier as Ber>::dec(d, &x0)? });
+                f7 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AEQualifier as Ber>::dec(d, &x0)?
+                });
                 idx = 8;
                 continue;
             }
             if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 8) {
-                f8 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 2)))?; <APInvocationIdentifier as Ber>::dec(d, &x0)? });
+                f8 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    <APInvocationIdentifier as Ber>::dec(d, &x0)?
+                });
                 idx = 9;
                 continue;
             }
             if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 9) {
-                f9 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 2)))?; <AEInvocationIdentifier as Ber>::dec(d, &x0)? });
+                f9 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    <AEInvocationIdentifier as Ber>::dec(d, &x0)?
+                });
                 idx = 10;
                 continue;
             }
@@ -33451,7 +39722,10 @@ impl Ber for AARQApdu {
                 continue;
             }
             if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 12) {
-                f12 = Some({ let x0 = d.inner(&c, None)?; <Box<AuthenticationValue> as Ber>::dec(d, &x0)? });
+                f12 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<AuthenticationValue> as Ber>::dec(d, &x0)?
+                });
                 idx = 13;
                 continue;
             }
@@ -33466,7 +39740,10 @@ impl Ber for AARQApdu {
                 continue;
             }
             if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 14) {
-                f15 = Some({ let x0 = d.inner(&c, None)?; <SyntacticContextList as Ber>::dec(d, &x0)? });
+                f15 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SyntacticContextList as Ber>::dec(d, &x0)?
+                });
                 idx = 16;
                 continue;
             }
@@ -33597,6 +39874,34 @@ impl Ber for AARQApdu {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AARQApdu {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            protocol_version: u.arbitrary()?,
+            a_so_context_name: u.arbitrary()?,
+            called_ap_title: u.arbitrary()?,
+            called_ae_qualifier: u.arbitrary()?,
+            called_ap_invocation_identifier: u.arbitrary()?,
+            called_ae_invocation_identifier: u.arbitrary()?,
+            calling_ap_title: u.arbitrary()?,
+            calling_ae_qualifier: u.arbitrary()?,
+            calling_ap_invocation_identifier: u.arbitrary()?,
+            calling_ae_invocation_identifier: u.arbitrary()?,
+            sender_acse_requirements: u.arbitrary()?,
+            mechanism_name: u.arbitrary()?,
+            calling_authentication_value: u.arbitrary()?,
+            a_so_context_name_list: u.arbitrary()?,
+            implementation_information: u.arbitrary()?,
+            p_context_definition_list: u.arbitrary()?,
+            called_asoi_tag: u.arbitrary()?,
+            calling_asoi_tag: u.arbitrary()?,
+            user_information: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for AARQApdu {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -33605,7 +39910,10 @@ impl Jer for AARQApdu {
                 m.insert("protocol-version".into(), v.to_jer());
             }
             None => {
-                m.insert("protocol-version".into(), jer::parse_default("{\"value\": \"80\", \"length\": 1}"));
+                m.insert(
+                    "protocol-version".into(),
+                    jer::parse_default("{\"value\": \"80\", \"length\": 1}"),
+                );
             }
         }
         m.insert("aSO-context-name".into(), self.a_so_context_name.to_jer());
@@ -33665,7 +39973,11 @@ impl Jer for AARQApdu {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "AARQApdu")?;
         Ok(Self {
-            protocol_version: jer::opt_default(o, "protocol-version", "{\"value\": \"80\", \"length\": 1}")?,
+            protocol_version: jer::opt_default(
+                o,
+                "protocol-version",
+                "{\"value\": \"80\", \"length\": 1}",
+            )?,
             a_so_context_name: jer::req(o, "aSO-context-name", "AARQApdu")?,
             called_ap_title: jer::opt(o, "called-AP-title")?,
             called_ae_qualifier: jer::opt(o, "called-AE-qualifier")?,
@@ -33711,10 +40023,16 @@ impl Ber for AssociateSourceDiagnostic {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 1) {
-            return Ok(Self::ServiceUser({ let x0 = d.inner(c, Some(Tag::new(0, 2)))?; <i64 as Ber>::dec(d, &x0)? }));
+            return Ok(Self::ServiceUser({
+                let x0 = d.inner(c, Some(Tag::new(0, 2)))?;
+                <i64 as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 2) {
-            return Ok(Self::ServiceProvider({ let x0 = d.inner(c, Some(Tag::new(0, 2)))?; <i64 as Ber>::dec(d, &x0)? }));
+            return Ok(Self::ServiceProvider({
+                let x0 = d.inner(c, Some(Tag::new(0, 2)))?;
+                <i64 as Ber>::dec(d, &x0)?
+            }));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -33735,6 +40053,17 @@ impl Ber for AssociateSourceDiagnostic {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AssociateSourceDiagnostic {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::ServiceUser(u.arbitrary()?),
+            1 => Self::ServiceProvider(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for AssociateSourceDiagnostic {
     fn to_jer(&self) -> Value {
         match self {
@@ -33749,7 +40078,10 @@ impl Jer for AssociateSourceDiagnostic {
             "service-user" => Ok(Self::ServiceUser(Jer::from_jer(v)?)),
             "service-provider" => Ok(Self::ServiceProvider(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "AssociateSourceDiagnostic", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "AssociateSourceDiagnostic",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -33815,6 +40147,18 @@ impl Ber for PContextResultListItem {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PContextResultListItem {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            result: u.arbitrary()?,
+            concrete_syntax_name: u.arbitrary()?,
+            provider_reason: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -33912,37 +40256,58 @@ impl Ber for AAREApdu {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 6)))?; <ASOContextName as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 6)))?;
+                    <ASOContextName as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 2)))?; <AssociateResult as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    <AssociateResult as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
             if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 3) {
-                f3 = Some({ let x0 = d.inner(&c, None)?; <AssociateSourceDiagnostic as Ber>::dec(d, &x0)? });
+                f3 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AssociateSourceDiagnostic as Ber>::dec(d, &x0)?
+                });
                 idx = 4;
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 4) {
-                f4 = Some({ let x0 = d.inner(&c, None)?; <APTitle as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <APTitle as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
             if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 5) {
-                f5 = Some({ let x0 = d.inner(&c, None)?; <AEQualifier as Ber>::dec(d, &x0)? });
+                f5 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <AEQualifier as Ber>::dec(d, &x0)?
+                });
                 idx = 6;
                 continue;
             }
             if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 6) {
-                f6 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 2)))?; <APInvocationIdentifier as Ber>::dec(d, &x0)? });
+                f6 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    <APInvocationIdentifier as Ber>::dec(d, &x0)?
+                });
                 idx = 7;
                 continue;
             }
             if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 7) {
-                f7 = Some({ let x0 = d.inner(&c, Some(Tag::new(0, 2)))?; <AEInvocationIdentifier as Ber>::dec(d, &x0)? });
+                f7 = Some({
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    <AEInvocationIdentifier as Ber>::dec(d, &x0)?
+                });
                 idx = 8;
                 continue;
             }
@@ -33957,7 +40322,10 @@ impl Ber for AAREApdu {
                 continue;
             }
             if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 10) {
-                f10 = Some({ let x0 = d.inner(&c, None)?; <Box<AuthenticationValue> as Ber>::dec(d, &x0)? });
+                f10 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <Box<AuthenticationValue> as Ber>::dec(d, &x0)?
+                });
                 idx = 11;
                 continue;
             }
@@ -33998,7 +40366,12 @@ impl Ber for AAREApdu {
             protocol_version: f0,
             a_so_context_name: d.required(f1, tlv, "AAREApdu", "aSO-context-name")?,
             result: d.required(f2, tlv, "AAREApdu", "result")?,
-            result_source_diagnostic: d.required(f3, tlv, "AAREApdu", "result-source-diagnostic")?,
+            result_source_diagnostic: d.required(
+                f3,
+                tlv,
+                "AAREApdu",
+                "result-source-diagnostic",
+            )?,
             responding_ap_title: f4,
             responding_ae_qualifier: f5,
             responding_ap_invocation_identifier: f6,
@@ -34085,6 +40458,32 @@ impl Ber for AAREApdu {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for AAREApdu {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            protocol_version: u.arbitrary()?,
+            a_so_context_name: u.arbitrary()?,
+            result: u.arbitrary()?,
+            result_source_diagnostic: u.arbitrary()?,
+            responding_ap_title: u.arbitrary()?,
+            responding_ae_qualifier: u.arbitrary()?,
+            responding_ap_invocation_identifier: u.arbitrary()?,
+            responding_ae_invocation_identifier: u.arbitrary()?,
+            responder_acse_requirements: u.arbitrary()?,
+            mechanism_name: u.arbitrary()?,
+            responding_authentication_value: u.arbitrary()?,
+            a_so_context_name_list: u.arbitrary()?,
+            implementation_information: u.arbitrary()?,
+            p_context_result_list: u.arbitrary()?,
+            called_asoi_tag: u.arbitrary()?,
+            calling_asoi_tag: u.arbitrary()?,
+            user_information: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for AAREApdu {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -34093,12 +40492,18 @@ impl Jer for AAREApdu {
                 m.insert("protocol-version".into(), v.to_jer());
             }
             None => {
-                m.insert("protocol-version".into(), jer::parse_default("{\"value\": \"80\", \"length\": 1}"));
+                m.insert(
+                    "protocol-version".into(),
+                    jer::parse_default("{\"value\": \"80\", \"length\": 1}"),
+                );
             }
         }
         m.insert("aSO-context-name".into(), self.a_so_context_name.to_jer());
         m.insert("result".into(), self.result.to_jer());
-        m.insert("result-source-diagnostic".into(), self.result_source_diagnostic.to_jer());
+        m.insert(
+            "result-source-diagnostic".into(),
+            self.result_source_diagnostic.to_jer(),
+        );
         if let Some(v) = &self.responding_ap_title {
             m.insert("responding-AP-title".into(), v.to_jer());
         }
@@ -34143,14 +40548,24 @@ impl Jer for AAREApdu {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "AAREApdu")?;
         Ok(Self {
-            protocol_version: jer::opt_default(o, "protocol-version", "{\"value\": \"80\", \"length\": 1}")?,
+            protocol_version: jer::opt_default(
+                o,
+                "protocol-version",
+                "{\"value\": \"80\", \"length\": 1}",
+            )?,
             a_so_context_name: jer::req(o, "aSO-context-name", "AAREApdu")?,
             result: jer::req(o, "result", "AAREApdu")?,
             result_source_diagnostic: jer::req(o, "result-source-diagnostic", "AAREApdu")?,
             responding_ap_title: jer::opt(o, "responding-AP-title")?,
             responding_ae_qualifier: jer::opt(o, "responding-AE-qualifier")?,
-            responding_ap_invocation_identifier: jer::opt(o, "responding-AP-invocation-identifier")?,
-            responding_ae_invocation_identifier: jer::opt(o, "responding-AE-invocation-identifier")?,
+            responding_ap_invocation_identifier: jer::opt(
+                o,
+                "responding-AP-invocation-identifier",
+            )?,
+            responding_ae_invocation_identifier: jer::opt(
+                o,
+                "responding-AE-invocation-identifier",
+            )?,
             responder_acse_requirements: jer::opt(o, "responder-acse-requirements")?,
             mechanism_name: jer::opt(o, "mechanism-name")?,
             responding_authentication_value: jer::opt(o, "responding-authentication-value")?,
@@ -34197,7 +40612,10 @@ impl Ber for RLRQApdu {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 13) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <ASOQualifier as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ASOQualifier as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -34242,6 +40660,19 @@ impl Ber for RLRQApdu {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RLRQApdu {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            reason: u.arbitrary()?,
+            aso_qualifier: u.arbitrary()?,
+            asoi_identifier: u.arbitrary()?,
+            user_information: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -34306,7 +40737,10 @@ impl Ber for RLREApdu {
                 continue;
             }
             if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 13) {
-                f1 = Some({ let x0 = d.inner(&c, None)?; <ASOQualifier as Ber>::dec(d, &x0)? });
+                f1 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ASOQualifier as Ber>::dec(d, &x0)?
+                });
                 idx = 2;
                 continue;
             }
@@ -34351,6 +40785,19 @@ impl Ber for RLREApdu {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for RLREApdu {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            reason: u.arbitrary()?,
+            aso_qualifier: u.arbitrary()?,
+            asoi_identifier: u.arbitrary()?,
+            user_information: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -34432,8 +40879,12 @@ impl ABRTDiagnostic {
         match self {
             Self::NoReasonGiven => Some("no-reason-given"),
             Self::ProtocolError => Some("protocol-error"),
-            Self::AuthenticationMechanismNameNotRecognized => Some("authentication-mechanism-name-not-recognized"),
-            Self::AuthenticationMechanismNameRequired => Some("authentication-mechanism-name-required"),
+            Self::AuthenticationMechanismNameNotRecognized => {
+                Some("authentication-mechanism-name-not-recognized")
+            }
+            Self::AuthenticationMechanismNameRequired => {
+                Some("authentication-mechanism-name-required")
+            }
             Self::AuthenticationFailure => Some("authentication-failure"),
             Self::AuthenticationRequired => Some("authentication-required"),
             Self::Unrecognized(_) => None,
@@ -34444,8 +40895,12 @@ impl ABRTDiagnostic {
         match s {
             "no-reason-given" => Some(Self::NoReasonGiven),
             "protocol-error" => Some(Self::ProtocolError),
-            "authentication-mechanism-name-not-recognized" => Some(Self::AuthenticationMechanismNameNotRecognized),
-            "authentication-mechanism-name-required" => Some(Self::AuthenticationMechanismNameRequired),
+            "authentication-mechanism-name-not-recognized" => {
+                Some(Self::AuthenticationMechanismNameNotRecognized)
+            }
+            "authentication-mechanism-name-required" => {
+                Some(Self::AuthenticationMechanismNameRequired)
+            }
             "authentication-failure" => Some(Self::AuthenticationFailure),
             "authentication-required" => Some(Self::AuthenticationRequired),
             _ => None,
@@ -34459,6 +40914,21 @@ impl Ber for ABRTDiagnostic {
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         Ber::enc(&self.value(), tag, out);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ABRTDiagnostic {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const ALL: &[ABRTDiagnostic] = &[
+            ABRTDiagnostic::NoReasonGiven,
+            ABRTDiagnostic::ProtocolError,
+            ABRTDiagnostic::AuthenticationMechanismNameNotRecognized,
+            ABRTDiagnostic::AuthenticationMechanismNameRequired,
+            ABRTDiagnostic::AuthenticationFailure,
+            ABRTDiagnostic::AuthenticationRequired,
+        ];
+        u.choose(ALL).copied()
     }
 }
 
@@ -34511,7 +40981,10 @@ impl Ber for ABRTApdu {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 13) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <ASOQualifier as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ASOQualifier as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
@@ -34558,6 +41031,20 @@ impl Ber for ABRTApdu {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ABRTApdu {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            abort_source: u.arbitrary()?,
+            abort_diagnostic: u.arbitrary()?,
+            aso_qualifier: u.arbitrary()?,
+            asoi_identifier: u.arbitrary()?,
+            user_information: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -34616,7 +41103,10 @@ impl Ber for PDVListPresentationDataValues {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::SimpleASN1Type({ let x0 = d.inner(c, None)?; <Any as Ber>::dec(d, &x0)? }));
+            return Ok(Self::SimpleASN1Type({
+                let x0 = d.inner(c, None)?;
+                <Any as Ber>::dec(d, &x0)?
+            }));
         }
         if c.tag == Tag::new(2, 1) {
             return Ok(Self::OctetAligned(<OctetString as Ber>::dec(d, c)?));
@@ -34644,6 +41134,18 @@ impl Ber for PDVListPresentationDataValues {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PDVListPresentationDataValues {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::SimpleASN1Type(u.arbitrary()?),
+            1 => Self::OctetAligned(u.arbitrary()?),
+            2 => Self::Arbitrary(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for PDVListPresentationDataValues {
     fn to_jer(&self) -> Value {
         match self {
@@ -34660,7 +41162,10 @@ impl Jer for PDVListPresentationDataValues {
             "octet-aligned" => Ok(Self::OctetAligned(Jer::from_jer(v)?)),
             "arbitrary" => Ok(Self::Arbitrary(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "PDVListPresentationDataValues", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "PDVListPresentationDataValues",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -34708,7 +41213,12 @@ impl Ber for PDVList {
         let _ = idx;
         Ok(Self {
             transfer_syntax_name: f0,
-            presentation_context_identifier: d.required(f1, tlv, "PDVList", "presentation-context-identifier")?,
+            presentation_context_identifier: d.required(
+                f1,
+                tlv,
+                "PDVList",
+                "presentation-context-identifier",
+            )?,
             presentation_data_values: d.required(f2, tlv, "PDVList", "presentation-data-values")?,
             unrecognized,
         })
@@ -34727,21 +41237,43 @@ impl Ber for PDVList {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for PDVList {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            transfer_syntax_name: u.arbitrary()?,
+            presentation_context_identifier: u.arbitrary()?,
+            presentation_data_values: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for PDVList {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
         if let Some(v) = &self.transfer_syntax_name {
             m.insert("transfer-syntax-name".into(), v.to_jer());
         }
-        m.insert("presentation-context-identifier".into(), self.presentation_context_identifier.to_jer());
-        m.insert("presentation-data-values".into(), self.presentation_data_values.to_jer());
+        m.insert(
+            "presentation-context-identifier".into(),
+            self.presentation_context_identifier.to_jer(),
+        );
+        m.insert(
+            "presentation-data-values".into(),
+            self.presentation_data_values.to_jer(),
+        );
         Value::Object(m)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "PDVList")?;
         Ok(Self {
             transfer_syntax_name: jer::opt(o, "transfer-syntax-name")?,
-            presentation_context_identifier: jer::req(o, "presentation-context-identifier", "PDVList")?,
+            presentation_context_identifier: jer::req(
+                o,
+                "presentation-context-identifier",
+                "PDVList",
+            )?,
             presentation_data_values: jer::req(o, "presentation-data-values", "PDVList")?,
             unrecognized: Vec::new(),
         })
@@ -34775,10 +41307,15 @@ impl Ber for UserData2 {
             return Ok(Self::UserInformation(seqof_24(d, c)?));
         }
         if c.tag == Tag::new(0, 4) {
-            return Ok(Self::SimplyEncodedData(<SimplyEncodedData as Ber>::dec(d, c)?));
+            return Ok(Self::SimplyEncodedData(<SimplyEncodedData as Ber>::dec(
+                d, c,
+            )?));
         }
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::FullyEncodedData({ let x0 = d.inner(c, Some(Tag::new(0, 16)))?; <PDVList as Ber>::dec(d, &x0)? }));
+            return Ok(Self::FullyEncodedData({
+                let x0 = d.inner(c, Some(Tag::new(0, 16)))?;
+                <PDVList as Ber>::dec(d, &x0)?
+            }));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -34800,6 +41337,18 @@ impl Ber for UserData2 {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for UserData2 {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(3)? {
+            0 => Self::UserInformation(u.arbitrary()?),
+            1 => Self::SimplyEncodedData(u.arbitrary()?),
+            2 => Self::FullyEncodedData(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for UserData2 {
     fn to_jer(&self) -> Value {
         match self {
@@ -34816,7 +41365,10 @@ impl Jer for UserData2 {
             "simply-encoded-data" => Ok(Self::SimplyEncodedData(Jer::from_jer(v)?)),
             "fully-encoded-data" => Ok(Self::FullyEncodedData(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "UserData2", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "UserData2",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -34845,7 +41397,10 @@ impl Ber for ADTApdu {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ASOQualifier as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ASOQualifier as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -34855,7 +41410,10 @@ impl Ber for ADTApdu {
                 continue;
             }
             if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 30) {
-                f2 = Some({ let x0 = d.inner(&c, None)?; <UserData2 as Ber>::dec(d, &x0)? });
+                f2 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <UserData2 as Ber>::dec(d, &x0)?
+                });
                 idx = 3;
                 continue;
             }
@@ -34886,6 +41444,18 @@ impl Ber for ADTApdu {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ADTApdu {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            aso_qualifier: u.arbitrary()?,
+            asoi_identifier: u.arbitrary()?,
+            a_user_data: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -34945,7 +41515,10 @@ impl Ber for ACRQApdu {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ASOQualifier as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ASOQualifier as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -34965,7 +41538,10 @@ impl Ber for ACRQApdu {
                 continue;
             }
             if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 5) {
-                f4 = Some({ let x0 = d.inner(&c, None)?; <SyntacticContextList as Ber>::dec(d, &x0)? });
+                f4 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <SyntacticContextList as Ber>::dec(d, &x0)?
+                });
                 idx = 5;
                 continue;
             }
@@ -35015,6 +41591,21 @@ impl Ber for ACRQApdu {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ACRQApdu {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            aso_qualifier: u.arbitrary()?,
+            asoi_identifier: u.arbitrary()?,
+            a_so_context_name: u.arbitrary()?,
+            a_so_context_name_list: u.arbitrary()?,
+            p_context_definition_list: u.arbitrary()?,
+            user_information: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -35085,7 +41676,10 @@ impl Ber for ACRPApdu {
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some({ let x0 = d.inner(&c, None)?; <ASOQualifier as Ber>::dec(d, &x0)? });
+                f0 = Some({
+                    let x0 = d.inner(&c, None)?;
+                    <ASOQualifier as Ber>::dec(d, &x0)?
+                });
                 idx = 1;
                 continue;
             }
@@ -35144,6 +41738,20 @@ impl Ber for ACRPApdu {
             u.write(out);
         }
         finish(out, mark);
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ACRPApdu {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            aso_qualifier: u.arbitrary()?,
+            asoi_identifier: u.arbitrary()?,
+            a_so_context_name: u.arbitrary()?,
+            p_context_result_list: u.arbitrary()?,
+            user_information: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
     }
 }
 
@@ -35206,7 +41814,14 @@ pub enum ACSEApdu {
 impl ACSEApdu {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 0)) || (t == Tag::new(1, 1)) || (t == Tag::new(1, 2)) || (t == Tag::new(1, 3)) || (t == Tag::new(1, 4)) || (t == Tag::new(1, 5)) || (t == Tag::new(1, 6)) || (t == Tag::new(1, 7))
+        (t == Tag::new(1, 0))
+            || (t == Tag::new(1, 1))
+            || (t == Tag::new(1, 2))
+            || (t == Tag::new(1, 3))
+            || (t == Tag::new(1, 4))
+            || (t == Tag::new(1, 5))
+            || (t == Tag::new(1, 6))
+            || (t == Tag::new(1, 7))
     }
 }
 
@@ -35270,6 +41885,23 @@ impl Ber for ACSEApdu {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ACSEApdu {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(8)? {
+            0 => Self::Aarq(u.arbitrary()?),
+            1 => Self::Aare(u.arbitrary()?),
+            2 => Self::Rlrq(u.arbitrary()?),
+            3 => Self::Rlre(u.arbitrary()?),
+            4 => Self::Abrt(u.arbitrary()?),
+            5 => Self::Adt(u.arbitrary()?),
+            6 => Self::Acrq(u.arbitrary()?),
+            7 => Self::Acrp(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
+    }
+}
+
 impl Jer for ACSEApdu {
     fn to_jer(&self) -> Value {
         match self {
@@ -35296,7 +41928,10 @@ impl Jer for ACSEApdu {
             "acrq" => Ok(Self::Acrq(Jer::from_jer(v)?)),
             "acrp" => Ok(Self::Acrp(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "ACSEApdu", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "ACSEApdu",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -35415,6 +42050,22 @@ impl Ber for CSTAFunctionality {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for CSTAFunctionality {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            switching_function_services: u.arbitrary()?,
+            event_report_services: u.arbitrary()?,
+            computing_function_services: u.arbitrary()?,
+            bidirectional_services: u.arbitrary()?,
+            status_reporting_services: u.arbitrary()?,
+            input_output_services: u.arbitrary()?,
+            voice_unit_services: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for CSTAFunctionality {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -35423,7 +42074,10 @@ impl Jer for CSTAFunctionality {
                 m.insert("switchingFunctionServices".into(), v.to_jer());
             }
             None => {
-                m.insert("switchingFunctionServices".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "switchingFunctionServices".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         match &self.event_report_services {
@@ -35431,7 +42085,10 @@ impl Jer for CSTAFunctionality {
                 m.insert("eventReportServices".into(), v.to_jer());
             }
             None => {
-                m.insert("eventReportServices".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "eventReportServices".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         match &self.computing_function_services {
@@ -35439,7 +42096,10 @@ impl Jer for CSTAFunctionality {
                 m.insert("computingFunctionServices".into(), v.to_jer());
             }
             None => {
-                m.insert("computingFunctionServices".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "computingFunctionServices".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         match &self.bidirectional_services {
@@ -35447,7 +42107,10 @@ impl Jer for CSTAFunctionality {
                 m.insert("bidirectionalServices".into(), v.to_jer());
             }
             None => {
-                m.insert("bidirectionalServices".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "bidirectionalServices".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         match &self.status_reporting_services {
@@ -35455,7 +42118,10 @@ impl Jer for CSTAFunctionality {
                 m.insert("statusReportingServices".into(), v.to_jer());
             }
             None => {
-                m.insert("statusReportingServices".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "statusReportingServices".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         match &self.input_output_services {
@@ -35463,7 +42129,10 @@ impl Jer for CSTAFunctionality {
                 m.insert("inputOutputServices".into(), v.to_jer());
             }
             None => {
-                m.insert("inputOutputServices".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "inputOutputServices".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         match &self.voice_unit_services {
@@ -35471,7 +42140,10 @@ impl Jer for CSTAFunctionality {
                 m.insert("voiceUnitServices".into(), v.to_jer());
             }
             None => {
-                m.insert("voiceUnitServices".into(), jer::parse_default("{\"value\": \"\", \"length\": 0}"));
+                m.insert(
+                    "voiceUnitServices".into(),
+                    jer::parse_default("{\"value\": \"\", \"length\": 0}"),
+                );
             }
         }
         Value::Object(m)
@@ -35479,13 +42151,41 @@ impl Jer for CSTAFunctionality {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "CSTAFunctionality")?;
         Ok(Self {
-            switching_function_services: jer::opt_default(o, "switchingFunctionServices", "{\"value\": \"\", \"length\": 0}")?,
-            event_report_services: jer::opt_default(o, "eventReportServices", "{\"value\": \"\", \"length\": 0}")?,
-            computing_function_services: jer::opt_default(o, "computingFunctionServices", "{\"value\": \"\", \"length\": 0}")?,
-            bidirectional_services: jer::opt_default(o, "bidirectionalServices", "{\"value\": \"\", \"length\": 0}")?,
-            status_reporting_services: jer::opt_default(o, "statusReportingServices", "{\"value\": \"\", \"length\": 0}")?,
-            input_output_services: jer::opt_default(o, "inputOutputServices", "{\"value\": \"\", \"length\": 0}")?,
-            voice_unit_services: jer::opt_default(o, "voiceUnitServices", "{\"value\": \"\", \"length\": 0}")?,
+            switching_function_services: jer::opt_default(
+                o,
+                "switchingFunctionServices",
+                "{\"value\": \"\", \"length\": 0}",
+            )?,
+            event_report_services: jer::opt_default(
+                o,
+                "eventReportServices",
+                "{\"value\": \"\", \"length\": 0}",
+            )?,
+            computing_function_services: jer::opt_default(
+                o,
+                "computingFunctionServices",
+                "{\"value\": \"\", \"length\": 0}",
+            )?,
+            bidirectional_services: jer::opt_default(
+                o,
+                "bidirectionalServices",
+                "{\"value\": \"\", \"length\": 0}",
+            )?,
+            status_reporting_services: jer::opt_default(
+                o,
+                "statusReportingServices",
+                "{\"value\": \"\", \"length\": 0}",
+            )?,
+            input_output_services: jer::opt_default(
+                o,
+                "inputOutputServices",
+                "{\"value\": \"\", \"length\": 0}",
+            )?,
+            voice_unit_services: jer::opt_default(
+                o,
+                "voiceUnitServices",
+                "{\"value\": \"\", \"length\": 0}",
+            )?,
             unrecognized: Vec::new(),
         })
     }
@@ -35534,16 +42234,34 @@ impl Ber for OldACSEUserInformationForCSTA {
         let _ = idx;
         Ok(Self {
             c_sta_version: d.required(f0, tlv, "OldACSEUserInformationForCSTA", "cSTAVersion")?,
-            c_sta_functions_required_by_application: d.required(f1, tlv, "OldACSEUserInformationForCSTA", "cSTAFunctionsRequiredByApplication")?,
-            c_sta_functions_that_can_be_supplied: d.required(f2, tlv, "OldACSEUserInformationForCSTA", "cSTAFunctionsThatCanBeSupplied")?,
+            c_sta_functions_required_by_application: d.required(
+                f1,
+                tlv,
+                "OldACSEUserInformationForCSTA",
+                "cSTAFunctionsRequiredByApplication",
+            )?,
+            c_sta_functions_that_can_be_supplied: d.required(
+                f2,
+                tlv,
+                "OldACSEUserInformationForCSTA",
+                "cSTAFunctionsThatCanBeSupplied",
+            )?,
             unrecognized,
         })
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
         Ber::enc(&self.c_sta_version, Tag::new(0, 3), out);
-        Ber::enc(&self.c_sta_functions_required_by_application, Tag::new(0, 16), out);
-        Ber::enc(&self.c_sta_functions_that_can_be_supplied, Tag::new(0, 16), out);
+        Ber::enc(
+            &self.c_sta_functions_required_by_application,
+            Tag::new(0, 16),
+            out,
+        );
+        Ber::enc(
+            &self.c_sta_functions_that_can_be_supplied,
+            Tag::new(0, 16),
+            out,
+        );
         for u in &self.unrecognized {
             u.write(out);
         }
@@ -35551,20 +42269,46 @@ impl Ber for OldACSEUserInformationForCSTA {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for OldACSEUserInformationForCSTA {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            c_sta_version: u.arbitrary()?,
+            c_sta_functions_required_by_application: u.arbitrary()?,
+            c_sta_functions_that_can_be_supplied: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for OldACSEUserInformationForCSTA {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
         m.insert("cSTAVersion".into(), self.c_sta_version.to_jer());
-        m.insert("cSTAFunctionsRequiredByApplication".into(), self.c_sta_functions_required_by_application.to_jer());
-        m.insert("cSTAFunctionsThatCanBeSupplied".into(), self.c_sta_functions_that_can_be_supplied.to_jer());
+        m.insert(
+            "cSTAFunctionsRequiredByApplication".into(),
+            self.c_sta_functions_required_by_application.to_jer(),
+        );
+        m.insert(
+            "cSTAFunctionsThatCanBeSupplied".into(),
+            self.c_sta_functions_that_can_be_supplied.to_jer(),
+        );
         Value::Object(m)
     }
     fn from_jer(v: &Value) -> Result<Self, Error> {
         let o = jer::object(v, "OldACSEUserInformationForCSTA")?;
         Ok(Self {
             c_sta_version: jer::req(o, "cSTAVersion", "OldACSEUserInformationForCSTA")?,
-            c_sta_functions_required_by_application: jer::req(o, "cSTAFunctionsRequiredByApplication", "OldACSEUserInformationForCSTA")?,
-            c_sta_functions_that_can_be_supplied: jer::req(o, "cSTAFunctionsThatCanBeSupplied", "OldACSEUserInformationForCSTA")?,
+            c_sta_functions_required_by_application: jer::req(
+                o,
+                "cSTAFunctionsRequiredByApplication",
+                "OldACSEUserInformationForCSTA",
+            )?,
+            c_sta_functions_that_can_be_supplied: jer::req(
+                o,
+                "cSTAFunctionsThatCanBeSupplied",
+                "OldACSEUserInformationForCSTA",
+            )?,
             unrecognized: Vec::new(),
         })
     }
@@ -35646,6 +42390,19 @@ impl Ber for NewACSEUserInformationForCSTA {
     }
 }
 
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for NewACSEUserInformationForCSTA {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            c_sta_version: u.arbitrary()?,
+            c_sta_functions_required_by_application: u.arbitrary()?,
+            c_sta_functions_that_can_be_supplied: u.arbitrary()?,
+            c_sta_private_data_version_list: u.arbitrary()?,
+            unrecognized: Vec::new(),
+        })
+    }
+}
+
 impl Jer for NewACSEUserInformationForCSTA {
     fn to_jer(&self) -> Value {
         let mut m = Map::new();
@@ -35665,7 +42422,10 @@ impl Jer for NewACSEUserInformationForCSTA {
         let o = jer::object(v, "NewACSEUserInformationForCSTA")?;
         Ok(Self {
             c_sta_version: jer::req(o, "cSTAVersion", "NewACSEUserInformationForCSTA")?,
-            c_sta_functions_required_by_application: jer::opt(o, "cSTAFunctionsRequiredByApplication")?,
+            c_sta_functions_required_by_application: jer::opt(
+                o,
+                "cSTAFunctionsRequiredByApplication",
+            )?,
             c_sta_functions_that_can_be_supplied: jer::opt(o, "cSTAFunctionsThatCanBeSupplied")?,
             c_sta_private_data_version_list: jer::opt(o, "cSTAPrivateDataVersionList")?,
             unrecognized: Vec::new(),
@@ -35695,10 +42455,14 @@ impl Ber for ACSEUserInformationForCSTA {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
         if c.tag == Tag::new(0, 16) {
-            return Ok(Self::OldDefinition(<Box<OldACSEUserInformationForCSTA> as Ber>::dec(d, c)?));
+            return Ok(Self::OldDefinition(
+                <Box<OldACSEUserInformationForCSTA> as Ber>::dec(d, c)?,
+            ));
         }
         if c.tag == Tag::new(2, 0) {
-            return Ok(Self::NewDefinition(<NewACSEUserInformationForCSTA as Ber>::dec(d, c)?));
+            return Ok(Self::NewDefinition(
+                <NewACSEUserInformationForCSTA as Ber>::dec(d, c)?,
+            ));
         }
         Ok(Self::Unrecognized(d.any(c)))
     }
@@ -35712,6 +42476,17 @@ impl Ber for ACSEUserInformationForCSTA {
             }
             Self::Unrecognized(a) => a.write(out),
         }
+    }
+}
+
+#[cfg(any(test, fuzzing, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for ACSEUserInformationForCSTA {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.choose_index(2)? {
+            0 => Self::OldDefinition(u.arbitrary()?),
+            1 => Self::NewDefinition(u.arbitrary()?),
+            _ => return Err(arbitrary::Error::IncorrectFormat),
+        })
     }
 }
 
@@ -35729,7 +42504,10 @@ impl Jer for ACSEUserInformationForCSTA {
             "oldDefinition" => Ok(Self::OldDefinition(Jer::from_jer(v)?)),
             "newDefinition" => Ok(Self::NewDefinition(Jer::from_jer(v)?)),
             jer::UNRECOGNIZED => Ok(Self::Unrecognized(Jer::from_jer(v)?)),
-            _ => Err(Error::Json { at: "ACSEUserInformationForCSTA", problem: JsonProblem::UnknownAlternative }),
+            _ => Err(Error::Json {
+                at: "ACSEUserInformationForCSTA",
+                problem: JsonProblem::UnknownAlternative,
+            }),
         }
     }
 }
@@ -36300,4 +43078,3 @@ fn seqof_26_enc(v: &[i64], tag: Tag, out: &mut Vec<u8>) {
     }
     finish(out, mark);
 }
-
