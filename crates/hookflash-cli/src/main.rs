@@ -1,2 +1,164 @@
-//! The `hookflash` command.
-fn main() {}
+//! The `hookflash` command: the offline protocol analyzer (`decode`, `encode`), benchmarks
+//! (`bench`), and — as the product grows — the simulator, the bridge and the demo.
+
+use std::io::{BufRead, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod analyzer;
+mod bench;
+
+/// Hookflash: CTI middleware between PBXs and CRM applications.
+#[derive(Debug, Parser)]
+#[command(name = "hookflash", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode PBX link captures to JSON lines, one document per PDU.
+    Decode(DecodeArgs),
+    /// Encode JSON lines (typed documents, or JER with --jer) to wire bytes.
+    Encode(EncodeArgs),
+    /// Measure decoding speed.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// The link protocols the analyzer understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Protocol {
+    /// CSTA Phase III, ASN.1 BER (ECMA-285) with ROSE and ACSE.
+    CstaBer,
+}
+
+/// How PDUs are delimited in the input or output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FramingArg {
+    /// Back-to-back BER elements.
+    None,
+    /// A 2-byte big-endian length before each PDU.
+    Len2,
+    /// The HiPath header: 0x26, then a 15-bit length with the top bit set.
+    Hipath,
+}
+
+#[derive(Debug, Args)]
+struct DecodeArgs {
+    /// The link protocol.
+    #[arg(long, value_enum)]
+    protocol: Protocol,
+    /// How PDUs are delimited.
+    #[arg(long, value_enum, default_value = "none")]
+    framing: FramingArg,
+    /// Print the oracle's JSON shape (ROSE/ACSE envelope, X.697 JER values).
+    #[arg(long)]
+    jer: bool,
+    /// The input is hex text (whitespace ignored) instead of binary.
+    #[arg(long)]
+    hex: bool,
+    /// Largest PDU accepted, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_pdu: usize,
+    /// Input files; `-` or none reads standard input.
+    files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct EncodeArgs {
+    /// The link protocol.
+    #[arg(long, value_enum)]
+    protocol: Protocol,
+    /// The input lines are in the oracle's JSON shape (ROSE/ACSE envelope, X.697 JER values).
+    #[arg(long)]
+    jer: bool,
+    /// How PDUs are delimited in the output.
+    #[arg(long, value_enum, default_value = "none")]
+    framing: FramingArg,
+    /// Write hex text, one PDU per line, instead of binary.
+    #[arg(long)]
+    hex: bool,
+    /// Input file of JSON lines; `-` or none reads standard input.
+    file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Decode the PDUs of the given files in a loop for at least two seconds.
+    Decode(BenchDecodeArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchDecodeArgs {
+    /// The link protocol.
+    #[arg(long, value_enum)]
+    protocol: Protocol,
+    /// How PDUs are delimited in the files.
+    #[arg(long, value_enum, default_value = "none")]
+    framing: FramingArg,
+    /// The input is hex text instead of binary.
+    #[arg(long)]
+    hex: bool,
+    /// How long to run, in seconds (at least 2).
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Files of PDUs.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+/// Reads a whole input: a file, or standard input for `-`.
+fn read_input(path: Option<&PathBuf>, hex: bool) -> Result<Vec<u8>, String> {
+    let mut raw = Vec::new();
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            raw = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        _ => {
+            std::io::stdin()
+                .read_to_end(&mut raw)
+                .map_err(|e| format!("stdin: {e}"))?;
+        }
+    }
+    if hex {
+        let text: Vec<u8> = raw
+            .into_iter()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        return hex::decode(&text).map_err(|e| format!("hex input: {e}"));
+    }
+    Ok(raw)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decode(a) => analyzer::decode(&a),
+        Command::Encode(a) => analyzer::encode(&a),
+        Command::Bench(BenchCommand::Decode(a)) => bench::decode(&a),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(msg) => {
+            let _ = writeln!(std::io::stderr(), "hookflash: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Lines of a reader, for JSON-lines input.
+fn lines(input: &[u8]) -> impl Iterator<Item = (usize, String)> + '_ {
+    input.lines().enumerate().filter_map(|(i, l)| {
+        let l = l.ok()?;
+        if l.trim().is_empty() {
+            None
+        } else {
+            Some((i + 1, l))
+        }
+    })
+}

@@ -24,7 +24,7 @@ use crate::pdu::Pdu;
 const EVENT_REPORT: &str = "cSTAEventReport";
 
 fn take(o: &mut Map<String, Value>, k: &str) -> Option<Value> {
-    o.remove(k)
+    o.shift_remove(k)
 }
 
 fn single(v: Value) -> Option<(String, Value)> {
@@ -60,12 +60,12 @@ impl Pdu {
                 if op.as_deref() == Some(EVENT_REPORT)
                     && let Some(Value::Object(mut arg)) = take(&mut o, "argument")
                     && let Some((category, inner)) =
-                        arg.remove("eventSpecificInfo").and_then(single)
+                        arg.shift_remove("eventSpecificInfo").and_then(single)
                     && let Some((event, value)) = single(inner)
                 {
                     out.insert("kind".into(), "event".into());
                     out.insert("invokeId".into(), invoke_id);
-                    if let Some(x) = arg.remove("crossRefIdentifier") {
+                    if let Some(x) = arg.shift_remove("crossRefIdentifier") {
                         out.insert("crossRefIdentifier".into(), x);
                     }
                     out.insert("category".into(), category.into());
@@ -78,11 +78,12 @@ impl Pdu {
                 out.insert("invokeId".into(), invoke_id);
                 match op {
                     Some(name) => {
-                        o.remove("operation");
-                        o.remove("opcode");
+                        o.shift_remove("operation");
+                        o.shift_remove("opcode");
                         out.insert("service".into(), name.into());
                     }
                     None => {
+                        o.shift_remove("operation");
                         if let Some(code) = take(&mut o, "opcode") {
                             out.insert("opcode".into(), code);
                         }
@@ -94,7 +95,7 @@ impl Pdu {
                 out.insert("kind".into(), "result".into());
                 out.insert("invokeId".into(), invoke_id);
                 if let Some(name) = take(&mut o, "operation") {
-                    o.remove("opcode");
+                    o.shift_remove("opcode");
                     out.insert("service".into(), name);
                 }
                 out.extend(o);
@@ -102,8 +103,9 @@ impl Pdu {
             "returnError" => {
                 out.insert("kind".into(), "error".into());
                 out.insert("invokeId".into(), invoke_id);
-                if o.contains_key("error") {
-                    o.remove("errcode");
+                if let Some(name) = take(&mut o, "error") {
+                    o.shift_remove("errcode");
+                    out.insert("error".into(), name);
                 }
                 out.extend(o);
             }

@@ -1,0 +1,143 @@
+//! `hookflash decode` and `hookflash encode`: the offline protocol analyzer.
+
+use std::io::Write;
+
+use bytes::Bytes;
+use hookflash_csta::framing::{self, Framing};
+use hookflash_csta::pdu::{self, Pdu};
+
+use crate::{DecodeArgs, EncodeArgs, FramingArg, Protocol, lines, read_input};
+
+impl From<FramingArg> for Framing {
+    fn from(f: FramingArg) -> Self {
+        match f {
+            FramingArg::None => Self::None,
+            FramingArg::Len2 => Self::Len2,
+            FramingArg::Hipath => Self::HiPath,
+        }
+    }
+}
+
+/// One PDU cut out of an input, or the error that stopped a frame from being cut.
+pub(crate) enum Piece {
+    /// A PDU and the offset of its frame in the input.
+    Pdu { offset: usize, payload: Bytes },
+    /// A malformed frame at `offset`; the splitter resumed at the next plausible frame.
+    Malformed { offset: usize, error: String },
+}
+
+/// Cuts an input into PDUs by its framing, resynchronising after garbage.
+pub(crate) fn split(input: &Bytes, framing: Framing, max: usize) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < input.len() {
+        let rest = &input[pos..];
+        match framing::next_frame(framing, rest, max) {
+            Ok(Some(frame)) => {
+                let payload = input.slice(pos + frame.payload.start..pos + frame.payload.end);
+                out.push(Piece::Pdu {
+                    offset: pos,
+                    payload,
+                });
+                pos += frame.consumed;
+            }
+            Ok(None) => {
+                // The whole input is here, so an incomplete frame is a truncated (or bogus)
+                // header: report it and look for the next frame after it.
+                out.push(Piece::Malformed {
+                    offset: pos,
+                    error: format!("truncated frame ({} bytes left)", rest.len()),
+                });
+                pos += framing::resync(framing, rest).max(1);
+            }
+            Err(e) => {
+                out.push(Piece::Malformed {
+                    offset: pos,
+                    error: e.to_string(),
+                });
+                let skip = framing::resync(framing, rest).max(1);
+                pos += skip;
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn decode(a: &DecodeArgs) -> Result<bool, String> {
+    let Protocol::CstaBer = a.protocol;
+    let files: Vec<Option<&std::path::PathBuf>> = if a.files.is_empty() {
+        vec![None]
+    } else {
+        a.files.iter().map(Some).collect()
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut ok = true;
+    for f in files {
+        let name = f.map_or_else(|| "-".to_owned(), |p| p.display().to_string());
+        let input = Bytes::from(read_input(f, a.hex)?);
+        for piece in split(&input, a.framing.into(), a.max_pdu) {
+            match piece {
+                Piece::Pdu { offset, payload } => match pdu::decode_with_limit(&payload, a.max_pdu)
+                {
+                    Ok(p) => {
+                        let doc = if a.jer { p.to_jer() } else { p.to_json() };
+                        writeln!(out, "{doc}").map_err(|e| e.to_string())?;
+                    }
+                    Err(e) => {
+                        ok = false;
+                        eprintln!("hookflash: {name}: PDU at offset {offset}: {e}");
+                    }
+                },
+                Piece::Malformed { offset, error } => {
+                    ok = false;
+                    eprintln!("hookflash: {name}: offset {offset}: {error}");
+                }
+            }
+        }
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(ok)
+}
+
+pub(crate) fn encode(a: &EncodeArgs) -> Result<bool, String> {
+    let Protocol::CstaBer = a.protocol;
+    let input = read_input(a.file.as_ref(), false)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut ok = true;
+    for (line_no, line) in lines(&input) {
+        let parsed: Result<Pdu, String> = serde_json::from_str::<serde_json::Value>(&line)
+            .map_err(|e| e.to_string())
+            .and_then(|v| {
+                if a.jer {
+                    Pdu::from_jer(&v)
+                } else {
+                    Pdu::from_json(&v)
+                }
+                .map_err(|e| e.to_string())
+            });
+        match parsed {
+            Ok(p) => {
+                let body = pdu::encode_to_vec(&p);
+                let mut framed = Vec::with_capacity(body.len() + 3);
+                if let Err(e) = framing::write_frame(a.framing.into(), &body, None, &mut framed) {
+                    ok = false;
+                    eprintln!("hookflash: line {line_no}: {e}");
+                    continue;
+                }
+                if a.hex {
+                    writeln!(out, "{}", hex::encode(&framed)).map_err(|e| e.to_string())?;
+                } else {
+                    out.write_all(&framed).map_err(|e| e.to_string())?;
+                }
+            }
+            Err(e) => {
+                ok = false;
+                eprintln!("hookflash: line {line_no}: {e}");
+            }
+        }
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(ok)
+}
