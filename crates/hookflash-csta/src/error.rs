@@ -42,6 +42,55 @@ impl std::fmt::Display for JsonProblem {
     }
 }
 
+/// What was wrong with an ECMA-323 XML message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum XmlProblem {
+    /// Not well-formed XML.
+    Syntax,
+    /// The document ends inside an element.
+    Truncated,
+    /// The text is not UTF-8.
+    NotUtf8,
+    /// A document type declaration: DTDs are never read.
+    Dtd,
+    /// An entity other than the five predefined ones or a character reference.
+    Entity,
+    /// Elements nested deeper than the reader follows.
+    TooDeep,
+    /// A root element that is no CSTA message this crate knows.
+    UnknownMessage,
+    /// An element where none of a CHOICE's alternatives was found.
+    UnknownElement,
+    /// A mandatory element is missing.
+    MissingElement(&'static str),
+    /// A value that does not parse as its type.
+    BadValue,
+    /// The message has no ECMA-323 form (ACSE, ROSE reject, a vendor operation).
+    NotRepresentable,
+    /// An inconsistency in the generated type tables.
+    Schema,
+}
+
+impl std::fmt::Display for XmlProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Syntax => f.write_str("malformed XML"),
+            Self::Truncated => f.write_str("truncated XML"),
+            Self::NotUtf8 => f.write_str("not UTF-8"),
+            Self::Dtd => f.write_str("document type declarations are not accepted"),
+            Self::Entity => f.write_str("unknown entity reference"),
+            Self::TooDeep => f.write_str("elements nested too deep"),
+            Self::UnknownMessage => f.write_str("not a CSTA message"),
+            Self::UnknownElement => f.write_str("no known alternative"),
+            Self::MissingElement(e) => write!(f, "missing <{e}>"),
+            Self::BadValue => f.write_str("bad value"),
+            Self::NotRepresentable => f.write_str("no ECMA-323 form for this message"),
+            Self::Schema => f.write_str("type table inconsistency"),
+        }
+    }
+}
+
 /// Everything that can go wrong while decoding or encoding CSTA.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -123,6 +172,14 @@ pub enum Error {
         offset: usize,
         /// The first octet.
         octet: u8,
+    },
+    /// An ECMA-323 XML message that cannot be read or written.
+    #[error("XML at offset {offset}: {problem}")]
+    Xml {
+        /// Where in the XML text.
+        offset: usize,
+        /// What is wrong.
+        problem: XmlProblem,
     },
     /// A JSON document that does not describe a value of the expected type.
     #[error("JSON {at}: {problem}")]

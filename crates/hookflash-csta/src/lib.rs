@@ -47,8 +47,9 @@ pub mod generated;
 pub mod jer;
 pub mod message;
 pub mod pdu;
+pub mod xml;
 
-pub use error::{Error, JsonProblem};
+pub use error::{Error, JsonProblem, XmlProblem};
 
 #[cfg(test)]
 mod proptests;

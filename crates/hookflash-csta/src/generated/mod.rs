@@ -15,4 +15,5 @@
 )]
 
 pub mod ops;
+pub(crate) mod schema;
 pub mod types;

@@ -1,0 +1,1 @@
+//! ECMA-354 application sessions (placeholder while it lands).
