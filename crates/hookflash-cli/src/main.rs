@@ -34,6 +34,8 @@ enum Command {
 enum Protocol {
     /// CSTA Phase III, ASN.1 BER (ECMA-285) with ROSE and ACSE.
     CstaBer,
+    /// CSTA Phase III, XML (ECMA-323).
+    CstaXml,
 }
 
 /// How PDUs are delimited in the input or output.
@@ -45,6 +47,8 @@ enum FramingArg {
     Len2,
     /// The HiPath header: 0x26, then a 15-bit length with the top bit set.
     Hipath,
+    /// The ECMA-323 header: 00 00, the total length, 4 invoke-id digits.
+    XmlHeader,
 }
 
 #[derive(Debug, Args)]
@@ -52,7 +56,7 @@ struct DecodeArgs {
     /// The link protocol.
     #[arg(long, value_enum)]
     protocol: Protocol,
-    /// How PDUs are delimited.
+    /// How PDUs are delimited (for XML, `none` reads one document per `<?xml` declaration).
     #[arg(long, value_enum, default_value = "none")]
     framing: FramingArg,
     /// Print the oracle's JSON shape (ROSE/ACSE envelope, X.697 JER values).
@@ -76,12 +80,15 @@ struct EncodeArgs {
     /// The input lines are in the oracle's JSON shape (ROSE/ACSE envelope, X.697 JER values).
     #[arg(long)]
     jer: bool,
-    /// How PDUs are delimited in the output.
+    /// How PDUs are delimited in the output (for XML, `none` writes one document per line).
     #[arg(long, value_enum, default_value = "none")]
     framing: FramingArg,
     /// Write hex text, one PDU per line, instead of binary.
     #[arg(long)]
     hex: bool,
+    /// For XML: the ECMA-323 edition to write (ed2 … ed6, or a namespace URI).
+    #[arg(long, default_value = "ed3")]
+    edition: String,
     /// Input file of JSON lines; `-` or none reads standard input.
     file: Option<PathBuf>,
 }
