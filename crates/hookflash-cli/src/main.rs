@@ -97,6 +97,21 @@ struct EncodeArgs {
 enum BenchCommand {
     /// Decode the PDUs of the given files in a loop for at least two seconds.
     Decode(BenchDecodeArgs),
+    /// The core engine: driver events per second, and memory per active call and per device.
+    Core(BenchCoreArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchCoreArgs {
+    /// How many calls to run through the engine for the throughput figure.
+    #[arg(long, default_value_t = 200_000)]
+    calls: u64,
+    /// How many calls to hold at once for the memory figure.
+    #[arg(long, default_value_t = 100_000)]
+    active_calls: u64,
+    /// How many monitored devices for the memory figure.
+    #[arg(long, default_value_t = 100_000)]
+    devices: u64,
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +162,7 @@ fn main() -> ExitCode {
         Command::Decode(a) => analyzer::decode(&a),
         Command::Encode(a) => analyzer::encode(&a),
         Command::Bench(BenchCommand::Decode(a)) => bench::decode(&a),
+        Command::Bench(BenchCommand::Core(a)) => bench::core(&a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

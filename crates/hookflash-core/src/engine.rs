@@ -40,7 +40,11 @@ impl Hasher for FxHasher {
         self.add(u64::from(i));
     }
     fn finish(&self) -> u64 {
-        self.0
+        // FxHash's multiply leaves the low bits (which pick the bucket) blind to the high bits
+        // of the input; fold the high half down so that keys differing only at the end of a
+        // string (call ids, extensions) spread over the table.
+        let h = self.0;
+        (h ^ (h >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (h >> 29)
     }
 }
 
