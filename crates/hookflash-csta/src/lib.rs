@@ -45,6 +45,7 @@ pub mod error;
 pub mod framing;
 pub mod generated;
 pub mod jer;
+pub mod mapping;
 pub mod message;
 pub mod pdu;
 pub mod xml;
