@@ -1004,7 +1004,13 @@ impl Engine {
         if let Some(to) = &transferred_to
             && self.calls[&id].call.leg(to).is_none()
         {
-            self.set_leg(at, id, to, ConnectionState::Connected);
+            // A consulted party was talking already; a single-step target is only ringing.
+            let state = if merged.is_some() {
+                ConnectionState::Connected
+            } else {
+                ConnectionState::Alerting
+            };
+            self.set_leg(at, id, to, state);
         }
         if let Some(n) = &new_call
             && self.resolve(link, n).is_none()

@@ -963,3 +963,79 @@ fn call_data_is_kept_within_its_limit() {
     );
     assert!(s.e.calls().next().unwrap().data.attached_size() >= 60 * 1024);
 }
+
+#[test]
+fn group_pickup_and_deflect() {
+    let mut s = Script::new(&["1001", "1002", "1003"]);
+    // Deflect: the ringing device sends the call on before anyone answers.
+    s.call("H1", delivered("1001", "+4930123456", "1001"));
+    s.call_c(
+        "H1",
+        C::Diverted {
+            from: "1001".into(),
+            to: Some("1003".into()),
+        },
+        Some(Cause::Redirected),
+    );
+    s.call("H1", delivered("1003", "+4930123456", "1001"));
+    // Group pickup: 1002, in 1003's pickup group, takes the call.
+    s.call_c(
+        "H1",
+        established("1002", "+4930123456", "1001"),
+        Some(Cause::Pickup),
+    );
+    assert_eq!(
+        s.calls_only(),
+        [
+            "offered c1 ani=+4930123456 dnis=1001 inbound",
+            "alerting c1 1001",
+            "pop c1 -@1001",
+            "diverted c1 1001->1003",
+            "alerting c1 1003",
+            "pop c1 -@1003",
+            "left c1 1003",
+            "answered c1 1002",
+        ]
+    );
+    assert_eq!(
+        s.e.call(hookflash_core::model::CallId(1))
+            .unwrap()
+            .answered_by
+            .as_deref(),
+        Some("1002")
+    );
+}
+
+#[test]
+fn single_step_transfer_of_an_answered_call() {
+    let mut s = Script::new(&["1001", "1002"]);
+    s.call("T1", delivered("1001", "+4930123456", "1001"))
+        .call("T1", established("1001", "+4930123456", "1001"));
+    s.out();
+    s.call_c(
+        "T1",
+        C::Transferred {
+            secondary: None,
+            new_call: None,
+            transferring: "1001".into(),
+            transferred_to: Some("1002".into()),
+        },
+        Some(Cause::Transfer),
+    );
+    s.call("T1", established("1002", "+4930123456", "1001"));
+    assert_eq!(
+        s.calls_only(),
+        [
+            "transferred c1 from=1001 to=1002 merged=- alias=-",
+            "pop c1 -@1002",
+            "answered c1 1002"
+        ]
+    );
+    let c = s.e.call(hookflash_core::model::CallId(1)).unwrap();
+    assert_eq!(
+        c.answered_by.as_deref(),
+        Some("1001"),
+        "first answered by 1001"
+    );
+    assert!(c.leg("1001").is_none() && c.leg("1002").is_some());
+}
