@@ -10,6 +10,7 @@
 //! * [`Decoder`] combines both and counts what it skipped.
 //! * [`Stitcher`] joins the segments of an IP Office call (Call ID + Continuation).
 //! * [`Deduplicator`] drops records replayed after a link outage, within a bounded window.
+//! * [`mapping`] turns records into the core's `DriverEvent::CallRecord` for a records-only link.
 //!
 //! ```
 //! use hookflash_smdr::{Decoder, Format, ParseOptions};
@@ -23,6 +24,7 @@ mod decoder;
 mod dedup;
 mod error;
 pub mod ipoffice;
+pub mod mapping;
 pub mod mitel;
 pub mod nec;
 pub mod panasonic;
