@@ -1,5 +1,3 @@
-use std::collections::VecDeque;
-
 use crate::SmdrError;
 use crate::record::{CallRecord, Format, ParseOptions};
 use crate::split::{DEFAULT_MAX_RECORD, SplitEvent, Splitter};
@@ -27,7 +25,6 @@ pub struct Decoder {
     stats: DecoderStats,
     noise_parsed: u64,
     max_record: usize,
-    pending: VecDeque<SplitEvent>,
 }
 
 impl Decoder {
@@ -45,7 +42,6 @@ impl Decoder {
             stats: DecoderStats::default(),
             noise_parsed: 0,
             max_record: max_record.max(16),
-            pending: VecDeque::new(),
         }
     }
 
@@ -68,10 +64,7 @@ impl Decoder {
     /// are needed. Noise is skipped silently (and counted).
     pub fn next_record(&mut self) -> Option<Result<CallRecord, SmdrError>> {
         loop {
-            let ev = match self.pending.pop_front() {
-                Some(ev) => ev,
-                None => self.split.next_event()?,
-            };
+            let ev = self.split.next_event()?;
             match ev {
                 SplitEvent::Oversized => {
                     self.stats.oversized += 1;
@@ -100,5 +93,37 @@ impl Decoder {
             noise: self.split.noise() + self.noise_parsed,
             ..self.stats
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_every_kind() {
+        let mut d = Decoder::with_max_record(Format::Mitel, ParseOptions::default(), 64);
+        d.push(
+            b"ATZ
+OK
+
+03/02 09:07 00:00:10 215 216
+",
+        );
+        d.push(&[b'9'; 200]);
+        d.push(
+            b"
+03/02 99:07 00:00:10 215 216
+",
+        );
+        assert!(matches!(d.next_record(), Some(Ok(_))));
+        assert_eq!(d.next_record(), Some(Err(SmdrError::Oversized { max: 64 })));
+        assert!(matches!(
+            d.next_record(),
+            Some(Err(SmdrError::InvalidField { .. }))
+        ));
+        assert_eq!(d.next_record(), None);
+        let s = d.stats();
+        assert_eq!((s.records, s.oversized, s.malformed, s.noise), (1, 1, 1, 3));
     }
 }
