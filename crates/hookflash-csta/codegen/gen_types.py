@@ -11,7 +11,8 @@ Usage (from the repository root):
     /tmp/asn1-venv/bin/python crates/hookflash-csta/codegen/gen_types.py \
         --asn1 ../shared/tools/csta-oracle/asn1/build
 
-The output is committed; a build never runs this script.
+The output is committed (formatted with `cargo fmt -p hookflash-csta` after generation); a build
+never runs this script.
 """
 import argparse
 import glob
@@ -357,6 +358,36 @@ class Gen:
             return "{ %s %s }" % (" ".join(lines), call)
         return call
 
+    def dec_into_stmts(self, m, c, target):
+        """Statements decoding member m from TLV variable c straight into `target`."""
+        lines = []
+        cur = c
+        for i, t in enumerate(m["chain"]):
+            nxt = "x%d" % i
+            if i + 1 < len(m["chain"]):
+                lines.append("let %s = d.inner(&%s, Some(%s))?;" % (nxt, cur, tag_lit(m["chain"][i + 1])))
+            else:
+                core = m["core"]
+                if core["kind"] in ("choice", "any"):
+                    lines.append("let %s = d.inner(&%s, None)?;" % (nxt, cur))
+                else:
+                    lines.append("let %s = d.inner(&%s, Some(%s))?;" % (nxt, cur, tag_lit(core["tag"])))
+            cur = nxt
+        core = m["core"]
+        ty = self.member_type(m)
+        if core["kind"] == "seq":
+            if m["optional"]:
+                lines.append("<%s as Ber>::dec_into(d, &%s, %s.get_or_insert_with(Default::default))?;" % (ty, cur, target))
+            else:
+                lines.append("<%s as Ber>::dec_into(d, &%s, &mut %s)?;" % (ty, cur, target))
+            return lines
+        if core["kind"] == "seqof":
+            call = "%s(d, &%s)?" % (core["helper"], cur)
+        else:
+            call = "<%s as Ber>::dec(d, &%s)?" % (ty, cur)
+        lines.append("%s = %s;" % (target, "Some(%s)" % call if m["optional"] else call))
+        return lines
+
     def enc_stmts(self, m, v, ind):
         pad = " " * ind
         out = []
@@ -384,7 +415,7 @@ class Gen:
     def emit_seq(self, td, w):
         name = td["name"]
         w("/// %s" % self.doc_for(td))
-        w("#[derive(Debug, Clone, PartialEq)]")
+        w("#[derive(Debug, Clone, PartialEq, Default)]")
         w("pub struct %s {" % name)
         seen = set()
         for m in td["members"]:
@@ -402,36 +433,38 @@ class Gen:
         w("    pub unrecognized: Vec<Any>,")
         w("}")
         w("")
-        # BER
+        # BER: decoded in place into a default value, so that nested structures are written
+        # once where they end up instead of being moved up through every level.
         w("impl Ber for %s {" % name)
         w("    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {")
+        w("        let mut v = Self::default();")
+        w("        Self::dec_into(d, tlv, &mut v)?;")
+        w("        Ok(v)")
+        w("    }")
+        w("    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {")
         w("        d.need_constructed(tlv)?;")
         w("        let mut it = d.children(tlv)?;")
-        for i, m in enumerate(td["members"]):
-            w("        let mut f%d: Option<%s> = None;" % (i, self.member_type(m)))
-        w("        let mut unrecognized = Vec::new();")
         if td["members"]:
+            w("        let mut seen = 0u32;")
             w("        let mut idx = 0usize;")
         w("        while let Some(c) = it.next()? {")
         for i, m in enumerate(td["members"]):
             cond = self.match_expr(m, "c.tag")
-            w("            if idx <= %d && f%d.is_none() && %s {" % (i, i, cond))
-            w("                f%d = Some(%s);" % (i, self.dec_expr(m, "c")))
+            w("            if idx <= %d && seen & (1 << %d) == 0 && %s {" % (i, i, cond))
+            for line in self.dec_into_stmts(m, "c", "out.%s" % m["field"]):
+                w("                " + line)
+            w("                seen |= 1 << %d;" % i)
             w("                idx = %d;" % (i + 1))
             w("                continue;")
             w("            }")
-        w("            unrecognized.push(d.any(&c));")
+        w("            out.unrecognized.push(d.any(&c));")
         w("        }")
-        if td["members"]:
-            w("        let _ = idx;")
-        w("        Ok(Self {")
         for i, m in enumerate(td["members"]):
-            if m["optional"]:
-                w("            %s: f%d," % (m["field"], i))
-            else:
-                w("            %s: d.required(f%d, tlv, %s, %s)?," % (m["field"], i, json.dumps(name), json.dumps(m["asn1"])))
-        w("            unrecognized,")
-        w("        })")
+            if not m["optional"]:
+                w("        if seen & (1 << %d) == 0 {" % i)
+                w("            return Err(Error::MissingField { offset: tlv.start, type_name: %s, field: %s });" % (json.dumps(name), json.dumps(m["asn1"])))
+                w("        }")
+        w("        Ok(())")
         w("    }")
         w("    fn enc(&self, tag: Tag, out: &mut Vec<u8>) {")
         w("        let mark = begin(out, tag, true);")
@@ -525,6 +558,12 @@ class Gen:
         w("    Unrecognized(Any),")
         w("}")
         w("")
+        w("impl Default for %s {" % name)
+        w("    fn default() -> Self {")
+        w("        Self::Unrecognized(Any::default())")
+        w("    }")
+        w("}")
+        w("")
         w("impl %s {" % name)
         w("    /// Whether a TLV with this tag is one of this CHOICE's alternatives.")
         w("    pub(crate) fn has_tag(t: Tag) -> bool {")
@@ -604,6 +643,12 @@ class Gen:
             w("    %s," % v)
         w("    /// A value this codec does not know.")
         w("    Unrecognized(i64),")
+        w("}")
+        w("")
+        w("impl Default for %s {" % name)
+        w("    fn default() -> Self {")
+        w("        Self::%s" % vals[0][2])
+        w("    }")
         w("}")
         w("")
         w("impl %s {" % name)

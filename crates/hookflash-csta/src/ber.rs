@@ -24,6 +24,7 @@ impl Tag {
     pub const NONE: Self = Self(u32::MAX);
 
     /// A tag from its class (0 universal, 1 application, 2 context, 3 private) and number.
+    #[inline]
     pub const fn new(class: u32, number: u32) -> Self {
         Self(((class & 3) << 29) | (number & 0x1FFF_FFFF))
     }
@@ -219,6 +220,7 @@ impl<'a> Dec<'a> {
     ///
     /// The generated types are not recursive, so the depth of a typed decode is bounded by the
     /// type definitions; indefinite-length scanning has its own limit in [`read_tlv`].
+    #[inline]
     pub fn children(&self, tlv: &Tlv) -> Result<Children<'_, 'a>, Error> {
         Ok(Children {
             d: self,
@@ -228,6 +230,7 @@ impl<'a> Dec<'a> {
     }
 
     /// Fails unless the element is constructed.
+    #[inline]
     pub fn need_constructed(&self, tlv: &Tlv) -> Result<(), Error> {
         if tlv.constructed {
             Ok(())
@@ -240,6 +243,7 @@ impl<'a> Dec<'a> {
     }
 
     /// The single element inside an explicit tag, checked against `expect` when given.
+    #[inline]
     pub fn inner(&self, tlv: &Tlv, expect: Option<Tag>) -> Result<Tlv, Error> {
         self.need_constructed(tlv)?;
         let c = read_tlv(self.buf, tlv.content_start, tlv.content_end, 0)?;
@@ -256,6 +260,7 @@ impl<'a> Dec<'a> {
     }
 
     /// The content octets of an element.
+    #[inline]
     pub fn content(&self, tlv: &Tlv) -> &'a [u8] {
         self.buf
             .get(tlv.content_start..tlv.content_end)
@@ -263,11 +268,13 @@ impl<'a> Dec<'a> {
     }
 
     /// The content octets as a shared slice of the input.
+    #[inline]
     pub fn content_bytes(&self, tlv: &Tlv) -> Bytes {
         self.buf.slice(tlv.content_start..tlv.content_end)
     }
 
     /// The whole element, kept raw.
+    #[inline]
     pub fn any(&self, tlv: &Tlv) -> Any {
         Any(self.buf.slice(tlv.start..tlv.end))
     }
@@ -297,6 +304,7 @@ impl<'a> Dec<'a> {
     }
 
     /// The contents of a string type, primitive or constructed (segmented).
+    #[inline]
     fn string_bytes(&self, tlv: &Tlv, depth: u32) -> Result<Octets, Error> {
         if !tlv.constructed {
             return Ok(Octets::from_shared(
@@ -324,13 +332,24 @@ impl<'a> Dec<'a> {
 pub trait Ber: Sized {
     /// Decodes the value from an element whose tag the caller has already matched.
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error>;
+    /// Decodes the value into `out`, which holds a default value (SEQUENCE types fill their
+    /// members where they stand instead of building and moving a new value).
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+        *out = Self::dec(d, tlv)?;
+        Ok(())
+    }
     /// Encodes the value as one element with `tag` (CHOICE types and raw elements ignore it).
     fn enc(&self, tag: Tag, out: &mut Vec<u8>);
 }
 
-impl<T: Ber> Ber for Box<T> {
+impl<T: Ber + Default> Ber for Box<T> {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
-        T::dec(d, tlv).map(Self::new)
+        let mut b = Self::default();
+        T::dec_into(d, tlv, &mut b)?;
+        Ok(b)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+        T::dec_into(d, tlv, out)
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         (**self).enc(tag, out);
@@ -483,6 +502,7 @@ impl Octets {
     pub const INLINE: usize = 38;
 
     /// Octets copied from a slice (inline when short).
+    #[inline]
     pub fn copy_from_slice(b: &[u8]) -> Self {
         if b.len() <= Self::INLINE {
             let mut buf = [0u8; Self::INLINE];
@@ -494,6 +514,7 @@ impl Octets {
     }
 
     /// Octets from a range of a shared buffer (copied inline when short).
+    #[inline]
     pub fn from_shared(buf: &Bytes, range: std::ops::Range<usize>) -> Self {
         match buf.get(range.clone()) {
             Some(b) if b.len() <= Self::INLINE => Self::copy_from_slice(b),
@@ -503,6 +524,7 @@ impl Octets {
     }
 
     /// The octets.
+    #[inline]
     pub fn as_slice(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline(n, b) => &b[..usize::from(*n).min(Self::INLINE)],

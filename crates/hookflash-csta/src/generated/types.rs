@@ -332,6 +332,12 @@ pub enum PublicTON {
     Unrecognized(Any),
 }
 
+impl Default for PublicTON {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl PublicTON {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -456,6 +462,12 @@ pub enum PrivateTON {
     Abbreviated(Text),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for PrivateTON {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl PrivateTON {
@@ -594,6 +606,12 @@ pub enum DeviceIDDeviceIdentifier {
     Unrecognized(Any),
 }
 
+impl Default for DeviceIDDeviceIdentifier {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl DeviceIDDeviceIdentifier {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -730,6 +748,12 @@ pub enum MediaCallCharacteristicsBitRate {
     Unrecognized(i64),
 }
 
+impl Default for MediaCallCharacteristicsBitRate {
+    fn default() -> Self {
+        Self::Constant
+    }
+}
+
 impl MediaCallCharacteristicsBitRate {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -816,6 +840,12 @@ pub enum MediaCallCharacteristicsSwitchingSubDomainCCIEType {
     Sip,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for MediaCallCharacteristicsSwitchingSubDomainCCIEType {
+    fn default() -> Self {
+        Self::Isdn
+    }
 }
 
 impl MediaCallCharacteristicsSwitchingSubDomainCCIEType {
@@ -908,7 +938,7 @@ impl Jer for MediaCallCharacteristicsSwitchingSubDomainCCIEType {
 }
 
 /// ASN.1 `CSTA-media-services.MediaCallCharacteristics`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MediaCallCharacteristics {
     /// `mediaClass`
     pub media_class: MediaClass,
@@ -928,59 +958,64 @@ pub struct MediaCallCharacteristics {
 
 impl Ber for MediaCallCharacteristics {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<MediaClass> = None;
-        let mut f1: Option<i64> = None;
-        let mut f2: Option<MediaCallCharacteristicsBitRate> = None;
-        let mut f3: Option<i64> = None;
-        let mut f4: Option<MediaCallCharacteristicsSwitchingSubDomainCCIEType> = None;
-        let mut f5: Option<OctetString> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 3) {
-                f0 = Some(<MediaClass as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 3) {
+                out.media_class = <MediaClass as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                out.connection_rate = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<MediaCallCharacteristicsBitRate as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                out.bit_rate = Some(<MediaCallCharacteristicsBitRate as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                out.delay_tolerance = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 3) {
-                f4 = Some(<MediaCallCharacteristicsSwitchingSubDomainCCIEType as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
+                out.switching_sub_domain_ccie_type =
+                    Some(<MediaCallCharacteristicsSwitchingSubDomainCCIEType as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(0, 4) {
-                f5 = Some(<OctetString as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 4) {
+                out.switching_sub_domain_information_elements =
+                    Some(<OctetString as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            media_class: d.required(f0, tlv, "MediaCallCharacteristics", "mediaClass")?,
-            connection_rate: f1,
-            bit_rate: f2,
-            delay_tolerance: f3,
-            switching_sub_domain_ccie_type: f4,
-            switching_sub_domain_information_elements: f5,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "MediaCallCharacteristics",
+                field: "mediaClass",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -1066,7 +1101,7 @@ impl Jer for MediaCallCharacteristics {
 }
 
 /// ASN.1 `CSTA-device-identifiers.DeviceID`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeviceID {
     /// `deviceIdentifier`
     pub device_identifier: DeviceIDDeviceIdentifier,
@@ -1082,51 +1117,57 @@ pub struct DeviceID {
 
 impl Ber for DeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceIDDeviceIdentifier> = None;
-        let mut f1: Option<NumberDigits> = None;
-        let mut f2: Option<Text> = None;
-        let mut f3: Option<Box<MediaCallCharacteristics>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && DeviceIDDeviceIdentifier::has_tag(c.tag) {
-                f0 = Some(<DeviceIDDeviceIdentifier as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && DeviceIDDeviceIdentifier::has_tag(c.tag) {
+                out.device_identifier = <DeviceIDDeviceIdentifier as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 22)))?;
-                    <NumberDigits as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 22)))?;
+                out.private_number = Some(<NumberDigits as Ber>::dec(d, &x0)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 22)))?;
-                    <Text as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 22)))?;
+                out.private_name = Some(<Text as Ber>::dec(d, &x0)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device_identifier: d.required(f0, tlv, "DeviceID", "deviceIdentifier")?,
-            private_number: f1,
-            private_name: f2,
-            media_call_characteristics: f3,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DeviceID",
+                field: "deviceIdentifier",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -1202,6 +1243,12 @@ pub enum LocalDeviceID {
     Unrecognized(Any),
 }
 
+impl Default for LocalDeviceID {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl LocalDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -1267,7 +1314,7 @@ impl Jer for LocalDeviceID {
 }
 
 /// An anonymous ASN.1 type inside `ConnectionIDBoth`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConnectionIDBoth {
     /// `callID`
     pub call_id: CallID,
@@ -1279,34 +1326,46 @@ pub struct ConnectionIDBoth {
 
 impl Ber for ConnectionIDBoth {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<CallID> = None;
-        let mut f1: Option<LocalDeviceID> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<CallID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                out.call_id = <CallID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <LocalDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                let x0 = d.inner(&c, None)?;
+                out.device_id = <LocalDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            call_id: d.required(f0, tlv, "ConnectionIDBoth", "callID")?,
-            device_id: d.required(f1, tlv, "ConnectionIDBoth", "deviceID")?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConnectionIDBoth",
+                field: "callID",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConnectionIDBoth",
+                field: "deviceID",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -1360,6 +1419,12 @@ pub enum ConnectionID {
     Both(ConnectionIDBoth),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for ConnectionID {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl ConnectionID {
@@ -1455,6 +1520,12 @@ pub enum ConsultOptions {
     Unrecognized(i64),
 }
 
+impl Default for ConsultOptions {
+    fn default() -> Self {
+        Self::Unrestricted
+    }
+}
+
 impl ConsultOptions {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -1540,6 +1611,12 @@ pub enum SecurityInfo {
     Unrecognized(Any),
 }
 
+impl Default for SecurityInfo {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl SecurityInfo {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -1605,7 +1682,7 @@ impl Jer for SecurityInfo {
 }
 
 /// ASN.1 `CSTA-security.CSTASecurityData`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CSTASecurityData {
     /// `messageSequenceNumber` (OPTIONAL)
     pub message_sequence_number: Option<i64>,
@@ -1619,38 +1696,37 @@ pub struct CSTASecurityData {
 
 impl Ber for CSTASecurityData {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<i64> = None;
-        let mut f1: Option<TimeInfo> = None;
-        let mut f2: Option<SecurityInfo> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                out.message_sequence_number = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 24) {
-                f1 = Some(<TimeInfo as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 24) {
+                out.timestamp = Some(<TimeInfo as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && SecurityInfo::has_tag(c.tag) {
-                f2 = Some(<SecurityInfo as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && SecurityInfo::has_tag(c.tag) {
+                out.security_info = Some(<SecurityInfo as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            message_sequence_number: f0,
-            timestamp: f1,
-            security_info: f2,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -1718,6 +1794,12 @@ pub enum CSTAPrivateData {
     Unrecognized(Any),
 }
 
+impl Default for CSTAPrivateData {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl CSTAPrivateData {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -1783,7 +1865,7 @@ impl Jer for CSTAPrivateData {
 }
 
 /// ASN.1 `CSTA-extension-types.CSTACommonArguments`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CSTACommonArguments {
     /// `security` (OPTIONAL)
     pub security: Option<Box<CSTASecurityData>>,
@@ -1795,31 +1877,35 @@ pub struct CSTACommonArguments {
 
 impl Ber for CSTACommonArguments {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Box<CSTASecurityData>> = None;
-        let mut f1: Option<Vec<CSTAPrivateData>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<Box<CSTASecurityData> as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                <Box<CSTASecurityData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.security.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some(seqof_0(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                out.private_data = Some(seqof_0(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            security: f0,
-            private_data: f1,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -1869,7 +1955,7 @@ impl Jer for CSTACommonArguments {
 }
 
 /// An anonymous ASN.1 type inside `AlternateCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AlternateCallArgument {
     /// `heldCall`
     pub held_call: ConnectionID,
@@ -1887,58 +1973,69 @@ pub struct AlternateCallArgument {
 
 impl Ber for AlternateCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionID> = None;
-        let mut f2: Option<bool> = None;
-        let mut f3: Option<ConsultOptions> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 1) {
-                f2 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 1) {
+                out.connection_reservation = Some(<bool as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 10) {
-                f3 = Some(<ConsultOptions as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
+                out.consult_options = Some(<ConsultOptions as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            held_call: d.required(f0, tlv, "AlternateCallArgument", "heldCall")?,
-            active_call: d.required(f1, tlv, "AlternateCallArgument", "activeCall")?,
-            connection_reservation: f2,
-            consult_options: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AlternateCallArgument",
+                field: "heldCall",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AlternateCallArgument",
+                field: "activeCall",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -2026,6 +2123,12 @@ pub enum AlternateCallResult {
     Unrecognized(Any),
 }
 
+impl Default for AlternateCallResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl AlternateCallResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -2091,7 +2194,7 @@ impl Jer for AlternateCallResult {
 }
 
 /// An anonymous ASN.1 type inside `AnswerCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AnswerCallArgument {
     /// `callToBeAnswered`
     pub call_to_be_answered: ConnectionID,
@@ -2107,51 +2210,56 @@ pub struct AnswerCallArgument {
 
 impl Ber for AnswerCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<CorrelatorData> = None;
-        let mut f2: Option<UserData> = None;
-        let mut f3: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.call_to_be_answered = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 4) {
-                f1 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 29) {
-                f2 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            call_to_be_answered: d.required(f0, tlv, "AnswerCallArgument", "callToBeAnswered")?,
-            correlator_data: f1,
-            user_data: f2,
-            extensions: f3,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AnswerCallArgument",
+                field: "callToBeAnswered",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -2225,6 +2333,12 @@ pub enum AnswerCallResult {
     NoData(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for AnswerCallResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl AnswerCallResult {
@@ -2536,6 +2650,12 @@ pub enum EventCause {
     LawfulInterception,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for EventCause {
+    fn default() -> Self {
+        Self::ActiveParticipation
+    }
 }
 
 impl EventCause {
@@ -3197,7 +3317,7 @@ impl Jer for EventCause {
 }
 
 /// An anonymous ASN.1 type inside `ClearCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ClearCallArgument {
     /// `callToBeCleared`
     pub call_to_be_cleared: ConnectionID,
@@ -3213,51 +3333,56 @@ pub struct ClearCallArgument {
 
 impl Ber for ClearCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<UserData> = None;
-        let mut f2: Option<EventCause> = None;
-        let mut f3: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.call_to_be_cleared = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 29) {
-                f1 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 10) {
-                f2 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 10) {
+                out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            call_to_be_cleared: d.required(f0, tlv, "ClearCallArgument", "callToBeCleared")?,
-            user_data: f1,
-            reason: f2,
-            extensions: f3,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ClearCallArgument",
+                field: "callToBeCleared",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -3333,6 +3458,12 @@ pub enum ClearCallResult {
     Unrecognized(Any),
 }
 
+impl Default for ClearCallResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl ClearCallResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -3398,7 +3529,7 @@ impl Jer for ClearCallResult {
 }
 
 /// An anonymous ASN.1 type inside `ClearConnectionArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ClearConnectionArgument {
     /// `connectionToBeCleared`
     pub connection_to_be_cleared: ConnectionID,
@@ -3416,63 +3547,62 @@ pub struct ClearConnectionArgument {
 
 impl Ber for ClearConnectionArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<CorrelatorData> = None;
-        let mut f2: Option<UserData> = None;
-        let mut f3: Option<EventCause> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.connection_to_be_cleared = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 4) {
-                f1 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 29) {
-                f2 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 10) {
-                f3 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
+                out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            connection_to_be_cleared: d.required(
-                f0,
-                tlv,
-                "ClearConnectionArgument",
-                "connectionToBeCleared",
-            )?,
-            correlator_data: f1,
-            user_data: f2,
-            reason: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ClearConnectionArgument",
+                field: "connectionToBeCleared",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -3563,6 +3693,12 @@ pub enum ClearConnectionResult {
     Unrecognized(Any),
 }
 
+impl Default for ClearConnectionResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl ClearConnectionResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -3628,7 +3764,7 @@ impl Jer for ClearConnectionResult {
 }
 
 /// An anonymous ASN.1 type inside `ConferenceCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConferenceCallArgument {
     /// `heldCall`
     pub held_call: ConnectionID,
@@ -3642,44 +3778,57 @@ pub struct ConferenceCallArgument {
 
 impl Ber for ConferenceCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionID> = None;
-        let mut f2: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            held_call: d.required(f0, tlv, "ConferenceCallArgument", "heldCall")?,
-            active_call: d.required(f1, tlv, "ConferenceCallArgument", "activeCall")?,
-            extensions: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConferenceCallArgument",
+                field: "heldCall",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConferenceCallArgument",
+                field: "activeCall",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -3743,6 +3892,12 @@ pub enum ConnectionListItemEndpoint {
     Restricted(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for ConnectionListItemEndpoint {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl ConnectionListItemEndpoint {
@@ -3834,6 +3989,12 @@ pub enum ConnectionListItemAssociatedNID {
     Unrecognized(Any),
 }
 
+impl Default for ConnectionListItemAssociatedNID {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl ConnectionListItemAssociatedNID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -3911,6 +4072,12 @@ pub enum ConnectionInformationFlowDirection {
     None,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for ConnectionInformationFlowDirection {
+    fn default() -> Self {
+        Self::Transmit
+    }
 }
 
 impl ConnectionInformationFlowDirection {
@@ -3993,7 +4160,7 @@ impl Jer for ConnectionInformationFlowDirection {
 }
 
 /// ASN.1 `CSTA-media-services.ConnectionInformation`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConnectionInformation {
     /// `flowDirection` (OPTIONAL)
     pub flow_direction: Option<ConnectionInformationFlowDirection>,
@@ -4007,38 +4174,37 @@ pub struct ConnectionInformation {
 
 impl Ber for ConnectionInformation {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionInformationFlowDirection> = None;
-        let mut f1: Option<i64> = None;
-        let mut f2: Option<Text> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 10) {
-                f0 = Some(<ConnectionInformationFlowDirection as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
+                out.flow_direction = Some(<ConnectionInformationFlowDirection as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 2) {
-                f1 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 2) {
+                out.number_of_channels = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 22) {
-                f2 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 22) {
+                out.media_session_information = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            flow_direction: f0,
-            number_of_channels: f1,
-            media_session_information: f2,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -4101,7 +4267,7 @@ impl Jer for ConnectionInformation {
 }
 
 /// An anonymous ASN.1 type inside `ConnectionListItem`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConnectionListItem {
     /// `newConnection` (OPTIONAL)
     pub new_connection: Option<Box<ConnectionID>>,
@@ -4119,66 +4285,60 @@ pub struct ConnectionListItem {
 
 impl Ber for ConnectionListItem {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Box<ConnectionID>> = None;
-        let mut f1: Option<Box<ConnectionID>> = None;
-        let mut f2: Option<ConnectionListItemEndpoint> = None;
-        let mut f3: Option<ConnectionListItemAssociatedNID> = None;
-        let mut f4: Option<Box<ConnectionInformation>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(1, 11)))?;
-                    let x1 = d.inner(&x0, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x1)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                let x0 = d.inner(&c, Some(Tag::new(1, 11)))?;
+                let x1 = d.inner(&x0, None)?;
+                out.new_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x1)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(1, 11)))?;
-                    let x1 = d.inner(&x0, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x1)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                let x0 = d.inner(&c, Some(Tag::new(1, 11)))?;
+                let x1 = d.inner(&x0, None)?;
+                out.old_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x1)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionListItemEndpoint as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.endpoint = Some(<ConnectionListItemEndpoint as Ber>::dec(d, &x0)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 3) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionListItemAssociatedNID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_nid = Some(<ConnectionListItemAssociatedNID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(0, 16) {
-                f4 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.resulting_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            new_connection: f0,
-            old_connection: f1,
-            endpoint: f2,
-            associated_nid: f3,
-            resulting_connection_info: f4,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -4274,6 +4434,12 @@ pub enum GlobalCallLinkageID {
     Unrecognized(Any),
 }
 
+impl Default for GlobalCallLinkageID {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl GlobalCallLinkageID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -4347,7 +4513,7 @@ impl Jer for GlobalCallLinkageID {
 }
 
 /// ASN.1 `CSTA-call-control.GlobalCallData`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GlobalCallData {
     /// `globalCallSwitchingSubDomainName` (OPTIONAL)
     pub global_call_switching_sub_domain_name: Option<Text>,
@@ -4361,38 +4527,44 @@ pub struct GlobalCallData {
 
 impl Ber for GlobalCallData {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Text> = None;
-        let mut f1: Option<GlobalCallLinkageID> = None;
-        let mut f2: Option<TimeInfo> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 22) {
-                f0 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 22) {
+                out.global_call_switching_sub_domain_name = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && GlobalCallLinkageID::has_tag(c.tag) {
-                f1 = Some(<GlobalCallLinkageID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && GlobalCallLinkageID::has_tag(c.tag) {
+                out.global_call_linkage_id = <GlobalCallLinkageID as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 24) {
-                f2 = Some(<TimeInfo as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 24) {
+                out.call_linkage_id_timestamp = Some(<TimeInfo as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            global_call_switching_sub_domain_name: f0,
-            global_call_linkage_id: d.required(f1, tlv, "GlobalCallData", "globalCallLinkageID")?,
-            call_linkage_id_timestamp: f2,
-            unrecognized,
-        })
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GlobalCallData",
+                field: "globalCallLinkageID",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -4457,6 +4629,12 @@ pub enum ThreadLinkageID {
     GloballyUniqueThreadID(OctetString),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for ThreadLinkageID {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl ThreadLinkageID {
@@ -4526,7 +4704,7 @@ impl Jer for ThreadLinkageID {
 }
 
 /// ASN.1 `CSTA-call-control.ThreadData`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ThreadData {
     /// `threadSwitchingSubDomainName` (OPTIONAL)
     pub thread_switching_sub_domain_name: Option<Text>,
@@ -4540,38 +4718,44 @@ pub struct ThreadData {
 
 impl Ber for ThreadData {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Text> = None;
-        let mut f1: Option<ThreadLinkageID> = None;
-        let mut f2: Option<TimeInfo> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 22) {
-                f0 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 22) {
+                out.thread_switching_sub_domain_name = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && ThreadLinkageID::has_tag(c.tag) {
-                f1 = Some(<ThreadLinkageID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && ThreadLinkageID::has_tag(c.tag) {
+                out.thread_linkage_id = <ThreadLinkageID as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 24) {
-                f2 = Some(<TimeInfo as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 24) {
+                out.thread_id_time_stamp = Some(<TimeInfo as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            thread_switching_sub_domain_name: f0,
-            thread_linkage_id: d.required(f1, tlv, "ThreadData", "threadLinkageID")?,
-            thread_id_time_stamp: f2,
-            unrecognized,
-        })
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ThreadData",
+                field: "threadLinkageID",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -4625,7 +4809,7 @@ impl Jer for ThreadData {
 }
 
 /// ASN.1 `CSTA-call-control.CallLinkageData`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallLinkageData {
     /// `globalCallData`
     pub global_call_data: GlobalCallData,
@@ -4637,31 +4821,42 @@ pub struct CallLinkageData {
 
 impl Ber for CallLinkageData {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<GlobalCallData> = None;
-        let mut f1: Option<Box<ThreadData>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<GlobalCallData as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <GlobalCallData as Ber>::dec_into(d, &c, &mut out.global_call_data)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<Box<ThreadData> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<ThreadData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.thread_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            global_call_data: d.required(f0, tlv, "CallLinkageData", "globalCallData")?,
-            thread_data: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "CallLinkageData",
+                field: "globalCallData",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -4707,7 +4902,7 @@ impl Jer for CallLinkageData {
 }
 
 /// ASN.1 `CSTA-call-control.CallLinkageDataList`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallLinkageDataList {
     /// `newCallLinkageData`
     pub new_call_linkage_data: CallLinkageData,
@@ -4719,41 +4914,45 @@ pub struct CallLinkageDataList {
 
 impl Ber for CallLinkageDataList {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<CallLinkageData> = None;
-        let mut f1: Option<CallLinkageData> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <CallLinkageData as Ber>::dec_into(d, &c, &mut out.new_call_linkage_data)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<CallLinkageData as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <CallLinkageData as Ber>::dec_into(d, &c, &mut out.old_call_linkage_data)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            new_call_linkage_data: d.required(
-                f0,
-                tlv,
-                "CallLinkageDataList",
-                "newCallLinkageData",
-            )?,
-            old_call_linkage_data: d.required(
-                f1,
-                tlv,
-                "CallLinkageDataList",
-                "oldCallLinkageData",
-            )?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "CallLinkageDataList",
+                field: "newCallLinkageData",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "CallLinkageDataList",
+                field: "oldCallLinkageData",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -4801,7 +5000,7 @@ impl Jer for CallLinkageDataList {
 }
 
 /// An anonymous ASN.1 type inside `ConferenceCallResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConferenceCallResult {
     /// `conferenceCall`
     pub conference_call: ConnectionID,
@@ -4819,55 +5018,71 @@ pub struct ConferenceCallResult {
 
 impl Ber for ConferenceCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionList> = None;
-        let mut f2: Option<Box<ConnectionInformation>> = None;
-        let mut f3: Option<Box<CallLinkageDataList>> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.conference_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(seqof_1(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                out.connections = Some(seqof_1(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.conference_call_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<CallLinkageDataList> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data_list
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            conference_call: d.required(f0, tlv, "ConferenceCallResult", "conferenceCall")?,
-            connections: f1,
-            conference_call_info: f2,
-            call_linkage_data_list: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConferenceCallResult",
+                field: "conferenceCall",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -4939,7 +5154,7 @@ impl Jer for ConferenceCallResult {
 }
 
 /// An anonymous ASN.1 type inside `ConsultationCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConsultationCallArgument {
     /// `existingCall`
     pub existing_call: ConnectionID,
@@ -4975,124 +5190,134 @@ pub struct ConsultationCallArgument {
 
 impl Ber for ConsultationCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<DeviceID> = None;
-        let mut f2: Option<bool> = None;
-        let mut f3: Option<AccountInfo> = None;
-        let mut f4: Option<AuthCode> = None;
-        let mut f5: Option<CorrelatorData> = None;
-        let mut f6: Option<UserData> = None;
-        let mut f7: Option<CallCharacteristics> = None;
-        let mut f8: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f9: Option<Box<ConnectionInformation>> = None;
-        let mut f10: Option<ConsultOptions> = None;
-        let mut f11: Option<SubjectOfCall> = None;
-        let mut f12: Option<LanguagePreferences> = None;
-        let mut f13: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                let x0 = d.inner(&c, None)?;
+                out.existing_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 16)))?;
-                    <DeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 16)))?;
+                <DeviceID as Ber>::dec_into(d, &x0, &mut out.consulted_device)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
+                out.connection_reservation = Some(<bool as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 3) {
-                f3 = Some(<AccountInfo as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
+                out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 4) {
-                f4 = Some(<AuthCode as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 4) {
+                out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 5) {
-                f5 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 5) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 6) {
-                f6 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 6) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 7) {
-                f7 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 7) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 8) {
-                f8 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 8) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 9) {
-                f9 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 9) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.calling_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 10) {
-                f10 = Some(<ConsultOptions as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 10) {
+                out.consult_options = Some(<ConsultOptions as Ber>::dec(d, &c)?);
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 11) {
-                f11 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 11) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 12) {
-                f12 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 12) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 30) {
-                f13 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            existing_call: d.required(f0, tlv, "ConsultationCallArgument", "existingCall")?,
-            consulted_device: d.required(f1, tlv, "ConsultationCallArgument", "consultedDevice")?,
-            connection_reservation: f2,
-            account_code: f3,
-            auth_code: f4,
-            correlator_data: f5,
-            user_data: f6,
-            call_characteristics: f7,
-            media_call_characteristics: f8,
-            calling_connection_info: f9,
-            consult_options: f10,
-            subject_of_call: f11,
-            language_preferences: f12,
-            extensions: f13,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConsultationCallArgument",
+                field: "existingCall",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConsultationCallArgument",
+                field: "consultedDevice",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -5244,7 +5469,7 @@ impl Jer for ConsultationCallArgument {
 }
 
 /// An anonymous ASN.1 type inside `ConsultationCallResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConsultationCallResult {
     /// `initiatedCall`
     pub initiated_call: ConnectionID,
@@ -5262,55 +5487,74 @@ pub struct ConsultationCallResult {
 
 impl Ber for ConsultationCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f2: Option<Box<ConnectionInformation>> = None;
-        let mut f3: Option<Box<CallLinkageData>> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.initiated_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.initiated_call_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            initiated_call: d.required(f0, tlv, "ConsultationCallResult", "initiatedCall")?,
-            media_call_characteristics: f1,
-            initiated_call_info: f2,
-            call_linkage_data: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConsultationCallResult",
+                field: "initiatedCall",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -5382,7 +5626,7 @@ impl Jer for ConsultationCallResult {
 }
 
 /// An anonymous ASN.1 type inside `HoldCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct HoldCallArgument {
     /// `callToBeHeld`
     pub call_to_be_held: ConnectionID,
@@ -5396,41 +5640,49 @@ pub struct HoldCallArgument {
 
 impl Ber for HoldCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<bool> = None;
-        let mut f2: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.call_to_be_held = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 1) {
-                f1 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 1) {
+                out.connection_reservation = Some(<bool as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            call_to_be_held: d.required(f0, tlv, "HoldCallArgument", "callToBeHeld")?,
-            connection_reservation: f1,
-            extensions: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "HoldCallArgument",
+                field: "callToBeHeld",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -5494,6 +5746,12 @@ pub enum HoldCallResult {
     NoData(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for HoldCallResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl HoldCallResult {
@@ -5571,6 +5829,12 @@ pub enum AutoOriginate {
     Unrecognized(i64),
 }
 
+impl Default for AutoOriginate {
+    fn default() -> Self {
+        Self::Prompt
+    }
+}
+
 impl AutoOriginate {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -5633,7 +5897,7 @@ impl Jer for AutoOriginate {
 }
 
 /// An anonymous ASN.1 type inside `MakeCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MakeCallArgument {
     /// `callingDevice`
     pub calling_device: DeviceID,
@@ -5669,123 +5933,132 @@ pub struct MakeCallArgument {
 
 impl Ber for MakeCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<DeviceID> = None;
-        let mut f2: Option<AccountInfo> = None;
-        let mut f3: Option<AuthCode> = None;
-        let mut f4: Option<AutoOriginate> = None;
-        let mut f5: Option<CorrelatorData> = None;
-        let mut f6: Option<UserData> = None;
-        let mut f7: Option<CallCharacteristics> = None;
-        let mut f8: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f9: Option<Box<ConnectionInformation>> = None;
-        let mut f10: Option<SubjectOfCall> = None;
-        let mut f11: Option<LanguagePreferences> = None;
-        let mut f12: Option<EventCause> = None;
-        let mut f13: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.calling_device)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.called_directory_number)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 0) {
-                f2 = Some(<AccountInfo as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 0) {
+                out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 1) {
-                f3 = Some(<AuthCode as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 1) {
+                out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 3) {
-                f4 = Some(<AutoOriginate as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
+                out.auto_originate = Some(<AutoOriginate as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 2) {
-                f5 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 29) {
-                f6 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(0, 3) {
-                f7 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(0, 3) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 4) {
-                f8 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 5) {
-                f9 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.calling_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 6) {
-                f10 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 6) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 7) {
-                f11 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 7) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 8) {
-                f12 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 8) {
+                out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 30) {
-                f13 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            calling_device: d.required(f0, tlv, "MakeCallArgument", "callingDevice")?,
-            called_directory_number: d.required(
-                f1,
-                tlv,
-                "MakeCallArgument",
-                "calledDirectoryNumber",
-            )?,
-            account_code: f2,
-            auth_code: f3,
-            auto_originate: f4,
-            correlator_data: f5,
-            user_data: f6,
-            call_characteristics: f7,
-            media_call_characteristics: f8,
-            calling_connection_info: f9,
-            subject_of_call: f10,
-            language_preferences: f11,
-            reason: f12,
-            extensions: f13,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "MakeCallArgument",
+                field: "callingDevice",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "MakeCallArgument",
+                field: "calledDirectoryNumber",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -5933,7 +6206,7 @@ impl Jer for MakeCallArgument {
 }
 
 /// An anonymous ASN.1 type inside `MakeCallResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MakeCallResult {
     /// `callingDevice`
     pub calling_device: ConnectionID,
@@ -5951,55 +6224,74 @@ pub struct MakeCallResult {
 
 impl Ber for MakeCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f2: Option<Box<ConnectionInformation>> = None;
-        let mut f3: Option<Box<CallLinkageData>> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_device = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.initiated_call_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            calling_device: d.required(f0, tlv, "MakeCallResult", "callingDevice")?,
-            media_call_characteristics: f1,
-            initiated_call_info: f2,
-            call_linkage_data: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "MakeCallResult",
+                field: "callingDevice",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -6081,6 +6373,12 @@ pub enum SignallingCondition {
     Unrecognized(i64),
 }
 
+impl Default for SignallingCondition {
+    fn default() -> Self {
+        Self::CallDelivered
+    }
+}
+
 impl SignallingCondition {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -6156,6 +6454,12 @@ pub enum SignallingConditionsAction {
     Unrecognized(i64),
 }
 
+impl Default for SignallingConditionsAction {
+    fn default() -> Self {
+        Self::DestinationDetection
+    }
+}
+
 impl SignallingConditionsAction {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -6226,7 +6530,7 @@ impl Jer for SignallingConditionsAction {
 }
 
 /// ASN.1 `CSTA-make-predictive-call.SignallingDetection`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SignallingDetection {
     /// `signallingCondition`
     pub signalling_condition: SignallingCondition,
@@ -6238,41 +6542,45 @@ pub struct SignallingDetection {
 
 impl Ber for SignallingDetection {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SignallingCondition> = None;
-        let mut f1: Option<SignallingConditionsAction> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 10) {
-                f0 = Some(<SignallingCondition as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
+                out.signalling_condition = <SignallingCondition as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 10) {
-                f1 = Some(<SignallingConditionsAction as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
+                out.signalling_conditions_action = <SignallingConditionsAction as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            signalling_condition: d.required(
-                f0,
-                tlv,
-                "SignallingDetection",
-                "signallingCondition",
-            )?,
-            signalling_conditions_action: d.required(
-                f1,
-                tlv,
-                "SignallingDetection",
-                "signallingConditionsAction",
-            )?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SignallingDetection",
+                field: "signallingCondition",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SignallingDetection",
+                field: "signallingConditionsAction",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -6334,6 +6642,12 @@ pub enum DestinationCondition {
     FacsimileMachine,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for DestinationCondition {
+    fn default() -> Self {
+        Self::HumanVoice
+    }
 }
 
 impl DestinationCondition {
@@ -6416,6 +6730,12 @@ pub enum DetectionAction {
     Unrecognized(i64),
 }
 
+impl Default for DetectionAction {
+    fn default() -> Self {
+        Self::ClearCalledConnection
+    }
+}
+
 impl DetectionAction {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -6481,7 +6801,7 @@ impl Jer for DetectionAction {
 }
 
 /// An anonymous ASN.1 type inside `DestinationDetectionItem`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DestinationDetectionItem {
     /// `destinationCondition`
     pub destination_condition: DestinationCondition,
@@ -6493,36 +6813,45 @@ pub struct DestinationDetectionItem {
 
 impl Ber for DestinationDetectionItem {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DestinationCondition> = None;
-        let mut f1: Option<DetectionAction> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 10) {
-                f0 = Some(<DestinationCondition as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
+                out.destination_condition = <DestinationCondition as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 10) {
-                f1 = Some(<DetectionAction as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
+                out.detection_action = <DetectionAction as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            destination_condition: d.required(
-                f0,
-                tlv,
-                "DestinationDetectionItem",
-                "destinationCondition",
-            )?,
-            detection_action: d.required(f1, tlv, "DestinationDetectionItem", "detectionAction")?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DestinationDetectionItem",
+                field: "destinationCondition",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DestinationDetectionItem",
+                field: "detectionAction",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -6575,6 +6904,12 @@ pub enum DefaultAction {
     RemainConnected,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for DefaultAction {
+    fn default() -> Self {
+        Self::ClearCalledConnection
+    }
 }
 
 impl DefaultAction {
@@ -6642,7 +6977,7 @@ impl Jer for DefaultAction {
 }
 
 /// An anonymous ASN.1 type inside `MakePredictiveCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MakePredictiveCallArgument {
     /// `callingDevice`
     pub calling_device: DeviceID,
@@ -6680,130 +7015,133 @@ pub struct MakePredictiveCallArgument {
 
 impl Ber for MakePredictiveCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<DeviceID> = None;
-        let mut f2: Option<Box<SignallingDetection>> = None;
-        let mut f3: Option<DestinationDetection> = None;
-        let mut f4: Option<DefaultAction> = None;
-        let mut f5: Option<AccountInfo> = None;
-        let mut f6: Option<AuthCode> = None;
-        let mut f7: Option<AutoOriginate> = None;
-        let mut f8: Option<i64> = None;
-        let mut f9: Option<CorrelatorData> = None;
-        let mut f10: Option<CallCharacteristics> = None;
-        let mut f11: Option<UserData> = None;
-        let mut f12: Option<SubjectOfCall> = None;
-        let mut f13: Option<LanguagePreferences> = None;
-        let mut f14: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.calling_device)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.called_directory_number)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 0) {
-                f2 = Some(<Box<SignallingDetection> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 0) {
+                <Box<SignallingDetection> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.signalling_detection
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 1) {
-                f3 = Some(seqof_2(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 1) {
+                out.destination_detection = Some(seqof_2(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 2) {
-                f4 = Some(<DefaultAction as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 2) {
+                out.default_action = Some(<DefaultAction as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 3) {
-                f5 = Some(<AccountInfo as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 3) {
+                out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 4) {
-                f6 = Some(<AuthCode as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 4) {
+                out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 5) {
-                f7 = Some(<AutoOriginate as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 5) {
+                out.auto_originate = Some(<AutoOriginate as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 6) {
-                f8 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 6) {
+                out.alert_time = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 7) {
-                f9 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 7) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 8) {
-                f10 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 8) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 29) {
-                f11 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 9) {
-                f12 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 9) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 10) {
-                f13 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 10) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 30) {
-                f14 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            calling_device: d.required(f0, tlv, "MakePredictiveCallArgument", "callingDevice")?,
-            called_directory_number: d.required(
-                f1,
-                tlv,
-                "MakePredictiveCallArgument",
-                "calledDirectoryNumber",
-            )?,
-            signalling_detection: f2,
-            destination_detection: f3,
-            default_action: f4,
-            account_code: f5,
-            auth_code: f6,
-            auto_originate: f7,
-            alert_time: f8,
-            correlator_data: f9,
-            call_characteristics: f10,
-            user_data: f11,
-            subject_of_call: f12,
-            language_preferences: f13,
-            extensions: f14,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "MakePredictiveCallArgument",
+                field: "callingDevice",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "MakePredictiveCallArgument",
+                field: "calledDirectoryNumber",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -6963,7 +7301,7 @@ impl Jer for MakePredictiveCallArgument {
 }
 
 /// An anonymous ASN.1 type inside `MakePredictiveCallResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MakePredictiveCallResult {
     /// `initiatedCall`
     pub initiated_call: ConnectionID,
@@ -6979,48 +7317,63 @@ pub struct MakePredictiveCallResult {
 
 impl Ber for MakePredictiveCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<Box<ConnectionInformation>> = None;
-        let mut f2: Option<Box<CallLinkageData>> = None;
-        let mut f3: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.initiated_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.initiated_call_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            initiated_call: d.required(f0, tlv, "MakePredictiveCallResult", "initiatedCall")?,
-            initiated_call_info: f1,
-            call_linkage_data: f2,
-            extensions: f3,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "MakePredictiveCallResult",
+                field: "initiatedCall",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -7084,7 +7437,7 @@ impl Jer for MakePredictiveCallResult {
 }
 
 /// An anonymous ASN.1 type inside `ReconnectCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReconnectCallArgument {
     /// `activeCall`
     pub active_call: ConnectionID,
@@ -7098,44 +7451,57 @@ pub struct ReconnectCallArgument {
 
 impl Ber for ReconnectCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionID> = None;
-        let mut f2: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            active_call: d.required(f0, tlv, "ReconnectCallArgument", "activeCall")?,
-            held_call: d.required(f1, tlv, "ReconnectCallArgument", "heldCall")?,
-            extensions: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ReconnectCallArgument",
+                field: "activeCall",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ReconnectCallArgument",
+                field: "heldCall",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -7197,6 +7563,12 @@ pub enum ReconnectCallResult {
     NoData(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for ReconnectCallResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl ReconnectCallResult {
@@ -7264,7 +7636,7 @@ impl Jer for ReconnectCallResult {
 }
 
 /// An anonymous ASN.1 type inside `RetrieveCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RetrieveCallArgument {
     /// `callToBeRetrieved`
     pub call_to_be_retrieved: ConnectionID,
@@ -7276,39 +7648,43 @@ pub struct RetrieveCallArgument {
 
 impl Ber for RetrieveCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.call_to_be_retrieved = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            call_to_be_retrieved: d.required(
-                f0,
-                tlv,
-                "RetrieveCallArgument",
-                "callToBeRetrieved",
-            )?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RetrieveCallArgument",
+                field: "callToBeRetrieved",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -7367,6 +7743,12 @@ pub enum RetrieveCallResult {
     NoData(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for RetrieveCallResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl RetrieveCallResult {
@@ -7434,7 +7816,7 @@ impl Jer for RetrieveCallResult {
 }
 
 /// An anonymous ASN.1 type inside `TransferCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TransferCallArgument {
     /// `heldCall`
     pub held_call: ConnectionID,
@@ -7448,44 +7830,57 @@ pub struct TransferCallArgument {
 
 impl Ber for TransferCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionID> = None;
-        let mut f2: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            held_call: d.required(f0, tlv, "TransferCallArgument", "heldCall")?,
-            active_call: d.required(f1, tlv, "TransferCallArgument", "activeCall")?,
-            extensions: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "TransferCallArgument",
+                field: "heldCall",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "TransferCallArgument",
+                field: "activeCall",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -7539,7 +7934,7 @@ impl Jer for TransferCallArgument {
 }
 
 /// An anonymous ASN.1 type inside `TransferCallResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TransferCallResult {
     /// `transferredCall`
     pub transferred_call: ConnectionID,
@@ -7557,55 +7952,71 @@ pub struct TransferCallResult {
 
 impl Ber for TransferCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionList> = None;
-        let mut f2: Option<Box<ConnectionInformation>> = None;
-        let mut f3: Option<Box<CallLinkageDataList>> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.transferred_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(seqof_1(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                out.connections = Some(seqof_1(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.transferred_call_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<CallLinkageDataList> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data_list
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            transferred_call: d.required(f0, tlv, "TransferCallResult", "transferredCall")?,
-            connections: f1,
-            transferred_call_info: f2,
-            call_linkage_data_list: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "TransferCallResult",
+                field: "transferredCall",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -7689,6 +8100,12 @@ pub enum ParticipationType {
     Unrecognized(i64),
 }
 
+impl Default for ParticipationType {
+    fn default() -> Self {
+        Self::Silent
+    }
+}
+
 impl ParticipationType {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -7759,7 +8176,7 @@ impl Jer for ParticipationType {
 }
 
 /// An anonymous ASN.1 type inside `SingleStepConfArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SingleStepConfArgument {
     /// `activeCall`
     pub active_call: ConnectionID,
@@ -7787,93 +8204,99 @@ pub struct SingleStepConfArgument {
 
 impl Ber for SingleStepConfArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<DeviceID> = None;
-        let mut f2: Option<ParticipationType> = None;
-        let mut f3: Option<AccountInfo> = None;
-        let mut f4: Option<AuthCode> = None;
-        let mut f5: Option<CorrelatorData> = None;
-        let mut f6: Option<UserData> = None;
-        let mut f7: Option<SubjectOfCall> = None;
-        let mut f8: Option<LanguagePreferences> = None;
-        let mut f9: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.device_to_join)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 10) {
-                f2 = Some(<ParticipationType as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 10) {
+                out.participation_type = Some(<ParticipationType as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 0) {
-                f3 = Some(<AccountInfo as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
+                out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 1) {
-                f4 = Some(<AuthCode as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 1) {
+                out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 2) {
-                f5 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 29) {
-                f6 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 3) {
-                f7 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 3) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 4) {
-                f8 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 4) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(1, 30) {
-                f9 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            active_call: d.required(f0, tlv, "SingleStepConfArgument", "activeCall")?,
-            device_to_join: d.required(f1, tlv, "SingleStepConfArgument", "deviceToJoin")?,
-            participation_type: f2,
-            account_code: f3,
-            auth_code: f4,
-            correlator_data: f5,
-            user_data: f6,
-            subject_of_call: f7,
-            language_preferences: f8,
-            extensions: f9,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SingleStepConfArgument",
+                field: "activeCall",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SingleStepConfArgument",
+                field: "deviceToJoin",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -7988,7 +8411,7 @@ impl Jer for SingleStepConfArgument {
 }
 
 /// An anonymous ASN.1 type inside `SingleStepConfResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SingleStepConfResult {
     /// `conferencedCall`
     pub conferenced_call: ConnectionID,
@@ -8004,48 +8427,65 @@ pub struct SingleStepConfResult {
 
 impl Ber for SingleStepConfResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<Box<ConnectionInformation>> = None;
-        let mut f2: Option<Box<CallLinkageDataList>> = None;
-        let mut f3: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.conferenced_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.conferenced_call_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<CallLinkageDataList> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data_list
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            conferenced_call: d.required(f0, tlv, "SingleStepConfResult", "conferencedCall")?,
-            conferenced_call_info: f1,
-            call_linkage_data_list: f2,
-            extensions: f3,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SingleStepConfResult",
+                field: "conferencedCall",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -8119,6 +8559,12 @@ pub enum SubjectDeviceID {
     Restricted(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for SubjectDeviceID {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl SubjectDeviceID {
@@ -8215,6 +8661,12 @@ pub enum LocalConnectionState {
     Unrecognized(i64),
 }
 
+impl Default for LocalConnectionState {
+    fn default() -> Self {
+        Self::Null
+    }
+}
+
 impl LocalConnectionState {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -8305,7 +8757,7 @@ impl Jer for LocalConnectionState {
 }
 
 /// ASN.1 `CSTA-call-control.ServicesPermitted`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ServicesPermitted {
     /// `callControlServices`
     pub call_control_services: CallControlServices,
@@ -8323,67 +8775,84 @@ pub struct ServicesPermitted {
 
 impl Ber for ServicesPermitted {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<CallControlServices> = None;
-        let mut f1: Option<CallAssociatedServices> = None;
-        let mut f2: Option<MediaAttachmentServices> = None;
-        let mut f3: Option<RouteingServices> = None;
-        let mut f4: Option<VoiceUnitServices> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 3) {
-                f0 = Some(<CallControlServices as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 3) {
+                out.call_control_services = <CallControlServices as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 3) {
-                f1 = Some(<CallAssociatedServices as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
+                out.call_associated_services = <CallAssociatedServices as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 3) {
-                f2 = Some(<MediaAttachmentServices as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 3) {
+                out.media_attachment_services = <MediaAttachmentServices as Ber>::dec(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 3) {
-                f3 = Some(<RouteingServices as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 3) {
+                out.routeing_services = <RouteingServices as Ber>::dec(d, &c)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(0, 3) {
-                f4 = Some(<VoiceUnitServices as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 3) {
+                out.voice_unit_services = <VoiceUnitServices as Ber>::dec(d, &c)?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            call_control_services: d.required(
-                f0,
-                tlv,
-                "ServicesPermitted",
-                "callControlServices",
-            )?,
-            call_associated_services: d.required(
-                f1,
-                tlv,
-                "ServicesPermitted",
-                "callAssociatedServices",
-            )?,
-            media_attachment_services: d.required(
-                f2,
-                tlv,
-                "ServicesPermitted",
-                "mediaAttachmentServices",
-            )?,
-            routeing_services: d.required(f3, tlv, "ServicesPermitted", "routeingServices")?,
-            voice_unit_services: d.required(f4, tlv, "ServicesPermitted", "voiceUnitServices")?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ServicesPermitted",
+                field: "callControlServices",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ServicesPermitted",
+                field: "callAssociatedServices",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ServicesPermitted",
+                field: "mediaAttachmentServices",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ServicesPermitted",
+                field: "routeingServices",
+            });
+        }
+        if seen & (1 << 4) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ServicesPermitted",
+                field: "voiceUnitServices",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -8449,7 +8918,7 @@ impl Jer for ServicesPermitted {
 }
 
 /// An anonymous ASN.1 type inside `GpLocationInfoCivicLocGmlCivicLoc`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GpLocationInfoCivicLocGmlCivicLoc {
     /// `country`
     pub country: Text,
@@ -8491,136 +8960,128 @@ pub struct GpLocationInfoCivicLocGmlCivicLoc {
 
 impl Ber for GpLocationInfoCivicLocGmlCivicLoc {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Text> = None;
-        let mut f1: Option<Text> = None;
-        let mut f2: Option<Text> = None;
-        let mut f3: Option<Text> = None;
-        let mut f4: Option<Text> = None;
-        let mut f5: Option<Text> = None;
-        let mut f6: Option<Text> = None;
-        let mut f7: Option<Text> = None;
-        let mut f8: Option<Text> = None;
-        let mut f9: Option<Text> = None;
-        let mut f10: Option<Text> = None;
-        let mut f11: Option<Text> = None;
-        let mut f12: Option<Text> = None;
-        let mut f13: Option<Text> = None;
-        let mut f14: Option<Text> = None;
-        let mut f15: Option<Text> = None;
-        let mut f16: Option<Text> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 22) {
-                f0 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 22) {
+                out.country = <Text as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                out.a1 = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                out.a2 = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                out.a3 = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 3) {
-                f4 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
+                out.a4 = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 4) {
-                f5 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 4) {
+                out.a5 = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 5) {
-                f6 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 5) {
+                out.a6 = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 6) {
-                f7 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 6) {
+                out.prd = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 7) {
-                f8 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 7) {
+                out.pod = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 8) {
-                f9 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 8) {
+                out.sts = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 9) {
-                f10 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 9) {
+                out.hno = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 10) {
-                f11 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 10) {
+                out.hns = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 11) {
-                f12 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 11) {
+                out.lmk = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 12) {
-                f13 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 12) {
+                out.loc = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 13) {
-                f14 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 13) {
+                out.flr = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 14) {
-                f15 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 14) {
+                out.nam = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 15) {
-                f16 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 15) {
+                out.pc = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            country: d.required(f0, tlv, "GpLocationInfoCivicLocGmlCivicLoc", "country")?,
-            a1: f1,
-            a2: f2,
-            a3: f3,
-            a4: f4,
-            a5: f5,
-            a6: f6,
-            prd: f7,
-            pod: f8,
-            sts: f9,
-            hno: f10,
-            hns: f11,
-            lmk: f12,
-            loc: f13,
-            flr: f14,
-            nam: f15,
-            pc: f16,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GpLocationInfoCivicLocGmlCivicLoc",
+                field: "country",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -8786,7 +9247,7 @@ impl Jer for GpLocationInfoCivicLocGmlCivicLoc {
 }
 
 /// An anonymous ASN.1 type inside `GpLocationInfoCivicLocGml`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GpLocationInfoCivicLocGml {
     /// `gmlFormat`
     pub gml_format: OctetString,
@@ -8798,31 +9259,42 @@ pub struct GpLocationInfoCivicLocGml {
 
 impl Ber for GpLocationInfoCivicLocGml {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<OctetString> = None;
-        let mut f1: Option<Box<GpLocationInfoCivicLocGmlCivicLoc>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<OctetString as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.gml_format = <OctetString as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<Box<GpLocationInfoCivicLocGmlCivicLoc> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<GpLocationInfoCivicLocGmlCivicLoc> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.civic_loc.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            gml_format: d.required(f0, tlv, "GpLocationInfoCivicLocGml", "gmlFormat")?,
-            civic_loc: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GpLocationInfoCivicLocGml",
+                field: "gmlFormat",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -8868,7 +9340,7 @@ impl Jer for GpLocationInfoCivicLocGml {
 }
 
 /// ASN.1 `CSTA-call-control.GpLocationInfo`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GpLocationInfo {
     /// `civicLocGml`
     pub civic_loc_gml: GpLocationInfoCivicLocGml,
@@ -8878,24 +9350,32 @@ pub struct GpLocationInfo {
 
 impl Ber for GpLocationInfo {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<GpLocationInfoCivicLocGml> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<GpLocationInfoCivicLocGml as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <GpLocationInfoCivicLocGml as Ber>::dec_into(d, &c, &mut out.civic_loc_gml)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            civic_loc_gml: d.required(f0, tlv, "GpLocationInfo", "civicLocGml")?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GpLocationInfo",
+                field: "civicLocGml",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -8933,7 +9413,7 @@ impl Jer for GpLocationInfo {
 }
 
 /// ASN.1 `CSTA-call-control.UsageRules`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct UsageRules {
     /// `retransmissionAllowed`
     pub retransmission_allowed: bool,
@@ -8949,45 +9429,64 @@ pub struct UsageRules {
 
 impl Ber for UsageRules {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<bool> = None;
-        let mut f1: Option<TimeInfo> = None;
-        let mut f2: Option<Text> = None;
-        let mut f3: Option<Text> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 1) {
-                f0 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 1) {
+                out.retransmission_allowed = <bool as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 24) {
-                f1 = Some(<TimeInfo as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 24) {
+                out.retention_expires = <TimeInfo as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 22) {
-                f2 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 22) {
+                out.ruleset_reference = <Text as Ber>::dec(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 22) {
-                f3 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 22) {
+                out.note_well = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            retransmission_allowed: d.required(f0, tlv, "UsageRules", "retransmissionAllowed")?,
-            retention_expires: d.required(f1, tlv, "UsageRules", "retentionExpires")?,
-            ruleset_reference: d.required(f2, tlv, "UsageRules", "rulesetReference")?,
-            note_well: f3,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "UsageRules",
+                field: "retransmissionAllowed",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "UsageRules",
+                field: "retentionExpires",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "UsageRules",
+                field: "rulesetReference",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -9102,6 +9601,12 @@ pub enum Method {
     LocMet80211,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for Method {
+    fn default() -> Self {
+        Self::AGPS
+    }
 }
 
 impl Method {
@@ -9294,7 +9799,7 @@ impl Jer for Method {
 }
 
 /// ASN.1 `CSTA-call-control.ProvidedBy`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProvidedBy {
     /// `dataproviderID`
     pub dataprovider_id: NenaCompanyIDType,
@@ -9308,38 +9813,58 @@ pub struct ProvidedBy {
 
 impl Ber for ProvidedBy {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<NenaCompanyIDType> = None;
-        let mut f1: Option<TelUri247Type> = None;
-        let mut f2: Option<Text> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 22) {
-                f0 = Some(<NenaCompanyIDType as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 22) {
+                out.dataprovider_id = <NenaCompanyIDType as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 22) {
-                f1 = Some(<TelUri247Type as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 22) {
+                out.tel_uri = <TelUri247Type as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 22) {
-                f2 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 22) {
+                out.u_rl = <Text as Ber>::dec(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            dataprovider_id: d.required(f0, tlv, "ProvidedBy", "dataproviderID")?,
-            tel_uri: d.required(f1, tlv, "ProvidedBy", "telUri")?,
-            u_rl: d.required(f2, tlv, "ProvidedBy", "uRL")?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ProvidedBy",
+                field: "dataproviderID",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ProvidedBy",
+                field: "telUri",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ProvidedBy",
+                field: "uRL",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -9385,7 +9910,7 @@ impl Jer for ProvidedBy {
 }
 
 /// ASN.1 `CSTA-call-control.GeoPriv`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GeoPriv {
     /// `gpLocationInfo`
     pub gp_location_info: GpLocationInfoList,
@@ -9401,45 +9926,58 @@ pub struct GeoPriv {
 
 impl Ber for GeoPriv {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<GpLocationInfoList> = None;
-        let mut f1: Option<Box<UsageRules>> = None;
-        let mut f2: Option<Method> = None;
-        let mut f3: Option<Box<ProvidedBy>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(seqof_3(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                out.gp_location_info = seqof_3(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<Box<UsageRules> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                <Box<UsageRules> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.usage_rules.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<Method as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                out.method = Some(<Method as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<Box<ProvidedBy> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<ProvidedBy> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.provided_by.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            gp_location_info: d.required(f0, tlv, "GeoPriv", "gpLocationInfo")?,
-            usage_rules: f1,
-            method: f2,
-            provided_by: f3,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GeoPriv",
+                field: "gpLocationInfo",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -9501,7 +10039,7 @@ impl Jer for GeoPriv {
 }
 
 /// ASN.1 `CSTA-bridged-event.BridgedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct BridgedEvent {
     /// `bridgedConnection`
     pub bridged_connection: ConnectionID,
@@ -9537,124 +10075,149 @@ pub struct BridgedEvent {
 
 impl Ber for BridgedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<LocalConnectionState> = None;
-        let mut f3: Option<CorrelatorData> = None;
-        let mut f4: Option<UserData> = None;
-        let mut f5: Option<EventCause> = None;
-        let mut f6: Option<Box<ServicesPermitted>> = None;
-        let mut f7: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f8: Option<CallCharacteristics> = None;
-        let mut f9: Option<Box<ConnectionInformation>> = None;
-        let mut f10: Option<Box<CallLinkageData>> = None;
-        let mut f11: Option<LanguagePreferences> = None;
-        let mut f12: Option<LocationInfoList> = None;
-        let mut f13: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.bridged_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.bridged_appearance = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 14) {
-                f2 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 0) {
-                f3 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 29) {
-                f4 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(0, 10) {
-                f5 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 1) {
-                f6 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 2) {
-                f7 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 3) {
-                f8 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 3) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 4) {
-                f9 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.bridged_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 5) {
-                f10 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 6) {
-                f11 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 6) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 7) {
-                f12 = Some(seqof_5(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 7) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 30) {
-                f13 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            bridged_connection: d.required(f0, tlv, "BridgedEvent", "bridgedConnection")?,
-            bridged_appearance: d.required(f1, tlv, "BridgedEvent", "bridgedAppearance")?,
-            local_connection_info: f2,
-            correlator_data: f3,
-            user_data: f4,
-            cause: d.required(f5, tlv, "BridgedEvent", "cause")?,
-            services_permitted: f6,
-            media_call_characteristics: f7,
-            call_characteristics: f8,
-            bridged_connection_info: f9,
-            call_linkage_data: f10,
-            language_preferences: f11,
-            location_info: f12,
-            extensions: f13,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "BridgedEvent",
+                field: "bridgedConnection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "BridgedEvent",
+                field: "bridgedAppearance",
+            });
+        }
+        if seen & (1 << 5) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "BridgedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -9794,7 +10357,7 @@ impl Jer for BridgedEvent {
 }
 
 /// ASN.1 `CSTA-call-cleared-event.CallClearedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallClearedEvent {
     /// `clearedCall`
     pub cleared_call: ConnectionID,
@@ -9822,93 +10385,108 @@ pub struct CallClearedEvent {
 
 impl Ber for CallClearedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<CorrelatorData> = None;
-        let mut f2: Option<UserData> = None;
-        let mut f3: Option<EventCause> = None;
-        let mut f4: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f5: Option<CallCharacteristics> = None;
-        let mut f6: Option<Box<CallLinkageData>> = None;
-        let mut f7: Option<LanguagePreferences> = None;
-        let mut f8: Option<LocationInfoList> = None;
-        let mut f9: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.cleared_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 29) {
-                f2 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 10) {
-                f3 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 2) {
-                f4 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 3) {
-                f5 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 3) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 4) {
-                f6 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 5) {
-                f7 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 5) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 6) {
-                f8 = Some(seqof_5(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 6) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(1, 30) {
-                f9 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            cleared_call: d.required(f0, tlv, "CallClearedEvent", "clearedCall")?,
-            correlator_data: f1,
-            user_data: f2,
-            cause: d.required(f3, tlv, "CallClearedEvent", "cause")?,
-            media_call_characteristics: f4,
-            call_characteristics: f5,
-            call_linkage_data: f6,
-            language_preferences: f7,
-            location_info: f8,
-            extensions: f9,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "CallClearedEvent",
+                field: "clearedCall",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "CallClearedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -10018,7 +10596,7 @@ impl Jer for CallClearedEvent {
 }
 
 /// ASN.1 `CSTA-device-feature-types.DeviceHistory`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeviceHistory {
     /// `oldDeviceID`
     pub old_device_id: DeviceID,
@@ -10032,41 +10610,45 @@ pub struct DeviceHistory {
 
 impl Ber for DeviceHistory {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<EventCause> = None;
-        let mut f2: Option<Box<ConnectionID>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.old_device_id)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                out.event_cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.old_connection_id = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            old_device_id: d.required(f0, tlv, "DeviceHistory", "oldDeviceID")?,
-            event_cause: f1,
-            old_connection_id: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DeviceHistory",
+                field: "oldDeviceID",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -10122,7 +10704,7 @@ impl Jer for DeviceHistory {
 }
 
 /// ASN.1 `CSTA-conferenced-event.ConferencedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConferencedEvent {
     /// `primaryOldCall`
     pub primary_old_call: ConnectionID,
@@ -10164,156 +10746,183 @@ pub struct ConferencedEvent {
 
 impl Ber for ConferencedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<Box<ConnectionID>> = None;
-        let mut f2: Option<SubjectDeviceID> = None;
-        let mut f3: Option<SubjectDeviceID> = None;
-        let mut f4: Option<ConnectionList> = None;
-        let mut f5: Option<LocalConnectionState> = None;
-        let mut f6: Option<CorrelatorData> = None;
-        let mut f7: Option<UserData> = None;
-        let mut f8: Option<EventCause> = None;
-        let mut f9: Option<Box<ServicesPermitted>> = None;
-        let mut f10: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f11: Option<CallCharacteristics> = None;
-        let mut f12: Option<Box<CallLinkageDataList>> = None;
-        let mut f13: Option<LanguagePreferences> = None;
-        let mut f14: Option<Box<DeviceHistory>> = None;
-        let mut f15: Option<LocationInfoList> = None;
-        let mut f16: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.primary_old_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.secondary_old_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 3) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.conferencing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 3) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.added_party = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(0, 16) {
-                f4 = Some(seqof_1(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 16) {
+                out.conference_connections = seqof_1(d, &c)?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 14) {
-                f5 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 1) {
-                f6 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 29) {
-                f7 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(0, 10) {
-                f8 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 2) {
-                f9 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 3) {
-                f10 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 3) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 4) {
-                f11 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 4) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 6) {
-                f12 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 6) {
+                <Box<CallLinkageDataList> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data_list
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 7) {
-                f13 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 7) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 8) {
-                f14 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 8) {
+                <Box<DeviceHistory> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.device_history.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 9) {
-                f15 = Some(seqof_5(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 9) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 5) {
-                f16 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            primary_old_call: d.required(f0, tlv, "ConferencedEvent", "primaryOldCall")?,
-            secondary_old_call: f1,
-            conferencing_device: d.required(f2, tlv, "ConferencedEvent", "conferencingDevice")?,
-            added_party: d.required(f3, tlv, "ConferencedEvent", "addedParty")?,
-            conference_connections: d.required(
-                f4,
-                tlv,
-                "ConferencedEvent",
-                "conferenceConnections",
-            )?,
-            local_connection_info: f5,
-            correlator_data: f6,
-            user_data: f7,
-            cause: d.required(f8, tlv, "ConferencedEvent", "cause")?,
-            services_permitted: f9,
-            media_call_characteristics: f10,
-            call_characteristics: f11,
-            call_linkage_data_list: f12,
-            language_preferences: f13,
-            device_history: f14,
-            location_info: f15,
-            extensions: f16,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConferencedEvent",
+                field: "primaryOldCall",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConferencedEvent",
+                field: "conferencingDevice",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConferencedEvent",
+                field: "addedParty",
+            });
+        }
+        if seen & (1 << 4) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConferencedEvent",
+                field: "conferenceConnections",
+            });
+        }
+        if seen & (1 << 8) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConferencedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -10479,7 +11088,7 @@ impl Jer for ConferencedEvent {
 }
 
 /// An anonymous ASN.1 type inside `NumberOfChargingUnitsItem`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NumberOfChargingUnitsItem {
     /// `chargingUnits`
     pub charging_units: i64,
@@ -10491,31 +11100,38 @@ pub struct NumberOfChargingUnitsItem {
 
 impl Ber for NumberOfChargingUnitsItem {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<i64> = None;
-        let mut f1: Option<OctetString> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 2) {
-                f0 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 2) {
+                out.charging_units = <i64 as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 4) {
-                f1 = Some(<OctetString as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
+                out.type_of_units = Some(<OctetString as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            charging_units: d.required(f0, tlv, "NumberOfChargingUnitsItem", "chargingUnits")?,
-            type_of_units: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NumberOfChargingUnitsItem",
+                field: "chargingUnits",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -10579,6 +11195,12 @@ pub enum NumberOfCurrencyUnitsCurrencyMultiplier {
     Thousand,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for NumberOfCurrencyUnitsCurrencyMultiplier {
+    fn default() -> Self {
+        Self::OneThousandth
+    }
 }
 
 impl NumberOfCurrencyUnitsCurrencyMultiplier {
@@ -10676,7 +11298,7 @@ impl Jer for NumberOfCurrencyUnitsCurrencyMultiplier {
 }
 
 /// ASN.1 `CSTA-charge-info.NumberOfCurrencyUnits`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NumberOfCurrencyUnits {
     /// `currencyType`
     pub currency_type: OctetString,
@@ -10690,45 +11312,59 @@ pub struct NumberOfCurrencyUnits {
 
 impl Ber for NumberOfCurrencyUnits {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<OctetString> = None;
-        let mut f1: Option<i64> = None;
-        let mut f2: Option<NumberOfCurrencyUnitsCurrencyMultiplier> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<OctetString as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.currency_type = <OctetString as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 2) {
-                f1 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 2) {
+                out.currency_amount = <i64 as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 10) {
-                f2 = Some(<NumberOfCurrencyUnitsCurrencyMultiplier as Ber>::dec(
-                    d, &c,
-                )?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 10) {
+                out.currency_multiplier =
+                    <NumberOfCurrencyUnitsCurrencyMultiplier as Ber>::dec(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            currency_type: d.required(f0, tlv, "NumberOfCurrencyUnits", "currencyType")?,
-            currency_amount: d.required(f1, tlv, "NumberOfCurrencyUnits", "currencyAmount")?,
-            currency_multiplier: d.required(
-                f2,
-                tlv,
-                "NumberOfCurrencyUnits",
-                "currencyMultiplier",
-            )?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NumberOfCurrencyUnits",
+                field: "currencyType",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NumberOfCurrencyUnits",
+                field: "currencyAmount",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NumberOfCurrencyUnits",
+                field: "currencyMultiplier",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -10785,6 +11421,12 @@ pub enum NumberUnits {
     NumberOfCurrencyUnits(NumberOfCurrencyUnits),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for NumberUnits {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl NumberUnits {
@@ -10864,6 +11506,12 @@ pub enum ChargingInfoTypeOfChargingInfo {
     Unrecognized(i64),
 }
 
+impl Default for ChargingInfoTypeOfChargingInfo {
+    fn default() -> Self {
+        Self::SubTotal
+    }
+}
+
 impl ChargingInfoTypeOfChargingInfo {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -10934,7 +11582,7 @@ impl Jer for ChargingInfoTypeOfChargingInfo {
 }
 
 /// ASN.1 `CSTA-charge-info.ChargingInfo`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChargingInfo {
     /// `numberUnits`
     pub number_units: NumberUnits,
@@ -10946,31 +11594,45 @@ pub struct ChargingInfo {
 
 impl Ber for ChargingInfo {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<NumberUnits> = None;
-        let mut f1: Option<ChargingInfoTypeOfChargingInfo> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && NumberUnits::has_tag(c.tag) {
-                f0 = Some(<NumberUnits as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && NumberUnits::has_tag(c.tag) {
+                out.number_units = <NumberUnits as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 10) {
-                f1 = Some(<ChargingInfoTypeOfChargingInfo as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
+                out.type_of_charging_info = <ChargingInfoTypeOfChargingInfo as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            number_units: d.required(f0, tlv, "ChargingInfo", "numberUnits")?,
-            type_of_charging_info: d.required(f1, tlv, "ChargingInfo", "typeOfChargingInfo")?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ChargingInfo",
+                field: "numberUnits",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ChargingInfo",
+                field: "typeOfChargingInfo",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -11015,7 +11677,7 @@ impl Jer for ChargingInfo {
 }
 
 /// ASN.1 `CSTA-connection-cleared-event.ConnectionClearedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConnectionClearedEvent {
     /// `droppedConnection`
     pub dropped_connection: ConnectionID,
@@ -11055,143 +11717,169 @@ pub struct ConnectionClearedEvent {
 
 impl Ber for ConnectionClearedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<LocalConnectionState> = None;
-        let mut f3: Option<CorrelatorData> = None;
-        let mut f4: Option<UserData> = None;
-        let mut f5: Option<Box<ChargingInfo>> = None;
-        let mut f6: Option<EventCause> = None;
-        let mut f7: Option<Box<ServicesPermitted>> = None;
-        let mut f8: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f9: Option<CallCharacteristics> = None;
-        let mut f10: Option<Box<ConnectionInformation>> = None;
-        let mut f11: Option<Box<CallLinkageData>> = None;
-        let mut f12: Option<LanguagePreferences> = None;
-        let mut f13: Option<Box<DeviceHistory>> = None;
-        let mut f14: Option<LocationInfoList> = None;
-        let mut f15: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.dropped_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.releasing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 14) {
-                f2 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 0) {
-                f3 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 29) {
-                f4 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 1) {
-                f5 = Some(<Box<ChargingInfo> as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ChargingInfo> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.charging_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(0, 10) {
-                f6 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 2) {
-                f7 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 3) {
-                f8 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 3) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 4) {
-                f9 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 4) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 5) {
-                f10 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.dropped_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 6) {
-                f11 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 6) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 7) {
-                f12 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 7) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 8) {
-                f13 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 8) {
+                <Box<DeviceHistory> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.device_history.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 9) {
-                f14 = Some(seqof_5(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 9) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(1, 30) {
-                f15 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            dropped_connection: d.required(
-                f0,
-                tlv,
-                "ConnectionClearedEvent",
-                "droppedConnection",
-            )?,
-            releasing_device: d.required(f1, tlv, "ConnectionClearedEvent", "releasingDevice")?,
-            local_connection_info: f2,
-            correlator_data: f3,
-            user_data: f4,
-            charging_info: f5,
-            cause: d.required(f6, tlv, "ConnectionClearedEvent", "cause")?,
-            services_permitted: f7,
-            media_call_characteristics: f8,
-            call_characteristics: f9,
-            dropped_connection_info: f10,
-            call_linkage_data: f11,
-            language_preferences: f12,
-            device_history: f13,
-            location_info: f14,
-            extensions: f15,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConnectionClearedEvent",
+                field: "droppedConnection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConnectionClearedEvent",
+                field: "releasingDevice",
+            });
+        }
+        if seen & (1 << 6) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ConnectionClearedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -11359,6 +12047,12 @@ pub enum CallingDeviceID {
     Unrecognized(Any),
 }
 
+impl Default for CallingDeviceID {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl CallingDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -11443,6 +12137,12 @@ pub enum CalledDeviceID {
     Restricted(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for CalledDeviceID {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl CalledDeviceID {
@@ -11533,6 +12233,12 @@ pub enum RedirectionDeviceID {
     Restricted(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for RedirectionDeviceID {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl RedirectionDeviceID {
@@ -11643,6 +12349,12 @@ pub enum NetworkCallingDeviceID {
     Unrecognized(Any),
 }
 
+impl Default for NetworkCallingDeviceID {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl NetworkCallingDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -11727,6 +12439,12 @@ pub enum NetworkCalledDeviceID {
     Restricted(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for NetworkCalledDeviceID {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl NetworkCalledDeviceID {
@@ -11815,6 +12533,12 @@ pub enum AssociatedCallingDeviceID {
     Unrecognized(Any),
 }
 
+impl Default for AssociatedCallingDeviceID {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl AssociatedCallingDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -11901,6 +12625,12 @@ pub enum AssociatedCalledDeviceID {
     Unrecognized(Any),
 }
 
+impl Default for AssociatedCalledDeviceID {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl AssociatedCalledDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -11975,7 +12705,7 @@ impl Jer for AssociatedCalledDeviceID {
 }
 
 /// ASN.1 `CSTA-device-feature-types.MessageInfo`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MessageInfo {
     /// `contents`
     pub contents: Text,
@@ -11989,38 +12719,44 @@ pub struct MessageInfo {
 
 impl Ber for MessageInfo {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Text> = None;
-        let mut f1: Option<Text> = None;
-        let mut f2: Option<i64> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 22) {
-                f0 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 22) {
+                out.contents = <Text as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 22) {
-                f1 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 22) {
+                out.content_type_and_subtype = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 2) {
-                f2 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 2) {
+                out.contents_length = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            contents: d.required(f0, tlv, "MessageInfo", "contents")?,
-            content_type_and_subtype: f1,
-            contents_length: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "MessageInfo",
+                field: "contents",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -12074,7 +12810,7 @@ impl Jer for MessageInfo {
 }
 
 /// ASN.1 `CSTA-delivered-event.DeliveredEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeliveredEvent {
     /// `connection`
     pub connection: ConnectionID,
@@ -12132,230 +12868,253 @@ pub struct DeliveredEvent {
 
 impl Ber for DeliveredEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<CallingDeviceID> = None;
-        let mut f3: Option<CalledDeviceID> = None;
-        let mut f4: Option<RedirectionDeviceID> = None;
-        let mut f5: Option<Box<ConnectionID>> = None;
-        let mut f6: Option<LocalConnectionState> = None;
-        let mut f7: Option<CorrelatorData> = None;
-        let mut f8: Option<UserData> = None;
-        let mut f9: Option<EventCause> = None;
-        let mut f10: Option<Box<ServicesPermitted>> = None;
-        let mut f11: Option<NetworkCallingDeviceID> = None;
-        let mut f12: Option<NetworkCalledDeviceID> = None;
-        let mut f13: Option<AssociatedCallingDeviceID> = None;
-        let mut f14: Option<AssociatedCalledDeviceID> = None;
-        let mut f15: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f16: Option<CallCharacteristics> = None;
-        let mut f17: Option<Box<ConnectionInformation>> = None;
-        let mut f18: Option<Box<CallLinkageData>> = None;
-        let mut f19: Option<SubjectOfCall> = None;
-        let mut f20: Option<Box<MessageInfo>> = None;
-        let mut f21: Option<LanguagePreferences> = None;
-        let mut f22: Option<Box<DeviceHistory>> = None;
-        let mut f23: Option<LocationInfoList> = None;
-        let mut f24: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.alerting_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 2) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 4) {
-                f4 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 4) {
+                let x0 = d.inner(&c, None)?;
+                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 14) {
-                f6 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 0) {
-                f7 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 0) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 29) {
-                f8 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(0, 10) {
-                f9 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 1) {
-                f10 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 7) {
-                f11 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 7) {
+                let x0 = d.inner(&c, None)?;
+                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 8) {
-                f12 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 8) {
+                let x0 = d.inner(&c, None)?;
+                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 5) {
-                f13 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_calling_device =
+                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 6) {
-                f14 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 6) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_called_device =
+                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 2) {
-                f15 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 3) {
-                f16 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 3) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 4) {
-                f17 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.connection_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 17;
                 idx = 18;
                 continue;
             }
-            if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 5) {
-                f18 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 18;
                 idx = 19;
                 continue;
             }
-            if idx <= 19 && f19.is_none() && c.tag == Tag::new(2, 6) {
-                f19 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 6) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 19;
                 idx = 20;
                 continue;
             }
-            if idx <= 20 && f20.is_none() && c.tag == Tag::new(2, 7) {
-                f20 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
+            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 7) {
+                <Box<MessageInfo> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.message_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 20;
                 idx = 21;
                 continue;
             }
-            if idx <= 21 && f21.is_none() && c.tag == Tag::new(2, 8) {
-                f21 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 8) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 21;
                 idx = 22;
                 continue;
             }
-            if idx <= 22 && f22.is_none() && c.tag == Tag::new(2, 9) {
-                f22 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
+            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(2, 9) {
+                <Box<DeviceHistory> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.device_history.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 22;
                 idx = 23;
                 continue;
             }
-            if idx <= 23 && f23.is_none() && c.tag == Tag::new(2, 10) {
-                f23 = Some(seqof_5(d, &c)?);
+            if idx <= 23 && seen & (1 << 23) == 0 && c.tag == Tag::new(2, 10) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 23;
                 idx = 24;
                 continue;
             }
-            if idx <= 24 && f24.is_none() && c.tag == Tag::new(1, 30) {
-                f24 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 24 && seen & (1 << 24) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 24;
                 idx = 25;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            connection: d.required(f0, tlv, "DeliveredEvent", "connection")?,
-            alerting_device: d.required(f1, tlv, "DeliveredEvent", "alertingDevice")?,
-            calling_device: d.required(f2, tlv, "DeliveredEvent", "callingDevice")?,
-            called_device: d.required(f3, tlv, "DeliveredEvent", "calledDevice")?,
-            last_redirection_device: d.required(
-                f4,
-                tlv,
-                "DeliveredEvent",
-                "lastRedirectionDevice",
-            )?,
-            originating_nid_connection: f5,
-            local_connection_info: f6,
-            correlator_data: f7,
-            user_data: f8,
-            cause: d.required(f9, tlv, "DeliveredEvent", "cause")?,
-            services_permitted: f10,
-            network_calling_device: f11,
-            network_called_device: f12,
-            associated_calling_device: f13,
-            associated_called_device: f14,
-            media_call_characteristics: f15,
-            call_characteristics: f16,
-            connection_info: f17,
-            call_linkage_data: f18,
-            subject_of_call: f19,
-            message_info: f20,
-            language_preferences: f21,
-            device_history: f22,
-            location_info: f23,
-            extensions: f24,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DeliveredEvent",
+                field: "connection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DeliveredEvent",
+                field: "alertingDevice",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DeliveredEvent",
+                field: "callingDevice",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DeliveredEvent",
+                field: "calledDevice",
+            });
+        }
+        if seen & (1 << 4) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DeliveredEvent",
+                field: "lastRedirectionDevice",
+            });
+        }
+        if seen & (1 << 9) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DeliveredEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -12590,7 +13349,7 @@ impl Jer for DeliveredEvent {
 }
 
 /// ASN.1 `CSTA-digits-dialed-event.DigitsDialedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DigitsDialedEvent {
     /// `dialingConnection`
     pub dialing_connection: ConnectionID,
@@ -12632,154 +13391,174 @@ pub struct DigitsDialedEvent {
 
 impl Ber for DigitsDialedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<DeviceID> = None;
-        let mut f3: Option<LocalConnectionState> = None;
-        let mut f4: Option<CorrelatorData> = None;
-        let mut f5: Option<EventCause> = None;
-        let mut f6: Option<Box<ServicesPermitted>> = None;
-        let mut f7: Option<NetworkCallingDeviceID> = None;
-        let mut f8: Option<NetworkCalledDeviceID> = None;
-        let mut f9: Option<AssociatedCallingDeviceID> = None;
-        let mut f10: Option<AssociatedCalledDeviceID> = None;
-        let mut f11: Option<Box<ConnectionInformation>> = None;
-        let mut f12: Option<CallCharacteristics> = None;
-        let mut f13: Option<Box<CallLinkageData>> = None;
-        let mut f14: Option<LanguagePreferences> = None;
-        let mut f15: Option<LocationInfoList> = None;
-        let mut f16: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.dialing_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.dialing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.dialing_sequence)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 14) {
-                f3 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 0) {
-                f4 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 0) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(0, 10) {
-                f5 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 1) {
-                f6 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 7) {
-                f7 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 7) {
+                let x0 = d.inner(&c, None)?;
+                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 8) {
-                f8 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 8) {
+                let x0 = d.inner(&c, None)?;
+                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(1, 5) {
-                f9 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(1, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_calling_device =
+                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(1, 6) {
-                f10 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(1, 6) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_called_device =
+                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 2) {
-                f11 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.dialing_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 3) {
-                f12 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 3) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 4) {
-                f13 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 5) {
-                f14 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 5) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 6) {
-                f15 = Some(seqof_5(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 6) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(1, 30) {
-                f16 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            dialing_connection: d.required(f0, tlv, "DigitsDialedEvent", "dialingConnection")?,
-            dialing_device: d.required(f1, tlv, "DigitsDialedEvent", "dialingDevice")?,
-            dialing_sequence: d.required(f2, tlv, "DigitsDialedEvent", "dialingSequence")?,
-            local_connection_info: f3,
-            correlator_data: f4,
-            cause: d.required(f5, tlv, "DigitsDialedEvent", "cause")?,
-            services_permitted: f6,
-            network_calling_device: f7,
-            network_called_device: f8,
-            associated_calling_device: f9,
-            associated_called_device: f10,
-            dialing_connection_info: f11,
-            call_characteristics: f12,
-            call_linkage_data: f13,
-            language_preferences: f14,
-            location_info: f15,
-            extensions: f16,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DigitsDialedEvent",
+                field: "dialingConnection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DigitsDialedEvent",
+                field: "dialingDevice",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DigitsDialedEvent",
+                field: "dialingSequence",
+            });
+        }
+        if seen & (1 << 5) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DigitsDialedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -12945,7 +13724,7 @@ impl Jer for DigitsDialedEvent {
 }
 
 /// ASN.1 `CSTA-diverted-event.DivertedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DivertedEvent {
     /// `connection`
     pub connection: ConnectionID,
@@ -13003,230 +13782,246 @@ pub struct DivertedEvent {
 
 impl Ber for DivertedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<SubjectDeviceID> = None;
-        let mut f3: Option<CallingDeviceID> = None;
-        let mut f4: Option<CalledDeviceID> = None;
-        let mut f5: Option<RedirectionDeviceID> = None;
-        let mut f6: Option<LocalConnectionState> = None;
-        let mut f7: Option<CorrelatorData> = None;
-        let mut f8: Option<UserData> = None;
-        let mut f9: Option<EventCause> = None;
-        let mut f10: Option<Box<ServicesPermitted>> = None;
-        let mut f11: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f12: Option<CallCharacteristics> = None;
-        let mut f13: Option<Box<ConnectionInformation>> = None;
-        let mut f14: Option<NetworkCallingDeviceID> = None;
-        let mut f15: Option<NetworkCalledDeviceID> = None;
-        let mut f16: Option<AssociatedCallingDeviceID> = None;
-        let mut f17: Option<AssociatedCalledDeviceID> = None;
-        let mut f18: Option<Box<CallLinkageData>> = None;
-        let mut f19: Option<SubjectOfCall> = None;
-        let mut f20: Option<Box<MessageInfo>> = None;
-        let mut f21: Option<LanguagePreferences> = None;
-        let mut f22: Option<Box<DeviceHistory>> = None;
-        let mut f23: Option<LocationInfoList> = None;
-        let mut f24: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.diverting_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 3) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.new_destination = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 1) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 1) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 2) {
-                f4 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.called_device = Some(<CalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 4) {
-                f5 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 4) {
+                let x0 = d.inner(&c, None)?;
+                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 14) {
-                f6 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 0) {
-                f7 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 0) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 29) {
-                f8 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(0, 10) {
-                f9 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 1) {
-                f10 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 2) {
-                f11 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 3) {
-                f12 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 3) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 4) {
-                f13 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.connection_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 7) {
-                f14 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 7) {
+                let x0 = d.inner(&c, None)?;
+                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(1, 8) {
-                f15 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(1, 8) {
+                let x0 = d.inner(&c, None)?;
+                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(1, 5) {
-                f16 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(1, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_calling_device =
+                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            if idx <= 17 && f17.is_none() && c.tag == Tag::new(1, 6) {
-                f17 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(1, 6) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_called_device =
+                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 17;
                 idx = 18;
                 continue;
             }
-            if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 5) {
-                f18 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 18;
                 idx = 19;
                 continue;
             }
-            if idx <= 19 && f19.is_none() && c.tag == Tag::new(2, 6) {
-                f19 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 6) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 19;
                 idx = 20;
                 continue;
             }
-            if idx <= 20 && f20.is_none() && c.tag == Tag::new(2, 7) {
-                f20 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
+            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 7) {
+                <Box<MessageInfo> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.message_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 20;
                 idx = 21;
                 continue;
             }
-            if idx <= 21 && f21.is_none() && c.tag == Tag::new(2, 8) {
-                f21 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 8) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 21;
                 idx = 22;
                 continue;
             }
-            if idx <= 22 && f22.is_none() && c.tag == Tag::new(2, 9) {
-                f22 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
+            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(2, 9) {
+                <Box<DeviceHistory> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.device_history.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 22;
                 idx = 23;
                 continue;
             }
-            if idx <= 23 && f23.is_none() && c.tag == Tag::new(2, 10) {
-                f23 = Some(seqof_5(d, &c)?);
+            if idx <= 23 && seen & (1 << 23) == 0 && c.tag == Tag::new(2, 10) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 23;
                 idx = 24;
                 continue;
             }
-            if idx <= 24 && f24.is_none() && c.tag == Tag::new(1, 30) {
-                f24 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 24 && seen & (1 << 24) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 24;
                 idx = 25;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            connection: d.required(f0, tlv, "DivertedEvent", "connection")?,
-            diverting_device: d.required(f1, tlv, "DivertedEvent", "divertingDevice")?,
-            new_destination: d.required(f2, tlv, "DivertedEvent", "newDestination")?,
-            calling_device: f3,
-            called_device: f4,
-            last_redirection_device: d.required(
-                f5,
-                tlv,
-                "DivertedEvent",
-                "lastRedirectionDevice",
-            )?,
-            local_connection_info: f6,
-            correlator_data: f7,
-            user_data: f8,
-            cause: d.required(f9, tlv, "DivertedEvent", "cause")?,
-            services_permitted: f10,
-            media_call_characteristics: f11,
-            call_characteristics: f12,
-            connection_info: f13,
-            network_calling_device: f14,
-            network_called_device: f15,
-            associated_calling_device: f16,
-            associated_called_device: f17,
-            call_linkage_data: f18,
-            subject_of_call: f19,
-            message_info: f20,
-            language_preferences: f21,
-            device_history: f22,
-            location_info: f23,
-            extensions: f24,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DivertedEvent",
+                field: "connection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DivertedEvent",
+                field: "divertingDevice",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DivertedEvent",
+                field: "newDestination",
+            });
+        }
+        if seen & (1 << 5) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DivertedEvent",
+                field: "lastRedirectionDevice",
+            });
+        }
+        if seen & (1 << 9) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DivertedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -13465,7 +14260,7 @@ impl Jer for DivertedEvent {
 }
 
 /// ASN.1 `CSTA-established-event.EstablishedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct EstablishedEvent {
     /// `establishedConnection`
     pub established_connection: ConnectionID,
@@ -13523,235 +14318,254 @@ pub struct EstablishedEvent {
 
 impl Ber for EstablishedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<CallingDeviceID> = None;
-        let mut f3: Option<CalledDeviceID> = None;
-        let mut f4: Option<RedirectionDeviceID> = None;
-        let mut f5: Option<Box<ConnectionID>> = None;
-        let mut f6: Option<LocalConnectionState> = None;
-        let mut f7: Option<CorrelatorData> = None;
-        let mut f8: Option<UserData> = None;
-        let mut f9: Option<EventCause> = None;
-        let mut f10: Option<Box<ServicesPermitted>> = None;
-        let mut f11: Option<NetworkCallingDeviceID> = None;
-        let mut f12: Option<NetworkCalledDeviceID> = None;
-        let mut f13: Option<AssociatedCallingDeviceID> = None;
-        let mut f14: Option<AssociatedCalledDeviceID> = None;
-        let mut f15: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f16: Option<CallCharacteristics> = None;
-        let mut f17: Option<Box<ConnectionInformation>> = None;
-        let mut f18: Option<Box<CallLinkageData>> = None;
-        let mut f19: Option<SubjectOfCall> = None;
-        let mut f20: Option<Box<MessageInfo>> = None;
-        let mut f21: Option<LanguagePreferences> = None;
-        let mut f22: Option<Box<DeviceHistory>> = None;
-        let mut f23: Option<LocationInfoList> = None;
-        let mut f24: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.established_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.answering_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 2) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 4) {
-                f4 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 4) {
+                let x0 = d.inner(&c, None)?;
+                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 14) {
-                f6 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 1) {
-                f7 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 1) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 29) {
-                f8 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(0, 10) {
-                f9 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 2) {
-                f10 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 7) {
-                f11 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 7) {
+                let x0 = d.inner(&c, None)?;
+                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 8) {
-                f12 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 8) {
+                let x0 = d.inner(&c, None)?;
+                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 5) {
-                f13 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_calling_device =
+                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 6) {
-                f14 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 6) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_called_device =
+                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 3) {
-                f15 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 3) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 4) {
-                f16 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 4) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 5) {
-                f17 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.established_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 17;
                 idx = 18;
                 continue;
             }
-            if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 6) {
-                f18 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 6) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 18;
                 idx = 19;
                 continue;
             }
-            if idx <= 19 && f19.is_none() && c.tag == Tag::new(2, 7) {
-                f19 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 7) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 19;
                 idx = 20;
                 continue;
             }
-            if idx <= 20 && f20.is_none() && c.tag == Tag::new(2, 8) {
-                f20 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
+            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 8) {
+                <Box<MessageInfo> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.message_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 20;
                 idx = 21;
                 continue;
             }
-            if idx <= 21 && f21.is_none() && c.tag == Tag::new(2, 9) {
-                f21 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 9) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 21;
                 idx = 22;
                 continue;
             }
-            if idx <= 22 && f22.is_none() && c.tag == Tag::new(2, 10) {
-                f22 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
+            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(2, 10) {
+                <Box<DeviceHistory> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.device_history.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 22;
                 idx = 23;
                 continue;
             }
-            if idx <= 23 && f23.is_none() && c.tag == Tag::new(2, 11) {
-                f23 = Some(seqof_5(d, &c)?);
+            if idx <= 23 && seen & (1 << 23) == 0 && c.tag == Tag::new(2, 11) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 23;
                 idx = 24;
                 continue;
             }
-            if idx <= 24 && f24.is_none() && c.tag == Tag::new(1, 30) {
-                f24 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 24 && seen & (1 << 24) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 24;
                 idx = 25;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            established_connection: d.required(
-                f0,
-                tlv,
-                "EstablishedEvent",
-                "establishedConnection",
-            )?,
-            answering_device: d.required(f1, tlv, "EstablishedEvent", "answeringDevice")?,
-            calling_device: d.required(f2, tlv, "EstablishedEvent", "callingDevice")?,
-            called_device: d.required(f3, tlv, "EstablishedEvent", "calledDevice")?,
-            last_redirection_device: d.required(
-                f4,
-                tlv,
-                "EstablishedEvent",
-                "lastRedirectionDevice",
-            )?,
-            originating_nid_connection: f5,
-            local_connection_info: f6,
-            correlator_data: f7,
-            user_data: f8,
-            cause: d.required(f9, tlv, "EstablishedEvent", "cause")?,
-            services_permitted: f10,
-            network_calling_device: f11,
-            network_called_device: f12,
-            associated_calling_device: f13,
-            associated_called_device: f14,
-            media_call_characteristics: f15,
-            call_characteristics: f16,
-            established_connection_info: f17,
-            call_linkage_data: f18,
-            subject_of_call: f19,
-            message_info: f20,
-            language_preferences: f21,
-            device_history: f22,
-            location_info: f23,
-            extensions: f24,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "EstablishedEvent",
+                field: "establishedConnection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "EstablishedEvent",
+                field: "answeringDevice",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "EstablishedEvent",
+                field: "callingDevice",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "EstablishedEvent",
+                field: "calledDevice",
+            });
+        }
+        if seen & (1 << 4) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "EstablishedEvent",
+                field: "lastRedirectionDevice",
+            });
+        }
+        if seen & (1 << 9) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "EstablishedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -13989,7 +14803,7 @@ impl Jer for EstablishedEvent {
 }
 
 /// ASN.1 `CSTA-failed-event.FailedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FailedEvent {
     /// `failedConnection`
     pub failed_connection: ConnectionID,
@@ -14047,225 +14861,254 @@ pub struct FailedEvent {
 
 impl Ber for FailedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<CallingDeviceID> = None;
-        let mut f3: Option<CalledDeviceID> = None;
-        let mut f4: Option<RedirectionDeviceID> = None;
-        let mut f5: Option<Box<ConnectionID>> = None;
-        let mut f6: Option<LocalConnectionState> = None;
-        let mut f7: Option<CorrelatorData> = None;
-        let mut f8: Option<UserData> = None;
-        let mut f9: Option<EventCause> = None;
-        let mut f10: Option<Box<ServicesPermitted>> = None;
-        let mut f11: Option<NetworkCallingDeviceID> = None;
-        let mut f12: Option<NetworkCalledDeviceID> = None;
-        let mut f13: Option<AssociatedCallingDeviceID> = None;
-        let mut f14: Option<AssociatedCalledDeviceID> = None;
-        let mut f15: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f16: Option<CallCharacteristics> = None;
-        let mut f17: Option<Box<ConnectionInformation>> = None;
-        let mut f18: Option<Box<CallLinkageData>> = None;
-        let mut f19: Option<SubjectOfCall> = None;
-        let mut f20: Option<Box<MessageInfo>> = None;
-        let mut f21: Option<LanguagePreferences> = None;
-        let mut f22: Option<Box<DeviceHistory>> = None;
-        let mut f23: Option<LocationInfoList> = None;
-        let mut f24: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.failed_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.failing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 2) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 4) {
-                f4 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 4) {
+                let x0 = d.inner(&c, None)?;
+                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 14) {
-                f6 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 0) {
-                f7 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 0) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 29) {
-                f8 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(0, 10) {
-                f9 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 1) {
-                f10 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 7) {
-                f11 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 7) {
+                let x0 = d.inner(&c, None)?;
+                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 8) {
-                f12 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 8) {
+                let x0 = d.inner(&c, None)?;
+                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 5) {
-                f13 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_calling_device =
+                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 6) {
-                f14 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 6) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_called_device =
+                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 2) {
-                f15 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 3) {
-                f16 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 3) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 4) {
-                f17 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.failed_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 17;
                 idx = 18;
                 continue;
             }
-            if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 5) {
-                f18 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 18;
                 idx = 19;
                 continue;
             }
-            if idx <= 19 && f19.is_none() && c.tag == Tag::new(2, 6) {
-                f19 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 6) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 19;
                 idx = 20;
                 continue;
             }
-            if idx <= 20 && f20.is_none() && c.tag == Tag::new(2, 7) {
-                f20 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
+            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 7) {
+                <Box<MessageInfo> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.message_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 20;
                 idx = 21;
                 continue;
             }
-            if idx <= 21 && f21.is_none() && c.tag == Tag::new(2, 8) {
-                f21 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 8) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 21;
                 idx = 22;
                 continue;
             }
-            if idx <= 22 && f22.is_none() && c.tag == Tag::new(2, 9) {
-                f22 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
+            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(2, 9) {
+                <Box<DeviceHistory> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.device_history.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 22;
                 idx = 23;
                 continue;
             }
-            if idx <= 23 && f23.is_none() && c.tag == Tag::new(2, 10) {
-                f23 = Some(seqof_5(d, &c)?);
+            if idx <= 23 && seen & (1 << 23) == 0 && c.tag == Tag::new(2, 10) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 23;
                 idx = 24;
                 continue;
             }
-            if idx <= 24 && f24.is_none() && c.tag == Tag::new(1, 30) {
-                f24 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 24 && seen & (1 << 24) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 24;
                 idx = 25;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            failed_connection: d.required(f0, tlv, "FailedEvent", "failedConnection")?,
-            failing_device: d.required(f1, tlv, "FailedEvent", "failingDevice")?,
-            calling_device: d.required(f2, tlv, "FailedEvent", "callingDevice")?,
-            called_device: d.required(f3, tlv, "FailedEvent", "calledDevice")?,
-            last_redirection_device: d.required(f4, tlv, "FailedEvent", "lastRedirectionDevice")?,
-            originating_nid_connection: f5,
-            local_connection_info: f6,
-            correlator_data: f7,
-            user_data: f8,
-            cause: d.required(f9, tlv, "FailedEvent", "cause")?,
-            services_permitted: f10,
-            network_calling_device: f11,
-            network_called_device: f12,
-            associated_calling_device: f13,
-            associated_called_device: f14,
-            media_call_characteristics: f15,
-            call_characteristics: f16,
-            failed_connection_info: f17,
-            call_linkage_data: f18,
-            subject_of_call: f19,
-            message_info: f20,
-            language_preferences: f21,
-            device_history: f22,
-            location_info: f23,
-            extensions: f24,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "FailedEvent",
+                field: "failedConnection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "FailedEvent",
+                field: "failingDevice",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "FailedEvent",
+                field: "callingDevice",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "FailedEvent",
+                field: "calledDevice",
+            });
+        }
+        if seen & (1 << 4) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "FailedEvent",
+                field: "lastRedirectionDevice",
+            });
+        }
+        if seen & (1 << 9) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "FailedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -14500,7 +15343,7 @@ impl Jer for FailedEvent {
 }
 
 /// ASN.1 `CSTA-held-event.HeldEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct HeldEvent {
     /// `heldConnection`
     pub held_connection: ConnectionID,
@@ -14534,114 +15377,142 @@ pub struct HeldEvent {
 
 impl Ber for HeldEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<LocalConnectionState> = None;
-        let mut f3: Option<CorrelatorData> = None;
-        let mut f4: Option<EventCause> = None;
-        let mut f5: Option<Box<ServicesPermitted>> = None;
-        let mut f6: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f7: Option<CallCharacteristics> = None;
-        let mut f8: Option<Box<ConnectionInformation>> = None;
-        let mut f9: Option<Box<CallLinkageData>> = None;
-        let mut f10: Option<LanguagePreferences> = None;
-        let mut f11: Option<LocationInfoList> = None;
-        let mut f12: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.held_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.holding_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 14) {
-                f2 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 0) {
-                f3 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(0, 10) {
-                f4 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 1) {
-                f5 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 2) {
-                f6 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 3) {
-                f7 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 3) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 4) {
-                f8 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.held_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 5) {
-                f9 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 6) {
-                f10 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 6) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 7) {
-                f11 = Some(seqof_5(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 7) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 30) {
-                f12 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            held_connection: d.required(f0, tlv, "HeldEvent", "heldConnection")?,
-            holding_device: d.required(f1, tlv, "HeldEvent", "holdingDevice")?,
-            local_connection_info: f2,
-            correlator_data: f3,
-            cause: d.required(f4, tlv, "HeldEvent", "cause")?,
-            services_permitted: f5,
-            media_call_characteristics: f6,
-            call_characteristics: f7,
-            held_connection_info: f8,
-            call_linkage_data: f9,
-            language_preferences: f10,
-            location_info: f11,
-            extensions: f12,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "HeldEvent",
+                field: "heldConnection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "HeldEvent",
+                field: "holdingDevice",
+            });
+        }
+        if seen & (1 << 4) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "HeldEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -14797,6 +15668,12 @@ pub enum ProgressIndicatorProgressLocation {
     Unrecognized(i64),
 }
 
+impl Default for ProgressIndicatorProgressLocation {
+    fn default() -> Self {
+        Self::User
+    }
+}
+
 impl ProgressIndicatorProgressLocation {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -14919,6 +15796,12 @@ pub enum ProgressIndicatorProgressDescription {
     Unrecognized(i64),
 }
 
+impl Default for ProgressIndicatorProgressDescription {
+    fn default() -> Self {
+        Self::ISDNProgressDesc
+    }
+}
+
 impl ProgressIndicatorProgressDescription {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -14994,7 +15877,7 @@ impl Jer for ProgressIndicatorProgressDescription {
 }
 
 /// ASN.1 `CSTA-call-control.ProgressIndicator`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProgressIndicator {
     /// `progressLocation`
     pub progress_location: ProgressIndicatorProgressLocation,
@@ -15006,36 +15889,46 @@ pub struct ProgressIndicator {
 
 impl Ber for ProgressIndicator {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ProgressIndicatorProgressLocation> = None;
-        let mut f1: Option<ProgressIndicatorProgressDescription> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 10) {
-                f0 = Some(<ProgressIndicatorProgressLocation as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
+                out.progress_location = <ProgressIndicatorProgressLocation as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 10) {
-                f1 = Some(<ProgressIndicatorProgressDescription as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
+                out.progress_description =
+                    <ProgressIndicatorProgressDescription as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            progress_location: d.required(f0, tlv, "ProgressIndicator", "progressLocation")?,
-            progress_description: d.required(
-                f1,
-                tlv,
-                "ProgressIndicator",
-                "progressDescription",
-            )?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ProgressIndicator",
+                field: "progressLocation",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ProgressIndicator",
+                field: "progressDescription",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -15094,6 +15987,12 @@ pub enum NetworkCapabilityNetworkType {
     Other,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for NetworkCapabilityNetworkType {
+    fn default() -> Self {
+        Self::ISDNPublic
+    }
 }
 
 impl NetworkCapabilityNetworkType {
@@ -15181,7 +16080,7 @@ impl Jer for NetworkCapabilityNetworkType {
 }
 
 /// ASN.1 `CSTA-call-control.NetworkCapability`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NetworkCapability {
     /// `networkType`
     pub network_type: NetworkCapabilityNetworkType,
@@ -15193,31 +16092,38 @@ pub struct NetworkCapability {
 
 impl Ber for NetworkCapability {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<NetworkCapabilityNetworkType> = None;
-        let mut f1: Option<BitString> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 10) {
-                f0 = Some(<NetworkCapabilityNetworkType as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
+                out.network_type = <NetworkCapabilityNetworkType as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 3) {
-                f1 = Some(<BitString as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
+                out.events_provided = Some(<BitString as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            network_type: d.required(f0, tlv, "NetworkCapability", "networkType")?,
-            events_provided: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NetworkCapability",
+                field: "networkType",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -15263,7 +16169,7 @@ impl Jer for NetworkCapability {
 }
 
 /// ASN.1 `CSTA-network-capabilities-changed-event.NetworkCapabilitiesChangedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NetworkCapabilitiesChangedEvent {
     /// `outboundConnection`
     pub outbound_connection: ConnectionID,
@@ -15305,168 +16211,186 @@ pub struct NetworkCapabilitiesChangedEvent {
 
 impl Ber for NetworkCapabilitiesChangedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<CalledDeviceID> = None;
-        let mut f3: Option<ProgressIndicator> = None;
-        let mut f4: Option<LocalConnectionState> = None;
-        let mut f5: Option<CorrelatorData> = None;
-        let mut f6: Option<UserData> = None;
-        let mut f7: Option<Box<NetworkCapability>> = None;
-        let mut f8: Option<EventCause> = None;
-        let mut f9: Option<Box<ServicesPermitted>> = None;
-        let mut f10: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f11: Option<CallCharacteristics> = None;
-        let mut f12: Option<Box<ConnectionInformation>> = None;
-        let mut f13: Option<Box<CallLinkageData>> = None;
-        let mut f14: Option<LanguagePreferences> = None;
-        let mut f15: Option<LocationInfoList> = None;
-        let mut f16: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.outbound_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.network_interface_used = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 2) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(<ProgressIndicator as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
+                <ProgressIndicator as Ber>::dec_into(d, &c, &mut out.progress_indicator)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 14) {
-                f4 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(0, 4) {
-                f5 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 4) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 29) {
-                f6 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 0) {
-                f7 = Some(<Box<NetworkCapability> as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 0) {
+                <Box<NetworkCapability> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.network_capability.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(0, 10) {
-                f8 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 1) {
-                f9 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 2) {
-                f10 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 3) {
-                f11 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 3) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 4) {
-                f12 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.outbound_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 5) {
-                f13 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 6) {
-                f14 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 6) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 7) {
-                f15 = Some(seqof_5(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 7) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(1, 30) {
-                f16 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            outbound_connection: d.required(
-                f0,
-                tlv,
-                "NetworkCapabilitiesChangedEvent",
-                "outboundConnection",
-            )?,
-            network_interface_used: d.required(
-                f1,
-                tlv,
-                "NetworkCapabilitiesChangedEvent",
-                "networkInterfaceUsed",
-            )?,
-            called_device: d.required(
-                f2,
-                tlv,
-                "NetworkCapabilitiesChangedEvent",
-                "calledDevice",
-            )?,
-            progress_indicator: d.required(
-                f3,
-                tlv,
-                "NetworkCapabilitiesChangedEvent",
-                "progressIndicator",
-            )?,
-            local_connection_info: f4,
-            correlator_data: f5,
-            user_data: f6,
-            network_capability: f7,
-            cause: d.required(f8, tlv, "NetworkCapabilitiesChangedEvent", "cause")?,
-            services_permitted: f9,
-            media_call_characteristics: f10,
-            call_characteristics: f11,
-            outbound_connection_info: f12,
-            call_linkage_data: f13,
-            language_preferences: f14,
-            location_info: f15,
-            extensions: f16,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NetworkCapabilitiesChangedEvent",
+                field: "outboundConnection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NetworkCapabilitiesChangedEvent",
+                field: "networkInterfaceUsed",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NetworkCapabilitiesChangedEvent",
+                field: "calledDevice",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NetworkCapabilitiesChangedEvent",
+                field: "progressIndicator",
+            });
+        }
+        if seen & (1 << 8) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NetworkCapabilitiesChangedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -15642,7 +16566,7 @@ impl Jer for NetworkCapabilitiesChangedEvent {
 }
 
 /// ASN.1 `CSTA-network-reached-event.NetworkReachedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NetworkReachedEvent {
     /// `outboundConnection`
     pub outbound_connection: ConnectionID,
@@ -15696,223 +16620,240 @@ pub struct NetworkReachedEvent {
 
 impl Ber for NetworkReachedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<CallingDeviceID> = None;
-        let mut f3: Option<CalledDeviceID> = None;
-        let mut f4: Option<RedirectionDeviceID> = None;
-        let mut f5: Option<Box<ConnectionID>> = None;
-        let mut f6: Option<LocalConnectionState> = None;
-        let mut f7: Option<CorrelatorData> = None;
-        let mut f8: Option<UserData> = None;
-        let mut f9: Option<Box<NetworkCapability>> = None;
-        let mut f10: Option<EventCause> = None;
-        let mut f11: Option<Box<ServicesPermitted>> = None;
-        let mut f12: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f13: Option<CallCharacteristics> = None;
-        let mut f14: Option<Box<ConnectionInformation>> = None;
-        let mut f15: Option<NetworkCallingDeviceID> = None;
-        let mut f16: Option<NetworkCalledDeviceID> = None;
-        let mut f17: Option<AssociatedCallingDeviceID> = None;
-        let mut f18: Option<Box<CallLinkageData>> = None;
-        let mut f19: Option<LanguagePreferences> = None;
-        let mut f20: Option<Box<DeviceHistory>> = None;
-        let mut f21: Option<LocationInfoList> = None;
-        let mut f22: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.outbound_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.network_interface_used = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 2) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 4) {
-                f4 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 4) {
+                let x0 = d.inner(&c, None)?;
+                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.originating_nid_conneciton = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 14) {
-                f6 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 0) {
-                f7 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 0) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 29) {
-                f8 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 1) {
-                f9 = Some(<Box<NetworkCapability> as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<NetworkCapability> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.network_capability.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(0, 10) {
-                f10 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 2) {
-                f11 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 3) {
-                f12 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 3) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 4) {
-                f13 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 4) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 5) {
-                f14 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.outbound_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(1, 7) {
-                f15 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(1, 7) {
+                let x0 = d.inner(&c, None)?;
+                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(1, 8) {
-                f16 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(1, 8) {
+                let x0 = d.inner(&c, None)?;
+                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            if idx <= 17 && f17.is_none() && c.tag == Tag::new(1, 5) {
-                f17 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(1, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_calling_device =
+                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 17;
                 idx = 18;
                 continue;
             }
-            if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 6) {
-                f18 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 6) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 18;
                 idx = 19;
                 continue;
             }
-            if idx <= 19 && f19.is_none() && c.tag == Tag::new(2, 7) {
-                f19 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 7) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 19;
                 idx = 20;
                 continue;
             }
-            if idx <= 20 && f20.is_none() && c.tag == Tag::new(2, 8) {
-                f20 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
+            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 8) {
+                <Box<DeviceHistory> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.device_history.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 20;
                 idx = 21;
                 continue;
             }
-            if idx <= 21 && f21.is_none() && c.tag == Tag::new(2, 9) {
-                f21 = Some(seqof_5(d, &c)?);
+            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 9) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 21;
                 idx = 22;
                 continue;
             }
-            if idx <= 22 && f22.is_none() && c.tag == Tag::new(1, 30) {
-                f22 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 22;
                 idx = 23;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            outbound_connection: d.required(
-                f0,
-                tlv,
-                "NetworkReachedEvent",
-                "outboundConnection",
-            )?,
-            network_interface_used: d.required(
-                f1,
-                tlv,
-                "NetworkReachedEvent",
-                "networkInterfaceUsed",
-            )?,
-            calling_device: d.required(f2, tlv, "NetworkReachedEvent", "callingDevice")?,
-            called_device: d.required(f3, tlv, "NetworkReachedEvent", "calledDevice")?,
-            last_redirection_device: d.required(
-                f4,
-                tlv,
-                "NetworkReachedEvent",
-                "lastRedirectionDevice",
-            )?,
-            originating_nid_conneciton: f5,
-            local_connection_info: f6,
-            correlator_data: f7,
-            user_data: f8,
-            network_capability: f9,
-            cause: d.required(f10, tlv, "NetworkReachedEvent", "cause")?,
-            services_permitted: f11,
-            media_call_characteristics: f12,
-            call_characteristics: f13,
-            outbound_connection_info: f14,
-            network_calling_device: f15,
-            network_called_device: f16,
-            associated_calling_device: f17,
-            call_linkage_data: f18,
-            language_preferences: f19,
-            device_history: f20,
-            location_info: f21,
-            extensions: f22,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NetworkReachedEvent",
+                field: "outboundConnection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NetworkReachedEvent",
+                field: "networkInterfaceUsed",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NetworkReachedEvent",
+                field: "callingDevice",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NetworkReachedEvent",
+                field: "calledDevice",
+            });
+        }
+        if seen & (1 << 4) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NetworkReachedEvent",
+                field: "lastRedirectionDevice",
+            });
+        }
+        if seen & (1 << 10) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NetworkReachedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -16135,7 +17076,7 @@ impl Jer for NetworkReachedEvent {
 }
 
 /// ASN.1 `CSTA-offered-event.OfferedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct OfferedEvent {
     /// `offeredConnection`
     pub offered_connection: ConnectionID,
@@ -16193,230 +17134,254 @@ pub struct OfferedEvent {
 
 impl Ber for OfferedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<CallingDeviceID> = None;
-        let mut f3: Option<CalledDeviceID> = None;
-        let mut f4: Option<RedirectionDeviceID> = None;
-        let mut f5: Option<Box<ConnectionID>> = None;
-        let mut f6: Option<LocalConnectionState> = None;
-        let mut f7: Option<CorrelatorData> = None;
-        let mut f8: Option<UserData> = None;
-        let mut f9: Option<EventCause> = None;
-        let mut f10: Option<Box<ServicesPermitted>> = None;
-        let mut f11: Option<NetworkCallingDeviceID> = None;
-        let mut f12: Option<NetworkCalledDeviceID> = None;
-        let mut f13: Option<AssociatedCallingDeviceID> = None;
-        let mut f14: Option<AssociatedCalledDeviceID> = None;
-        let mut f15: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f16: Option<CallCharacteristics> = None;
-        let mut f17: Option<Box<ConnectionInformation>> = None;
-        let mut f18: Option<Box<CallLinkageData>> = None;
-        let mut f19: Option<SubjectOfCall> = None;
-        let mut f20: Option<Box<MessageInfo>> = None;
-        let mut f21: Option<LanguagePreferences> = None;
-        let mut f22: Option<Box<DeviceHistory>> = None;
-        let mut f23: Option<LocationInfoList> = None;
-        let mut f24: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.offered_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.offered_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 2) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 4) {
-                f4 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 4) {
+                let x0 = d.inner(&c, None)?;
+                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 14) {
-                f6 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(0, 4) {
-                f7 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(0, 4) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 29) {
-                f8 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(0, 10) {
-                f9 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 0) {
-                f10 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 0) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 7) {
-                f11 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 7) {
+                let x0 = d.inner(&c, None)?;
+                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 8) {
-                f12 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 8) {
+                let x0 = d.inner(&c, None)?;
+                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 5) {
-                f13 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_calling_device =
+                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 6) {
-                f14 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 6) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_called_device =
+                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 1) {
-                f15 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 2) {
-                f16 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 2) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 3) {
-                f17 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 3) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.offered_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 17;
                 idx = 18;
                 continue;
             }
-            if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 4) {
-                f18 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 18;
                 idx = 19;
                 continue;
             }
-            if idx <= 19 && f19.is_none() && c.tag == Tag::new(2, 5) {
-                f19 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 5) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 19;
                 idx = 20;
                 continue;
             }
-            if idx <= 20 && f20.is_none() && c.tag == Tag::new(2, 6) {
-                f20 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
+            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 6) {
+                <Box<MessageInfo> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.message_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 20;
                 idx = 21;
                 continue;
             }
-            if idx <= 21 && f21.is_none() && c.tag == Tag::new(2, 7) {
-                f21 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 7) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 21;
                 idx = 22;
                 continue;
             }
-            if idx <= 22 && f22.is_none() && c.tag == Tag::new(2, 8) {
-                f22 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
+            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(2, 8) {
+                <Box<DeviceHistory> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.device_history.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 22;
                 idx = 23;
                 continue;
             }
-            if idx <= 23 && f23.is_none() && c.tag == Tag::new(2, 9) {
-                f23 = Some(seqof_5(d, &c)?);
+            if idx <= 23 && seen & (1 << 23) == 0 && c.tag == Tag::new(2, 9) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 23;
                 idx = 24;
                 continue;
             }
-            if idx <= 24 && f24.is_none() && c.tag == Tag::new(1, 30) {
-                f24 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 24 && seen & (1 << 24) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 24;
                 idx = 25;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            offered_connection: d.required(f0, tlv, "OfferedEvent", "offeredConnection")?,
-            offered_device: d.required(f1, tlv, "OfferedEvent", "offeredDevice")?,
-            calling_device: d.required(f2, tlv, "OfferedEvent", "callingDevice")?,
-            called_device: d.required(f3, tlv, "OfferedEvent", "calledDevice")?,
-            last_redirection_device: d.required(
-                f4,
-                tlv,
-                "OfferedEvent",
-                "lastRedirectionDevice",
-            )?,
-            originating_nid_connection: f5,
-            local_connection_info: f6,
-            correlator_data: f7,
-            user_data: f8,
-            cause: d.required(f9, tlv, "OfferedEvent", "cause")?,
-            services_permitted: f10,
-            network_calling_device: f11,
-            network_called_device: f12,
-            associated_calling_device: f13,
-            associated_called_device: f14,
-            media_call_characteristics: f15,
-            call_characteristics: f16,
-            offered_connection_info: f17,
-            call_linkage_data: f18,
-            subject_of_call: f19,
-            message_info: f20,
-            language_preferences: f21,
-            device_history: f22,
-            location_info: f23,
-            extensions: f24,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OfferedEvent",
+                field: "offeredConnection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OfferedEvent",
+                field: "offeredDevice",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OfferedEvent",
+                field: "callingDevice",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OfferedEvent",
+                field: "calledDevice",
+            });
+        }
+        if seen & (1 << 4) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OfferedEvent",
+                field: "lastRedirectionDevice",
+            });
+        }
+        if seen & (1 << 9) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OfferedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -16651,7 +17616,7 @@ impl Jer for OfferedEvent {
 }
 
 /// ASN.1 `CSTA-originated-event.OriginatedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct OriginatedEvent {
     /// `originatedConnection`
     pub originated_connection: ConnectionID,
@@ -16701,190 +17666,212 @@ pub struct OriginatedEvent {
 
 impl Ber for OriginatedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<CalledDeviceID> = None;
-        let mut f3: Option<Box<DeviceID>> = None;
-        let mut f4: Option<LocalConnectionState> = None;
-        let mut f5: Option<CorrelatorData> = None;
-        let mut f6: Option<EventCause> = None;
-        let mut f7: Option<Box<ServicesPermitted>> = None;
-        let mut f8: Option<NetworkCallingDeviceID> = None;
-        let mut f9: Option<NetworkCalledDeviceID> = None;
-        let mut f10: Option<AssociatedCallingDeviceID> = None;
-        let mut f11: Option<AssociatedCalledDeviceID> = None;
-        let mut f12: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f13: Option<CallCharacteristics> = None;
-        let mut f14: Option<Box<ConnectionInformation>> = None;
-        let mut f15: Option<Box<CallLinkageData>> = None;
-        let mut f16: Option<SubjectOfCall> = None;
-        let mut f17: Option<Box<MessageInfo>> = None;
-        let mut f18: Option<LanguagePreferences> = None;
-        let mut f19: Option<LocationInfoList> = None;
-        let mut f20: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.originated_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 2) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.originating_device.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 14) {
-                f4 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 2) {
-                f5 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(0, 10) {
-                f6 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 3) {
-                f7 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 3) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 7) {
-                f8 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 7) {
+                let x0 = d.inner(&c, None)?;
+                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(1, 8) {
-                f9 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(1, 8) {
+                let x0 = d.inner(&c, None)?;
+                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(1, 5) {
-                f10 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(1, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_calling_device =
+                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 6) {
-                f11 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 6) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_called_device =
+                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 4) {
-                f12 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 5) {
-                f13 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 5) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 6) {
-                f14 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 6) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.originated_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 7) {
-                f15 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 7) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 8) {
-                f16 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 8) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 9) {
-                f17 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
+            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 9) {
+                <Box<MessageInfo> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.message_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 17;
                 idx = 18;
                 continue;
             }
-            if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 10) {
-                f18 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 10) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 18;
                 idx = 19;
                 continue;
             }
-            if idx <= 19 && f19.is_none() && c.tag == Tag::new(2, 11) {
-                f19 = Some(seqof_5(d, &c)?);
+            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 11) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 19;
                 idx = 20;
                 continue;
             }
-            if idx <= 20 && f20.is_none() && c.tag == Tag::new(1, 30) {
-                f20 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 20;
                 idx = 21;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            originated_connection: d.required(
-                f0,
-                tlv,
-                "OriginatedEvent",
-                "originatedConnection",
-            )?,
-            calling_device: d.required(f1, tlv, "OriginatedEvent", "callingDevice")?,
-            called_device: d.required(f2, tlv, "OriginatedEvent", "calledDevice")?,
-            originating_device: f3,
-            local_connection_info: f4,
-            correlator_data: f5,
-            cause: d.required(f6, tlv, "OriginatedEvent", "cause")?,
-            services_permitted: f7,
-            network_calling_device: f8,
-            network_called_device: f9,
-            associated_calling_device: f10,
-            associated_called_device: f11,
-            media_call_characteristics: f12,
-            call_characteristics: f13,
-            originated_connection_info: f14,
-            call_linkage_data: f15,
-            subject_of_call: f16,
-            message_info: f17,
-            language_preferences: f18,
-            location_info: f19,
-            extensions: f20,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OriginatedEvent",
+                field: "originatedConnection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OriginatedEvent",
+                field: "callingDevice",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OriginatedEvent",
+                field: "calledDevice",
+            });
+        }
+        if seen & (1 << 6) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OriginatedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17087,7 +18074,7 @@ impl Jer for OriginatedEvent {
 }
 
 /// ASN.1 `CSTA-queued-event.QueuedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct QueuedEvent {
     /// `queuedConnection`
     pub queued_connection: ConnectionID,
@@ -17147,229 +18134,259 @@ pub struct QueuedEvent {
 
 impl Ber for QueuedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<CallingDeviceID> = None;
-        let mut f3: Option<CalledDeviceID> = None;
-        let mut f4: Option<RedirectionDeviceID> = None;
-        let mut f5: Option<i64> = None;
-        let mut f6: Option<i64> = None;
-        let mut f7: Option<LocalConnectionState> = None;
-        let mut f8: Option<CorrelatorData> = None;
-        let mut f9: Option<UserData> = None;
-        let mut f10: Option<EventCause> = None;
-        let mut f11: Option<Box<ServicesPermitted>> = None;
-        let mut f12: Option<NetworkCallingDeviceID> = None;
-        let mut f13: Option<NetworkCalledDeviceID> = None;
-        let mut f14: Option<AssociatedCallingDeviceID> = None;
-        let mut f15: Option<AssociatedCalledDeviceID> = None;
-        let mut f16: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f17: Option<CallCharacteristics> = None;
-        let mut f18: Option<Box<ConnectionInformation>> = None;
-        let mut f19: Option<Box<CallLinkageData>> = None;
-        let mut f20: Option<SubjectOfCall> = None;
-        let mut f21: Option<Box<MessageInfo>> = None;
-        let mut f22: Option<LanguagePreferences> = None;
-        let mut f23: Option<Box<DeviceHistory>> = None;
-        let mut f24: Option<LocationInfoList> = None;
-        let mut f25: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.queued_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.queue = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 2) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 4) {
-                f4 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <RedirectionDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 4) {
+                let x0 = d.inner(&c, None)?;
+                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 0) {
-                f5 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 0) {
+                out.number_queued = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 1) {
-                f6 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
+                out.calls_in_front = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 14) {
-                f7 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 2) {
-                f8 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 2) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(1, 29) {
-                f9 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(0, 10) {
-                f10 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 3) {
-                f11 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 3) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 7) {
-                f12 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 7) {
+                let x0 = d.inner(&c, None)?;
+                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 8) {
-                f13 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 8) {
+                let x0 = d.inner(&c, None)?;
+                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(1, 5) {
-                f14 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_calling_device =
+                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(1, 6) {
-                f15 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(1, 6) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_called_device =
+                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 4) {
-                f16 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 5) {
-                f17 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 5) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 17;
                 idx = 18;
                 continue;
             }
-            if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 6) {
-                f18 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 6) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.queued_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 18;
                 idx = 19;
                 continue;
             }
-            if idx <= 19 && f19.is_none() && c.tag == Tag::new(2, 7) {
-                f19 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 7) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 19;
                 idx = 20;
                 continue;
             }
-            if idx <= 20 && f20.is_none() && c.tag == Tag::new(2, 8) {
-                f20 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 8) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 20;
                 idx = 21;
                 continue;
             }
-            if idx <= 21 && f21.is_none() && c.tag == Tag::new(2, 9) {
-                f21 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
+            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 9) {
+                <Box<MessageInfo> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.message_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 21;
                 idx = 22;
                 continue;
             }
-            if idx <= 22 && f22.is_none() && c.tag == Tag::new(2, 10) {
-                f22 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(2, 10) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 22;
                 idx = 23;
                 continue;
             }
-            if idx <= 23 && f23.is_none() && c.tag == Tag::new(2, 11) {
-                f23 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
+            if idx <= 23 && seen & (1 << 23) == 0 && c.tag == Tag::new(2, 11) {
+                <Box<DeviceHistory> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.device_history.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 23;
                 idx = 24;
                 continue;
             }
-            if idx <= 24 && f24.is_none() && c.tag == Tag::new(2, 12) {
-                f24 = Some(seqof_5(d, &c)?);
+            if idx <= 24 && seen & (1 << 24) == 0 && c.tag == Tag::new(2, 12) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 24;
                 idx = 25;
                 continue;
             }
-            if idx <= 25 && f25.is_none() && c.tag == Tag::new(1, 30) {
-                f25 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 25 && seen & (1 << 25) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 25;
                 idx = 26;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            queued_connection: d.required(f0, tlv, "QueuedEvent", "queuedConnection")?,
-            queue: d.required(f1, tlv, "QueuedEvent", "queue")?,
-            calling_device: d.required(f2, tlv, "QueuedEvent", "callingDevice")?,
-            called_device: d.required(f3, tlv, "QueuedEvent", "calledDevice")?,
-            last_redirection_device: d.required(f4, tlv, "QueuedEvent", "lastRedirectionDevice")?,
-            number_queued: f5,
-            calls_in_front: f6,
-            local_connection_info: f7,
-            correlator_data: f8,
-            user_data: f9,
-            cause: d.required(f10, tlv, "QueuedEvent", "cause")?,
-            services_permitted: f11,
-            network_calling_device: f12,
-            network_called_device: f13,
-            associated_calling_device: f14,
-            associated_called_device: f15,
-            media_call_characteristics: f16,
-            call_characteristics: f17,
-            queued_connection_info: f18,
-            call_linkage_data: f19,
-            subject_of_call: f20,
-            message_info: f21,
-            language_preferences: f22,
-            device_history: f23,
-            location_info: f24,
-            extensions: f25,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "QueuedEvent",
+                field: "queuedConnection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "QueuedEvent",
+                field: "queue",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "QueuedEvent",
+                field: "callingDevice",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "QueuedEvent",
+                field: "calledDevice",
+            });
+        }
+        if seen & (1 << 4) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "QueuedEvent",
+                field: "lastRedirectionDevice",
+            });
+        }
+        if seen & (1 << 10) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "QueuedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17610,7 +18627,7 @@ impl Jer for QueuedEvent {
 }
 
 /// ASN.1 `CSTA-retrieved-event.RetrievedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RetrievedEvent {
     /// `retrievedConnection`
     pub retrieved_connection: ConnectionID,
@@ -17644,114 +18661,142 @@ pub struct RetrievedEvent {
 
 impl Ber for RetrievedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<LocalConnectionState> = None;
-        let mut f3: Option<CorrelatorData> = None;
-        let mut f4: Option<EventCause> = None;
-        let mut f5: Option<Box<ServicesPermitted>> = None;
-        let mut f6: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f7: Option<CallCharacteristics> = None;
-        let mut f8: Option<Box<ConnectionInformation>> = None;
-        let mut f9: Option<Box<CallLinkageData>> = None;
-        let mut f10: Option<LanguagePreferences> = None;
-        let mut f11: Option<LocationInfoList> = None;
-        let mut f12: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.retrieved_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.retrieving_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 14) {
-                f2 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 0) {
-                f3 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(0, 10) {
-                f4 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 1) {
-                f5 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 2) {
-                f6 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 3) {
-                f7 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 3) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 4) {
-                f8 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.retrieved_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 5) {
-                f9 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 6) {
-                f10 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 6) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 7) {
-                f11 = Some(seqof_5(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 7) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 30) {
-                f12 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            retrieved_connection: d.required(f0, tlv, "RetrievedEvent", "retrievedConnection")?,
-            retrieving_device: d.required(f1, tlv, "RetrievedEvent", "retrievingDevice")?,
-            local_connection_info: f2,
-            correlator_data: f3,
-            cause: d.required(f4, tlv, "RetrievedEvent", "cause")?,
-            services_permitted: f5,
-            media_call_characteristics: f6,
-            call_characteristics: f7,
-            retrieved_connection_info: f8,
-            call_linkage_data: f9,
-            language_preferences: f10,
-            location_info: f11,
-            extensions: f12,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RetrievedEvent",
+                field: "retrievedConnection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RetrievedEvent",
+                field: "retrievingDevice",
+            });
+        }
+        if seen & (1 << 4) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RetrievedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -17884,7 +18929,7 @@ impl Jer for RetrievedEvent {
 }
 
 /// ASN.1 `CSTA-service-initiated-event.ServiceInitiatedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ServiceInitiatedEvent {
     /// `initiatedConnection`
     pub initiated_connection: ConnectionID,
@@ -17930,173 +18975,187 @@ pub struct ServiceInitiatedEvent {
 
 impl Ber for ServiceInitiatedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<CalledDeviceID> = None;
-        let mut f3: Option<LocalConnectionState> = None;
-        let mut f4: Option<CorrelatorData> = None;
-        let mut f5: Option<EventCause> = None;
-        let mut f6: Option<Box<ServicesPermitted>> = None;
-        let mut f7: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f8: Option<CallCharacteristics> = None;
-        let mut f9: Option<Box<ConnectionInformation>> = None;
-        let mut f10: Option<NetworkCallingDeviceID> = None;
-        let mut f11: Option<NetworkCalledDeviceID> = None;
-        let mut f12: Option<AssociatedCallingDeviceID> = None;
-        let mut f13: Option<Box<CallLinkageData>> = None;
-        let mut f14: Option<SubjectOfCall> = None;
-        let mut f15: Option<Box<MessageInfo>> = None;
-        let mut f16: Option<LanguagePreferences> = None;
-        let mut f17: Option<LocationInfoList> = None;
-        let mut f18: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.initiated_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.initiating_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 2) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.called_device = Some(<CalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 14) {
-                f3 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 0) {
-                f4 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 0) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(0, 10) {
-                f5 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 1) {
-                f6 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 2) {
-                f7 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 3) {
-                f8 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 3) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 4) {
-                f9 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.initiated_connection_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(1, 7) {
-                f10 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(1, 7) {
+                let x0 = d.inner(&c, None)?;
+                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(1, 8) {
-                f11 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <NetworkCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 8) {
+                let x0 = d.inner(&c, None)?;
+                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(1, 5) {
-                f12 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_calling_device =
+                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 5) {
-                f13 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 7) {
-                f14 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 7) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 8) {
-                f15 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 8) {
+                <Box<MessageInfo> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.message_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 9) {
-                f16 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 9) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 10) {
-                f17 = Some(seqof_5(d, &c)?);
+            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 10) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 17;
                 idx = 18;
                 continue;
             }
-            if idx <= 18 && f18.is_none() && c.tag == Tag::new(1, 30) {
-                f18 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 18;
                 idx = 19;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            initiated_connection: d.required(
-                f0,
-                tlv,
-                "ServiceInitiatedEvent",
-                "initiatedConnection",
-            )?,
-            initiating_device: d.required(f1, tlv, "ServiceInitiatedEvent", "initiatingDevice")?,
-            called_device: f2,
-            local_connection_info: f3,
-            correlator_data: f4,
-            cause: d.required(f5, tlv, "ServiceInitiatedEvent", "cause")?,
-            services_permitted: f6,
-            media_call_characteristics: f7,
-            call_characteristics: f8,
-            initiated_connection_info: f9,
-            network_calling_device: f10,
-            network_called_device: f11,
-            associated_calling_device: f12,
-            call_linkage_data: f13,
-            subject_of_call: f14,
-            message_info: f15,
-            language_preferences: f16,
-            location_info: f17,
-            extensions: f18,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ServiceInitiatedEvent",
+                field: "initiatedConnection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ServiceInitiatedEvent",
+                field: "initiatingDevice",
+            });
+        }
+        if seen & (1 << 5) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ServiceInitiatedEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -18285,7 +19344,7 @@ impl Jer for ServiceInitiatedEvent {
 }
 
 /// ASN.1 `CSTA-transferred-event.TransferredEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TransferredEvent {
     /// `primaryOldCall`
     pub primary_old_call: ConnectionID,
@@ -18329,168 +19388,193 @@ pub struct TransferredEvent {
 
 impl Ber for TransferredEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<Box<ConnectionID>> = None;
-        let mut f2: Option<SubjectDeviceID> = None;
-        let mut f3: Option<SubjectDeviceID> = None;
-        let mut f4: Option<ConnectionList> = None;
-        let mut f5: Option<LocalConnectionState> = None;
-        let mut f6: Option<CorrelatorData> = None;
-        let mut f7: Option<UserData> = None;
-        let mut f8: Option<Box<ChargingInfo>> = None;
-        let mut f9: Option<EventCause> = None;
-        let mut f10: Option<Box<ServicesPermitted>> = None;
-        let mut f11: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f12: Option<CallCharacteristics> = None;
-        let mut f13: Option<Box<CallLinkageDataList>> = None;
-        let mut f14: Option<LanguagePreferences> = None;
-        let mut f15: Option<Box<DeviceHistory>> = None;
-        let mut f16: Option<LocationInfoList> = None;
-        let mut f17: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.primary_old_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                let x0 = d.inner(&c, None)?;
+                out.secondary_old_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 3) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.transferring_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 3) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.transferred_to_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 1) {
-                f4 = Some(seqof_1(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 1) {
+                out.transferred_connections = seqof_1(d, &c)?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 14) {
-                f5 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 2) {
-                f6 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 2) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 29) {
-                f7 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 3) {
-                f8 = Some(<Box<ChargingInfo> as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 3) {
+                <Box<ChargingInfo> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.charging_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(0, 10) {
-                f9 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 4) {
-                f10 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 5) {
-                f11 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 6) {
-                f12 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 6) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 7) {
-                f13 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 7) {
+                <Box<CallLinkageDataList> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data_list
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 8) {
-                f14 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 8) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 9) {
-                f15 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 9) {
+                <Box<DeviceHistory> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.device_history.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 10) {
-                f16 = Some(seqof_5(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 10) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            if idx <= 17 && f17.is_none() && c.tag == Tag::new(1, 30) {
-                f17 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 17;
                 idx = 18;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            primary_old_call: d.required(f0, tlv, "TransferredEvent", "primaryOldCall")?,
-            secondary_old_call: f1,
-            transferring_device: d.required(f2, tlv, "TransferredEvent", "transferringDevice")?,
-            transferred_to_device: d.required(
-                f3,
-                tlv,
-                "TransferredEvent",
-                "transferredToDevice",
-            )?,
-            transferred_connections: d.required(
-                f4,
-                tlv,
-                "TransferredEvent",
-                "transferredConnections",
-            )?,
-            local_connection_info: f5,
-            correlator_data: f6,
-            user_data: f7,
-            charging_info: f8,
-            cause: d.required(f9, tlv, "TransferredEvent", "cause")?,
-            services_permitted: f10,
-            media_call_characteristics: f11,
-            call_characteristics: f12,
-            call_linkage_data_list: f13,
-            language_preferences: f14,
-            device_history: f15,
-            location_info: f16,
-            extensions: f17,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "TransferredEvent",
+                field: "primaryOldCall",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "TransferredEvent",
+                field: "transferringDevice",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "TransferredEvent",
+                field: "transferredToDevice",
+            });
+        }
+        if seen & (1 << 4) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "TransferredEvent",
+                field: "transferredConnections",
+            });
+        }
+        if seen & (1 << 9) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "TransferredEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -18707,6 +19791,12 @@ pub enum CallControlEvents {
     Transferred(Box<TransferredEvent>),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for CallControlEvents {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl CallControlEvents {
@@ -18957,7 +20047,7 @@ impl Jer for CallControlEvents {
 }
 
 /// ASN.1 `CSTA-call-information-event.CallInformationEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallInformationEvent {
     /// `connection`
     pub connection: ConnectionID,
@@ -18997,141 +20087,154 @@ pub struct CallInformationEvent {
 
 impl Ber for CallInformationEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<CallingDeviceID> = None;
-        let mut f3: Option<AccountInfo> = None;
-        let mut f4: Option<AuthCode> = None;
-        let mut f5: Option<CorrelatorData> = None;
-        let mut f6: Option<Box<ServicesPermitted>> = None;
-        let mut f7: Option<UserData> = None;
-        let mut f8: Option<CallQualifyingData> = None;
-        let mut f9: Option<Box<ConnectionInformation>> = None;
-        let mut f10: Option<Box<CallLinkageDataList>> = None;
-        let mut f11: Option<CallCharacteristics> = None;
-        let mut f12: Option<SubjectOfCall> = None;
-        let mut f13: Option<LanguagePreferences> = None;
-        let mut f14: Option<Box<DeviceID>> = None;
-        let mut f15: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 1) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 0) {
-                f3 = Some(<AccountInfo as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
+                out.account_info = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 1) {
-                f4 = Some(<AuthCode as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 1) {
+                out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 2) {
-                f5 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 3) {
-                f6 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 3) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 29) {
-                f7 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 4) {
-                f8 = Some(<CallQualifyingData as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 4) {
+                out.call_qualifying_data = Some(<CallQualifyingData as Ber>::dec(d, &c)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(0, 16) {
-                f9 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.connection_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 5) {
-                f10 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<CallLinkageDataList> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data_list
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 6) {
-                f11 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 6) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 7) {
-                f12 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 7) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 8) {
-                f13 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 8) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 9) {
-                f14 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 9) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.device_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(1, 30) {
-                f15 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            connection: d.required(f0, tlv, "CallInformationEvent", "connection")?,
-            device: d.required(f1, tlv, "CallInformationEvent", "device")?,
-            calling_device: f2,
-            account_info: f3,
-            auth_code: f4,
-            correlator_data: f5,
-            services_permitted: f6,
-            user_data: f7,
-            call_qualifying_data: f8,
-            connection_info: f9,
-            call_linkage_data_list: f10,
-            call_characteristics: f11,
-            subject_of_call: f12,
-            language_preferences: f13,
-            device_info: f14,
-            extensions: f15,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "CallInformationEvent",
+                field: "connection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "CallInformationEvent",
+                field: "device",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -19293,7 +20396,7 @@ impl Jer for CallInformationEvent {
 }
 
 /// ASN.1 `CSTA-charging-event.ChargingEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChargingEvent {
     /// `connection`
     pub connection: ConnectionID,
@@ -19311,55 +20414,75 @@ pub struct ChargingEvent {
 
 impl Ber for ChargingEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<DeviceID> = None;
-        let mut f2: Option<ChargingInfo> = None;
-        let mut f3: Option<EventCause> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.charged_device)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<ChargingInfo as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                <ChargingInfo as Ber>::dec_into(d, &c, &mut out.charging_info)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 10) {
-                f3 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            connection: d.required(f0, tlv, "ChargingEvent", "connection")?,
-            charged_device: d.required(f1, tlv, "ChargingEvent", "chargedDevice")?,
-            charging_info: d.required(f2, tlv, "ChargingEvent", "chargingInfo")?,
-            cause: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ChargingEvent",
+                field: "connection",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ChargingEvent",
+                field: "chargedDevice",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ChargingEvent",
+                field: "chargingInfo",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -19423,7 +20546,7 @@ impl Jer for ChargingEvent {
 }
 
 /// ASN.1 `CSTA-digits-generated-event.DigitsGeneratedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DigitsGeneratedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -19431,13 +20554,17 @@ pub struct DigitsGeneratedEvent {
 
 impl Ber for DigitsGeneratedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -19471,7 +20598,7 @@ impl Jer for DigitsGeneratedEvent {
 }
 
 /// ASN.1 `CSTA-telephony-tones-generated-event.TelephonyTonesGeneratedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TelephonyTonesGeneratedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -19479,13 +20606,17 @@ pub struct TelephonyTonesGeneratedEvent {
 
 impl Ber for TelephonyTonesGeneratedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -19519,7 +20650,7 @@ impl Jer for TelephonyTonesGeneratedEvent {
 }
 
 /// ASN.1 `CSTA-service-completion-failure-event.PrimaryOrSecondaryCall`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PrimaryOrSecondaryCall {
     /// `deviceID`
     pub device_id: DeviceID,
@@ -19535,53 +20666,69 @@ pub struct PrimaryOrSecondaryCall {
 
 impl Ber for PrimaryOrSecondaryCall {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<ConnectionID> = None;
-        let mut f2: Option<LocalConnectionState> = None;
-        let mut f3: Option<Box<ConnectionInformation>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.device_id)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.connection_id = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 14) {
-                f2 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_state = <LocalConnectionState as Ber>::dec(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.connection_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device_id: d.required(f0, tlv, "PrimaryOrSecondaryCall", "deviceID")?,
-            connection_id: d.required(f1, tlv, "PrimaryOrSecondaryCall", "connectionID")?,
-            local_connection_state: d.required(
-                f2,
-                tlv,
-                "PrimaryOrSecondaryCall",
-                "localConnectionState",
-            )?,
-            connection_info: f3,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "PrimaryOrSecondaryCall",
+                field: "deviceID",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "PrimaryOrSecondaryCall",
+                field: "connectionID",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "PrimaryOrSecondaryCall",
+                field: "localConnectionState",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -19640,7 +20787,7 @@ impl Jer for PrimaryOrSecondaryCall {
 }
 
 /// ASN.1 `CSTA-service-completion-failure-event.OtherCall`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct OtherCall {
     /// `deviceID`
     pub device_id: DeviceID,
@@ -19656,48 +20803,62 @@ pub struct OtherCall {
 
 impl Ber for OtherCall {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<ConnectionID> = None;
-        let mut f2: Option<LocalConnectionState> = None;
-        let mut f3: Option<Box<ConnectionInformation>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.device_id)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.connection_id = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 14) {
-                f2 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_state = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.connection_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device_id: d.required(f0, tlv, "OtherCall", "deviceID")?,
-            connection_id: d.required(f1, tlv, "OtherCall", "connectionID")?,
-            local_connection_state: f2,
-            connection_info: f3,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OtherCall",
+                field: "deviceID",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OtherCall",
+                field: "connectionID",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -19757,7 +20918,7 @@ impl Jer for OtherCall {
 }
 
 /// ASN.1 `CSTA-service-completion-failure-event.ServiceCompletionFailureEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ServiceCompletionFailureEvent {
     /// `primaryCall`
     pub primary_call: PrimaryOrSecondaryCall,
@@ -19779,66 +20940,88 @@ pub struct ServiceCompletionFailureEvent {
 
 impl Ber for ServiceCompletionFailureEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<PrimaryOrSecondaryCall> = None;
-        let mut f1: Option<Box<PrimaryOrSecondaryCall>> = None;
-        let mut f2: Option<Vec<OtherCall>> = None;
-        let mut f3: Option<Vec<OtherCall>> = None;
-        let mut f4: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f5: Option<EventCause> = None;
-        let mut f6: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<PrimaryOrSecondaryCall as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <PrimaryOrSecondaryCall as Ber>::dec_into(d, &c, &mut out.primary_call)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<Box<PrimaryOrSecondaryCall> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                <Box<PrimaryOrSecondaryCall> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.secondary_call.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(seqof_7(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                out.other_devs_primary_call_list = Some(seqof_7(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(seqof_7(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                out.other_devs_secondary_call_list = Some(seqof_7(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 3) {
-                f4 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(0, 10) {
-                f5 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = <EventCause as Ber>::dec(d, &c)?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 30) {
-                f6 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            primary_call: d.required(f0, tlv, "ServiceCompletionFailureEvent", "primaryCall")?,
-            secondary_call: f1,
-            other_devs_primary_call_list: f2,
-            other_devs_secondary_call_list: f3,
-            media_call_characteristics: f4,
-            cause: d.required(f5, tlv, "ServiceCompletionFailureEvent", "cause")?,
-            extensions: f6,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ServiceCompletionFailureEvent",
+                field: "primaryCall",
+            });
+        }
+        if seen & (1 << 5) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ServiceCompletionFailureEvent",
+                field: "cause",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -19934,6 +21117,12 @@ pub enum CallAssociatedEvents {
     ServiceCompletionFailure(Box<ServiceCompletionFailureEvent>),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for CallAssociatedEvents {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl CallAssociatedEvents {
@@ -20048,7 +21237,7 @@ impl Jer for CallAssociatedEvents {
 }
 
 /// ASN.1 `CSTA-media-attached-event.MediaAttachedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MediaAttachedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -20056,13 +21245,17 @@ pub struct MediaAttachedEvent {
 
 impl Ber for MediaAttachedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20096,7 +21289,7 @@ impl Jer for MediaAttachedEvent {
 }
 
 /// ASN.1 `CSTA-media-detached-event.MediaDetachedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MediaDetachedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -20104,13 +21297,17 @@ pub struct MediaDetachedEvent {
 
 impl Ber for MediaDetachedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20152,6 +21349,12 @@ pub enum MediaAttachmentEvents {
     MediaDetached(MediaDetachedEvent),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for MediaAttachmentEvents {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl MediaAttachmentEvents {
@@ -20219,7 +21422,7 @@ impl Jer for MediaAttachmentEvents {
 }
 
 /// ASN.1 `CSTA-button-information-event.ButtonInformationEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ButtonInformationEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -20227,13 +21430,17 @@ pub struct ButtonInformationEvent {
 
 impl Ber for ButtonInformationEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20267,7 +21474,7 @@ impl Jer for ButtonInformationEvent {
 }
 
 /// ASN.1 `CSTA-button-press-event.ButtonPressEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ButtonPressEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -20275,13 +21482,17 @@ pub struct ButtonPressEvent {
 
 impl Ber for ButtonPressEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20315,7 +21526,7 @@ impl Jer for ButtonPressEvent {
 }
 
 /// ASN.1 `CSTA-display-updated-event.DisplayUpdatedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DisplayUpdatedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -20323,13 +21534,17 @@ pub struct DisplayUpdatedEvent {
 
 impl Ber for DisplayUpdatedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20363,7 +21578,7 @@ impl Jer for DisplayUpdatedEvent {
 }
 
 /// ASN.1 `CSTA-hookswitch-event.HookswitchEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct HookswitchEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -20371,13 +21586,17 @@ pub struct HookswitchEvent {
 
 impl Ber for HookswitchEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20411,7 +21630,7 @@ impl Jer for HookswitchEvent {
 }
 
 /// ASN.1 `CSTA-lamp-mode-event.LampModeEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct LampModeEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -20419,13 +21638,17 @@ pub struct LampModeEvent {
 
 impl Ber for LampModeEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20459,7 +21682,7 @@ impl Jer for LampModeEvent {
 }
 
 /// ASN.1 `CSTA-message-waiting-event.MessageWaitingEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MessageWaitingEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -20467,13 +21690,17 @@ pub struct MessageWaitingEvent {
 
 impl Ber for MessageWaitingEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20507,7 +21734,7 @@ impl Jer for MessageWaitingEvent {
 }
 
 /// ASN.1 `CSTA-microphone-gain-event.MicrophoneGainEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MicrophoneGainEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -20515,13 +21742,17 @@ pub struct MicrophoneGainEvent {
 
 impl Ber for MicrophoneGainEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20555,7 +21786,7 @@ impl Jer for MicrophoneGainEvent {
 }
 
 /// ASN.1 `CSTA-microphone-mute-event.MicrophoneMuteEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MicrophoneMuteEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -20563,13 +21794,17 @@ pub struct MicrophoneMuteEvent {
 
 impl Ber for MicrophoneMuteEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20603,7 +21838,7 @@ impl Jer for MicrophoneMuteEvent {
 }
 
 /// ASN.1 `CSTA-ringer-status-event.RingerStatusEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RingerStatusEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -20611,13 +21846,17 @@ pub struct RingerStatusEvent {
 
 impl Ber for RingerStatusEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20651,7 +21890,7 @@ impl Jer for RingerStatusEvent {
 }
 
 /// ASN.1 `CSTA-speaker-mute-event.SpeakerMuteEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SpeakerMuteEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -20659,13 +21898,17 @@ pub struct SpeakerMuteEvent {
 
 impl Ber for SpeakerMuteEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20699,7 +21942,7 @@ impl Jer for SpeakerMuteEvent {
 }
 
 /// ASN.1 `CSTA-speaker-volume-event.SpeakerVolumeEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SpeakerVolumeEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -20707,13 +21950,17 @@ pub struct SpeakerVolumeEvent {
 
 impl Ber for SpeakerVolumeEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -20773,6 +22020,12 @@ pub enum PhysicalDeviceFeatureEvents {
     SpeakerVolume(SpeakerVolumeEvent),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for PhysicalDeviceFeatureEvents {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl PhysicalDeviceFeatureEvents {
@@ -20955,6 +22208,12 @@ pub enum PendingAgentState {
     Unrecognized(i64),
 }
 
+impl Default for PendingAgentState {
+    fn default() -> Self {
+        Self::AgentNotReady
+    }
+}
+
 impl PendingAgentState {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -21030,7 +22289,7 @@ impl Jer for PendingAgentState {
 }
 
 /// ASN.1 `CSTA-agent-busy-event.AgentBusyEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentBusyEvent {
     /// `agentDevice`
     pub agent_device: SubjectDeviceID,
@@ -21050,62 +22309,71 @@ pub struct AgentBusyEvent {
 
 impl Ber for AgentBusyEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SubjectDeviceID> = None;
-        let mut f1: Option<AgentID> = None;
-        let mut f2: Option<Box<DeviceID>> = None;
-        let mut f3: Option<PendingAgentState> = None;
-        let mut f4: Option<EventCause> = None;
-        let mut f5: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 4) {
-                f1 = Some(<AgentID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
+                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.acd_group.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<PendingAgentState as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                out.pending_agent_state = Some(<PendingAgentState as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 3) {
-                f4 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
+                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 30) {
-                f5 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            agent_device: d.required(f0, tlv, "AgentBusyEvent", "agentDevice")?,
-            agent_id: f1,
-            acd_group: f2,
-            pending_agent_state: f3,
-            cause: f4,
-            extensions: f5,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AgentBusyEvent",
+                field: "agentDevice",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -21185,7 +22453,7 @@ impl Jer for AgentBusyEvent {
 }
 
 /// ASN.1 `CSTA-agent-logged-on-event.AgentLoggedOnEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentLoggedOnEvent {
     /// `agentDevice`
     pub agent_device: SubjectDeviceID,
@@ -21205,62 +22473,71 @@ pub struct AgentLoggedOnEvent {
 
 impl Ber for AgentLoggedOnEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SubjectDeviceID> = None;
-        let mut f1: Option<AgentID> = None;
-        let mut f2: Option<Box<DeviceID>> = None;
-        let mut f3: Option<AgentPassword> = None;
-        let mut f4: Option<EventCause> = None;
-        let mut f5: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 2) {
-                f1 = Some(<AgentID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 2) {
+                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.acd_group.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 3) {
-                f3 = Some(<AgentPassword as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
+                out.agent_password = Some(<AgentPassword as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(0, 10) {
-                f4 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 30) {
-                f5 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            agent_device: d.required(f0, tlv, "AgentLoggedOnEvent", "agentDevice")?,
-            agent_id: f1,
-            acd_group: f2,
-            agent_password: f3,
-            cause: f4,
-            extensions: f5,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AgentLoggedOnEvent",
+                field: "agentDevice",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -21340,7 +22617,7 @@ impl Jer for AgentLoggedOnEvent {
 }
 
 /// ASN.1 `CSTA-agent-logged-off-event.AgentLoggedOffEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentLoggedOffEvent {
     /// `agentDevice`
     pub agent_device: SubjectDeviceID,
@@ -21360,62 +22637,71 @@ pub struct AgentLoggedOffEvent {
 
 impl Ber for AgentLoggedOffEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SubjectDeviceID> = None;
-        let mut f1: Option<AgentID> = None;
-        let mut f2: Option<Box<DeviceID>> = None;
-        let mut f3: Option<AgentPassword> = None;
-        let mut f4: Option<EventCause> = None;
-        let mut f5: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 2) {
-                f1 = Some(<AgentID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 2) {
+                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.acd_group.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 3) {
-                f3 = Some(<AgentPassword as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
+                out.agent_password = Some(<AgentPassword as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(0, 10) {
-                f4 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 30) {
-                f5 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            agent_device: d.required(f0, tlv, "AgentLoggedOffEvent", "agentDevice")?,
-            agent_id: f1,
-            acd_group: f2,
-            agent_password: f3,
-            cause: f4,
-            extensions: f5,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AgentLoggedOffEvent",
+                field: "agentDevice",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -21495,7 +22781,7 @@ impl Jer for AgentLoggedOffEvent {
 }
 
 /// ASN.1 `CSTA-agent-not-ready-event.AgentNotReadyEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentNotReadyEvent {
     /// `agentDevice`
     pub agent_device: SubjectDeviceID,
@@ -21513,55 +22799,65 @@ pub struct AgentNotReadyEvent {
 
 impl Ber for AgentNotReadyEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SubjectDeviceID> = None;
-        let mut f1: Option<AgentID> = None;
-        let mut f2: Option<Box<DeviceID>> = None;
-        let mut f3: Option<EventCause> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 4) {
-                f1 = Some(<AgentID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
+                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.acd_group.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 10) {
-                f3 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            agent_device: d.required(f0, tlv, "AgentNotReadyEvent", "agentDevice")?,
-            agent_id: f1,
-            acd_group: f2,
-            cause: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AgentNotReadyEvent",
+                field: "agentDevice",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -21633,7 +22929,7 @@ impl Jer for AgentNotReadyEvent {
 }
 
 /// ASN.1 `CSTA-agent-ready-event.AgentReadyEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentReadyEvent {
     /// `agentDevice`
     pub agent_device: SubjectDeviceID,
@@ -21651,55 +22947,65 @@ pub struct AgentReadyEvent {
 
 impl Ber for AgentReadyEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SubjectDeviceID> = None;
-        let mut f1: Option<AgentID> = None;
-        let mut f2: Option<Box<DeviceID>> = None;
-        let mut f3: Option<EventCause> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 4) {
-                f1 = Some(<AgentID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
+                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.acd_group.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 10) {
-                f3 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            agent_device: d.required(f0, tlv, "AgentReadyEvent", "agentDevice")?,
-            agent_id: f1,
-            acd_group: f2,
-            cause: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AgentReadyEvent",
+                field: "agentDevice",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -21783,6 +23089,12 @@ pub enum AgentWorkingAfterCallEventPendingAgentState {
     Unrecognized(i64),
 }
 
+impl Default for AgentWorkingAfterCallEventPendingAgentState {
+    fn default() -> Self {
+        Self::NotReady
+    }
+}
+
 impl AgentWorkingAfterCallEventPendingAgentState {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -21858,7 +23170,7 @@ impl Jer for AgentWorkingAfterCallEventPendingAgentState {
 }
 
 /// ASN.1 `CSTA-agent-working-after-call-event.AgentWorkingAfterCallEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentWorkingAfterCallEvent {
     /// `agentDevice`
     pub agent_device: SubjectDeviceID,
@@ -21878,64 +23190,73 @@ pub struct AgentWorkingAfterCallEvent {
 
 impl Ber for AgentWorkingAfterCallEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SubjectDeviceID> = None;
-        let mut f1: Option<AgentID> = None;
-        let mut f2: Option<Box<DeviceID>> = None;
-        let mut f3: Option<AgentWorkingAfterCallEventPendingAgentState> = None;
-        let mut f4: Option<EventCause> = None;
-        let mut f5: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 4) {
-                f1 = Some(<AgentID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
+                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.acd_group.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<AgentWorkingAfterCallEventPendingAgentState as Ber>::dec(
-                    d, &c,
-                )?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                out.pending_agent_state = Some(
+                    <AgentWorkingAfterCallEventPendingAgentState as Ber>::dec(d, &c)?,
+                );
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 3) {
-                f4 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
+                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 30) {
-                f5 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            agent_device: d.required(f0, tlv, "AgentWorkingAfterCallEvent", "agentDevice")?,
-            agent_id: f1,
-            acd_group: f2,
-            pending_agent_state: f3,
-            cause: f4,
-            extensions: f5,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AgentWorkingAfterCallEvent",
+                field: "agentDevice",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -22015,7 +23336,7 @@ impl Jer for AgentWorkingAfterCallEvent {
 }
 
 /// ASN.1 `CSTA-auto-answer-event.AutoAnswerEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AutoAnswerEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -22023,13 +23344,17 @@ pub struct AutoAnswerEvent {
 
 impl Ber for AutoAnswerEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -22063,7 +23388,7 @@ impl Jer for AutoAnswerEvent {
 }
 
 /// ASN.1 `CSTA-auto-work-mode-event.AutoWorkModeEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AutoWorkModeEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -22071,13 +23396,17 @@ pub struct AutoWorkModeEvent {
 
 impl Ber for AutoWorkModeEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -22111,7 +23440,7 @@ impl Jer for AutoWorkModeEvent {
 }
 
 /// ASN.1 `CSTA-call-back-event.CallBackEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallBackEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -22119,13 +23448,17 @@ pub struct CallBackEvent {
 
 impl Ber for CallBackEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -22159,7 +23492,7 @@ impl Jer for CallBackEvent {
 }
 
 /// ASN.1 `CSTA-call-back-message-event.CallBackMessageEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallBackMessageEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -22167,13 +23500,17 @@ pub struct CallBackMessageEvent {
 
 impl Ber for CallBackMessageEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -22207,7 +23544,7 @@ impl Jer for CallBackMessageEvent {
 }
 
 /// ASN.1 `CSTA-caller-id-status-event.CallerIDStatusEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallerIDStatusEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -22215,13 +23552,17 @@ pub struct CallerIDStatusEvent {
 
 impl Ber for CallerIDStatusEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -22255,7 +23596,7 @@ impl Jer for CallerIDStatusEvent {
 }
 
 /// ASN.1 `CSTA-do-not-disturb-event.DoNotDisturbEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DoNotDisturbEvent {
     /// `device`
     pub device: SubjectDeviceID,
@@ -22273,55 +23614,68 @@ pub struct DoNotDisturbEvent {
 
 impl Ber for DoNotDisturbEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SubjectDeviceID> = None;
-        let mut f1: Option<bool> = None;
-        let mut f2: Option<CallOrigination> = None;
-        let mut f3: Option<Vec<DeviceID>> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 1) {
-                f1 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 1) {
+                out.do_not_disturb_on = <bool as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 3) {
-                f2 = Some(<CallOrigination as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 3) {
+                out.call_origination = Some(<CallOrigination as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(seqof_8(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
+                out.calling_device_list = Some(seqof_8(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device: d.required(f0, tlv, "DoNotDisturbEvent", "device")?,
-            do_not_disturb_on: d.required(f1, tlv, "DoNotDisturbEvent", "doNotDisturbOn")?,
-            call_origination: f2,
-            calling_device_list: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DoNotDisturbEvent",
+                field: "device",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DoNotDisturbEvent",
+                field: "doNotDisturbOn",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -22417,6 +23771,12 @@ pub enum ForwardingType {
     ForwardDNDExt,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for ForwardingType {
+    fn default() -> Self {
+        Self::ForwardImmediate
+    }
 }
 
 impl ForwardingType {
@@ -22546,6 +23906,12 @@ pub enum ForwardDefault {
     Unrecognized(i64),
 }
 
+impl Default for ForwardDefault {
+    fn default() -> Self {
+        Self::ForwardingTypeAndForwardDN
+    }
+}
+
 impl ForwardDefault {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -22616,7 +23982,7 @@ impl Jer for ForwardDefault {
 }
 
 /// ASN.1 `CSTA-forwarding-event.ForwardingEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ForwardingEvent {
     /// `device`
     pub device: SubjectDeviceID,
@@ -22640,76 +24006,90 @@ pub struct ForwardingEvent {
 
 impl Ber for ForwardingEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SubjectDeviceID> = None;
-        let mut f1: Option<ForwardingType> = None;
-        let mut f2: Option<bool> = None;
-        let mut f3: Option<Box<DeviceID>> = None;
-        let mut f4: Option<ForwardDefault> = None;
-        let mut f5: Option<i64> = None;
-        let mut f6: Option<i64> = None;
-        let mut f7: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 10) {
-                f1 = Some(<ForwardingType as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
+                out.forwarding_type = Some(<ForwardingType as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 1) {
-                f2 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 1) {
+                out.forward_status = <bool as Ber>::dec(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.forward_to.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(0, 10) {
-                f4 = Some(<ForwardDefault as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 10) {
+                out.forward_default = Some(<ForwardDefault as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(0, 2) {
-                f5 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 2) {
+                out.ring_count = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 4) {
-                f6 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 4) {
+                out.ring_duration = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 30) {
-                f7 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device: d.required(f0, tlv, "ForwardingEvent", "device")?,
-            forwarding_type: f1,
-            forward_status: d.required(f2, tlv, "ForwardingEvent", "forwardStatus")?,
-            forward_to: f3,
-            forward_default: f4,
-            ring_count: f5,
-            ring_duration: f6,
-            extensions: f7,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ForwardingEvent",
+                field: "device",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ForwardingEvent",
+                field: "forwardStatus",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -22801,7 +24181,7 @@ impl Jer for ForwardingEvent {
 }
 
 /// ASN.1 `CSTA-presence-state-event.PresenceStateEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PresenceStateEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -22809,13 +24189,17 @@ pub struct PresenceStateEvent {
 
 impl Ber for PresenceStateEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -22849,7 +24233,7 @@ impl Jer for PresenceStateEvent {
 }
 
 /// ASN.1 `CSTA-routeing-mode-event.RouteingModeEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RouteingModeEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -22857,13 +24241,17 @@ pub struct RouteingModeEvent {
 
 impl Ber for RouteingModeEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -22931,6 +24319,12 @@ pub enum LogicalDeviceFeatureEvents {
     RouteingMode(RouteingModeEvent),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for LogicalDeviceFeatureEvents {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl LogicalDeviceFeatureEvents {
@@ -23145,7 +24539,7 @@ impl Jer for LogicalDeviceFeatureEvents {
 }
 
 /// ASN.1 `CSTA-back-in-service-event.BackInServiceEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct BackInServiceEvent {
     /// `device`
     pub device: SubjectDeviceID,
@@ -23159,41 +24553,49 @@ pub struct BackInServiceEvent {
 
 impl Ber for BackInServiceEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SubjectDeviceID> = None;
-        let mut f1: Option<EventCause> = None;
-        let mut f2: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 10) {
-                f1 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device: d.required(f0, tlv, "BackInServiceEvent", "device")?,
-            cause: f1,
-            extensions: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "BackInServiceEvent",
+                field: "device",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -23249,7 +24651,7 @@ impl Jer for BackInServiceEvent {
 }
 
 /// ASN.1 `CSTA-device-capabilities-changed-event.DeviceCapsChangedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeviceCapsChangedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -23257,13 +24659,17 @@ pub struct DeviceCapsChangedEvent {
 
 impl Ber for DeviceCapsChangedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -23297,7 +24703,7 @@ impl Jer for DeviceCapsChangedEvent {
 }
 
 /// ASN.1 `CSTA-out-of-service-event.OutOfServiceEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct OutOfServiceEvent {
     /// `device`
     pub device: SubjectDeviceID,
@@ -23311,41 +24717,49 @@ pub struct OutOfServiceEvent {
 
 impl Ber for OutOfServiceEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SubjectDeviceID> = None;
-        let mut f1: Option<EventCause> = None;
-        let mut f2: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 10) {
-                f1 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
+                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device: d.required(f0, tlv, "OutOfServiceEvent", "device")?,
-            cause: f1,
-            extensions: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OutOfServiceEvent",
+                field: "device",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -23401,7 +24815,7 @@ impl Jer for OutOfServiceEvent {
 }
 
 /// ASN.1 `CSTA-partially-in-service-event.PartiallyInServiceEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartiallyInServiceEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -23409,13 +24823,17 @@ pub struct PartiallyInServiceEvent {
 
 impl Ber for PartiallyInServiceEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -23461,6 +24879,12 @@ pub enum DeviceMaintenanceEvents {
     PartiallyInService(PartiallyInServiceEvent),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for DeviceMaintenanceEvents {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl DeviceMaintenanceEvents {
@@ -23553,7 +24977,7 @@ impl Jer for DeviceMaintenanceEvents {
 }
 
 /// ASN.1 `CSTA-bookmark-reached-event.BookmarkReachedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct BookmarkReachedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -23561,13 +24985,17 @@ pub struct BookmarkReachedEvent {
 
 impl Ber for BookmarkReachedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -23601,7 +25029,7 @@ impl Jer for BookmarkReachedEvent {
 }
 
 /// ASN.1 `CSTA-completed-event.CompletedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CompletedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -23609,13 +25037,17 @@ pub struct CompletedEvent {
 
 impl Ber for CompletedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -23649,7 +25081,7 @@ impl Jer for CompletedEvent {
 }
 
 /// ASN.1 `CSTA-dtmf-detected-event.DtmfDetectedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DtmfDetectedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -23657,13 +25089,17 @@ pub struct DtmfDetectedEvent {
 
 impl Ber for DtmfDetectedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -23697,7 +25133,7 @@ impl Jer for DtmfDetectedEvent {
 }
 
 /// ASN.1 `CSTA-emptied-event.EmptiedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct EmptiedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -23705,13 +25141,17 @@ pub struct EmptiedEvent {
 
 impl Ber for EmptiedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -23745,7 +25185,7 @@ impl Jer for EmptiedEvent {
 }
 
 /// ASN.1 `CSTA-interruption-detected-event.InterruptionDetectedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct InterruptionDetectedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -23753,13 +25193,17 @@ pub struct InterruptionDetectedEvent {
 
 impl Ber for InterruptionDetectedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -23793,7 +25237,7 @@ impl Jer for InterruptionDetectedEvent {
 }
 
 /// ASN.1 `CSTA-not-recognized-event.NotRecognizedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NotRecognizedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -23801,13 +25245,17 @@ pub struct NotRecognizedEvent {
 
 impl Ber for NotRecognizedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -23841,7 +25289,7 @@ impl Jer for NotRecognizedEvent {
 }
 
 /// ASN.1 `CSTA-play-event.PlayEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlayEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -23849,13 +25297,17 @@ pub struct PlayEvent {
 
 impl Ber for PlayEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -23889,7 +25341,7 @@ impl Jer for PlayEvent {
 }
 
 /// ASN.1 `CSTA-recognized-event.RecognizedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RecognizedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -23897,13 +25349,17 @@ pub struct RecognizedEvent {
 
 impl Ber for RecognizedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -23937,7 +25393,7 @@ impl Jer for RecognizedEvent {
 }
 
 /// ASN.1 `CSTA-record-event.RecordEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RecordEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -23945,13 +25401,17 @@ pub struct RecordEvent {
 
 impl Ber for RecordEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -23985,7 +25445,7 @@ impl Jer for RecordEvent {
 }
 
 /// ASN.1 `CSTA-review-event.ReviewEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReviewEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -23993,13 +25453,17 @@ pub struct ReviewEvent {
 
 impl Ber for ReviewEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -24033,7 +25497,7 @@ impl Jer for ReviewEvent {
 }
 
 /// ASN.1 `CSTA-silence-timeout-expired-event.SilenceTimeoutExpiredEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SilenceTimeoutExpiredEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -24041,13 +25505,17 @@ pub struct SilenceTimeoutExpiredEvent {
 
 impl Ber for SilenceTimeoutExpiredEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -24081,7 +25549,7 @@ impl Jer for SilenceTimeoutExpiredEvent {
 }
 
 /// ASN.1 `CSTA-speech-detected-event.SpeechDetectedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SpeechDetectedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -24089,13 +25557,17 @@ pub struct SpeechDetectedEvent {
 
 impl Ber for SpeechDetectedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -24129,7 +25601,7 @@ impl Jer for SpeechDetectedEvent {
 }
 
 /// ASN.1 `CSTA-started-event.StartedEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct StartedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -24137,13 +25609,17 @@ pub struct StartedEvent {
 
 impl Ber for StartedEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -24177,7 +25653,7 @@ impl Jer for StartedEvent {
 }
 
 /// ASN.1 `CSTA-stop-event.StopEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct StopEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -24185,13 +25661,17 @@ pub struct StopEvent {
 
 impl Ber for StopEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -24225,7 +25705,7 @@ impl Jer for StopEvent {
 }
 
 /// ASN.1 `CSTA-suspend-play-event.SuspendPlayEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SuspendPlayEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -24233,13 +25713,17 @@ pub struct SuspendPlayEvent {
 
 impl Ber for SuspendPlayEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -24273,7 +25757,7 @@ impl Jer for SuspendPlayEvent {
 }
 
 /// ASN.1 `CSTA-suspend-record-event.SuspendRecordEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SuspendRecordEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -24281,13 +25765,17 @@ pub struct SuspendRecordEvent {
 
 impl Ber for SuspendRecordEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -24321,7 +25809,7 @@ impl Jer for SuspendRecordEvent {
 }
 
 /// ASN.1 `CSTA-voice-attributes-change-event.VoiceAttributesChangeEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct VoiceAttributesChangeEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -24329,13 +25817,17 @@ pub struct VoiceAttributesChangeEvent {
 
 impl Ber for VoiceAttributesChangeEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -24369,7 +25861,7 @@ impl Jer for VoiceAttributesChangeEvent {
 }
 
 /// ASN.1 `CSTA-voice-error-occured-event.VoiceErrorOccuredEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct VoiceErrorOccuredEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
     pub unrecognized: Vec<Any>,
@@ -24377,13 +25869,17 @@ pub struct VoiceErrorOccuredEvent {
 
 impl Ber for VoiceErrorOccuredEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut unrecognized = Vec::new();
         while let Some(c) = it.next()? {
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        Ok(Self { unrecognized })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -24457,6 +25953,12 @@ pub enum VoiceUnitEvents {
     VoiceErrorOccured(VoiceErrorOccuredEvent),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for VoiceUnitEvents {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl VoiceUnitEvents {
@@ -24697,7 +26199,7 @@ impl Jer for VoiceUnitEvents {
 }
 
 /// ASN.1 `CSTA-private-event.PrivateEvent`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PrivateEvent {
     /// `security` (OPTIONAL)
     pub security: Option<Box<CSTASecurityData>>,
@@ -24709,31 +26211,42 @@ pub struct PrivateEvent {
 
 impl Ber for PrivateEvent {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Box<CSTASecurityData>> = None;
-        let mut f1: Option<CSTAPrivateData> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<Box<CSTASecurityData> as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<CSTASecurityData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.security.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && CSTAPrivateData::has_tag(c.tag) {
-                f1 = Some(<CSTAPrivateData as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && CSTAPrivateData::has_tag(c.tag) {
+                out.private_data = <CSTAPrivateData as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            security: f0,
-            private_data: d.required(f1, tlv, "PrivateEvent", "privateData")?,
-            unrecognized,
-        })
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "PrivateEvent",
+                field: "privateData",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -24785,6 +26298,12 @@ pub enum VendorSpecEvents {
     PrivateEvent(PrivateEvent),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for VendorSpecEvents {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl VendorSpecEvents {
@@ -24863,6 +26382,12 @@ pub enum EventSpecificInfo {
     VendorSpecEvents(VendorSpecEvents),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for EventSpecificInfo {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl EventSpecificInfo {
@@ -25037,7 +26562,7 @@ impl Jer for EventSpecificInfo {
 }
 
 /// An anonymous ASN.1 type inside `CSTAEventReportArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CSTAEventReportArgument {
     /// `crossRefIdentifier`
     pub cross_ref_identifier: MonitorCrossRefID,
@@ -25049,41 +26574,45 @@ pub struct CSTAEventReportArgument {
 
 impl Ber for CSTAEventReportArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<MonitorCrossRefID> = None;
-        let mut f1: Option<EventSpecificInfo> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 21) {
-                f0 = Some(<MonitorCrossRefID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 21) {
+                out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && EventSpecificInfo::has_tag(c.tag) {
-                f1 = Some(<EventSpecificInfo as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && EventSpecificInfo::has_tag(c.tag) {
+                out.event_specific_info = <EventSpecificInfo as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            cross_ref_identifier: d.required(
-                f0,
-                tlv,
-                "CSTAEventReportArgument",
-                "crossRefIdentifier",
-            )?,
-            event_specific_info: d.required(
-                f1,
-                tlv,
-                "CSTAEventReportArgument",
-                "eventSpecificInfo",
-            )?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "CSTAEventReportArgument",
+                field: "crossRefIdentifier",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "CSTAEventReportArgument",
+                field: "eventSpecificInfo",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -25145,6 +26674,12 @@ pub enum SelectValue {
     UserDefined,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for SelectValue {
+    fn default() -> Self {
+        Self::Normal
+    }
 }
 
 impl SelectValue {
@@ -25227,7 +26762,7 @@ impl Jer for SelectValue {
 }
 
 /// An anonymous ASN.1 type inside `RouteRequestArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RouteRequestArgument {
     /// `crossRefIdentifier`
     pub cross_ref_identifier: RouteingCrossRefID,
@@ -25277,187 +26812,192 @@ pub struct RouteRequestArgument {
 
 impl Ber for RouteRequestArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<RouteingCrossRefID> = None;
-        let mut f1: Option<RouteRegisterReqID> = None;
-        let mut f2: Option<CalledDeviceID> = None;
-        let mut f3: Option<CallingDeviceID> = None;
-        let mut f4: Option<SubjectDeviceID> = None;
-        let mut f5: Option<Box<ConnectionID>> = None;
-        let mut f6: Option<SelectValue> = None;
-        let mut f7: Option<AssociatedCallingDeviceID> = None;
-        let mut f8: Option<AssociatedCalledDeviceID> = None;
-        let mut f9: Option<bool> = None;
-        let mut f10: Option<i64> = None;
-        let mut f11: Option<CorrelatorData> = None;
-        let mut f12: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f13: Option<CallCharacteristics> = None;
-        let mut f14: Option<Box<ConnectionInformation>> = None;
-        let mut f15: Option<Box<CallLinkageData>> = None;
-        let mut f16: Option<SubjectOfCall> = None;
-        let mut f17: Option<Box<MessageInfo>> = None;
-        let mut f18: Option<LanguagePreferences> = None;
-        let mut f19: Option<Box<DeviceHistory>> = None;
-        let mut f20: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 24) {
-                f0 = Some(<RouteingCrossRefID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 24) {
+                out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 2) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.current_route = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 1) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 1) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 3) {
-                f4 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.routeing_device = Some(<SubjectDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 11) {
-                f5 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.routed_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 1) {
-                f6 = Some(<SelectValue as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
+                out.route_sel_algorithm = Some(<SelectValue as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 5) {
-                f7 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_calling_device =
+                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(1, 6) {
-                f8 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 6) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_called_device =
+                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 2) {
-                f9 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 2) {
+                out.priority = Some(<bool as Ber>::dec(d, &c)?);
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 3) {
-                f10 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 3) {
+                out.reply_timeout = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 4) {
-                f11 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 4) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 5) {
-                f12 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 5) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 6) {
-                f13 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 6) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 7) {
-                f14 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 7) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.route_call_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 8) {
-                f15 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 8) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 9) {
-                f16 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 9) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 10) {
-                f17 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
+            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 10) {
+                <Box<MessageInfo> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.message_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 17;
                 idx = 18;
                 continue;
             }
-            if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 11) {
-                f18 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 11) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 18;
                 idx = 19;
                 continue;
             }
-            if idx <= 19 && f19.is_none() && c.tag == Tag::new(2, 12) {
-                f19 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
+            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 12) {
+                <Box<DeviceHistory> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.device_history.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 19;
                 idx = 20;
                 continue;
             }
-            if idx <= 20 && f20.is_none() && c.tag == Tag::new(1, 30) {
-                f20 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 20;
                 idx = 21;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            cross_ref_identifier: d.required(
-                f0,
-                tlv,
-                "RouteRequestArgument",
-                "crossRefIdentifier",
-            )?,
-            route_register_req_id: f1,
-            current_route: d.required(f2, tlv, "RouteRequestArgument", "currentRoute")?,
-            calling_device: f3,
-            routeing_device: f4,
-            routed_call: f5,
-            route_sel_algorithm: f6,
-            associated_calling_device: f7,
-            associated_called_device: f8,
-            priority: f9,
-            reply_timeout: f10,
-            correlator_data: f11,
-            media_call_characteristics: f12,
-            call_characteristics: f13,
-            route_call_info: f14,
-            call_linkage_data: f15,
-            subject_of_call: f16,
-            message_info: f17,
-            language_preferences: f18,
-            device_history: f19,
-            extensions: f20,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RouteRequestArgument",
+                field: "crossRefIdentifier",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RouteRequestArgument",
+                field: "currentRoute",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -25666,7 +27206,7 @@ impl Jer for RouteRequestArgument {
 }
 
 /// An anonymous ASN.1 type inside `ReRouteRequestArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReRouteRequestArgument {
     /// `crossRefIdentifier`
     pub cross_ref_identifier: RouteingCrossRefID,
@@ -25686,64 +27226,70 @@ pub struct ReRouteRequestArgument {
 
 impl Ber for ReRouteRequestArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<RouteingCrossRefID> = None;
-        let mut f1: Option<RouteRegisterReqID> = None;
-        let mut f2: Option<i64> = None;
-        let mut f3: Option<CorrelatorData> = None;
-        let mut f4: Option<Box<CallLinkageData>> = None;
-        let mut f5: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 24) {
-                f0 = Some(<RouteingCrossRefID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 24) {
+                out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                out.reply_timeout = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 3) {
-                f4 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 30) {
-                f5 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            cross_ref_identifier: d.required(
-                f0,
-                tlv,
-                "ReRouteRequestArgument",
-                "crossRefIdentifier",
-            )?,
-            route_register_req_id: f1,
-            reply_timeout: f2,
-            correlator_data: f3,
-            call_linkage_data: f4,
-            extensions: f5,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ReRouteRequestArgument",
+                field: "crossRefIdentifier",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -25836,6 +27382,12 @@ pub enum RetryValue {
     Unrecognized(Any),
 }
 
+impl Default for RetryValue {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl RetryValue {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -25910,7 +27462,7 @@ impl Jer for RetryValue {
 }
 
 /// An anonymous ASN.1 type inside `RouteSelectRequestArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RouteSelectRequestArgument {
     /// `crossRefIdentifier`
     pub cross_ref_identifier: RouteingCrossRefID,
@@ -25934,84 +27486,87 @@ pub struct RouteSelectRequestArgument {
 
 impl Ber for RouteSelectRequestArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<RouteingCrossRefID> = None;
-        let mut f1: Option<RouteRegisterReqID> = None;
-        let mut f2: Option<DeviceID> = None;
-        let mut f3: Option<Vec<DeviceID>> = None;
-        let mut f4: Option<RetryValue> = None;
-        let mut f5: Option<bool> = None;
-        let mut f6: Option<CorrelatorData> = None;
-        let mut f7: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 24) {
-                f0 = Some(<RouteingCrossRefID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 24) {
+                out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 16)))?;
-                    <DeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 16)))?;
+                <DeviceID as Ber>::dec_into(d, &x0, &mut out.route_selected)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(seqof_8(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                out.alternate_routes = Some(seqof_8(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 3) {
-                f4 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <RetryValue as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.remain_retries = Some(<RetryValue as Ber>::dec(d, &x0)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 4) {
-                f5 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 4) {
+                out.route_used_req = Some(<bool as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 5) {
-                f6 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 5) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 30) {
-                f7 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            cross_ref_identifier: d.required(
-                f0,
-                tlv,
-                "RouteSelectRequestArgument",
-                "crossRefIdentifier",
-            )?,
-            route_register_req_id: f1,
-            route_selected: d.required(f2, tlv, "RouteSelectRequestArgument", "routeSelected")?,
-            alternate_routes: f3,
-            remain_retries: f4,
-            route_used_req: f5,
-            correlator_data: f6,
-            extensions: f7,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RouteSelectRequestArgument",
+                field: "crossRefIdentifier",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RouteSelectRequestArgument",
+                field: "routeSelected",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -26108,7 +27663,7 @@ impl Jer for RouteSelectRequestArgument {
 }
 
 /// An anonymous ASN.1 type inside `RouteUsedRequestArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RouteUsedRequestArgument {
     /// `crossRefIdentifier`
     pub cross_ref_identifier: RouteingCrossRefID,
@@ -26132,84 +27687,91 @@ pub struct RouteUsedRequestArgument {
 
 impl Ber for RouteUsedRequestArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<RouteingCrossRefID> = None;
-        let mut f1: Option<RouteRegisterReqID> = None;
-        let mut f2: Option<CalledDeviceID> = None;
-        let mut f3: Option<CallingDeviceID> = None;
-        let mut f4: Option<bool> = None;
-        let mut f5: Option<CorrelatorData> = None;
-        let mut f6: Option<Box<CallLinkageData>> = None;
-        let mut f7: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 24) {
-                f0 = Some(<RouteingCrossRefID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 24) {
+                out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 2) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.route_used = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 1) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 1) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(0, 1) {
-                f4 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 1) {
+                out.domain = Some(<bool as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 1) {
-                f5 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 1) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 2) {
-                f6 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(1, 30) {
-                f7 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            cross_ref_identifier: d.required(
-                f0,
-                tlv,
-                "RouteUsedRequestArgument",
-                "crossRefIdentifier",
-            )?,
-            route_register_req_id: f1,
-            route_used: d.required(f2, tlv, "RouteUsedRequestArgument", "routeUsed")?,
-            calling_device: f3,
-            domain: f4,
-            correlator_data: f5,
-            call_linkage_data: f6,
-            extensions: f7,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RouteUsedRequestArgument",
+                field: "crossRefIdentifier",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RouteUsedRequestArgument",
+                field: "routeUsed",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -26696,6 +28258,12 @@ pub enum OperationErrors {
     InvalidDestinationDeviceObject,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for OperationErrors {
+    fn default() -> Self {
+        Self::Generic
+    }
 }
 
 impl OperationErrors {
@@ -27788,6 +29356,12 @@ pub enum SecurityErrors {
     Unrecognized(i64),
 }
 
+impl Default for SecurityErrors {
+    fn default() -> Self {
+        Self::Generic
+    }
+}
+
 impl SecurityErrors {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -27923,6 +29497,12 @@ pub enum StateIncompatibilityErrors {
     IncorrectMsgState,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for StateIncompatibilityErrors {
+    fn default() -> Self {
+        Self::Generic
+    }
 }
 
 impl StateIncompatibilityErrors {
@@ -28193,6 +29773,12 @@ pub enum SystemResourceAvailabilityErrors {
     Unrecognized(i64),
 }
 
+impl Default for SystemResourceAvailabilityErrors {
+    fn default() -> Self {
+        Self::Generic
+    }
+}
+
 impl SystemResourceAvailabilityErrors {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -28428,6 +30014,12 @@ pub enum SubscribedResourceAvailabilityErrors {
     Unrecognized(i64),
 }
 
+impl Default for SubscribedResourceAvailabilityErrors {
+    fn default() -> Self {
+        Self::Generic
+    }
+}
+
 impl SubscribedResourceAvailabilityErrors {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -28523,6 +30115,12 @@ pub enum PerformanceManagementErrors {
     Unrecognized(i64),
 }
 
+impl Default for PerformanceManagementErrors {
+    fn default() -> Self {
+        Self::Generic
+    }
+}
+
 impl PerformanceManagementErrors {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -28599,6 +30197,12 @@ pub enum PrivateDataInfoErrors {
     CSTAPrivateDataInfoError,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for PrivateDataInfoErrors {
+    fn default() -> Self {
+        Self::CSTAPrivateDataInfoError
+    }
 }
 
 impl PrivateDataInfoErrors {
@@ -28684,6 +30288,12 @@ pub enum ErrorValue {
     Unspecified(UnspecifiedErrors),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for ErrorValue {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl ErrorValue {
@@ -28858,7 +30468,7 @@ impl Jer for ErrorValue {
 }
 
 /// An anonymous ASN.1 type inside `RouteEndRequestArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RouteEndRequestArgument {
     /// `crossRefIdentifier`
     pub cross_ref_identifier: RouteingCrossRefID,
@@ -28876,60 +30486,61 @@ pub struct RouteEndRequestArgument {
 
 impl Ber for RouteEndRequestArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<RouteingCrossRefID> = None;
-        let mut f1: Option<RouteRegisterReqID> = None;
-        let mut f2: Option<ErrorValue> = None;
-        let mut f3: Option<CorrelatorData> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 24) {
-                f0 = Some(<RouteingCrossRefID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 24) {
+                out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ErrorValue as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                let x0 = d.inner(&c, None)?;
+                out.error_value = Some(<ErrorValue as Ber>::dec(d, &x0)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            cross_ref_identifier: d.required(
-                f0,
-                tlv,
-                "RouteEndRequestArgument",
-                "crossRefIdentifier",
-            )?,
-            route_register_req_id: f1,
-            error_value: f2,
-            correlator_data: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RouteEndRequestArgument",
+                field: "crossRefIdentifier",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -29020,6 +30631,12 @@ pub enum RejectCause {
     Unrecognized(i64),
 }
 
+impl Default for RejectCause {
+    fn default() -> Self {
+        Self::BusyOverflow
+    }
+}
+
 impl RejectCause {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -29100,7 +30717,7 @@ impl Jer for RejectCause {
 }
 
 /// An anonymous ASN.1 type inside `RouteRejectArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RouteRejectArgument {
     /// `crossRefIdentifier`
     pub cross_ref_identifier: RouteingCrossRefID,
@@ -29118,57 +30735,60 @@ pub struct RouteRejectArgument {
 
 impl Ber for RouteRejectArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<RouteingCrossRefID> = None;
-        let mut f1: Option<RouteRegisterReqID> = None;
-        let mut f2: Option<RejectCause> = None;
-        let mut f3: Option<CorrelatorData> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 24) {
-                f0 = Some(<RouteingCrossRefID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 24) {
+                out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<RejectCause as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                out.reject_cause = Some(<RejectCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            cross_ref_identifier: d.required(
-                f0,
-                tlv,
-                "RouteRejectArgument",
-                "crossRefIdentifier",
-            )?,
-            route_register_req_id: f1,
-            reject_cause: f2,
-            correlator_data: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RouteRejectArgument",
+                field: "crossRefIdentifier",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -29241,7 +30861,7 @@ impl Jer for RouteRejectArgument {
 }
 
 /// An anonymous ASN.1 type inside `SingleStepTransArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SingleStepTransArgument {
     /// `activeCall`
     pub active_call: ConnectionID,
@@ -29271,100 +30891,105 @@ pub struct SingleStepTransArgument {
 
 impl Ber for SingleStepTransArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<DeviceID> = None;
-        let mut f2: Option<AccountInfo> = None;
-        let mut f3: Option<AuthCode> = None;
-        let mut f4: Option<CorrelatorData> = None;
-        let mut f5: Option<UserData> = None;
-        let mut f6: Option<CallCharacteristics> = None;
-        let mut f7: Option<SubjectOfCall> = None;
-        let mut f8: Option<LanguagePreferences> = None;
-        let mut f9: Option<EventCause> = None;
-        let mut f10: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.transferred_to)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 0) {
-                f2 = Some(<AccountInfo as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 0) {
+                out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 1) {
-                f3 = Some(<AuthCode as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 1) {
+                out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 2) {
-                f4 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 2) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 29) {
-                f5 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 3) {
-                f6 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 3) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 4) {
-                f7 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 4) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 5) {
-                f8 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 5) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 6) {
-                f9 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 6) {
+                out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(1, 30) {
-                f10 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            active_call: d.required(f0, tlv, "SingleStepTransArgument", "activeCall")?,
-            transferred_to: d.required(f1, tlv, "SingleStepTransArgument", "transferredTo")?,
-            account_code: f2,
-            auth_code: f3,
-            correlator_data: f4,
-            user_data: f5,
-            call_characteristics: f6,
-            subject_of_call: f7,
-            language_preferences: f8,
-            reason: f9,
-            extensions: f10,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SingleStepTransArgument",
+                field: "activeCall",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SingleStepTransArgument",
+                field: "transferredTo",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -29482,7 +31107,7 @@ impl Jer for SingleStepTransArgument {
 }
 
 /// An anonymous ASN.1 type inside `SingleStepTransResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SingleStepTransResult {
     /// `transferredCall`
     pub transferred_call: ConnectionID,
@@ -29500,55 +31125,71 @@ pub struct SingleStepTransResult {
 
 impl Ber for SingleStepTransResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<ConnectionList> = None;
-        let mut f2: Option<Box<ConnectionInformation>> = None;
-        let mut f3: Option<Box<CallLinkageDataList>> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.transferred_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(seqof_1(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                out.connections = Some(seqof_1(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.transferred_call_info
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(<Box<CallLinkageDataList> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<CallLinkageDataList> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data_list
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            transferred_call: d.required(f0, tlv, "SingleStepTransResult", "transferredCall")?,
-            connections: f1,
-            transferred_call_info: f2,
-            call_linkage_data_list: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SingleStepTransResult",
+                field: "transferredCall",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -29630,6 +31271,12 @@ pub enum MonitorObject {
     Unrecognized(Any),
 }
 
+impl Default for MonitorObject {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl MonitorObject {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -29700,7 +31347,7 @@ impl Jer for MonitorObject {
 }
 
 /// ASN.1 `CSTA-status-reporting.MonitorFilter`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MonitorFilter {
     /// `callControl` (DEFAULT {"value": "", "length": 0})
     pub call_control: Option<ApplicationContextInformationCsta3CallControlEvents>,
@@ -29726,88 +31373,84 @@ pub struct MonitorFilter {
 
 impl Ber for MonitorFilter {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ApplicationContextInformationCsta3CallControlEvents> = None;
-        let mut f1: Option<ApplicationContextInformationCsta3CallAssociatedEvents> = None;
-        let mut f2: Option<ApplicationContextInformationCsta3MediaAttachmentEvents> = None;
-        let mut f3: Option<ApplicationContextInformationCsta3PhysicalDeviceFeatureEvents> = None;
-        let mut f4: Option<ApplicationContextInformationCsta3LogicalDeviceFeatureEvents> = None;
-        let mut f5: Option<ApplicationContextInformationCsta3DeviceMaintenanceEvents> = None;
-        let mut f6: Option<ApplicationContextInformationCsta3VoiceUnitEvents> = None;
-        let mut f7: Option<ApplicationContextInformationCsta3VendorSpecEvents> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 =
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                out.call_control =
                     Some(<ApplicationContextInformationCsta3CallControlEvents as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 6) {
-                f1 = Some(
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 6) {
+                out.call_associated = Some(
                     <ApplicationContextInformationCsta3CallAssociatedEvents as Ber>::dec(d, &c)?,
                 );
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 7) {
-                f2 = Some(
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 7) {
+                out.media_attachment = Some(
                     <ApplicationContextInformationCsta3MediaAttachmentEvents as Ber>::dec(d, &c)?,
                 );
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 8) {
-                f3 = Some(
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 8) {
+                out.physical_device_feature = Some(
                     <ApplicationContextInformationCsta3PhysicalDeviceFeatureEvents as Ber>::dec(
                         d, &c,
                     )?,
                 );
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 9) {
-                f4 = Some(
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 9) {
+                out.logical_device_feature = Some(
                     <ApplicationContextInformationCsta3LogicalDeviceFeatureEvents as Ber>::dec(
                         d, &c,
                     )?,
                 );
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 3) {
-                f5 = Some(
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 3) {
+                out.maintenance = Some(
                     <ApplicationContextInformationCsta3DeviceMaintenanceEvents as Ber>::dec(d, &c)?,
                 );
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 5) {
-                f6 = Some(<ApplicationContextInformationCsta3VoiceUnitEvents as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 5) {
+                out.voice_unit =
+                    Some(<ApplicationContextInformationCsta3VoiceUnitEvents as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 4) {
-                f7 = Some(<ApplicationContextInformationCsta3VendorSpecEvents as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 4) {
+                out.private =
+                    Some(<ApplicationContextInformationCsta3VendorSpecEvents as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            call_control: f0,
-            call_associated: f1,
-            media_attachment: f2,
-            physical_device_feature: f3,
-            logical_device_feature: f4,
-            maintenance: f5,
-            voice_unit: f6,
-            private: f7,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -29995,6 +31638,12 @@ pub enum MonitorType {
     Unrecognized(i64),
 }
 
+impl Default for MonitorType {
+    fn default() -> Self {
+        Self::Call
+    }
+}
+
 impl MonitorType {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -30057,7 +31706,7 @@ impl Jer for MonitorType {
 }
 
 /// An anonymous ASN.1 type inside `MonitorStartArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MonitorStartArgument {
     /// `monitorObject`
     pub monitor_object: MonitorObject,
@@ -30075,52 +31724,65 @@ pub struct MonitorStartArgument {
 
 impl Ber for MonitorStartArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<MonitorObject> = None;
-        let mut f1: Option<Box<MonitorFilter>> = None;
-        let mut f2: Option<MonitorType> = None;
-        let mut f3: Option<MonitorMediaClass> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && MonitorObject::has_tag(c.tag) {
-                f0 = Some(<MonitorObject as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && MonitorObject::has_tag(c.tag) {
+                out.monitor_object = <MonitorObject as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<Box<MonitorFilter> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                <Box<MonitorFilter> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.requested_monitor_filter
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 10) {
-                f2 = Some(<MonitorType as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 10) {
+                out.monitor_type = Some(<MonitorType as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 1) {
-                f3 = Some(<MonitorMediaClass as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 1) {
+                out.requested_monitor_media_class = Some(<MonitorMediaClass as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            monitor_object: d.required(f0, tlv, "MonitorStartArgument", "monitorObject")?,
-            requested_monitor_filter: f1,
-            monitor_type: f2,
-            requested_monitor_media_class: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "MonitorStartArgument",
+                field: "monitorObject",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -30190,7 +31852,7 @@ impl Jer for MonitorStartArgument {
 }
 
 /// An anonymous ASN.1 type inside `MonitorStartResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MonitorStartResult {
     /// `crossRefIdentifier`
     pub cross_ref_identifier: MonitorCrossRefID,
@@ -30208,57 +31870,65 @@ pub struct MonitorStartResult {
 
 impl Ber for MonitorStartResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<MonitorCrossRefID> = None;
-        let mut f1: Option<Box<MonitorFilter>> = None;
-        let mut f2: Option<MonitorMediaClass> = None;
-        let mut f3: Option<bool> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 21) {
-                f0 = Some(<MonitorCrossRefID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 21) {
+                out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<Box<MonitorFilter> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                <Box<MonitorFilter> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.actualmonitor_filter
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<MonitorMediaClass as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                out.actual_monitor_media_class = Some(<MonitorMediaClass as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 1) {
-                f3 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 1) {
+                out.monitor_existing_calls = Some(<bool as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            cross_ref_identifier: d.required(
-                f0,
-                tlv,
-                "MonitorStartResult",
-                "crossRefIdentifier",
-            )?,
-            actualmonitor_filter: f1,
-            actual_monitor_media_class: f2,
-            monitor_existing_calls: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "MonitorStartResult",
+                field: "crossRefIdentifier",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -30331,7 +32001,7 @@ impl Jer for MonitorStartResult {
 }
 
 /// An anonymous ASN.1 type inside `ChangeMonitorFilterArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChangeMonitorFilterArgument {
     /// `crossRefIdentifier`
     pub cross_ref_identifier: MonitorCrossRefID,
@@ -30345,48 +32015,55 @@ pub struct ChangeMonitorFilterArgument {
 
 impl Ber for ChangeMonitorFilterArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<MonitorCrossRefID> = None;
-        let mut f1: Option<MonitorFilter> = None;
-        let mut f2: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 21) {
-                f0 = Some(<MonitorCrossRefID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 21) {
+                out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<MonitorFilter as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <MonitorFilter as Ber>::dec_into(d, &c, &mut out.requested_filter_list)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            cross_ref_identifier: d.required(
-                f0,
-                tlv,
-                "ChangeMonitorFilterArgument",
-                "crossRefIdentifier",
-            )?,
-            requested_filter_list: d.required(
-                f1,
-                tlv,
-                "ChangeMonitorFilterArgument",
-                "requestedFilterList",
-            )?,
-            extensions: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ChangeMonitorFilterArgument",
+                field: "crossRefIdentifier",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ChangeMonitorFilterArgument",
+                field: "requestedFilterList",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -30446,7 +32123,7 @@ impl Jer for ChangeMonitorFilterArgument {
 }
 
 /// An anonymous ASN.1 type inside `ChangeMonitorFilterResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChangeMonitorFilterResult {
     /// `actualFilterList` (OPTIONAL)
     pub actual_filter_list: Option<Box<MonitorFilter>>,
@@ -30458,31 +32135,39 @@ pub struct ChangeMonitorFilterResult {
 
 impl Ber for ChangeMonitorFilterResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Box<MonitorFilter>> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<Box<MonitorFilter> as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<MonitorFilter> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.actual_filter_list.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            actual_filter_list: f0,
-            extensions: f1,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -30532,7 +32217,7 @@ impl Jer for ChangeMonitorFilterResult {
 }
 
 /// An anonymous ASN.1 type inside `MonitorStopArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MonitorStopArgument {
     /// `crossRefIdentifier`
     pub cross_ref_identifier: MonitorCrossRefID,
@@ -30544,36 +32229,42 @@ pub struct MonitorStopArgument {
 
 impl Ber for MonitorStopArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<MonitorCrossRefID> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 21) {
-                f0 = Some(<MonitorCrossRefID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 21) {
+                out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            cross_ref_identifier: d.required(
-                f0,
-                tlv,
-                "MonitorStopArgument",
-                "crossRefIdentifier",
-            )?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "MonitorStopArgument",
+                field: "crossRefIdentifier",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -30630,6 +32321,12 @@ pub enum MonitorStopResult {
     NoData(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for MonitorStopResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl MonitorStopResult {
@@ -30697,7 +32394,7 @@ impl Jer for MonitorStopResult {
 }
 
 /// An anonymous ASN.1 type inside `SnapshotDeviceArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SnapshotDeviceArgument {
     /// `snapshotObject`
     pub snapshot_object: DeviceID,
@@ -30709,31 +32406,42 @@ pub struct SnapshotDeviceArgument {
 
 impl Ber for SnapshotDeviceArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.snapshot_object)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            snapshot_object: d.required(f0, tlv, "SnapshotDeviceArgument", "snapshotObject")?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SnapshotDeviceArgument",
+                field: "snapshotObject",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -30813,6 +32521,12 @@ pub enum SimpleCallState {
     CallFailedHeld,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for SimpleCallState {
+    fn default() -> Self {
+        Self::CallNull
+    }
 }
 
 impl SimpleCallState {
@@ -30957,6 +32671,12 @@ pub enum CallState {
     Unrecognized(Any),
 }
 
+impl Default for CallState {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl CallState {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -31031,7 +32751,7 @@ impl Jer for CallState {
 }
 
 /// An anonymous ASN.1 type inside `DeviceMediaInfoListItem`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeviceMediaInfoListItem {
     /// `mediaStreamID` (OPTIONAL)
     pub media_stream_id: Option<MediaStreamID>,
@@ -31043,31 +32763,36 @@ pub struct DeviceMediaInfoListItem {
 
 impl Ber for DeviceMediaInfoListItem {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<MediaStreamID> = None;
-        let mut f1: Option<Box<ConnectionInformation>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<MediaStreamID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.media_stream_id = Some(<MediaStreamID as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.connection_information
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            media_stream_id: f0,
-            connection_information: f1,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -31117,7 +32842,7 @@ impl Jer for DeviceMediaInfoListItem {
 }
 
 /// ASN.1 `CSTA-status-reporting.SnapshotDeviceResponseInfo`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SnapshotDeviceResponseInfo {
     /// `connectionIdentifier`
     pub connection_identifier: ConnectionID,
@@ -31139,82 +32864,90 @@ pub struct SnapshotDeviceResponseInfo {
 
 impl Ber for SnapshotDeviceResponseInfo {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<SubjectDeviceID> = None;
-        let mut f2: Option<CallState> = None;
-        let mut f3: Option<Box<ServicesPermitted>> = None;
-        let mut f4: Option<DeviceMediaInfoList> = None;
-        let mut f5: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f6: Option<Box<CallLinkageData>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.connection_identifier = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 3) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.endpoint_device = Some(<SubjectDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && CallState::has_tag(c.tag) {
-                f2 = Some(<CallState as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && CallState::has_tag(c.tag) {
+                out.local_call_state = <CallState as Ber>::dec(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 0) {
-                f3 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 1) {
-                f4 = Some(seqof_10(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 1) {
+                out.media_service_info_list = Some(seqof_10(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 2) {
-                f5 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 4) {
-                f6 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            connection_identifier: d.required(
-                f0,
-                tlv,
-                "SnapshotDeviceResponseInfo",
-                "connectionIdentifier",
-            )?,
-            endpoint_device: f1,
-            local_call_state: d.required(
-                f2,
-                tlv,
-                "SnapshotDeviceResponseInfo",
-                "localCallState",
-            )?,
-            services_permitted: f3,
-            media_service_info_list: f4,
-            media_call_characteristics: f5,
-            call_linkage_data: f6,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SnapshotDeviceResponseInfo",
+                field: "connectionIdentifier",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SnapshotDeviceResponseInfo",
+                field: "localCallState",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -31317,6 +33050,12 @@ pub enum SnapshotDeviceResultCrossRefIDorSnapshotData {
     Unrecognized(Any),
 }
 
+impl Default for SnapshotDeviceResultCrossRefIDorSnapshotData {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl SnapshotDeviceResultCrossRefIDorSnapshotData {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -31384,7 +33123,7 @@ impl Jer for SnapshotDeviceResultCrossRefIDorSnapshotData {
 }
 
 /// An anonymous ASN.1 type inside `SnapshotDeviceResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SnapshotDeviceResult {
     /// `crossRefIDorSnapshotData`
     pub cross_ref_i_dor_snapshot_data: SnapshotDeviceResultCrossRefIDorSnapshotData,
@@ -31396,41 +33135,46 @@ pub struct SnapshotDeviceResult {
 
 impl Ber for SnapshotDeviceResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SnapshotDeviceResultCrossRefIDorSnapshotData> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0
-                && f0.is_none()
+                && seen & (1 << 0) == 0
                 && SnapshotDeviceResultCrossRefIDorSnapshotData::has_tag(c.tag)
             {
-                f0 = Some(<SnapshotDeviceResultCrossRefIDorSnapshotData as Ber>::dec(
-                    d, &c,
-                )?);
+                out.cross_ref_i_dor_snapshot_data =
+                    <SnapshotDeviceResultCrossRefIDorSnapshotData as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            cross_ref_i_dor_snapshot_data: d.required(
-                f0,
-                tlv,
-                "SnapshotDeviceResult",
-                "crossRefIDorSnapshotData",
-            )?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SnapshotDeviceResult",
+                field: "crossRefIDorSnapshotData",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -31483,7 +33227,7 @@ impl Jer for SnapshotDeviceResult {
 }
 
 /// An anonymous ASN.1 type inside `SnapshotCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SnapshotCallArgument {
     /// `snapshotObject`
     pub snapshot_object: ConnectionID,
@@ -31495,34 +33239,43 @@ pub struct SnapshotCallArgument {
 
 impl Ber for SnapshotCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.snapshot_object = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            snapshot_object: d.required(f0, tlv, "SnapshotCallArgument", "snapshotObject")?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SnapshotCallArgument",
+                field: "snapshotObject",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -31652,6 +33405,12 @@ pub enum MediaServiceType {
     SfSpecific10,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for MediaServiceType {
+    fn default() -> Self {
+        Self::CstaVoiceUnit
+    }
 }
 
 impl MediaServiceType {
@@ -31904,7 +33663,7 @@ impl Jer for MediaServiceType {
 }
 
 /// An anonymous ASN.1 type inside `CallMediaInfoListItem`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallMediaInfoListItem {
     /// `mediaServiceType`
     pub media_service_type: MediaServiceType,
@@ -31922,52 +33681,61 @@ pub struct CallMediaInfoListItem {
 
 impl Ber for CallMediaInfoListItem {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<MediaServiceType> = None;
-        let mut f1: Option<i64> = None;
-        let mut f2: Option<MediaServiceInstanceID> = None;
-        let mut f3: Option<MediaStreamID> = None;
-        let mut f4: Option<Box<ConnectionInformation>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<MediaServiceType as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                out.media_service_type = <MediaServiceType as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                out.media_service_version = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some(<MediaServiceInstanceID as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
+                out.media_service_instance = Some(<MediaServiceInstanceID as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 3) {
-                f3 = Some(<MediaStreamID as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
+                out.media_stream_id = Some(<MediaStreamID as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 4) {
-                f4 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.connection_information
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            media_service_type: d.required(f0, tlv, "CallMediaInfoListItem", "mediaServiceType")?,
-            media_service_version: f1,
-            media_service_instance: f2,
-            media_stream_id: f3,
-            connection_information: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "CallMediaInfoListItem",
+                field: "mediaServiceType",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -32037,7 +33805,7 @@ impl Jer for CallMediaInfoListItem {
 }
 
 /// ASN.1 `CSTA-status-reporting.SnapshotCallResponseInfo`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SnapshotCallResponseInfo {
     /// `deviceOnCall`
     pub device_on_call: SubjectDeviceID,
@@ -32057,65 +33825,68 @@ pub struct SnapshotCallResponseInfo {
 
 impl Ber for SnapshotCallResponseInfo {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SubjectDeviceID> = None;
-        let mut f1: Option<Box<ConnectionID>> = None;
-        let mut f2: Option<LocalConnectionState> = None;
-        let mut f3: Option<Box<ServicesPermitted>> = None;
-        let mut f4: Option<CallMediaInfoList> = None;
-        let mut f5: Option<LocationInfoList> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 3) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SubjectDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.device_on_call = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 11) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.call_identifier = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 14) {
-                f2 = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
+                out.local_connection_state = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 0) {
-                f3 = Some(<Box<ServicesPermitted> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
+                <Box<ServicesPermitted> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.services_permitted.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 1) {
-                f4 = Some(seqof_12(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 1) {
+                out.media_service_info_list = Some(seqof_12(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 2) {
-                f5 = Some(seqof_5(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
+                out.location_info = Some(seqof_5(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device_on_call: d.required(f0, tlv, "SnapshotCallResponseInfo", "deviceOnCall")?,
-            call_identifier: f1,
-            local_connection_state: f2,
-            services_permitted: f3,
-            media_service_info_list: f4,
-            location_info: f5,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SnapshotCallResponseInfo",
+                field: "deviceOnCall",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -32207,6 +33978,12 @@ pub enum SnapshotCallResultCrossRefIDorSnapshotData {
     Unrecognized(Any),
 }
 
+impl Default for SnapshotCallResultCrossRefIDorSnapshotData {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl SnapshotCallResultCrossRefIDorSnapshotData {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -32274,7 +34051,7 @@ impl Jer for SnapshotCallResultCrossRefIDorSnapshotData {
 }
 
 /// An anonymous ASN.1 type inside `SnapshotCallResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SnapshotCallResult {
     /// `crossRefIDorSnapshotData`
     pub cross_ref_i_dor_snapshot_data: SnapshotCallResultCrossRefIDorSnapshotData,
@@ -32310,137 +34087,141 @@ pub struct SnapshotCallResult {
 
 impl Ber for SnapshotCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SnapshotCallResultCrossRefIDorSnapshotData> = None;
-        let mut f1: Option<Box<MediaCallCharacteristics>> = None;
-        let mut f2: Option<CallCharacteristics> = None;
-        let mut f3: Option<CallingDeviceID> = None;
-        let mut f4: Option<CalledDeviceID> = None;
-        let mut f5: Option<AssociatedCallingDeviceID> = None;
-        let mut f6: Option<AssociatedCalledDeviceID> = None;
-        let mut f7: Option<CorrelatorData> = None;
-        let mut f8: Option<Box<CallLinkageData>> = None;
-        let mut f9: Option<SubjectOfCall> = None;
-        let mut f10: Option<Box<MessageInfo>> = None;
-        let mut f11: Option<LanguagePreferences> = None;
-        let mut f12: Option<Box<DeviceHistory>> = None;
-        let mut f13: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
             if idx <= 0
-                && f0.is_none()
+                && seen & (1 << 0) == 0
                 && SnapshotCallResultCrossRefIDorSnapshotData::has_tag(c.tag)
             {
-                f0 = Some(<SnapshotCallResultCrossRefIDorSnapshotData as Ber>::dec(
-                    d, &c,
-                )?);
+                out.cross_ref_i_dor_snapshot_data =
+                    <SnapshotCallResultCrossRefIDorSnapshotData as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<Box<MediaCallCharacteristics> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.media_call_characteristics
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 3) {
-                f2 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 3) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 1) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 1) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 2) {
-                f4 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <CalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.called_device = Some(<CalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 5) {
-                f5 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCallingDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_calling_device_id =
+                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 6) {
-                f6 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociatedCalledDeviceID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 6) {
+                let x0 = d.inner(&c, None)?;
+                out.associated_called_device_id =
+                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 1) {
-                f7 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 1) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 2) {
-                f8 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 2) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 3) {
-                f9 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 3) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 4) {
-                f10 = Some(<Box<MessageInfo> as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 4) {
+                <Box<MessageInfo> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.message_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 5) {
-                f11 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 5) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 6) {
-                f12 = Some(<Box<DeviceHistory> as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 6) {
+                <Box<DeviceHistory> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.device_history.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(1, 30) {
-                f13 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            cross_ref_i_dor_snapshot_data: d.required(
-                f0,
-                tlv,
-                "SnapshotCallResult",
-                "crossRefIDorSnapshotData",
-            )?,
-            media_call_characteristics: f1,
-            call_characteristics: f2,
-            calling_device: f3,
-            called_device: f4,
-            associated_calling_device_id: f5,
-            associated_called_device_id: f6,
-            correlator_data: f7,
-            call_linkage_data: f8,
-            subject_of_call: f9,
-            message_info: f10,
-            language_preferences: f11,
-            device_history: f12,
-            extensions: f13,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SnapshotCallResult",
+                field: "crossRefIDorSnapshotData",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -32597,7 +34378,7 @@ impl Jer for SnapshotCallResult {
 }
 
 /// An anonymous ASN.1 type inside `SnapshotCallDataArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SnapshotCallDataArgument {
     /// `serviceCrossRefID`
     pub service_cross_ref_id: ServiceCrossRefID,
@@ -32615,57 +34396,74 @@ pub struct SnapshotCallDataArgument {
 
 impl Ber for SnapshotCallDataArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ServiceCrossRefID> = None;
-        let mut f1: Option<i64> = None;
-        let mut f2: Option<bool> = None;
-        let mut f3: Option<SnapshotCallData> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<ServiceCrossRefID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.service_cross_ref_id = <ServiceCrossRefID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 2) {
-                f1 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 2) {
+                out.segment_id = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 1) {
-                f2 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 1) {
+                out.last_segment = <bool as Ber>::dec(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 23) {
-                f3 = Some(seqof_13(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 23) {
+                out.snapshot_data = seqof_13(d, &c)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            service_cross_ref_id: d.required(
-                f0,
-                tlv,
-                "SnapshotCallDataArgument",
-                "serviceCrossRefID",
-            )?,
-            segment_id: f1,
-            last_segment: d.required(f2, tlv, "SnapshotCallDataArgument", "lastSegment")?,
-            snapshot_data: d.required(f3, tlv, "SnapshotCallDataArgument", "snapshotData")?,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SnapshotCallDataArgument",
+                field: "serviceCrossRefID",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SnapshotCallDataArgument",
+                field: "lastSegment",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SnapshotCallDataArgument",
+                field: "snapshotData",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -32730,7 +34528,7 @@ impl Jer for SnapshotCallDataArgument {
 }
 
 /// An anonymous ASN.1 type inside `SnapshotDeviceDataArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SnapshotDeviceDataArgument {
     /// `serviceCrossRefID`
     pub service_cross_ref_id: ServiceCrossRefID,
@@ -32748,57 +34546,74 @@ pub struct SnapshotDeviceDataArgument {
 
 impl Ber for SnapshotDeviceDataArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ServiceCrossRefID> = None;
-        let mut f1: Option<i64> = None;
-        let mut f2: Option<bool> = None;
-        let mut f3: Option<SnapshotDeviceData> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<ServiceCrossRefID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.service_cross_ref_id = <ServiceCrossRefID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 2) {
-                f1 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 2) {
+                out.segment_id = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 1) {
-                f2 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 1) {
+                out.last_segment = <bool as Ber>::dec(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 22) {
-                f3 = Some(seqof_11(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 22) {
+                out.snapshot_data = seqof_11(d, &c)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            service_cross_ref_id: d.required(
-                f0,
-                tlv,
-                "SnapshotDeviceDataArgument",
-                "serviceCrossRefID",
-            )?,
-            segment_id: f1,
-            last_segment: d.required(f2, tlv, "SnapshotDeviceDataArgument", "lastSegment")?,
-            snapshot_data: d.required(f3, tlv, "SnapshotDeviceDataArgument", "snapshotData")?,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SnapshotDeviceDataArgument",
+                field: "serviceCrossRefID",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SnapshotDeviceDataArgument",
+                field: "lastSegment",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SnapshotDeviceDataArgument",
+                field: "snapshotData",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -32863,7 +34678,7 @@ impl Jer for SnapshotDeviceDataArgument {
 }
 
 /// An anonymous ASN.1 type inside `SystemRegisterArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SystemRegisterArgument {
     /// `requestTypes`
     pub request_types: RequestTypes,
@@ -32877,38 +34692,48 @@ pub struct SystemRegisterArgument {
 
 impl Ber for SystemRegisterArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<RequestTypes> = None;
-        let mut f1: Option<StatusFilter> = None;
-        let mut f2: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 3) {
-                f0 = Some(<RequestTypes as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 3) {
+                out.request_types = <RequestTypes as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 3) {
-                f1 = Some(<StatusFilter as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
+                out.requested_status_filter = Some(<StatusFilter as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            request_types: d.required(f0, tlv, "SystemRegisterArgument", "requestTypes")?,
-            requested_status_filter: f1,
-            extensions: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SystemRegisterArgument",
+                field: "requestTypes",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -32962,7 +34787,7 @@ impl Jer for SystemRegisterArgument {
 }
 
 /// An anonymous ASN.1 type inside `SystemRegisterResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SystemRegisterResult {
     /// `sysStatRegisterID`
     pub sys_stat_register_id: SysStatRegisterID,
@@ -32976,43 +34801,48 @@ pub struct SystemRegisterResult {
 
 impl Ber for SystemRegisterResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SysStatRegisterID> = None;
-        let mut f1: Option<StatusFilter> = None;
-        let mut f2: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<SysStatRegisterID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.sys_stat_register_id = <SysStatRegisterID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 3) {
-                f1 = Some(<StatusFilter as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
+                out.actual_status_filter = Some(<StatusFilter as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            sys_stat_register_id: d.required(
-                f0,
-                tlv,
-                "SystemRegisterResult",
-                "sysStatRegisterID",
-            )?,
-            actual_status_filter: f1,
-            extensions: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SystemRegisterResult",
+                field: "sysStatRegisterID",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -33069,7 +34899,7 @@ impl Jer for SystemRegisterResult {
 }
 
 /// An anonymous ASN.1 type inside `SystemRegisterAbortArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SystemRegisterAbortArgument {
     /// `sysStatRegisterID`
     pub sys_stat_register_id: SysStatRegisterID,
@@ -33081,36 +34911,42 @@ pub struct SystemRegisterAbortArgument {
 
 impl Ber for SystemRegisterAbortArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SysStatRegisterID> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<SysStatRegisterID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.sys_stat_register_id = <SysStatRegisterID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            sys_stat_register_id: d.required(
-                f0,
-                tlv,
-                "SystemRegisterAbortArgument",
-                "sysStatRegisterID",
-            )?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SystemRegisterAbortArgument",
+                field: "sysStatRegisterID",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -33159,7 +34995,7 @@ impl Jer for SystemRegisterAbortArgument {
 }
 
 /// An anonymous ASN.1 type inside `SystemRegisterCancelArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SystemRegisterCancelArgument {
     /// `sysStatRegisterID`
     pub sys_stat_register_id: SysStatRegisterID,
@@ -33171,36 +35007,42 @@ pub struct SystemRegisterCancelArgument {
 
 impl Ber for SystemRegisterCancelArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SysStatRegisterID> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<SysStatRegisterID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.sys_stat_register_id = <SysStatRegisterID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            sys_stat_register_id: d.required(
-                f0,
-                tlv,
-                "SystemRegisterCancelArgument",
-                "sysStatRegisterID",
-            )?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SystemRegisterCancelArgument",
+                field: "sysStatRegisterID",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -33257,6 +35099,12 @@ pub enum SystemRegisterCancelResult {
     NoData(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for SystemRegisterCancelResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl SystemRegisterCancelResult {
@@ -33324,7 +35172,7 @@ impl Jer for SystemRegisterCancelResult {
 }
 
 /// An anonymous ASN.1 type inside `RequestSysStatArg`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RequestSysStatArg {
     /// `sysStatRegisterID` (OPTIONAL)
     pub sys_stat_register_id: Option<SysStatRegisterID>,
@@ -33336,31 +35184,35 @@ pub struct RequestSysStatArg {
 
 impl Ber for RequestSysStatArg {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SysStatRegisterID> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<SysStatRegisterID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.sys_stat_register_id = Some(<SysStatRegisterID as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            sys_stat_register_id: f0,
-            extensions: f1,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -33432,6 +35284,12 @@ pub enum SystemStatus {
     PartiallyDisabled,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for SystemStatus {
+    fn default() -> Self {
+        Self::Initializing
+    }
 }
 
 impl SystemStatus {
@@ -33534,7 +35392,7 @@ impl Jer for SystemStatus {
 }
 
 /// An anonymous ASN.1 type inside `RequestSysStatRes`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RequestSysStatRes {
     /// `systemStatus`
     pub system_status: SystemStatus,
@@ -33546,31 +35404,42 @@ pub struct RequestSysStatRes {
 
 impl Ber for RequestSysStatRes {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SystemStatus> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 10) {
-                f0 = Some(<SystemStatus as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
+                out.system_status = <SystemStatus as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            system_status: d.required(f0, tlv, "RequestSysStatRes", "systemStatus")?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RequestSysStatRes",
+                field: "systemStatus",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -33616,7 +35485,7 @@ impl Jer for RequestSysStatRes {
 }
 
 /// An anonymous ASN.1 type inside `SystemStatusArg`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SystemStatusArg {
     /// `sysStatRegisterID` (OPTIONAL)
     pub sys_stat_register_id: Option<SysStatRegisterID>,
@@ -33630,38 +35499,48 @@ pub struct SystemStatusArg {
 
 impl Ber for SystemStatusArg {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SysStatRegisterID> = None;
-        let mut f1: Option<SystemStatus> = None;
-        let mut f2: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<SysStatRegisterID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.sys_stat_register_id = Some(<SysStatRegisterID as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 10) {
-                f1 = Some(<SystemStatus as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
+                out.system_status = <SystemStatus as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            sys_stat_register_id: f0,
-            system_status: d.required(f1, tlv, "SystemStatusArg", "systemStatus")?,
-            extensions: f2,
-            unrecognized,
-        })
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SystemStatusArg",
+                field: "systemStatus",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -33723,6 +35602,12 @@ pub enum SystemStatusRes {
     NoData(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for SystemStatusRes {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl SystemStatusRes {
@@ -33790,7 +35675,7 @@ impl Jer for SystemStatusRes {
 }
 
 /// An anonymous ASN.1 type inside `DeflectCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeflectCallArgument {
     /// `callToBeDiverted`
     pub call_to_be_diverted: ConnectionID,
@@ -33818,93 +35703,99 @@ pub struct DeflectCallArgument {
 
 impl Ber for DeflectCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<DeviceID> = None;
-        let mut f2: Option<DeviceIDList> = None;
-        let mut f3: Option<CorrelatorData> = None;
-        let mut f4: Option<UserData> = None;
-        let mut f5: Option<CallCharacteristics> = None;
-        let mut f6: Option<SubjectOfCall> = None;
-        let mut f7: Option<LanguagePreferences> = None;
-        let mut f8: Option<EventCause> = None;
-        let mut f9: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.call_to_be_diverted = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.new_destination)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(seqof_8(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                out.add_new_destinations_list = Some(seqof_8(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 4) {
-                f3 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 4) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 29) {
-                f4 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 0) {
-                f5 = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 0) {
+                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 1) {
-                f6 = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
+                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 2) {
-                f7 = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 2) {
+                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 3) {
-                f8 = Some(<EventCause as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 3) {
+                out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(1, 30) {
-                f9 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            call_to_be_diverted: d.required(f0, tlv, "DeflectCallArgument", "callToBeDiverted")?,
-            new_destination: d.required(f1, tlv, "DeflectCallArgument", "newDestination")?,
-            add_new_destinations_list: f2,
-            correlator_data: f3,
-            user_data: f4,
-            call_characteristics: f5,
-            subject_of_call: f6,
-            language_preferences: f7,
-            reason: f8,
-            extensions: f9,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DeflectCallArgument",
+                field: "callToBeDiverted",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DeflectCallArgument",
+                field: "newDestination",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -34024,6 +35915,12 @@ pub enum DeflectCallResult {
     Unrecognized(Any),
 }
 
+impl Default for DeflectCallResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl DeflectCallResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -34089,7 +35986,7 @@ impl Jer for DeflectCallResult {
 }
 
 /// An anonymous ASN.1 type inside `DirectedPickupCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DirectedPickupCallArgument {
     /// `callToBePickedUp`
     pub call_to_be_picked_up: ConnectionID,
@@ -34107,68 +36004,69 @@ pub struct DirectedPickupCallArgument {
 
 impl Ber for DirectedPickupCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<DeviceID> = None;
-        let mut f2: Option<CorrelatorData> = None;
-        let mut f3: Option<UserData> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.call_to_be_picked_up = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.requesting_device)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 4) {
-                f2 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 4) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 29) {
-                f3 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            call_to_be_picked_up: d.required(
-                f0,
-                tlv,
-                "DirectedPickupCallArgument",
-                "callToBePickedUp",
-            )?,
-            requesting_device: d.required(
-                f1,
-                tlv,
-                "DirectedPickupCallArgument",
-                "requestingDevice",
-            )?,
-            correlator_data: f2,
-            user_data: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DirectedPickupCallArgument",
+                field: "callToBePickedUp",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DirectedPickupCallArgument",
+                field: "requestingDevice",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -34241,7 +36139,7 @@ impl Jer for DirectedPickupCallArgument {
 }
 
 /// An anonymous ASN.1 type inside `DirectedPickupCallResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DirectedPickupCallResult {
     /// `pickedCall` (OPTIONAL)
     pub picked_call: Option<Box<ConnectionID>>,
@@ -34257,48 +36155,56 @@ pub struct DirectedPickupCallResult {
 
 impl Ber for DirectedPickupCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Box<ConnectionID>> = None;
-        let mut f1: Option<Box<ConnectionInformation>> = None;
-        let mut f2: Option<Box<CallLinkageData>> = None;
-        let mut f3: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.picked_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.picked_call_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            picked_call: f0,
-            picked_call_info: f1,
-            call_linkage_data: f2,
-            extensions: f3,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -34366,7 +36272,7 @@ impl Jer for DirectedPickupCallResult {
 }
 
 /// An anonymous ASN.1 type inside `GroupPickupCallArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GroupPickupCallArgument {
     /// `newDestination`
     pub new_destination: DeviceID,
@@ -34384,55 +36290,65 @@ pub struct GroupPickupCallArgument {
 
 impl Ber for GroupPickupCallArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<Box<DeviceID>> = None;
-        let mut f2: Option<CorrelatorData> = None;
-        let mut f3: Option<UserData> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.new_destination)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.pick_group.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 4) {
-                f2 = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 4) {
+                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 29) {
-                f3 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    <UserData as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 29) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            new_destination: d.required(f0, tlv, "GroupPickupCallArgument", "newDestination")?,
-            pick_group: f1,
-            correlator_data: f2,
-            user_data: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GroupPickupCallArgument",
+                field: "newDestination",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -34504,7 +36420,7 @@ impl Jer for GroupPickupCallArgument {
 }
 
 /// An anonymous ASN.1 type inside `GroupPickupCallResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GroupPickupCallResult {
     /// `pickedCall` (OPTIONAL)
     pub picked_call: Option<Box<ConnectionID>>,
@@ -34520,48 +36436,56 @@ pub struct GroupPickupCallResult {
 
 impl Ber for GroupPickupCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Box<ConnectionID>> = None;
-        let mut f1: Option<Box<ConnectionInformation>> = None;
-        let mut f2: Option<Box<CallLinkageData>> = None;
-        let mut f3: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<ConnectionID> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.picked_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<Box<ConnectionInformation> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<ConnectionInformation> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.picked_call_info.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<Box<CallLinkageData> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<CallLinkageData> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.call_linkage_data.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            picked_call: f0,
-            picked_call_info: f1,
-            call_linkage_data: f2,
-            extensions: f3,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -34639,6 +36563,12 @@ pub enum DigitMode {
     Unrecognized(i64),
 }
 
+impl Default for DigitMode {
+    fn default() -> Self {
+        Self::RotaryPulse
+    }
+}
+
 impl DigitMode {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -34701,7 +36631,7 @@ impl Jer for DigitMode {
 }
 
 /// An anonymous ASN.1 type inside `GenerateDigitsArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GenerateDigitsArgument {
     /// `connectionToSendDigits`
     pub connection_to_send_digits: ConnectionID,
@@ -34723,79 +36653,80 @@ pub struct GenerateDigitsArgument {
 
 impl Ber for GenerateDigitsArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ConnectionID> = None;
-        let mut f1: Option<DigitMode> = None;
-        let mut f2: Option<Text> = None;
-        let mut f3: Option<i64> = None;
-        let mut f4: Option<i64> = None;
-        let mut f5: Option<i64> = None;
-        let mut f6: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(1, 11) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ConnectionID as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
+                let x0 = d.inner(&c, None)?;
+                out.connection_to_send_digits = <ConnectionID as Ber>::dec(d, &x0)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 10) {
-                f1 = Some(<DigitMode as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
+                out.digit_mode = Some(<DigitMode as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 22) {
-                f2 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 22) {
+                out.characters_to_send = <Text as Ber>::dec(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 0) {
-                f3 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
+                out.tone_duration = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 1) {
-                f4 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 1) {
+                out.pulse_rate = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 2) {
-                f5 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
+                out.pause_duration = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 30) {
-                f6 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            connection_to_send_digits: d.required(
-                f0,
-                tlv,
-                "GenerateDigitsArgument",
-                "connectionToSendDigits",
-            )?,
-            digit_mode: f1,
-            characters_to_send: d.required(
-                f2,
-                tlv,
-                "GenerateDigitsArgument",
-                "charactersToSend",
-            )?,
-            tone_duration: f3,
-            pulse_rate: f4,
-            pause_duration: f5,
-            extensions: f6,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GenerateDigitsArgument",
+                field: "connectionToSendDigits",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GenerateDigitsArgument",
+                field: "charactersToSend",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -34896,6 +36827,12 @@ pub enum GenerateDigitsResult {
     Unrecognized(Any),
 }
 
+impl Default for GenerateDigitsResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl GenerateDigitsResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -34961,7 +36898,7 @@ impl Jer for GenerateDigitsResult {
 }
 
 /// An anonymous ASN.1 type inside `RouteRegisterArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RouteRegisterArgument {
     /// `routeingDevice` (OPTIONAL)
     pub routeing_device: Option<Box<DeviceID>>,
@@ -34975,38 +36912,45 @@ pub struct RouteRegisterArgument {
 
 impl Ber for RouteRegisterArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Box<DeviceID>> = None;
-        let mut f1: Option<MediaClass> = None;
-        let mut f2: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.routeing_device.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 3) {
-                f1 = Some(<MediaClass as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
+                out.requested_routeing_media_class = Some(<MediaClass as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            routeing_device: f0,
-            requested_routeing_media_class: f1,
-            extensions: f2,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -35064,7 +37008,7 @@ impl Jer for RouteRegisterArgument {
 }
 
 /// An anonymous ASN.1 type inside `RouteRegisterResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RouteRegisterResult {
     /// `routeRegisterReqID`
     pub route_register_req_id: RouteRegisterReqID,
@@ -35078,43 +37022,48 @@ pub struct RouteRegisterResult {
 
 impl Ber for RouteRegisterResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<RouteRegisterReqID> = None;
-        let mut f1: Option<MediaClass> = None;
-        let mut f2: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.route_register_req_id = <RouteRegisterReqID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 3) {
-                f1 = Some(<MediaClass as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
+                out.actual_routeing_media_class = Some(<MediaClass as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            route_register_req_id: d.required(
-                f0,
-                tlv,
-                "RouteRegisterResult",
-                "routeRegisterReqID",
-            )?,
-            actual_routeing_media_class: f1,
-            extensions: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RouteRegisterResult",
+                field: "routeRegisterReqID",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -35171,7 +37120,7 @@ impl Jer for RouteRegisterResult {
 }
 
 /// An anonymous ASN.1 type inside `RouteRegisterAbortArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RouteRegisterAbortArgument {
     /// `routeRegisterReqID`
     pub route_register_req_id: RouteRegisterReqID,
@@ -35183,36 +37132,42 @@ pub struct RouteRegisterAbortArgument {
 
 impl Ber for RouteRegisterAbortArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<RouteRegisterReqID> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.route_register_req_id = <RouteRegisterReqID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            route_register_req_id: d.required(
-                f0,
-                tlv,
-                "RouteRegisterAbortArgument",
-                "routeRegisterReqID",
-            )?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RouteRegisterAbortArgument",
+                field: "routeRegisterReqID",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -35261,7 +37216,7 @@ impl Jer for RouteRegisterAbortArgument {
 }
 
 /// An anonymous ASN.1 type inside `RouteRegisterCancelArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RouteRegisterCancelArgument {
     /// `routeRegisterReqID`
     pub route_register_req_id: RouteRegisterReqID,
@@ -35273,36 +37228,42 @@ pub struct RouteRegisterCancelArgument {
 
 impl Ber for RouteRegisterCancelArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<RouteRegisterReqID> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.route_register_req_id = <RouteRegisterReqID as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            route_register_req_id: d.required(
-                f0,
-                tlv,
-                "RouteRegisterCancelArgument",
-                "routeRegisterReqID",
-            )?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "RouteRegisterCancelArgument",
+                field: "routeRegisterReqID",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -35363,6 +37324,12 @@ pub enum RouteRegisterCancelResult {
     NoData(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for RouteRegisterCancelResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl RouteRegisterCancelResult {
@@ -35430,7 +37397,7 @@ impl Jer for RouteRegisterCancelResult {
 }
 
 /// An anonymous ASN.1 type inside `GetAgentStateArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GetAgentStateArgument {
     /// `device`
     pub device: DeviceID,
@@ -35444,38 +37411,52 @@ pub struct GetAgentStateArgument {
 
 impl Ber for GetAgentStateArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<Box<DeviceID>> = None;
-        let mut f2: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.acd_group.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(1, 30) {
-                f2 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device: d.required(f0, tlv, "GetAgentStateArgument", "device")?,
-            acd_group: f1,
-            extensions: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GetAgentStateArgument",
+                field: "device",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -35543,6 +37524,12 @@ pub enum AgentState {
     AgentWorkingAfterCall,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for AgentState {
+    fn default() -> Self {
+        Self::AgentNotReady
+    }
 }
 
 impl AgentState {
@@ -35635,6 +37622,12 @@ pub enum AgentStateCondition {
     Unrecognized(i64),
 }
 
+impl Default for AgentStateCondition {
+    fn default() -> Self {
+        Self::ForcedPause
+    }
+}
+
 impl AgentStateCondition {
     /// The number on the wire.
     pub fn value(self) -> i64 {
@@ -35698,7 +37691,7 @@ impl Jer for AgentStateCondition {
 }
 
 /// ASN.1 `CSTA-get-agent-state.AgentInfo`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentInfo {
     /// `acdGroup` (OPTIONAL)
     pub acd_group: Option<Box<DeviceID>>,
@@ -35714,45 +37707,54 @@ pub struct AgentInfo {
 
 impl Ber for AgentInfo {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Box<DeviceID>> = None;
-        let mut f1: Option<AgentState> = None;
-        let mut f2: Option<PendingAgentState> = None;
-        let mut f3: Option<AgentStateCondition> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.acd_group.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 10) {
-                f1 = Some(<AgentState as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
+                out.agent_state = <AgentState as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 0) {
-                f2 = Some(<PendingAgentState as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 0) {
+                out.pending_agent_state = Some(<PendingAgentState as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 1) {
-                f3 = Some(<AgentStateCondition as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 1) {
+                out.agent_state_condition = Some(<AgentStateCondition as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            acd_group: f0,
-            agent_state: d.required(f1, tlv, "AgentInfo", "agentState")?,
-            pending_agent_state: f2,
-            agent_state_condition: f3,
-            unrecognized,
-        })
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AgentInfo",
+                field: "agentState",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -35814,7 +37816,7 @@ impl Jer for AgentInfo {
 }
 
 /// ASN.1 `CSTA-get-agent-state.AgentStateEntry`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentStateEntry {
     /// `agentID` (OPTIONAL)
     pub agent_id: Option<AgentID>,
@@ -35828,38 +37830,44 @@ pub struct AgentStateEntry {
 
 impl Ber for AgentStateEntry {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<AgentID> = None;
-        let mut f1: Option<bool> = None;
-        let mut f2: Option<Vec<AgentInfo>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 4) {
-                f0 = Some(<AgentID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
+                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 1) {
-                f1 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 1) {
+                out.logged_on = <bool as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(seqof_14(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                out.agent_info = Some(seqof_14(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            agent_id: f0,
-            logged_on: d.required(f1, tlv, "AgentStateEntry", "loggedOn")?,
-            agent_info: f2,
-            unrecognized,
-        })
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AgentStateEntry",
+                field: "loggedOn",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -35913,7 +37921,7 @@ impl Jer for AgentStateEntry {
 }
 
 /// An anonymous ASN.1 type inside `GetAgentStateResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GetAgentStateResult {
     /// `agentStateList`
     pub agent_state_list: AgentStateList,
@@ -35925,31 +37933,42 @@ pub struct GetAgentStateResult {
 
 impl Ber for GetAgentStateResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<AgentStateList> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(seqof_15(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                out.agent_state_list = seqof_15(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            agent_state_list: d.required(f0, tlv, "GetAgentStateResult", "agentStateList")?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GetAgentStateResult",
+                field: "agentStateList",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -35995,7 +38014,7 @@ impl Jer for GetAgentStateResult {
 }
 
 /// An anonymous ASN.1 type inside `GetDoNotDisturbArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GetDoNotDisturbArgument {
     /// `device`
     pub device: DeviceID,
@@ -36007,31 +38026,42 @@ pub struct GetDoNotDisturbArgument {
 
 impl Ber for GetDoNotDisturbArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device: d.required(f0, tlv, "GetDoNotDisturbArgument", "device")?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GetDoNotDisturbArgument",
+                field: "device",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -36077,7 +38107,7 @@ impl Jer for GetDoNotDisturbArgument {
 }
 
 /// An anonymous ASN.1 type inside `GetDoNotDisturbResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GetDoNotDisturbResult {
     /// `doNotDisturbOn`
     pub do_not_disturb_on: bool,
@@ -36093,45 +38123,54 @@ pub struct GetDoNotDisturbResult {
 
 impl Ber for GetDoNotDisturbResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<bool> = None;
-        let mut f1: Option<CallOrigination> = None;
-        let mut f2: Option<Vec<DeviceID>> = None;
-        let mut f3: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 1) {
-                f0 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 1) {
+                out.do_not_disturb_on = <bool as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 3) {
-                f1 = Some(<CallOrigination as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
+                out.call_origination = Some(<CallOrigination as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(seqof_8(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                out.calling_device_list = Some(seqof_8(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(1, 30) {
-                f3 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            do_not_disturb_on: d.required(f0, tlv, "GetDoNotDisturbResult", "doNotDisturbOn")?,
-            call_origination: f1,
-            calling_device_list: f2,
-            extensions: f3,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GetDoNotDisturbResult",
+                field: "doNotDisturbOn",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -36193,7 +38232,7 @@ impl Jer for GetDoNotDisturbResult {
 }
 
 /// An anonymous ASN.1 type inside `GetForwardingArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GetForwardingArgument {
     /// `device`
     pub device: DeviceID,
@@ -36205,31 +38244,42 @@ pub struct GetForwardingArgument {
 
 impl Ber for GetForwardingArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device: d.required(f0, tlv, "GetForwardingArgument", "device")?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GetForwardingArgument",
+                field: "device",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -36275,7 +38325,7 @@ impl Jer for GetForwardingArgument {
 }
 
 /// An anonymous ASN.1 type inside `ForwardListItem`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ForwardListItem {
     /// `forwardingType` (OPTIONAL)
     pub forwarding_type: Option<ForwardingType>,
@@ -36295,59 +38345,66 @@ pub struct ForwardListItem {
 
 impl Ber for ForwardListItem {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ForwardingType> = None;
-        let mut f1: Option<bool> = None;
-        let mut f2: Option<Box<DeviceID>> = None;
-        let mut f3: Option<ForwardDefault> = None;
-        let mut f4: Option<i64> = None;
-        let mut f5: Option<i64> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 10) {
-                f0 = Some(<ForwardingType as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
+                out.forwarding_type = Some(<ForwardingType as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 1) {
-                f1 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 1) {
+                out.forward_status = <bool as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.forward_dn.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 10) {
-                f3 = Some(<ForwardDefault as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
+                out.forward_default = Some(<ForwardDefault as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 0) {
-                f4 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 0) {
+                out.ring_duration = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(0, 2) {
-                f5 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 2) {
+                out.ring_count = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            forwarding_type: f0,
-            forward_status: d.required(f1, tlv, "ForwardListItem", "forwardStatus")?,
-            forward_dn: f2,
-            forward_default: f3,
-            ring_duration: f4,
-            ring_count: f5,
-            unrecognized,
-        })
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ForwardListItem",
+                field: "forwardStatus",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -36425,7 +38482,7 @@ impl Jer for ForwardListItem {
 }
 
 /// An anonymous ASN.1 type inside `GetForwardingResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GetForwardingResult {
     /// `forwardingList`
     pub forwarding_list: ForwardList,
@@ -36437,31 +38494,42 @@ pub struct GetForwardingResult {
 
 impl Ber for GetForwardingResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ForwardList> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(seqof_16(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                out.forwarding_list = seqof_16(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            forwarding_list: d.required(f0, tlv, "GetForwardingResult", "forwardingList")?,
-            extensions: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "GetForwardingResult",
+                field: "forwardingList",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -36521,6 +38589,12 @@ pub enum ReqAgentState {
     WorkingAfterCall,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for ReqAgentState {
+    fn default() -> Self {
+        Self::LoggedOn
+    }
 }
 
 impl ReqAgentState {
@@ -36603,7 +38677,7 @@ impl Jer for ReqAgentState {
 }
 
 /// An anonymous ASN.1 type inside `SetAgentStateArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SetAgentStateArgument {
     /// `device`
     pub device: DeviceID,
@@ -36623,64 +38697,77 @@ pub struct SetAgentStateArgument {
 
 impl Ber for SetAgentStateArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<ReqAgentState> = None;
-        let mut f2: Option<AgentID> = None;
-        let mut f3: Option<AgentPassword> = None;
-        let mut f4: Option<Box<DeviceID>> = None;
-        let mut f5: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 10) {
-                f1 = Some(<ReqAgentState as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
+                out.requested_agent_state = <ReqAgentState as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some(<AgentID as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
+                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 3) {
-                f3 = Some(<AgentPassword as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
+                out.password = Some(<AgentPassword as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(0, 16) {
-                f4 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.group.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(1, 30) {
-                f5 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device: d.required(f0, tlv, "SetAgentStateArgument", "device")?,
-            requested_agent_state: d.required(
-                f1,
-                tlv,
-                "SetAgentStateArgument",
-                "requestedAgentState",
-            )?,
-            agent_id: f2,
-            password: f3,
-            group: f4,
-            extensions: f5,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SetAgentStateArgument",
+                field: "device",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SetAgentStateArgument",
+                field: "requestedAgentState",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -36757,7 +38844,7 @@ impl Jer for SetAgentStateArgument {
 }
 
 /// An anonymous ASN.1 type inside `SetAgentStateResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SetAgentStateResult {
     /// `pendingAgentState` (OPTIONAL)
     pub pending_agent_state: Option<PendingAgentState>,
@@ -36769,31 +38856,35 @@ pub struct SetAgentStateResult {
 
 impl Ber for SetAgentStateResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<PendingAgentState> = None;
-        let mut f1: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 10) {
-                f0 = Some(<PendingAgentState as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
+                out.pending_agent_state = Some(<PendingAgentState as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(1, 30) {
-                f1 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            pending_agent_state: f0,
-            extensions: f1,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -36843,7 +38934,7 @@ impl Jer for SetAgentStateResult {
 }
 
 /// An anonymous ASN.1 type inside `SetDoNotDisturbArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SetDoNotDisturbArgument {
     /// `device`
     pub device: DeviceID,
@@ -36861,52 +38952,67 @@ pub struct SetDoNotDisturbArgument {
 
 impl Ber for SetDoNotDisturbArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<bool> = None;
-        let mut f2: Option<CallOrigination> = None;
-        let mut f3: Option<Vec<DeviceID>> = None;
-        let mut f4: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 1) {
-                f1 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 1) {
+                out.do_not_disturb_on = <bool as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 3) {
-                f2 = Some(<CallOrigination as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 3) {
+                out.call_origination = Some(<CallOrigination as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(seqof_8(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
+                out.calling_device_list = Some(seqof_8(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(1, 30) {
-                f4 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device: d.required(f0, tlv, "SetDoNotDisturbArgument", "device")?,
-            do_not_disturb_on: d.required(f1, tlv, "SetDoNotDisturbArgument", "doNotDisturbOn")?,
-            call_origination: f2,
-            calling_device_list: f3,
-            extensions: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SetDoNotDisturbArgument",
+                field: "device",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SetDoNotDisturbArgument",
+                field: "doNotDisturbOn",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -36982,6 +39088,12 @@ pub enum SetDoNotDisturbResult {
     Unrecognized(Any),
 }
 
+impl Default for SetDoNotDisturbResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl SetDoNotDisturbResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -37047,7 +39159,7 @@ impl Jer for SetDoNotDisturbResult {
 }
 
 /// An anonymous ASN.1 type inside `SetForwardingArgument`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SetForwardingArgument {
     /// `device`
     pub device: DeviceID,
@@ -37069,66 +39181,83 @@ pub struct SetForwardingArgument {
 
 impl Ber for SetForwardingArgument {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<DeviceID> = None;
-        let mut f1: Option<ForwardingType> = None;
-        let mut f2: Option<bool> = None;
-        let mut f3: Option<Box<DeviceID>> = None;
-        let mut f4: Option<i64> = None;
-        let mut f5: Option<i64> = None;
-        let mut f6: Option<Box<CSTACommonArguments>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 16) {
-                f0 = Some(<DeviceID as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
+                <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 10) {
-                f1 = Some(<ForwardingType as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
+                out.forwarding_type = Some(<ForwardingType as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 1) {
-                f2 = Some(<bool as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 1) {
+                out.activate_forward = <bool as Ber>::dec(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(0, 16) {
-                f3 = Some(<Box<DeviceID> as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
+                <Box<DeviceID> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.forward_dn.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(0, 2) {
-                f4 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 2) {
+                out.ring_count = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 3) {
-                f5 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 3) {
+                out.ring_duration = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(1, 30) {
-                f6 = Some(<Box<CSTACommonArguments> as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 30) {
+                <Box<CSTACommonArguments> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.extensions.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            device: d.required(f0, tlv, "SetForwardingArgument", "device")?,
-            forwarding_type: f1,
-            activate_forward: d.required(f2, tlv, "SetForwardingArgument", "activateForward")?,
-            forward_dn: f3,
-            ring_count: f4,
-            ring_duration: f5,
-            extensions: f6,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SetForwardingArgument",
+                field: "device",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "SetForwardingArgument",
+                field: "activateForward",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -37220,6 +39349,12 @@ pub enum SetForwardingResult {
     Unrecognized(Any),
 }
 
+impl Default for SetForwardingResult {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl SetForwardingResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -37305,6 +39440,12 @@ pub enum UniversalFailure {
     Unspecified(UnspecifiedErrors),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for UniversalFailure {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl UniversalFailure {
@@ -37489,6 +39630,12 @@ pub enum InvokeId {
     Unrecognized(Any),
 }
 
+impl Default for InvokeId {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl InvokeId {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -37562,6 +39709,12 @@ pub enum InvokeLinkedId {
     Absent(()),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for InvokeLinkedId {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl InvokeLinkedId {
@@ -37639,6 +39792,12 @@ pub enum Code {
     Unrecognized(Any),
 }
 
+impl Default for Code {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl Code {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -37704,7 +39863,7 @@ impl Jer for Code {
 }
 
 /// ASN.1 `CSTA-ROSE-standin.Invoke`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Invoke {
     /// `invokeId`
     pub invoke_id: InvokeId,
@@ -37720,45 +39879,57 @@ pub struct Invoke {
 
 impl Ber for Invoke {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<InvokeId> = None;
-        let mut f1: Option<InvokeLinkedId> = None;
-        let mut f2: Option<Code> = None;
-        let mut f3: Option<Any> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && InvokeId::has_tag(c.tag) {
-                f0 = Some(<InvokeId as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && InvokeId::has_tag(c.tag) {
+                out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && InvokeLinkedId::has_tag(c.tag) {
-                f1 = Some(<InvokeLinkedId as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && InvokeLinkedId::has_tag(c.tag) {
+                out.linked_id = Some(<InvokeLinkedId as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && Code::has_tag(c.tag) {
-                f2 = Some(<Code as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && Code::has_tag(c.tag) {
+                out.opcode = <Code as Ber>::dec(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && true {
-                f3 = Some(<Any as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && true {
+                out.argument = Some(<Any as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            invoke_id: d.required(f0, tlv, "Invoke", "invokeId")?,
-            linked_id: f1,
-            opcode: d.required(f2, tlv, "Invoke", "opcode")?,
-            argument: f3,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "Invoke",
+                field: "invokeId",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "Invoke",
+                field: "opcode",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -37816,7 +39987,7 @@ impl Jer for Invoke {
 }
 
 /// An anonymous ASN.1 type inside `ReturnResultResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReturnResultResult {
     /// `opcode`
     pub opcode: Code,
@@ -37828,31 +39999,45 @@ pub struct ReturnResultResult {
 
 impl Ber for ReturnResultResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Code> = None;
-        let mut f1: Option<Any> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && Code::has_tag(c.tag) {
-                f0 = Some(<Code as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && Code::has_tag(c.tag) {
+                out.opcode = <Code as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && true {
-                f1 = Some(<Any as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && true {
+                out.result = <Any as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            opcode: d.required(f0, tlv, "ReturnResultResult", "opcode")?,
-            result: d.required(f1, tlv, "ReturnResultResult", "result")?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ReturnResultResult",
+                field: "opcode",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ReturnResultResult",
+                field: "result",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -37894,7 +40079,7 @@ impl Jer for ReturnResultResult {
 }
 
 /// ASN.1 `CSTA-ROSE-standin.ReturnResult`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReturnResult {
     /// `invokeId`
     pub invoke_id: InvokeId,
@@ -37906,31 +40091,42 @@ pub struct ReturnResult {
 
 impl Ber for ReturnResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<InvokeId> = None;
-        let mut f1: Option<ReturnResultResult> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && InvokeId::has_tag(c.tag) {
-                f0 = Some(<InvokeId as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && InvokeId::has_tag(c.tag) {
+                out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<ReturnResultResult as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <ReturnResultResult as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.result.get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            invoke_id: d.required(f0, tlv, "ReturnResult", "invokeId")?,
-            result: f1,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ReturnResult",
+                field: "invokeId",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -37976,7 +40172,7 @@ impl Jer for ReturnResult {
 }
 
 /// ASN.1 `CSTA-ROSE-standin.ReturnError`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReturnError {
     /// `invokeId`
     pub invoke_id: InvokeId,
@@ -37990,38 +40186,51 @@ pub struct ReturnError {
 
 impl Ber for ReturnError {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<InvokeId> = None;
-        let mut f1: Option<Code> = None;
-        let mut f2: Option<Any> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && InvokeId::has_tag(c.tag) {
-                f0 = Some(<InvokeId as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && InvokeId::has_tag(c.tag) {
+                out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && Code::has_tag(c.tag) {
-                f1 = Some(<Code as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && Code::has_tag(c.tag) {
+                out.errcode = <Code as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && true {
-                f2 = Some(<Any as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && true {
+                out.parameter = Some(<Any as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            invoke_id: d.required(f0, tlv, "ReturnError", "invokeId")?,
-            errcode: d.required(f1, tlv, "ReturnError", "errcode")?,
-            parameter: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ReturnError",
+                field: "invokeId",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ReturnError",
+                field: "errcode",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -38083,6 +40292,12 @@ pub enum RejectProblem {
     ReturnError(ReturnErrorProblem),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for RejectProblem {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl RejectProblem {
@@ -38171,7 +40386,7 @@ impl Jer for RejectProblem {
 }
 
 /// ASN.1 `CSTA-ROSE-standin.Reject`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Reject {
     /// `invokeId`
     pub invoke_id: InvokeId,
@@ -38183,31 +40398,45 @@ pub struct Reject {
 
 impl Ber for Reject {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<InvokeId> = None;
-        let mut f1: Option<RejectProblem> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && InvokeId::has_tag(c.tag) {
-                f0 = Some(<InvokeId as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && InvokeId::has_tag(c.tag) {
+                out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && RejectProblem::has_tag(c.tag) {
-                f1 = Some(<RejectProblem as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && RejectProblem::has_tag(c.tag) {
+                out.problem = <RejectProblem as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            invoke_id: d.required(f0, tlv, "Reject", "invokeId")?,
-            problem: d.required(f1, tlv, "Reject", "problem")?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "Reject",
+                field: "invokeId",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "Reject",
+                field: "problem",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -38261,6 +40490,12 @@ pub enum ROSEPDU {
     Reject(Reject),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for ROSEPDU {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl ROSEPDU {
@@ -38349,7 +40584,7 @@ impl Jer for ROSEPDU {
 }
 
 /// ASN.1 `InformationFramework.AttributeTypeAndValue`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AttributeTypeAndValue {
     /// `type`
     pub type_: Oid,
@@ -38361,31 +40596,45 @@ pub struct AttributeTypeAndValue {
 
 impl Ber for AttributeTypeAndValue {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Oid> = None;
-        let mut f1: Option<Any> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 6) {
-                f0 = Some(<Oid as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 6) {
+                out.type_ = <Oid as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && true {
-                f1 = Some(<Any as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && true {
+                out.value = <Any as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            type_: d.required(f0, tlv, "AttributeTypeAndValue", "type")?,
-            value: d.required(f1, tlv, "AttributeTypeAndValue", "value")?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AttributeTypeAndValue",
+                field: "type",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AttributeTypeAndValue",
+                field: "value",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -38433,6 +40682,12 @@ pub enum APTitleForm1 {
     RdnSequence(RDNSequence),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for APTitleForm1 {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl APTitleForm1 {
@@ -38501,6 +40756,12 @@ pub enum APTitle {
     ApTitleForm3(APTitleForm3),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for APTitle {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl APTitle {
@@ -38589,6 +40850,12 @@ pub enum AEQualifier {
     AsoQualifierFormAnyOctets(ASOQualifierFormOctets),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for AEQualifier {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl AEQualifier {
@@ -38699,6 +40966,12 @@ pub enum EXTERNALtEncoding {
     Unrecognized(Any),
 }
 
+impl Default for EXTERNALtEncoding {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl EXTERNALtEncoding {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -38778,7 +41051,7 @@ impl Jer for EXTERNALtEncoding {
 }
 
 /// ASN.1 `ACSE-1.EXTERNALt`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct EXTERNALt {
     /// `direct-reference` (OPTIONAL)
     pub direct_reference: Option<Oid>,
@@ -38794,45 +41067,50 @@ pub struct EXTERNALt {
 
 impl Ber for EXTERNALt {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Oid> = None;
-        let mut f1: Option<i64> = None;
-        let mut f2: Option<Text> = None;
-        let mut f3: Option<EXTERNALtEncoding> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 6) {
-                f0 = Some(<Oid as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 6) {
+                out.direct_reference = Some(<Oid as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 2) {
-                f1 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 2) {
+                out.indirect_reference = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 7) {
-                f2 = Some(<Text as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 7) {
+                out.data_value_descriptor = Some(<Text as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && EXTERNALtEncoding::has_tag(c.tag) {
-                f3 = Some(<EXTERNALtEncoding as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && EXTERNALtEncoding::has_tag(c.tag) {
+                out.encoding = <EXTERNALtEncoding as Ber>::dec(d, &c)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            direct_reference: f0,
-            indirect_reference: f1,
-            data_value_descriptor: f2,
-            encoding: d.required(f3, tlv, "EXTERNALt", "encoding")?,
-            unrecognized,
-        })
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "EXTERNALt",
+                field: "encoding",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -38894,7 +41172,7 @@ impl Jer for EXTERNALt {
 }
 
 /// ASN.1 `ACSE-1.Authentication-value-other`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AuthenticationValueOther {
     /// `other-mechanism-name`
     pub other_mechanism_name: Oid,
@@ -38906,41 +41184,45 @@ pub struct AuthenticationValueOther {
 
 impl Ber for AuthenticationValueOther {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<Oid> = None;
-        let mut f1: Option<Any> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 6) {
-                f0 = Some(<Oid as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 6) {
+                out.other_mechanism_name = <Oid as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && true {
-                f1 = Some(<Any as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && true {
+                out.other_mechanism_value = <Any as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            other_mechanism_name: d.required(
-                f0,
-                tlv,
-                "AuthenticationValueOther",
-                "other-mechanism-name",
-            )?,
-            other_mechanism_value: d.required(
-                f1,
-                tlv,
-                "AuthenticationValueOther",
-                "other-mechanism-value",
-            )?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AuthenticationValueOther",
+                field: "other-mechanism-name",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AuthenticationValueOther",
+                field: "other-mechanism-value",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -39004,6 +41286,12 @@ pub enum AuthenticationValue {
     Other(AuthenticationValueOther),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for AuthenticationValue {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl AuthenticationValue {
@@ -39092,7 +41380,7 @@ impl Jer for AuthenticationValue {
 }
 
 /// An anonymous ASN.1 type inside `ContextListItem`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ContextListItem {
     /// `pci`
     pub pci: PresentationContextIdentifier,
@@ -39106,38 +41394,58 @@ pub struct ContextListItem {
 
 impl Ber for ContextListItem {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<PresentationContextIdentifier> = None;
-        let mut f1: Option<AbstractSyntaxName> = None;
-        let mut f2: Option<Vec<TransferSyntaxName>> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 2) {
-                f0 = Some(<PresentationContextIdentifier as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 2) {
+                out.pci = <PresentationContextIdentifier as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 6) {
-                f1 = Some(<AbstractSyntaxName as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 6) {
+                out.abstract_syntax = <AbstractSyntaxName as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(seqof_20(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                out.transfer_syntaxes = seqof_20(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            pci: d.required(f0, tlv, "ContextListItem", "pci")?,
-            abstract_syntax: d.required(f1, tlv, "ContextListItem", "abstract-syntax")?,
-            transfer_syntaxes: d.required(f2, tlv, "ContextListItem", "transfer-syntaxes")?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ContextListItem",
+                field: "pci",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ContextListItem",
+                field: "abstract-syntax",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ContextListItem",
+                field: "transfer-syntaxes",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -39183,7 +41491,7 @@ impl Jer for ContextListItem {
 }
 
 /// An anonymous ASN.1 type inside `DefaultContextListItem`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DefaultContextListItem {
     /// `abstract-syntax-name` (OPTIONAL)
     pub abstract_syntax_name: Option<AbstractSyntaxName>,
@@ -39195,36 +41503,38 @@ pub struct DefaultContextListItem {
 
 impl Ber for DefaultContextListItem {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<AbstractSyntaxName> = None;
-        let mut f1: Option<TransferSyntaxName> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<AbstractSyntaxName as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                out.abstract_syntax_name = Some(<AbstractSyntaxName as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some(<TransferSyntaxName as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                out.transfer_syntax_name = <TransferSyntaxName as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            abstract_syntax_name: f0,
-            transfer_syntax_name: d.required(
-                f1,
-                tlv,
-                "DefaultContextListItem",
-                "transfer-syntax-name",
-            )?,
-            unrecognized,
-        })
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "DefaultContextListItem",
+                field: "transfer-syntax-name",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -39281,6 +41591,12 @@ pub enum SyntacticContextList {
     DefaultContactList(DefaultContextList),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for SyntacticContextList {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl SyntacticContextList {
@@ -39370,6 +41686,12 @@ pub enum ASOQualifier {
     AsoQualifierFormAnyOctets(ASOQualifierFormOctets),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for ASOQualifier {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl ASOQualifier {
@@ -39468,7 +41790,7 @@ impl Jer for ASOQualifier {
 }
 
 /// An anonymous ASN.1 type inside `ASOITagItem`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ASOITagItem {
     /// `qualifier` (OPTIONAL)
     pub qualifier: Option<ASOQualifier>,
@@ -39480,37 +41802,33 @@ pub struct ASOITagItem {
 
 impl Ber for ASOITagItem {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ASOQualifier> = None;
-        let mut f1: Option<ASOIIdentifier> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ASOQualifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                let x0 = d.inner(&c, None)?;
+                out.qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                    <ASOIIdentifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                out.identifier = Some(<ASOIIdentifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            qualifier: f0,
-            identifier: f1,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -39564,7 +41882,7 @@ impl Jer for ASOITagItem {
 }
 
 /// ASN.1 `ACSE-1.AARQ-apdu`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AARQApdu {
     /// `protocol-version` (DEFAULT {"value": "80", "length": 1})
     pub protocol_version: Option<BitString>,
@@ -39610,183 +41928,156 @@ pub struct AARQApdu {
 
 impl Ber for AARQApdu {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<BitString> = None;
-        let mut f1: Option<ASOContextName> = None;
-        let mut f2: Option<APTitle> = None;
-        let mut f3: Option<AEQualifier> = None;
-        let mut f4: Option<APInvocationIdentifier> = None;
-        let mut f5: Option<AEInvocationIdentifier> = None;
-        let mut f6: Option<APTitle> = None;
-        let mut f7: Option<AEQualifier> = None;
-        let mut f8: Option<APInvocationIdentifier> = None;
-        let mut f9: Option<AEInvocationIdentifier> = None;
-        let mut f10: Option<ACSERequirements> = None;
-        let mut f11: Option<MechanismName> = None;
-        let mut f12: Option<Box<AuthenticationValue>> = None;
-        let mut f13: Option<ASOContextNameList> = None;
-        let mut f14: Option<ImplementationData> = None;
-        let mut f15: Option<SyntacticContextList> = None;
-        let mut f16: Option<ASOITag> = None;
-        let mut f17: Option<ASOITag> = None;
-        let mut f18: Option<AssociationData> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<BitString as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                out.protocol_version = Some(<BitString as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 6)))?;
-                    <ASOContextName as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 6)))?;
+                out.a_so_context_name = <ASOContextName as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <APTitle as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
+                let x0 = d.inner(&c, None)?;
+                out.called_ap_title = Some(<APTitle as Ber>::dec(d, &x0)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 3) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AEQualifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.called_ae_qualifier = Some(<AEQualifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 4) {
-                f4 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                    <APInvocationIdentifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 4) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                out.called_ap_invocation_identifier =
+                    Some(<APInvocationIdentifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 5) {
-                f5 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                    <AEInvocationIdentifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 5) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                out.called_ae_invocation_identifier =
+                    Some(<AEInvocationIdentifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 6) {
-                f6 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <APTitle as Ber>::dec(d, &x0)?
-                });
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 6) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_ap_title = Some(<APTitle as Ber>::dec(d, &x0)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 7) {
-                f7 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AEQualifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 7) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_ae_qualifier = Some(<AEQualifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 8) {
-                f8 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                    <APInvocationIdentifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 8) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                out.calling_ap_invocation_identifier =
+                    Some(<APInvocationIdentifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 9) {
-                f9 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                    <AEInvocationIdentifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 9) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                out.calling_ae_invocation_identifier =
+                    Some(<AEInvocationIdentifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 10) {
-                f10 = Some(<ACSERequirements as Ber>::dec(d, &c)?);
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 10) {
+                out.sender_acse_requirements = Some(<ACSERequirements as Ber>::dec(d, &c)?);
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 11) {
-                f11 = Some(<MechanismName as Ber>::dec(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 11) {
+                out.mechanism_name = Some(<MechanismName as Ber>::dec(d, &c)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 12) {
-                f12 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<AuthenticationValue> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 12) {
+                let x0 = d.inner(&c, None)?;
+                out.calling_authentication_value =
+                    Some(<Box<AuthenticationValue> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 13) {
-                f13 = Some(seqof_19(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 13) {
+                out.a_so_context_name_list = Some(seqof_19(d, &c)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 29) {
-                f14 = Some(<ImplementationData as Ber>::dec(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 29) {
+                out.implementation_information = Some(<ImplementationData as Ber>::dec(d, &c)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 14) {
-                f15 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SyntacticContextList as Ber>::dec(d, &x0)?
-                });
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 14) {
+                let x0 = d.inner(&c, None)?;
+                out.p_context_definition_list = Some(<SyntacticContextList as Ber>::dec(d, &x0)?);
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 15) {
-                f16 = Some(seqof_23(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 15) {
+                out.called_asoi_tag = Some(seqof_23(d, &c)?);
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            if idx <= 17 && f17.is_none() && c.tag == Tag::new(2, 16) {
-                f17 = Some(seqof_23(d, &c)?);
+            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 16) {
+                out.calling_asoi_tag = Some(seqof_23(d, &c)?);
+                seen |= 1 << 17;
                 idx = 18;
                 continue;
             }
-            if idx <= 18 && f18.is_none() && c.tag == Tag::new(2, 30) {
-                f18 = Some(seqof_24(d, &c)?);
+            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 30) {
+                out.user_information = Some(seqof_24(d, &c)?);
+                seen |= 1 << 18;
                 idx = 19;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            protocol_version: f0,
-            a_so_context_name: d.required(f1, tlv, "AARQApdu", "aSO-context-name")?,
-            called_ap_title: f2,
-            called_ae_qualifier: f3,
-            called_ap_invocation_identifier: f4,
-            called_ae_invocation_identifier: f5,
-            calling_ap_title: f6,
-            calling_ae_qualifier: f7,
-            calling_ap_invocation_identifier: f8,
-            calling_ae_invocation_identifier: f9,
-            sender_acse_requirements: f10,
-            mechanism_name: f11,
-            calling_authentication_value: f12,
-            a_so_context_name_list: f13,
-            implementation_information: f14,
-            p_context_definition_list: f15,
-            called_asoi_tag: f16,
-            calling_asoi_tag: f17,
-            user_information: f18,
-            unrecognized,
-        })
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AARQApdu",
+                field: "aSO-context-name",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -40012,6 +42303,12 @@ pub enum AssociateSourceDiagnostic {
     Unrecognized(Any),
 }
 
+impl Default for AssociateSourceDiagnostic {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl AssociateSourceDiagnostic {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -40087,7 +42384,7 @@ impl Jer for AssociateSourceDiagnostic {
 }
 
 /// An anonymous ASN.1 type inside `PContextResultListItem`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PContextResultListItem {
     /// `result`
     pub result: ResultType,
@@ -40101,38 +42398,44 @@ pub struct PContextResultListItem {
 
 impl Ber for PContextResultListItem {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ResultType> = None;
-        let mut f1: Option<ConcreteSyntaxName> = None;
-        let mut f2: Option<i64> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<ResultType as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                out.result = <ResultType as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some(<ConcreteSyntaxName as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                out.concrete_syntax_name = Some(<ConcreteSyntaxName as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some(<i64 as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
+                out.provider_reason = Some(<i64 as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            result: d.required(f0, tlv, "PContextResultListItem", "result")?,
-            concrete_syntax_name: f1,
-            provider_reason: f2,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "PContextResultListItem",
+                field: "result",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -40186,7 +42489,7 @@ impl Jer for PContextResultListItem {
 }
 
 /// ASN.1 `ACSE-1.AARE-apdu`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AAREApdu {
     /// `protocol-version` (DEFAULT {"value": "80", "length": 1})
     pub protocol_version: Option<BitString>,
@@ -40228,165 +42531,153 @@ pub struct AAREApdu {
 
 impl Ber for AAREApdu {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<BitString> = None;
-        let mut f1: Option<ASOContextName> = None;
-        let mut f2: Option<AssociateResult> = None;
-        let mut f3: Option<AssociateSourceDiagnostic> = None;
-        let mut f4: Option<APTitle> = None;
-        let mut f5: Option<AEQualifier> = None;
-        let mut f6: Option<APInvocationIdentifier> = None;
-        let mut f7: Option<AEInvocationIdentifier> = None;
-        let mut f8: Option<ACSERequirements> = None;
-        let mut f9: Option<MechanismName> = None;
-        let mut f10: Option<Box<AuthenticationValue>> = None;
-        let mut f11: Option<ASOContextNameList> = None;
-        let mut f12: Option<ImplementationData> = None;
-        let mut f13: Option<PContextResultList> = None;
-        let mut f14: Option<ASOITag> = None;
-        let mut f15: Option<ASOITag> = None;
-        let mut f16: Option<AssociationData> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<BitString as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                out.protocol_version = Some(<BitString as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 6)))?;
-                    <ASOContextName as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 6)))?;
+                out.a_so_context_name = <ASOContextName as Ber>::dec(d, &x0)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                    <AssociateResult as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                out.result = <AssociateResult as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 3) {
-                f3 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AssociateSourceDiagnostic as Ber>::dec(d, &x0)?
-                });
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
+                let x0 = d.inner(&c, None)?;
+                out.result_source_diagnostic = <AssociateSourceDiagnostic as Ber>::dec(d, &x0)?;
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 4) {
-                f4 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <APTitle as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 4) {
+                let x0 = d.inner(&c, None)?;
+                out.responding_ap_title = Some(<APTitle as Ber>::dec(d, &x0)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 5) {
-                f5 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <AEQualifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.responding_ae_qualifier = Some(<AEQualifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 6) {
-                f6 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                    <APInvocationIdentifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 6) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                out.responding_ap_invocation_identifier =
+                    Some(<APInvocationIdentifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            if idx <= 7 && f7.is_none() && c.tag == Tag::new(2, 7) {
-                f7 = Some({
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                    <AEInvocationIdentifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 7) {
+                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                out.responding_ae_invocation_identifier =
+                    Some(<AEInvocationIdentifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 7;
                 idx = 8;
                 continue;
             }
-            if idx <= 8 && f8.is_none() && c.tag == Tag::new(2, 8) {
-                f8 = Some(<ACSERequirements as Ber>::dec(d, &c)?);
+            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 8) {
+                out.responder_acse_requirements = Some(<ACSERequirements as Ber>::dec(d, &c)?);
+                seen |= 1 << 8;
                 idx = 9;
                 continue;
             }
-            if idx <= 9 && f9.is_none() && c.tag == Tag::new(2, 9) {
-                f9 = Some(<MechanismName as Ber>::dec(d, &c)?);
+            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 9) {
+                out.mechanism_name = Some(<MechanismName as Ber>::dec(d, &c)?);
+                seen |= 1 << 9;
                 idx = 10;
                 continue;
             }
-            if idx <= 10 && f10.is_none() && c.tag == Tag::new(2, 10) {
-                f10 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <Box<AuthenticationValue> as Ber>::dec(d, &x0)?
-                });
+            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 10) {
+                let x0 = d.inner(&c, None)?;
+                out.responding_authentication_value =
+                    Some(<Box<AuthenticationValue> as Ber>::dec(d, &x0)?);
+                seen |= 1 << 10;
                 idx = 11;
                 continue;
             }
-            if idx <= 11 && f11.is_none() && c.tag == Tag::new(2, 11) {
-                f11 = Some(seqof_19(d, &c)?);
+            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 11) {
+                out.a_so_context_name_list = Some(seqof_19(d, &c)?);
+                seen |= 1 << 11;
                 idx = 12;
                 continue;
             }
-            if idx <= 12 && f12.is_none() && c.tag == Tag::new(2, 29) {
-                f12 = Some(<ImplementationData as Ber>::dec(d, &c)?);
+            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 29) {
+                out.implementation_information = Some(<ImplementationData as Ber>::dec(d, &c)?);
+                seen |= 1 << 12;
                 idx = 13;
                 continue;
             }
-            if idx <= 13 && f13.is_none() && c.tag == Tag::new(2, 12) {
-                f13 = Some(seqof_25(d, &c)?);
+            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 12) {
+                out.p_context_result_list = Some(seqof_25(d, &c)?);
+                seen |= 1 << 13;
                 idx = 14;
                 continue;
             }
-            if idx <= 14 && f14.is_none() && c.tag == Tag::new(2, 13) {
-                f14 = Some(seqof_23(d, &c)?);
+            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 13) {
+                out.called_asoi_tag = Some(seqof_23(d, &c)?);
+                seen |= 1 << 14;
                 idx = 15;
                 continue;
             }
-            if idx <= 15 && f15.is_none() && c.tag == Tag::new(2, 14) {
-                f15 = Some(seqof_23(d, &c)?);
+            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 14) {
+                out.calling_asoi_tag = Some(seqof_23(d, &c)?);
+                seen |= 1 << 15;
                 idx = 16;
                 continue;
             }
-            if idx <= 16 && f16.is_none() && c.tag == Tag::new(2, 30) {
-                f16 = Some(seqof_24(d, &c)?);
+            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 30) {
+                out.user_information = Some(seqof_24(d, &c)?);
+                seen |= 1 << 16;
                 idx = 17;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            protocol_version: f0,
-            a_so_context_name: d.required(f1, tlv, "AAREApdu", "aSO-context-name")?,
-            result: d.required(f2, tlv, "AAREApdu", "result")?,
-            result_source_diagnostic: d.required(
-                f3,
-                tlv,
-                "AAREApdu",
-                "result-source-diagnostic",
-            )?,
-            responding_ap_title: f4,
-            responding_ae_qualifier: f5,
-            responding_ap_invocation_identifier: f6,
-            responding_ae_invocation_identifier: f7,
-            responder_acse_requirements: f8,
-            mechanism_name: f9,
-            responding_authentication_value: f10,
-            a_so_context_name_list: f11,
-            implementation_information: f12,
-            p_context_result_list: f13,
-            called_asoi_tag: f14,
-            calling_asoi_tag: f15,
-            user_information: f16,
-            unrecognized,
-        })
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AAREApdu",
+                field: "aSO-context-name",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AAREApdu",
+                field: "result",
+            });
+        }
+        if seen & (1 << 3) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "AAREApdu",
+                field: "result-source-diagnostic",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -40581,7 +42872,7 @@ impl Jer for AAREApdu {
 }
 
 /// ASN.1 `ACSE-1.RLRQ-apdu`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RLRQApdu {
     /// `reason` (OPTIONAL)
     pub reason: Option<ReleaseRequestReason>,
@@ -40597,48 +42888,44 @@ pub struct RLRQApdu {
 
 impl Ber for RLRQApdu {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ReleaseRequestReason> = None;
-        let mut f1: Option<ASOQualifier> = None;
-        let mut f2: Option<ASOIIdentifier> = None;
-        let mut f3: Option<AssociationData> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<ReleaseRequestReason as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                out.reason = Some(<ReleaseRequestReason as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 13) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ASOQualifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 13) {
+                let x0 = d.inner(&c, None)?;
+                out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 14) {
-                f2 = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 14) {
+                out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 30) {
-                f3 = Some(seqof_24(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 30) {
+                out.user_information = Some(seqof_24(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            reason: f0,
-            aso_qualifier: f1,
-            asoi_identifier: f2,
-            user_information: f3,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -40706,7 +42993,7 @@ impl Jer for RLRQApdu {
 }
 
 /// ASN.1 `ACSE-1.RLRE-apdu`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RLREApdu {
     /// `reason` (OPTIONAL)
     pub reason: Option<ReleaseResponseReason>,
@@ -40722,48 +43009,44 @@ pub struct RLREApdu {
 
 impl Ber for RLREApdu {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ReleaseResponseReason> = None;
-        let mut f1: Option<ASOQualifier> = None;
-        let mut f2: Option<ASOIIdentifier> = None;
-        let mut f3: Option<AssociationData> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<ReleaseResponseReason as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                out.reason = Some(<ReleaseResponseReason as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 13) {
-                f1 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ASOQualifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 13) {
+                let x0 = d.inner(&c, None)?;
+                out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 14) {
-                f2 = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 14) {
+                out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 30) {
-                f3 = Some(seqof_24(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 30) {
+                out.user_information = Some(seqof_24(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            reason: f0,
-            aso_qualifier: f1,
-            asoi_identifier: f2,
-            user_information: f3,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -40847,6 +43130,12 @@ pub enum ABRTDiagnostic {
     AuthenticationRequired,
     /// A value this codec does not know.
     Unrecognized(i64),
+}
+
+impl Default for ABRTDiagnostic {
+    fn default() -> Self {
+        Self::NoReasonGiven
+    }
 }
 
 impl ABRTDiagnostic {
@@ -40942,7 +43231,7 @@ impl Jer for ABRTDiagnostic {
 }
 
 /// ASN.1 `ACSE-1.ABRT-apdu`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ABRTApdu {
     /// `abort-source`
     pub abort_source: ABRTSource,
@@ -40960,55 +43249,57 @@ pub struct ABRTApdu {
 
 impl Ber for ABRTApdu {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ABRTSource> = None;
-        let mut f1: Option<ABRTDiagnostic> = None;
-        let mut f2: Option<ASOQualifier> = None;
-        let mut f3: Option<ASOIIdentifier> = None;
-        let mut f4: Option<AssociationData> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<ABRTSource as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                out.abort_source = <ABRTSource as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some(<ABRTDiagnostic as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                out.abort_diagnostic = Some(<ABRTDiagnostic as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 13) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ASOQualifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 13) {
+                let x0 = d.inner(&c, None)?;
+                out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 14) {
-                f3 = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 14) {
+                out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 30) {
-                f4 = Some(seqof_24(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 30) {
+                out.user_information = Some(seqof_24(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            abort_source: d.required(f0, tlv, "ABRTApdu", "abort-source")?,
-            abort_diagnostic: f1,
-            aso_qualifier: f2,
-            asoi_identifier: f3,
-            user_information: f4,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ABRTApdu",
+                field: "abort-source",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -41092,6 +43383,12 @@ pub enum PDVListPresentationDataValues {
     Unrecognized(Any),
 }
 
+impl Default for PDVListPresentationDataValues {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
+}
+
 impl PDVListPresentationDataValues {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
@@ -41171,7 +43468,7 @@ impl Jer for PDVListPresentationDataValues {
 }
 
 /// ASN.1 `ACSE-1.PDV-list`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PDVList {
     /// `transfer-syntax-name` (OPTIONAL)
     pub transfer_syntax_name: Option<TransferSyntaxName>,
@@ -41185,43 +43482,52 @@ pub struct PDVList {
 
 impl Ber for PDVList {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<TransferSyntaxName> = None;
-        let mut f1: Option<PresentationContextIdentifier> = None;
-        let mut f2: Option<PDVListPresentationDataValues> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 6) {
-                f0 = Some(<TransferSyntaxName as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 6) {
+                out.transfer_syntax_name = Some(<TransferSyntaxName as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 2) {
-                f1 = Some(<PresentationContextIdentifier as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 2) {
+                out.presentation_context_identifier =
+                    <PresentationContextIdentifier as Ber>::dec(d, &c)?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && PDVListPresentationDataValues::has_tag(c.tag) {
-                f2 = Some(<PDVListPresentationDataValues as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && PDVListPresentationDataValues::has_tag(c.tag) {
+                out.presentation_data_values = <PDVListPresentationDataValues as Ber>::dec(d, &c)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            transfer_syntax_name: f0,
-            presentation_context_identifier: d.required(
-                f1,
-                tlv,
-                "PDVList",
-                "presentation-context-identifier",
-            )?,
-            presentation_data_values: d.required(f2, tlv, "PDVList", "presentation-data-values")?,
-            unrecognized,
-        })
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "PDVList",
+                field: "presentation-context-identifier",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "PDVList",
+                field: "presentation-data-values",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -41291,6 +43597,12 @@ pub enum UserData2 {
     FullyEncodedData(PDVList),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for UserData2 {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl UserData2 {
@@ -41374,7 +43686,7 @@ impl Jer for UserData2 {
 }
 
 /// ASN.1 `ACSE-1.A-DT-apdu`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ADTApdu {
     /// `aso-qualifier` (OPTIONAL)
     pub aso_qualifier: Option<ASOQualifier>,
@@ -41388,44 +43700,46 @@ pub struct ADTApdu {
 
 impl Ber for ADTApdu {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ASOQualifier> = None;
-        let mut f1: Option<ASOIIdentifier> = None;
-        let mut f2: Option<UserData2> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ASOQualifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                let x0 = d.inner(&c, None)?;
+                out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 30) {
-                f2 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <UserData2 as Ber>::dec(d, &x0)?
-                });
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 30) {
+                let x0 = d.inner(&c, None)?;
+                out.a_user_data = <UserData2 as Ber>::dec(d, &x0)?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            aso_qualifier: f0,
-            asoi_identifier: f1,
-            a_user_data: d.required(f2, tlv, "ADTApdu", "a-user-data")?,
-            unrecognized,
-        })
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "ADTApdu",
+                field: "a-user-data",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -41483,7 +43797,7 @@ impl Jer for ADTApdu {
 }
 
 /// ASN.1 `ACSE-1.ACRQ-apdu`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ACRQApdu {
     /// `aso-qualifier` (OPTIONAL)
     pub aso_qualifier: Option<ASOQualifier>,
@@ -41503,65 +43817,57 @@ pub struct ACRQApdu {
 
 impl Ber for ACRQApdu {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ASOQualifier> = None;
-        let mut f1: Option<ASOIIdentifier> = None;
-        let mut f2: Option<ASOContextName> = None;
-        let mut f3: Option<ASOContextNameList> = None;
-        let mut f4: Option<SyntacticContextList> = None;
-        let mut f5: Option<UserInformation> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ASOQualifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                let x0 = d.inner(&c, None)?;
+                out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 3) {
-                f2 = Some(<ASOContextName as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 3) {
+                out.a_so_context_name = Some(<ASOContextName as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 4) {
-                f3 = Some(seqof_19(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 4) {
+                out.a_so_context_name_list = Some(seqof_19(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 5) {
-                f4 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <SyntacticContextList as Ber>::dec(d, &x0)?
-                });
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 5) {
+                let x0 = d.inner(&c, None)?;
+                out.p_context_definition_list = Some(<SyntacticContextList as Ber>::dec(d, &x0)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 30) {
-                f5 = Some(seqof_24(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 30) {
+                out.user_information = Some(seqof_24(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            aso_qualifier: f0,
-            asoi_identifier: f1,
-            a_so_context_name: f2,
-            a_so_context_name_list: f3,
-            p_context_definition_list: f4,
-            user_information: f5,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -41647,7 +43953,7 @@ impl Jer for ACRQApdu {
 }
 
 /// ASN.1 `ACSE-1.ACRP-apdu`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ACRPApdu {
     /// `aso-qualifier` (OPTIONAL)
     pub aso_qualifier: Option<ASOQualifier>,
@@ -41665,55 +43971,50 @@ pub struct ACRPApdu {
 
 impl Ber for ACRPApdu {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<ASOQualifier> = None;
-        let mut f1: Option<ASOIIdentifier> = None;
-        let mut f2: Option<ASOContextName> = None;
-        let mut f3: Option<PContextResultList> = None;
-        let mut f4: Option<UserInformation> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some({
-                    let x0 = d.inner(&c, None)?;
-                    <ASOQualifier as Ber>::dec(d, &x0)?
-                });
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                let x0 = d.inner(&c, None)?;
+                out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 3) {
-                f2 = Some(<ASOContextName as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 3) {
+                out.a_so_context_name = Some(<ASOContextName as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 4) {
-                f3 = Some(seqof_25(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 4) {
+                out.p_context_result_list = Some(seqof_25(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 30) {
-                f4 = Some(seqof_24(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 30) {
+                out.user_information = Some(seqof_24(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            aso_qualifier: f0,
-            asoi_identifier: f1,
-            a_so_context_name: f2,
-            p_context_result_list: f3,
-            user_information: f4,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -41809,6 +44110,12 @@ pub enum ACSEApdu {
     Acrp(Box<ACRPApdu>),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for ACSEApdu {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl ACSEApdu {
@@ -41937,7 +44244,7 @@ impl Jer for ACSEApdu {
 }
 
 /// ASN.1 `CSTA-application-context-information-csta3.CSTAFunctionality`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CSTAFunctionality {
     /// `switchingFunctionServices` (DEFAULT {"value": "", "length": 0})
     pub switching_function_services: Option<SwitchingFunctionServicesC2>,
@@ -41959,66 +44266,64 @@ pub struct CSTAFunctionality {
 
 impl Ber for CSTAFunctionality {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<SwitchingFunctionServicesC2> = None;
-        let mut f1: Option<EventReportServicesC2> = None;
-        let mut f2: Option<ComputingFunctionServicesC2> = None;
-        let mut f3: Option<BidirectionalServicesC2> = None;
-        let mut f4: Option<StatusReportingServicesC2> = None;
-        let mut f5: Option<InputOutputServicesC2> = None;
-        let mut f6: Option<VoiceUnitServicesC2> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(2, 0) {
-                f0 = Some(<SwitchingFunctionServicesC2 as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
+                out.switching_function_services =
+                    Some(<SwitchingFunctionServicesC2 as Ber>::dec(d, &c)?);
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 1) {
-                f1 = Some(<EventReportServicesC2 as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
+                out.event_report_services = Some(<EventReportServicesC2 as Ber>::dec(d, &c)?);
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 2) {
-                f2 = Some(<ComputingFunctionServicesC2 as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
+                out.computing_function_services =
+                    Some(<ComputingFunctionServicesC2 as Ber>::dec(d, &c)?);
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 3) {
-                f3 = Some(<BidirectionalServicesC2 as Ber>::dec(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
+                out.bidirectional_services = Some(<BidirectionalServicesC2 as Ber>::dec(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            if idx <= 4 && f4.is_none() && c.tag == Tag::new(2, 4) {
-                f4 = Some(<StatusReportingServicesC2 as Ber>::dec(d, &c)?);
+            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 4) {
+                out.status_reporting_services =
+                    Some(<StatusReportingServicesC2 as Ber>::dec(d, &c)?);
+                seen |= 1 << 4;
                 idx = 5;
                 continue;
             }
-            if idx <= 5 && f5.is_none() && c.tag == Tag::new(2, 5) {
-                f5 = Some(<InputOutputServicesC2 as Ber>::dec(d, &c)?);
+            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 5) {
+                out.input_output_services = Some(<InputOutputServicesC2 as Ber>::dec(d, &c)?);
+                seen |= 1 << 5;
                 idx = 6;
                 continue;
             }
-            if idx <= 6 && f6.is_none() && c.tag == Tag::new(2, 6) {
-                f6 = Some(<VoiceUnitServicesC2 as Ber>::dec(d, &c)?);
+            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 6) {
+                out.voice_unit_services = Some(<VoiceUnitServicesC2 as Ber>::dec(d, &c)?);
+                seen |= 1 << 6;
                 idx = 7;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            switching_function_services: f0,
-            event_report_services: f1,
-            computing_function_services: f2,
-            bidirectional_services: f3,
-            status_reporting_services: f4,
-            input_output_services: f5,
-            voice_unit_services: f6,
-            unrecognized,
-        })
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -42192,7 +44497,7 @@ impl Jer for CSTAFunctionality {
 }
 
 /// ASN.1 `CSTA-application-context-information-csta3.OldACSEUserInformationForCSTA`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct OldACSEUserInformationForCSTA {
     /// `cSTAVersion`
     pub c_sta_version: CSTAVersion,
@@ -42206,48 +44511,66 @@ pub struct OldACSEUserInformationForCSTA {
 
 impl Ber for OldACSEUserInformationForCSTA {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<CSTAVersion> = None;
-        let mut f1: Option<CSTAFunctionality> = None;
-        let mut f2: Option<CSTAFunctionality> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 3) {
-                f0 = Some(<CSTAVersion as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 3) {
+                out.c_sta_version = <CSTAVersion as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(0, 16) {
-                f1 = Some(<CSTAFunctionality as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
+                <CSTAFunctionality as Ber>::dec_into(
+                    d,
+                    &c,
+                    &mut out.c_sta_functions_required_by_application,
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(0, 16) {
-                f2 = Some(<CSTAFunctionality as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
+                <CSTAFunctionality as Ber>::dec_into(
+                    d,
+                    &c,
+                    &mut out.c_sta_functions_that_can_be_supplied,
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            c_sta_version: d.required(f0, tlv, "OldACSEUserInformationForCSTA", "cSTAVersion")?,
-            c_sta_functions_required_by_application: d.required(
-                f1,
-                tlv,
-                "OldACSEUserInformationForCSTA",
-                "cSTAFunctionsRequiredByApplication",
-            )?,
-            c_sta_functions_that_can_be_supplied: d.required(
-                f2,
-                tlv,
-                "OldACSEUserInformationForCSTA",
-                "cSTAFunctionsThatCanBeSupplied",
-            )?,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OldACSEUserInformationForCSTA",
+                field: "cSTAVersion",
+            });
+        }
+        if seen & (1 << 1) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OldACSEUserInformationForCSTA",
+                field: "cSTAFunctionsRequiredByApplication",
+            });
+        }
+        if seen & (1 << 2) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "OldACSEUserInformationForCSTA",
+                field: "cSTAFunctionsThatCanBeSupplied",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -42315,7 +44638,7 @@ impl Jer for OldACSEUserInformationForCSTA {
 }
 
 /// ASN.1 `CSTA-application-context-information-csta3.NewACSEUserInformationForCSTA`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NewACSEUserInformationForCSTA {
     /// `cSTAVersion`
     pub c_sta_version: CSTAVersion,
@@ -42331,45 +44654,60 @@ pub struct NewACSEUserInformationForCSTA {
 
 impl Ber for NewACSEUserInformationForCSTA {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+        let mut v = Self::default();
+        Self::dec_into(d, tlv, &mut v)?;
+        Ok(v)
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        let mut f0: Option<CSTAVersion> = None;
-        let mut f1: Option<Box<CSTAFunctionality>> = None;
-        let mut f2: Option<Box<CSTAFunctionality>> = None;
-        let mut f3: Option<CSTAPrivateDataVersionList> = None;
-        let mut unrecognized = Vec::new();
+        let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && f0.is_none() && c.tag == Tag::new(0, 3) {
-                f0 = Some(<CSTAVersion as Ber>::dec(d, &c)?);
+            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 3) {
+                out.c_sta_version = <CSTAVersion as Ber>::dec(d, &c)?;
+                seen |= 1 << 0;
                 idx = 1;
                 continue;
             }
-            if idx <= 1 && f1.is_none() && c.tag == Tag::new(2, 0) {
-                f1 = Some(<Box<CSTAFunctionality> as Ber>::dec(d, &c)?);
+            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
+                <Box<CSTAFunctionality> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.c_sta_functions_required_by_application
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 1;
                 idx = 2;
                 continue;
             }
-            if idx <= 2 && f2.is_none() && c.tag == Tag::new(2, 1) {
-                f2 = Some(<Box<CSTAFunctionality> as Ber>::dec(d, &c)?);
+            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
+                <Box<CSTAFunctionality> as Ber>::dec_into(
+                    d,
+                    &c,
+                    out.c_sta_functions_that_can_be_supplied
+                        .get_or_insert_with(Default::default),
+                )?;
+                seen |= 1 << 2;
                 idx = 3;
                 continue;
             }
-            if idx <= 3 && f3.is_none() && c.tag == Tag::new(2, 2) {
-                f3 = Some(seqof_26(d, &c)?);
+            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
+                out.c_sta_private_data_version_list = Some(seqof_26(d, &c)?);
+                seen |= 1 << 3;
                 idx = 4;
                 continue;
             }
-            unrecognized.push(d.any(&c));
+            out.unrecognized.push(d.any(&c));
         }
-        let _ = idx;
-        Ok(Self {
-            c_sta_version: d.required(f0, tlv, "NewACSEUserInformationForCSTA", "cSTAVersion")?,
-            c_sta_functions_required_by_application: f1,
-            c_sta_functions_that_can_be_supplied: f2,
-            c_sta_private_data_version_list: f3,
-            unrecognized,
-        })
+        if seen & (1 << 0) == 0 {
+            return Err(Error::MissingField {
+                offset: tlv.start,
+                type_name: "NewACSEUserInformationForCSTA",
+                field: "cSTAVersion",
+            });
+        }
+        Ok(())
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
         let mark = begin(out, tag, true);
@@ -42442,6 +44780,12 @@ pub enum ACSEUserInformationForCSTA {
     NewDefinition(NewACSEUserInformationForCSTA),
     /// An alternative this codec does not know, kept as a raw TLV.
     Unrecognized(Any),
+}
+
+impl Default for ACSEUserInformationForCSTA {
+    fn default() -> Self {
+        Self::Unrecognized(Any::default())
+    }
 }
 
 impl ACSEUserInformationForCSTA {
