@@ -17,6 +17,9 @@ use crate::model::{
     Outcome, Queue, QueueId, QueueStats, Timestamp, Transfer,
 };
 
+/// The most devices one agent is held logged on at (desk phone, softphone, mobile, ...).
+const MAX_DEVICES_PER_AGENT: usize = 8;
+
 /// A small, fast, non-cryptographic hasher (the FxHash mix) for the engine's tables, whose keys
 /// are device numbers and call ids, not attacker-chosen at volume.
 #[derive(Default, Clone, Copy)]
@@ -113,6 +116,8 @@ pub struct Engine {
     tomb_order: VecDeque<(LinkId, NativeCallId)>,
     devices: Map<DeviceId, Device>,
     agents: Map<AgentId, Agent>,
+    /// The devices each agent is logged on at.
+    agent_devices: Map<AgentId, Vec<DeviceId>>,
     queues: Map<QueueId, Queue>,
     links: Map<LinkId, LinkState>,
     ended: VecDeque<Call>,
@@ -138,6 +143,7 @@ impl Engine {
             tomb_order: VecDeque::new(),
             devices: Map::default(),
             agents: Map::default(),
+            agent_devices: Map::default(),
             queues: Map::default(),
             links: Map::default(),
             ended: VecDeque::new(),
@@ -1241,11 +1247,29 @@ impl Engine {
         best
     }
 
+    /// The agent's activity over all the devices it is logged on at: the busiest wins.
+    fn agent_activity(&self, agent: &AgentId) -> AgentActivity {
+        let rank = |a: &AgentActivity| match a {
+            AgentActivity::Idle => 0,
+            AgentActivity::Reserved => 1,
+            AgentActivity::OnOtherCall { .. } => 2,
+            AgentActivity::OnAcdCall => 3,
+        };
+        let mut best = AgentActivity::Idle;
+        for d in self.agent_devices.get(agent).into_iter().flatten() {
+            let a = self.activity_at(d);
+            if rank(&a) > rank(&best) {
+                best = a;
+            }
+        }
+        best
+    }
+
     fn refresh_agent_at(&mut self, at: Timestamp, device: &DeviceId) {
         let Some(agent) = self.devices.get(device).and_then(|d| d.agent.clone()) else {
             return;
         };
-        let activity = self.activity_at(device);
+        let activity = self.agent_activity(&agent);
         let changed = match self.agents.get_mut(&agent) {
             Some(a) if a.activity != activity => {
                 a.activity = activity;
@@ -1340,12 +1364,32 @@ impl Engine {
         if let Some(d) = &device {
             let dev = self.devices.entry(d.clone()).or_default();
             dev.agent = if logged_out { None } else { Some(id.clone()) };
+            if !logged_out {
+                let list = self.agent_devices.entry(id.clone()).or_default();
+                if !list.contains(d) {
+                    // Bounded: the oldest device is given up when an agent collects too many.
+                    if list.len() >= MAX_DEVICES_PER_AGENT {
+                        let oldest = list.remove(0);
+                        if let Some(dev) = self.devices.get_mut(&oldest)
+                            && dev.agent.as_ref() == Some(&id)
+                        {
+                            dev.agent = None;
+                        }
+                    }
+                    list.push(d.clone());
+                }
+            }
         }
-        if let Some(old) = before.1.filter(|o| Some(o) != device.as_ref())
-            && let Some(dev) = self.devices.get_mut(&old)
-            && dev.agent.as_ref() == Some(&id)
-        {
-            dev.agent = None;
+        // An agent may be logged on at several devices at once (desk phone and softphone): the
+        // earlier devices stay the agent's until the agent logs off, which frees them all.
+        if logged_out {
+            for d in self.agent_devices.remove(&id).unwrap_or_default() {
+                if let Some(dev) = self.devices.get_mut(&d)
+                    && dev.agent.as_ref() == Some(&id)
+                {
+                    dev.agent = None;
+                }
+            }
         }
         for q in new_queues {
             self.queues.entry(q.clone()).or_insert_with(|| Queue {
@@ -1354,11 +1398,11 @@ impl Engine {
                 stats: QueueStats::default(),
             });
         }
-        if let Some(d) = &device {
+        if device.is_some() {
             let activity = if logged_out {
                 AgentActivity::Idle
             } else {
-                self.activity_at(d)
+                self.agent_activity(&id)
             };
             if let Some(a) = self.agents.get_mut(&id) {
                 a.activity = activity;

@@ -690,7 +690,8 @@ fn park_and_retrieve() {
 
 #[test]
 fn forked_ringing_on_two_devices_of_one_agent_pops_once() {
-    let mut s = Script::new(&["2001", "2002"]);
+    let mut s = Script::new(&["2001", "2002", "2003"]);
+    // The agent's desk phone and softphone: logged on at both.
     s.agent(
         "A100",
         A::LoggedOn {
@@ -698,30 +699,51 @@ fn forked_ringing_on_two_devices_of_one_agent_pops_once() {
             queues: vec![],
         },
     );
+    s.agent(
+        "A100",
+        A::LoggedOn {
+            device: Some("2002".into()),
+            queues: vec![],
+        },
+    );
+    s.agent("A100", A::Ready);
     s.out();
-    // The agent's desk phone and softphone ring together; the softphone is also the agent's.
-    s.raw(DriverEvent::Agent {
-        link: LINK.into(),
-        agent: "A100".into(),
-        event: A::Ready,
-    });
-    // Bind 2002 to the same agent by logging on there too (a second device of the agent).
+    // The call rings at both devices of the agent, and at another device (2003, no agent).
     s.call("R1", delivered("2001", "+4930123456", "2001"));
     s.call("R1", delivered("2002", "+4930123456", "2001"));
+    s.call("R1", delivered("2003", "+4930123456", "2001"));
     let pops: Vec<String> = s
         .out()
         .into_iter()
         .filter(|l| l.starts_with("pop"))
         .collect();
-    // 2002 has no agent: it pops as a device; 2001 pops for the agent. Once each, never twice.
-    assert_eq!(pops, ["pop c1 A100@2001", "pop c1 -@2002"]);
+    assert_eq!(
+        pops,
+        ["pop c1 A100@2001", "pop c1 -@2003"],
+        "one pop for the agent, one for the other device"
+    );
     s.call("R1", delivered("2001", "+4930123456", "2001")); // duplicate delivered
     assert!(s.out().iter().all(|l| !l.starts_with("pop")));
-    s.call("R1", established("2001", "+4930123456", "2001"));
-    assert_eq!(s.calls_only(), ["left c1 2002", "answered c1 2001"]);
+    s.call("R1", established("2002", "+4930123456", "2001"));
+    assert_eq!(
+        s.calls_only(),
+        ["left c1 2001", "left c1 2003", "answered c1 2002"]
+    );
+    assert_eq!(
+        s.e.call(hookflash_core::model::CallId(1))
+            .unwrap()
+            .agent
+            .as_deref(),
+        Some("A100")
+    );
     // Never a pop on hangup.
-    s.call("R1", cleared("2001"));
+    s.call("R1", cleared("2002"));
     assert!(s.out().iter().all(|l| !l.starts_with("pop")));
+    // Logging off frees both devices.
+    s.agent("A100", A::LoggedOff);
+    s.out();
+    s.call("R2", delivered("2002", "+4930123456", "2002"));
+    assert!(s.out().contains(&"pop c2 -@2002".to_string()));
 }
 
 #[test]
