@@ -1,0 +1,187 @@
+//! Sans-IO sessions and the tokio runner that drives one over a [`Transport`].
+//!
+//! A protocol session (CSTA, AMI) is a plain state machine: bytes in, bytes out, timers and
+//! events, with time passed in. [`run`] connects it to a transport; [`supervise`] reconnects
+//! with backoff whenever the link goes down for a recoverable reason.
+
+use std::{future::Future, time::Duration};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    time::Instant,
+};
+
+use crate::{LinkError, backoff::Backoff, transport::Transport};
+
+/// A sans-IO protocol session.
+pub trait Session {
+    /// What the session reports (protocol events, answers).
+    type Event;
+
+    /// The link is up (send a login, reset state). Called before any input.
+    fn handle_connect(&mut self, now: Instant) {
+        let _ = now;
+    }
+
+    /// Bytes arrived.
+    fn handle_input(&mut self, now: Instant, data: &[u8]);
+
+    /// The next bytes to send.
+    fn poll_transmit(&mut self) -> Option<Vec<u8>>;
+
+    /// When [`Session::handle_timeout`] wants to be called.
+    fn poll_timeout(&self) -> Option<Instant>;
+
+    /// A timer fired.
+    fn handle_timeout(&mut self, now: Instant);
+
+    /// The next event.
+    fn poll_event(&mut self) -> Option<Self::Event>;
+
+    /// Nothing was sent for the keep-alive interval: queue a heartbeat if the protocol has one.
+    fn handle_keep_alive(&mut self, now: Instant) {
+        let _ = now;
+    }
+
+    /// The link went down: fail requests in flight at once (with `error`).
+    fn handle_disconnect(&mut self, now: Instant, error: &LinkError) {
+        let _ = (now, error);
+    }
+}
+
+/// Runner settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunConfig {
+    /// The link is dead after this long without a received byte.
+    pub read_idle: Option<Duration>,
+    /// The session's keep-alive hook is called after this long without a sent byte.
+    pub keep_alive: Option<Duration>,
+    /// The read buffer size.
+    pub read_buf: usize,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            read_idle: Some(Duration::from_secs(90)),
+            keep_alive: Some(Duration::from_secs(30)),
+            read_buf: 16 * 1024,
+        }
+    }
+}
+
+/// Drives `session` over `transport` until the link fails; returns why (always an error: the
+/// link never ends "successfully"). The session's `handle_disconnect` has been called and its
+/// events drained into `on_event` by then.
+pub async fn run<S: Session>(
+    session: &mut S,
+    mut transport: Transport,
+    config: &RunConfig,
+    on_event: &mut impl FnMut(S::Event),
+) -> LinkError {
+    let start = Instant::now();
+    session.handle_connect(start);
+    let mut last_read = start;
+    let mut last_write = start;
+    let mut buf = vec![0u8; config.read_buf.max(1)];
+    let error = loop {
+        let mut write_error = None;
+        while let Some(out) = session.poll_transmit() {
+            if let Err(e) = transport.write_all(&out).await {
+                write_error = Some(LinkError::from(e));
+                break;
+            }
+            last_write = Instant::now();
+        }
+        if let Some(e) = write_error {
+            break e;
+        }
+        if let Err(e) = transport.flush().await {
+            break e.into();
+        }
+        while let Some(ev) = session.poll_event() {
+            on_event(ev);
+        }
+        let idle_at = config.read_idle.map(|d| last_read + d);
+        let keep_alive_at = config.keep_alive.map(|d| last_write + d);
+        let deadline = [idle_at, keep_alive_at, session.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = transport.read(&mut buf) => match r {
+                Ok(0) => break LinkError::Disconnected,
+                Ok(n) => {
+                    last_read = Instant::now();
+                    session.handle_input(last_read, buf.get(..n).unwrap_or_default());
+                }
+                Err(e) => break e.into(),
+            },
+            () = sleep => {
+                let now = Instant::now();
+                if let (Some(at), Some(d)) = (idle_at, config.read_idle)
+                    && now >= at
+                {
+                    break LinkError::IdleTimeout(d);
+                }
+                if keep_alive_at.is_some_and(|at| now >= at) {
+                    session.handle_keep_alive(now);
+                    // Count the hook as activity, so an idle session is not called in a loop.
+                    last_write = now;
+                }
+                if session.poll_timeout().is_some_and(|at| now >= at) {
+                    session.handle_timeout(now);
+                }
+            }
+        }
+    };
+    session.handle_disconnect(Instant::now(), &error);
+    while let Some(ev) = session.poll_event() {
+        on_event(ev);
+    }
+    let _ = transport.shutdown().await;
+    error
+}
+
+/// Keeps a session running: connect (through `connect`), run, and after a recoverable failure
+/// wait a backoff delay and connect again. Returns the first unrecoverable error, or the last
+/// error once `max_attempts` consecutive connection attempts failed (`None`: try forever).
+/// The backoff is reset whenever a connection was up.
+pub async fn supervise<S, C, F>(
+    session: &mut S,
+    mut connect: C,
+    backoff: &mut Backoff,
+    config: &RunConfig,
+    max_attempts: Option<u32>,
+    on_event: &mut impl FnMut(S::Event),
+) -> LinkError
+where
+    S: Session,
+    C: FnMut() -> F,
+    F: Future<Output = Result<Transport, LinkError>>,
+{
+    let mut failures = 0u32;
+    loop {
+        let error = match connect().await {
+            Ok(t) => {
+                backoff.reset();
+                failures = 0;
+                run(session, t, config, on_event).await
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                e
+            }
+        };
+        if !error.is_recoverable() || max_attempts.is_some_and(|m| failures >= m) {
+            return error;
+        }
+        tokio::time::sleep(backoff.next_delay()).await;
+    }
+}
