@@ -337,10 +337,11 @@ impl Decoder {
             let rest = self.buf.get(self.pos..).unwrap_or_default();
             let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
                 if self.skipping {
-                    let n = self.buf.len();
-                    self.skip_dirty |= !is_blank(&self.buf);
+                    // Keep a trailing CR: it may be the start of this line's CRLF.
+                    let n = self.buf.len() - usize::from(self.buf.last() == Some(&b'\r'));
+                    self.skip_dirty |= !is_blank(self.buf.get(..n).unwrap_or_default());
                     self.stats.skipped_bytes += n as u64;
-                    self.buf.clear();
+                    self.buf.advance(n);
                     self.pos = 0;
                     return None;
                 }
