@@ -210,33 +210,49 @@ pub fn open_serial(path: &str, s: &SerialSettings) -> Result<Transport, LinkErro
     Ok(Box::new(port.open_native_async()?))
 }
 
-/// The builder with the settings applied (parity, bits, flow control).
+fn parity(p: Parity) -> tokio_serial::Parity {
+    match p {
+        Parity::None => tokio_serial::Parity::None,
+        Parity::Even => tokio_serial::Parity::Even,
+        Parity::Odd => tokio_serial::Parity::Odd,
+    }
+}
+
+fn data_bits(n: u8) -> tokio_serial::DataBits {
+    match n {
+        5 => tokio_serial::DataBits::Five,
+        6 => tokio_serial::DataBits::Six,
+        7 => tokio_serial::DataBits::Seven,
+        _ => tokio_serial::DataBits::Eight,
+    }
+}
+
+fn stop_bits(n: u8) -> tokio_serial::StopBits {
+    if n == 2 {
+        tokio_serial::StopBits::Two
+    } else {
+        tokio_serial::StopBits::One
+    }
+}
+
+fn flow(f: FlowControl) -> tokio_serial::FlowControl {
+    match f {
+        FlowControl::None => tokio_serial::FlowControl::None,
+        FlowControl::Software => tokio_serial::FlowControl::Software,
+        FlowControl::Hardware => tokio_serial::FlowControl::Hardware,
+    }
+}
+
+/// The builder with the settings applied (baud, parity, bits, flow control).
 pub fn apply_serial(
     b: tokio_serial::SerialPortBuilder,
     s: &SerialSettings,
 ) -> tokio_serial::SerialPortBuilder {
     b.baud_rate(s.baud)
-        .parity(match s.parity {
-            Parity::None => tokio_serial::Parity::None,
-            Parity::Even => tokio_serial::Parity::Even,
-            Parity::Odd => tokio_serial::Parity::Odd,
-        })
-        .data_bits(match s.data_bits {
-            5 => tokio_serial::DataBits::Five,
-            6 => tokio_serial::DataBits::Six,
-            7 => tokio_serial::DataBits::Seven,
-            _ => tokio_serial::DataBits::Eight,
-        })
-        .stop_bits(if s.stop_bits == 2 {
-            tokio_serial::StopBits::Two
-        } else {
-            tokio_serial::StopBits::One
-        })
-        .flow_control(match s.flow {
-            FlowControl::None => tokio_serial::FlowControl::None,
-            FlowControl::Software => tokio_serial::FlowControl::Software,
-            FlowControl::Hardware => tokio_serial::FlowControl::Hardware,
-        })
+        .parity(parity(s.parity))
+        .data_bits(data_bits(s.data_bits))
+        .stop_bits(stop_bits(s.stop_bits))
+        .flow_control(flow(s.flow))
 }
 
 /// Applies settings to an already open port (e.g. one end of a pseudo-terminal pair).
@@ -246,27 +262,10 @@ pub fn configure_serial(
 ) -> Result<(), LinkError> {
     use tokio_serial::SerialPort;
     port.set_baud_rate(s.baud)?;
-    port.set_parity(match s.parity {
-        Parity::None => tokio_serial::Parity::None,
-        Parity::Even => tokio_serial::Parity::Even,
-        Parity::Odd => tokio_serial::Parity::Odd,
-    })?;
-    port.set_data_bits(match s.data_bits {
-        5 => tokio_serial::DataBits::Five,
-        6 => tokio_serial::DataBits::Six,
-        7 => tokio_serial::DataBits::Seven,
-        _ => tokio_serial::DataBits::Eight,
-    })?;
-    port.set_stop_bits(if s.stop_bits == 2 {
-        tokio_serial::StopBits::Two
-    } else {
-        tokio_serial::StopBits::One
-    })?;
-    port.set_flow_control(match s.flow {
-        FlowControl::None => tokio_serial::FlowControl::None,
-        FlowControl::Software => tokio_serial::FlowControl::Software,
-        FlowControl::Hardware => tokio_serial::FlowControl::Hardware,
-    })?;
+    port.set_parity(parity(s.parity))?;
+    port.set_data_bits(data_bits(s.data_bits))?;
+    port.set_stop_bits(stop_bits(s.stop_bits))?;
+    port.set_flow_control(flow(s.flow))?;
     Ok(())
 }
 

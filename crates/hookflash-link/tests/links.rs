@@ -13,7 +13,7 @@ use hookflash_link::{
     backoff::{Backoff, BackoffConfig},
     codec::{FrameCodec, Item},
     requests::InFlight,
-    session::{RunConfig, Session, run, supervise},
+    session::{Clock, RunConfig, Session, run, supervise},
     transport::{self, TlsPem, Transport},
     url::LinkUrl,
 };
@@ -242,8 +242,9 @@ async fn serial_pty_pair_at_19200_baud() {
 
 /// A test session: Len2 frames in, frames as events; requests carry a 1-byte id and are
 /// answered by a frame starting with that id.
-#[derive(Default)]
 struct TestSession {
+    epoch: Instant,
+    timeouts: u32,
     buf: Vec<u8>,
     out: Vec<Vec<u8>>,
     events: Vec<Vec<u8>>,
@@ -255,6 +256,21 @@ struct TestSession {
 }
 
 impl TestSession {
+    fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            timeouts: 0,
+            buf: Vec::new(),
+            out: Vec::new(),
+            events: Vec::new(),
+            malformed: 0,
+            in_flight: InFlight::default(),
+            connects: 0,
+            keep_alives: 0,
+            disconnect: None,
+        }
+    }
+
     fn request(
         &mut self,
         id: u8,
@@ -270,11 +286,11 @@ impl TestSession {
 impl Session for TestSession {
     type Event = Vec<u8>;
 
-    fn handle_connect(&mut self, _now: Instant) {
+    fn handle_connect(&mut self, _now: u64) {
         self.connects += 1;
     }
 
-    fn handle_input(&mut self, _now: Instant, data: &[u8]) {
+    fn handle_input(&mut self, _now: u64, data: &[u8]) {
         self.buf.extend_from_slice(data);
         loop {
             match framing::next_frame(Framing::Len2, &self.buf, 1024) {
@@ -301,24 +317,29 @@ impl Session for TestSession {
         (!self.out.is_empty()).then(|| self.out.remove(0))
     }
 
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.in_flight.next_deadline()
+    fn poll_timeout(&self) -> Option<u64> {
+        // The in-flight table runs on tokio instants; the test clock starts with the session.
+        self.in_flight
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(self.epoch).as_millis() as u64)
     }
 
-    fn handle_timeout(&mut self, now: Instant) {
-        self.in_flight.expire(now);
+    fn handle_timeout(&mut self, now: u64) {
+        self.timeouts += 1;
+        self.in_flight
+            .expire(self.epoch + Duration::from_millis(now));
     }
 
     fn poll_event(&mut self) -> Option<Vec<u8>> {
         (!self.events.is_empty()).then(|| self.events.remove(0))
     }
 
-    fn handle_keep_alive(&mut self, _now: Instant) {
+    fn handle_keep_alive(&mut self, _now: u64) {
         self.keep_alives += 1;
         self.out.push(framed(Framing::Len2, &[0xEE]));
     }
 
-    fn handle_disconnect(&mut self, _now: Instant, error: &LinkError) {
+    fn handle_disconnect(&mut self, _now: u64, error: &LinkError) {
         self.in_flight.fail_all(&LinkError::Disconnected);
         self.disconnect = Some(error.clone());
     }
@@ -342,7 +363,7 @@ async fn in_flight_requests_fail_at_once_on_disconnect() {
             .unwrap();
         req
     });
-    let mut session = TestSession::default();
+    let mut session = TestSession::new();
     let one = session.request(1, Duration::from_secs(3600));
     let two = session.request(2, Duration::from_secs(3600));
     let t: Transport = Box::new(
@@ -352,7 +373,8 @@ async fn in_flight_requests_fail_at_once_on_disconnect() {
     );
     let started = std::time::Instant::now();
     let mut events = Vec::new();
-    let err = run(&mut session, t, &RunConfig::default(), &mut |e| {
+    let clock = Clock::new();
+    let err = run(&mut session, &clock, t, &RunConfig::default(), &mut |e| {
         events.push(e)
     })
     .await;
@@ -378,7 +400,7 @@ async fn supervisor_reconnects_after_the_server_drops_the_link() {
         }
         // The listener is dropped here: later connects are refused.
     });
-    let mut session = TestSession::default();
+    let mut session = TestSession::new();
     let mut backoff = Backoff::with_seed(
         BackoffConfig {
             initial: Duration::from_millis(5),
@@ -391,6 +413,7 @@ async fn supervisor_reconnects_after_the_server_drops_the_link() {
     let c2 = connects.clone();
     let err = supervise(
         &mut session,
+        &Clock::new(),
         move || {
             *c2.lock().unwrap() += 1;
             async move {
@@ -416,14 +439,20 @@ async fn supervisor_reconnects_after_the_server_drops_the_link() {
 #[tokio::test(start_paused = true)]
 async fn read_idle_timeout_detects_a_dead_link_and_keep_alive_fires() {
     let (client, mut server) = tokio::io::duplex(1024);
-    let mut session = TestSession::default();
+    let mut session = TestSession::new();
     let config = RunConfig {
         read_idle: Some(Duration::from_secs(60)),
         keep_alive: Some(Duration::from_secs(25)),
+        write_timeout: Some(Duration::from_secs(5)),
         read_buf: 256,
     };
     let started = Instant::now();
-    let err = run(&mut session, Box::new(client), &config, &mut |_| {}).await;
+    // A request that times out after 10 s, while the link stays up.
+    let req = session.request(7, Duration::from_secs(10));
+    let clock = Clock::new();
+    let err = run(&mut session, &clock, Box::new(client), &config, &mut |_| {}).await;
+    assert!(matches!(req.await.unwrap(), Err(LinkError::RequestTimeout)));
+    assert_eq!(session.timeouts, 1);
     assert!(
         matches!(err, LinkError::IdleTimeout(d) if d == Duration::from_secs(60)),
         "{err:?}"
@@ -434,7 +463,7 @@ async fn read_idle_timeout_detects_a_dead_link_and_keep_alive_fires() {
         "{waited:?}"
     );
     assert_eq!(session.keep_alives, 2);
-    let mut hb = vec![0u8; 6];
+    let mut hb = vec![0u8; 9];
     server.read_exact(&mut hb).await.unwrap();
-    assert_eq!(hb, [0, 1, 0xEE, 0, 1, 0xEE]);
+    assert_eq!(hb, [0, 1, 7, 0, 1, 0xEE, 0, 1, 0xEE]);
 }
