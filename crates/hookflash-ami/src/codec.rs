@@ -201,11 +201,23 @@ pub struct Decoder {
     stats: DecoderStats,
 }
 
+/// Headers reserved per message up front (a typical event has 8–20).
+const HEADERS_CAPACITY: usize = 16;
 const END_COMMAND: &[u8] = b"--END COMMAND--";
 const BANNER: &[u8] = b"Asterisk Call Manager/";
 
 fn is_blank(line: &[u8]) -> bool {
-    line.iter().all(|&b| b == b' ' || b == b'\t')
+    match line.first() {
+        None => true,
+        Some(b' ' | b'\t') => line.iter().all(|&b| b == b' ' || b == b'\t'),
+        Some(_) => false,
+    }
+}
+
+/// memchr-backed search (through nom's `FindSubstring`).
+fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
+    use nom::FindSubstring;
+    hay.find_substring(std::slice::from_ref(&byte))
 }
 
 fn trim_spaces(line: &[u8], mut a: usize, mut b: usize) -> (usize, usize) {
@@ -281,7 +293,7 @@ impl Decoder {
         self.pos = 0;
         self.in_block = false;
         self.follows = false;
-        let headers = std::mem::take(&mut self.headers);
+        let headers = std::mem::replace(&mut self.headers, Vec::with_capacity(HEADERS_CAPACITY));
         let output = std::mem::take(&mut self.output);
         let kind = kind.unwrap_or_else(|| match headers.first() {
             Some(s) => {
@@ -335,7 +347,7 @@ impl Decoder {
     pub fn decode(&mut self) -> Option<Result<Message, Error>> {
         loop {
             let rest = self.buf.get(self.pos..).unwrap_or_default();
-            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            let Some(nl) = find_byte(rest, b'\n') else {
                 if self.skipping {
                     // Keep a trailing CR: it may be the start of this line's CRLF.
                     let n = self.buf.len() - usize::from(self.buf.last() == Some(&b'\r'));
@@ -449,7 +461,7 @@ impl Decoder {
 /// `Key: Value` → spans (absolute offsets); `None` when the line has no colon or an empty key,
 /// or a key with spaces inside (then it is an output line).
 fn header_span(line: &[u8], base: usize) -> Option<Span> {
-    let colon = line.iter().position(|&b| b == b':')?;
+    let colon = find_byte(line, b':')?;
     let (ka, kb) = trim_spaces(line, 0, colon);
     if ka == kb || line.get(ka..kb)?.contains(&b' ') {
         return None;

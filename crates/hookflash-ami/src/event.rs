@@ -19,6 +19,11 @@ macro_rules! kinds {
         impl EventKind {
             /// Recognises an event name (case-insensitive).
             pub fn from_name(name: &str) -> Self {
+                // Exact spelling first (one jump on length + compare), then any case.
+                match name {
+                    $($s => return Self::$v,)*
+                    _ => {}
+                }
                 $(if name.eq_ignore_ascii_case($s) { return Self::$v; })*
                 Self::Unknown
             }
