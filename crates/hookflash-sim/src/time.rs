@@ -1,0 +1,48 @@
+//! RFC 3339 formatting from the engine's own clock; no clock reads.
+
+/// Formats `epoch_secs` (Unix seconds) plus `offset_ms` as RFC 3339 UTC with milliseconds,
+/// e.g. `2026-11-23T14:00:00.250Z`.
+pub fn format_rfc3339(epoch_secs: i64, offset_ms: u64) -> String {
+    let total_ms = i128::from(epoch_secs) * 1000 + i128::from(offset_ms);
+    let ms = total_ms.rem_euclid(1000) as u32;
+    let secs = total_ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400) as i64;
+    let sod = secs.rem_euclid(86_400) as u32;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            format_rfc3339(1_795_442_400, 1_250),
+            "2026-11-23T14:00:01.250Z"
+        );
+        assert_eq!(format_rfc3339(-1, 0), "1969-12-31T23:59:59.000Z");
+    }
+}
