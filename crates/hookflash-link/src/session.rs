@@ -243,3 +243,23 @@ where
         tokio::time::sleep(backoff.next_delay()).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn clock_counts_milliseconds_from_its_origin() {
+        let c = Clock::with_origin(1_000);
+        assert_eq!(c.now_ms(), 1_000);
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        assert_eq!(c.now_ms(), 3_500);
+        assert_eq!(
+            c.instant_at(4_000) - Instant::now(),
+            Duration::from_millis(500)
+        );
+        // Times before the origin map to the origin; huge ones do not overflow.
+        assert!(c.instant_at(0) <= Instant::now());
+        let _ = c.instant_at(u64::MAX);
+    }
+}

@@ -165,6 +165,34 @@ async fn tls_verifies_the_server_and_client_certificates() {
     assert_eq!(frames_of(&items), vec![PDU.to_vec()]);
     assert_eq!(server.await.unwrap().unwrap(), framed(Framing::Len2, PDU));
 
+    // The same through a link URL naming the CA file.
+    let (port, server) = tls_server(p.server.clone()).await;
+    let ca_path =
+        std::env::temp_dir().join(format!("hookflash-link-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_path, &p.ca_pem).unwrap();
+    let url: LinkUrl = format!(
+        "csta-ber+tls://localhost:{port}?framing=len2&ca={}",
+        ca_path.display()
+    )
+    .parse()
+    .unwrap();
+    let mut t = transport::connect(&url).await.unwrap();
+    std::fs::remove_file(&ca_path).unwrap();
+    t.write_all(&framed(Framing::Len2, PDU)).await.unwrap();
+    assert_eq!(
+        frames_of(&read_items(&mut t, &mut codec, 1).await),
+        vec![PDU.to_vec()]
+    );
+    assert!(server.await.unwrap().is_ok());
+    let missing: LinkUrl =
+        format!("csta-ber+tls://localhost:{port}?framing=len2&ca=/nonexistent/ca.pem")
+            .parse()
+            .unwrap();
+    assert!(matches!(
+        transport::connect(&missing).await,
+        Err(LinkError::CertFile { .. })
+    ));
+
     // Mutual authentication: the server demands a client certificate from the same CA.
     let mut mutual = p.server.clone();
     mutual.ca = Some(p.ca_pem.clone().into_bytes());
