@@ -15,6 +15,7 @@ pub mod agent;
 pub mod codec;
 mod error;
 pub mod event;
+pub mod mapping;
 pub mod session;
 
 pub use action::Action;
