@@ -156,3 +156,41 @@ fn agent_pause_flow_goes_paused_then_ready() {
     );
     assert_eq!(seen.last(), Some(&AgentState::Ready));
 }
+
+#[test]
+fn transcripts_map_to_driver_events() {
+    use hookflash_ami::mapping::map_event;
+    use hookflash_core::driver::{AgentEventKind, CallEventKind, DriverEvent};
+    let link = hookflash_core::model::Name::from("asterisk");
+
+    let (msgs, _) = decode_chunks(&load("originate_with_events.yaml"), 4096);
+    let mapped: Vec<DriverEvent> = events(&msgs)
+        .iter()
+        .filter_map(|e| map_event(&link, e))
+        .collect();
+    let count = |f: fn(&CallEventKind) -> bool| {
+        mapped
+            .iter()
+            .filter(|d| matches!(d, DriverEvent::Call { event, .. } if f(event)))
+            .count()
+    };
+    assert!(count(|e| matches!(e, CallEventKind::Delivered { .. })) > 0);
+    assert!(count(|e| matches!(e, CallEventKind::Established { .. })) > 0);
+    assert!(count(|e| matches!(e, CallEventKind::ConnectionCleared { .. })) > 0);
+
+    let (msgs, _) = decode_chunks(&load("agent_not_in_pause.yaml"), 4096);
+    let agent: Vec<AgentEventKind> = events(&msgs)
+        .iter()
+        .filter_map(|e| match map_event(&link, e) {
+            Some(DriverEvent::Agent { agent, event, .. }) if agent.as_str() == "Agent/999" => {
+                Some(event)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(agent.first(), Some(AgentEventKind::NotReady { .. })),
+        "{agent:?}"
+    );
+    assert_eq!(agent.last(), Some(&AgentEventKind::Ready));
+}
