@@ -14,6 +14,8 @@ use crate::time::format_rfc3339;
 
 /// Time a dropped link or a silenced poll answer lasts when the fault was random.
 const RANDOM_FAULT_LENGTH_MS: u64 = 5_000;
+/// Share of wrap-ups after which a generated agent takes a not-ready break.
+const NOT_READY_AFTER_WRAP_UP_PERCENT: u8 = 3;
 /// Bound on pending ground-truth lines.
 const MAX_PENDING_TRUTH: usize = 1_000_000;
 
@@ -394,7 +396,19 @@ impl Engine {
                 }
             }
             Timer::AgentBack { agent, epoch } => {
-                if self.agents.get(agent).is_some_and(|a| a.epoch == epoch) {
+                let wrap_up = self
+                    .agents
+                    .get(agent)
+                    .is_some_and(|a| a.epoch == epoch && a.state == AgentState::WorkingAfterCall);
+                let due = self.agents.get(agent).is_some_and(|a| a.epoch == epoch);
+                if wrap_up && self.rng.below(100) < u64::from(NOT_READY_AFTER_WRAP_UP_PERCENT) {
+                    // A break: not ready with reason 1..=3, back after a while.
+                    let reason = 1 + self.rng.below(3) as u16;
+                    self.set_agent(agent, AgentState::NotReady(Some(reason)));
+                    let epoch = self.agents.get(agent).map(|a| a.epoch).unwrap_or(0);
+                    let d = exp_or(&mut self.rng, self.cfg.acw_ms.saturating_mul(4));
+                    self.schedule(d, Timer::AgentBack { agent, epoch });
+                } else if due {
                     self.set_agent(agent, AgentState::Ready);
                 }
             }

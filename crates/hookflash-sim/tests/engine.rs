@@ -88,6 +88,7 @@ fn long_run_invariants() {
     let mut noanswer_failed = 0u64;
     let mut transferred = 0u64;
     let mut conferenced = 0u64;
+    let mut not_ready = 0u64;
     for o in &outs {
         let Output::Event(ev) = o else { continue };
         match &ev.kind {
@@ -126,6 +127,10 @@ fn long_run_invariants() {
                     state.insert((n.call.clone(), n.device.clone()), Lcs::Connected);
                 }
             }
+            EventKind::AgentNotReady {
+                reason: Some(1..=3),
+                ..
+            } => not_ready += 1,
             EventKind::Transferred {
                 transferring,
                 primary_old_call,
@@ -187,7 +192,7 @@ fn long_run_invariants() {
         .iter()
         .filter(|l| l.contains("\"transfers\":[\""))
         .count() as u64;
-    assert!(transferred > 0 && conferenced > 0);
+    assert!(transferred > 0 && conferenced > 0 && not_ready > 0);
     assert!(
         truth_transfers + alive >= transferred,
         "{truth_transfers} {transferred}"
