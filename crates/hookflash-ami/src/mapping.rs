@@ -45,7 +45,60 @@ fn truthy(v: &str) -> bool {
     matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")
 }
 
-/// Maps one AMI event of link `link`; `None` when it has no driver meaning.
+/// Stateful mapper: on Asterisk 11 (no `Linkedid`) it learns from `Dial` (`SubEvent: Begin`)
+/// and `DialBegin` that the dialled channel belongs to the caller's call, so both legs share
+/// one call id. Entries are dropped at `Hangup`; the table is bounded.
+#[derive(Debug, Default, Clone)]
+pub struct Mapper {
+    calls: std::collections::HashMap<String, String>,
+}
+
+/// Most learned channel → call links kept at once.
+const MAX_LINKS: usize = 100_000;
+
+impl Mapper {
+    /// An empty mapper.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Maps one event, learning call membership on the way.
+    pub fn map(&mut self, link: &Name, ev: &Event) -> Option<DriverEvent> {
+        let is_dial_begin = ev.kind == EventKind::DialBegin
+            || (ev.kind == EventKind::Dial
+                && ev
+                    .get("SubEvent")
+                    .is_some_and(|s| s.eq_ignore_ascii_case("Begin")));
+        if is_dial_begin
+            && let Some(src) = ev.get("UniqueID").filter(|s| !s.is_empty())
+            && let Some(dst) = ev.get("DestUniqueID").filter(|s| !s.is_empty())
+            && self.calls.len() < MAX_LINKS
+        {
+            let call = self
+                .calls
+                .get(src)
+                .cloned()
+                .unwrap_or_else(|| src.to_owned());
+            self.calls.insert(dst.to_owned(), call);
+        }
+        let mut out = map_event(link, ev);
+        if ev.get("Linkedid").is_none_or(str::is_empty)
+            && let Some(DriverEvent::Call { call, .. }) = &mut out
+            && let Some(known) = self.calls.get(call.as_str())
+        {
+            *call = Name::from(known.as_str());
+        }
+        if ev.kind == EventKind::Hangup
+            && let Some(u) = ev.get("Uniqueid")
+        {
+            self.calls.remove(u);
+        }
+        out
+    }
+}
+
+/// Maps one AMI event of link `link` statelessly (call = `Linkedid`, else `Uniqueid`); `None`
+/// when it has no driver meaning. See [`Mapper`] for Asterisk 11 leg correlation.
 pub fn map_event(link: &Name, ev: &Event) -> Option<DriverEvent> {
     let channel = ev.get("Channel").map(device_of).map(Name::from);
     match ev.kind {
@@ -170,6 +223,41 @@ mod tests {
 
     fn ev(h: &[(&str, &str)]) -> Event {
         Event::from_message(Message::from_headers(MessageKind::Event, h.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn asterisk11_dial_joins_legs_into_one_call() {
+        let link = Name::from("pbx");
+        let mut m = Mapper::new();
+        m.map(
+            &link,
+            &ev(&[
+                ("Event", "Dial"),
+                ("SubEvent", "Begin"),
+                ("UniqueID", "1.1"),
+                ("DestUniqueID", "1.2"),
+            ]),
+        );
+        let r = m.map(
+            &link,
+            &ev(&[
+                ("Event", "Newstate"),
+                ("Channel", "SIP/300-00000002"),
+                ("ChannelState", "5"),
+                ("Uniqueid", "1.2"),
+            ]),
+        );
+        assert!(matches!(r, Some(DriverEvent::Call { ref call, .. }) if call.as_str() == "1.1"));
+        let r = m.map(
+            &link,
+            &ev(&[
+                ("Event", "Hangup"),
+                ("Channel", "SIP/300-00000002"),
+                ("Uniqueid", "1.2"),
+            ]),
+        );
+        assert!(matches!(r, Some(DriverEvent::Call { ref call, .. }) if call.as_str() == "1.1"));
+        assert!(m.calls.is_empty());
     }
 
     #[test]
