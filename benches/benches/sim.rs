@@ -44,7 +44,9 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("sim");
     g.sample_size(10);
     g.throughput(Throughput::Elements(events));
-    g.bench_function("one_hour_300_calls_per_min_all_monitored", |b| b.iter(run_hour));
+    g.bench_function("one_hour_300_calls_per_min_all_monitored", |b| {
+        b.iter(run_hour)
+    });
     g.finish();
 }
 

@@ -31,7 +31,9 @@ fn decode(data: &[u8], cut: usize) -> Vec<String> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let cut = data.first().map_or(0, |&b| usize::from(b) % (data.len() + 1));
+    let cut = data
+        .first()
+        .map_or(0, |&b| usize::from(b) % (data.len() + 1));
     assert_eq!(decode(data, 0), decode(data, cut));
 
     let mut s = Session::new(SessionConfig {
@@ -40,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
         ..SessionConfig::default()
     });
     s.connected(0);
-    s.handle_input(0, b"Asterisk Call Manager/5.0.1\r\nResponse: Success\r\nActionID: hf-1\r\n\r\n");
+    s.handle_input(
+        0,
+        b"Asterisk Call Manager/5.0.1\r\nResponse: Success\r\nActionID: hf-1\r\n\r\n",
+    );
     let _ = s.send(1, hookflash_ami::Action::QueueStatus { queue: None });
     s.handle_input(2, data);
     s.handle_timeout(u64::MAX);
