@@ -362,11 +362,10 @@ impl Decoder {
                     let n = self.buf.len();
                     return self.start_skipping(n, true, Error::LineTooLong { limit });
                 }
-                if self.buf.len() > self.limits.max_message {
-                    let limit = self.limits.max_message;
-                    let n = self.buf.len();
-                    return self.start_skipping(n, true, Error::MessageTooLarge { limit });
-                }
+                // The message size is judged when the line is complete, as it would be with the
+                // whole input at hand, so the error does not depend on where reads end. The
+                // buffer stays bounded: complete lines are checked against `max_message`, and
+                // this partial line against `max_line`.
                 return None;
             };
             let start = self.pos;
