@@ -334,57 +334,48 @@ class Gen:
             return "true"
         return "%s == %s" % (t, tag_lit(core["tag"]))
 
-    def dec_expr(self, m, c):
-        """Expression decoding member m from the matched TLV variable c."""
+    def chain_lines(self, m, c):
+        """Statements that unwrap member m's explicit tags from TLV variable c; returns the
+        statements and the variable holding the core element."""
         lines = []
         cur = c
         for i, t in enumerate(m["chain"]):
             nxt = "x%d" % i
             if i + 1 < len(m["chain"]):
                 lines.append("let %s = d.inner(&%s, Some(%s))?;" % (nxt, cur, tag_lit(m["chain"][i + 1])))
+            elif m["core"]["kind"] in ("choice", "any"):
+                lines.append("let %s = d.inner(&%s, None)?;" % (nxt, cur))
             else:
-                core = m["core"]
-                if core["kind"] in ("choice", "any"):
-                    lines.append("let %s = d.inner(&%s, None)?;" % (nxt, cur))
-                else:
-                    lines.append("let %s = d.inner(&%s, Some(%s))?;" % (nxt, cur, tag_lit(core["tag"])))
+                lines.append("let %s = d.inner(&%s, Some(%s))?;" % (nxt, cur, tag_lit(m["core"]["tag"])))
             cur = nxt
+        return lines, cur
+
+    def core_call(self, m, cur):
+        """The expression decoding member m's core element from variable cur."""
         core = m["core"]
         if core["kind"] == "seqof":
-            call = "%s(d, &%s)?" % (core["helper"], cur)
-        else:
-            call = "<%s as Ber>::dec(d, &%s)?" % (self.member_type(m), cur)
+            return "%s(d, &%s)?" % (core["helper"], cur)
+        return "<%s as Ber>::dec(d, &%s)?" % (self.member_type(m), cur)
+
+    def dec_expr(self, m, c):
+        """Expression decoding member m from the matched TLV variable c."""
+        lines, cur = self.chain_lines(m, c)
+        call = self.core_call(m, cur)
         if lines:
             return "{ %s %s }" % (" ".join(lines), call)
         return call
 
     def dec_into_stmts(self, m, c, target):
         """Statements decoding member m from TLV variable c straight into `target`."""
-        lines = []
-        cur = c
-        for i, t in enumerate(m["chain"]):
-            nxt = "x%d" % i
-            if i + 1 < len(m["chain"]):
-                lines.append("let %s = d.inner(&%s, Some(%s))?;" % (nxt, cur, tag_lit(m["chain"][i + 1])))
-            else:
-                core = m["core"]
-                if core["kind"] in ("choice", "any"):
-                    lines.append("let %s = d.inner(&%s, None)?;" % (nxt, cur))
-                else:
-                    lines.append("let %s = d.inner(&%s, Some(%s))?;" % (nxt, cur, tag_lit(core["tag"])))
-            cur = nxt
-        core = m["core"]
+        lines, cur = self.chain_lines(m, c)
         ty = self.member_type(m)
-        if core["kind"] == "seq":
+        if m["core"]["kind"] == "seq":
             if m["optional"]:
                 lines.append("<%s as Ber>::dec_into(d, &%s, %s.get_or_insert_with(Default::default))?;" % (ty, cur, target))
             else:
                 lines.append("<%s as Ber>::dec_into(d, &%s, &mut %s)?;" % (ty, cur, target))
             return lines
-        if core["kind"] == "seqof":
-            call = "%s(d, &%s)?" % (core["helper"], cur)
-        else:
-            call = "<%s as Ber>::dec(d, &%s)?" % (ty, cur)
+        call = self.core_call(m, cur)
         lines.append("%s = %s;" % (target, "Some(%s)" % call if m["optional"] else call))
         return lines
 
