@@ -987,6 +987,28 @@ impl Engine {
         );
     }
 
+    /// The live call a protocol id names, when it is not `id` itself.
+    fn other_call(
+        &self,
+        link: &LinkId,
+        native: Option<&NativeCallId>,
+        id: CallId,
+    ) -> Option<CallId> {
+        native
+            .and_then(|n| self.resolve(link, n))
+            .filter(|m| *m != id)
+    }
+
+    /// Lets `native` name call `id` too (a PBX that renames a call on transfer or conference).
+    fn add_alias(&mut self, link: &LinkId, id: CallId, native: &NativeCallId) {
+        if self.resolve(link, native).is_none()
+            && let Some(l) = self.calls.get_mut(&id)
+        {
+            self.alias.insert((link.clone(), native.clone()), id);
+            l.call.aliases.push(native.clone());
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn on_transfer(
         &mut self,
@@ -999,10 +1021,7 @@ impl Engine {
         transferred_to: Option<DeviceId>,
     ) {
         let lk = Some(link);
-        let merged = secondary
-            .as_ref()
-            .and_then(|s| self.resolve(link, s))
-            .filter(|m| *m != id);
+        let merged = self.other_call(link, secondary.as_ref(), id);
         self.remove_leg(id, &transferring);
         if let Some(m) = merged {
             self.merge_into(at, lk, m, id, &transferring);
@@ -1018,16 +1037,8 @@ impl Engine {
             };
             self.set_leg(at, id, to, state);
         }
-        if let Some(n) = &new_call
-            && self.resolve(link, n).is_none()
-        {
-            self.alias.insert((link.clone(), n.clone()), id);
-            self.calls
-                .get_mut(&id)
-                .expect("live call")
-                .call
-                .aliases
-                .push(n.clone());
+        if let Some(n) = &new_call {
+            self.add_alias(link, id, n);
         }
         self.calls
             .get_mut(&id)
@@ -1069,10 +1080,7 @@ impl Engine {
         added: Option<DeviceId>,
     ) {
         let lk = Some(link);
-        let merged = secondary
-            .as_ref()
-            .and_then(|s| self.resolve(link, s))
-            .filter(|m| *m != id);
+        let merged = self.other_call(link, secondary.as_ref(), id);
         if let Some(m) = merged {
             self.merge_into(at, lk, m, id, &controller);
         }
@@ -1082,16 +1090,8 @@ impl Engine {
         {
             self.set_leg(at, id, a, ConnectionState::Connected);
         }
-        if let Some(n) = &new_call
-            && self.resolve(link, n).is_none()
-        {
-            self.alias.insert((link.clone(), n.clone()), id);
-            self.calls
-                .get_mut(&id)
-                .expect("live call")
-                .call
-                .aliases
-                .push(n.clone());
+        if let Some(n) = &new_call {
+            self.add_alias(link, id, n);
         }
         let l = self.calls.get_mut(&id).expect("live call");
         l.call.conferenced = true;
