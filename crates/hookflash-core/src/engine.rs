@@ -348,6 +348,29 @@ impl Engine {
         id
     }
 
+    /// Creates a call first seen at `offered`, fills in its numbers and announces it at `at`.
+    fn offer_call(
+        &mut self,
+        offered: Timestamp,
+        at: Timestamp,
+        link: &LinkId,
+        native: &NativeCallId,
+        calling: Option<&str>,
+        called: Option<&str>,
+    ) -> CallId {
+        let id = self.new_call(offered, link, native);
+        self.set_numbers(id, calling, called);
+        let d = &self.calls[&id].call.data;
+        let kind = EventKind::CallOffered {
+            call: id,
+            ani: d.ani.clone(),
+            dnis: d.dnis.clone(),
+            direction: d.direction,
+        };
+        self.emit(at, Some(link), kind);
+        id
+    }
+
     fn resolve(&self, link: &LinkId, native: &NativeCallId) -> Option<CallId> {
         self.alias.get(&(link.clone(), native.clone())).copied()
     }
@@ -451,24 +474,15 @@ impl Engine {
                 ) {
                     return;
                 }
-                let id = self.new_call(at, &link, &native);
                 let (calling, called) = ev_numbers(&ev);
-                self.set_numbers(id, calling.as_deref(), called.as_deref());
-                let (ani, dnis, direction) = {
-                    let d = &self.calls[&id].call.data;
-                    (d.ani.clone(), d.dnis.clone(), d.direction)
-                };
-                self.emit(
+                self.offer_call(
                     at,
-                    Some(&link),
-                    EventKind::CallOffered {
-                        call: id,
-                        ani,
-                        dnis,
-                        direction,
-                    },
-                );
-                id
+                    at,
+                    &link,
+                    &native,
+                    calling.as_deref(),
+                    called.as_deref(),
+                )
             }
         };
         if let Some(c) = cause
@@ -1522,21 +1536,13 @@ impl Engine {
         if self.is_tombstoned(&link, &native) || self.resolve(&link, &native).is_some() {
             return; // a replayed record
         }
-        let id = self.new_call(r.started_at, &link, &native);
-        self.set_numbers(id, r.calling.as_deref(), r.called.as_deref());
-        let (ani, dnis, direction) = {
-            let d = &self.calls[&id].call.data;
-            (d.ani.clone(), d.dnis.clone(), d.direction)
-        };
-        self.emit(
+        let id = self.offer_call(
+            r.started_at,
             at,
-            Some(&link),
-            EventKind::CallOffered {
-                call: id,
-                ani,
-                dnis,
-                direction,
-            },
+            &link,
+            &native,
+            r.calling.as_deref(),
+            r.called.as_deref(),
         );
         let l = self.calls.get_mut(&id).expect("live call");
         l.call.delivered = true;
