@@ -5,6 +5,7 @@
 //!   events and executes commands;
 //! - [`Error`]: the one typed error every command and driver returns.
 
+pub mod drivers;
 mod error;
 pub mod spi;
 
