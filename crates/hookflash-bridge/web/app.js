@@ -1,0 +1,1 @@
+// Hookflash web page script.
