@@ -121,6 +121,20 @@
     return 'offline';
   }
 
+  /**
+   * The agents of a GET /v1/agents snapshot asked for when `from` was the last event seen; an
+   * agent an event changed after that keeps what the event said (the snapshot may predate it).
+   */
+  function mergeAgents(known, snapshot, from) {
+    const out = new Map();
+    for (const a of snapshot) {
+      if (a == null || a.id == null) continue;
+      const mine = known.get(a.id);
+      out.set(a.id, mine && mine.seq > from ? mine : a);
+    }
+    return out;
+  }
+
   function duration(ms) {
     if (!(ms >= 0)) return '—';
     const s = Math.floor(ms / 1000);
@@ -569,10 +583,9 @@
 
     async function refreshAgents() {
       try {
+        const from = st.stream ? st.stream.lastSeq : 0;
         const agents = await api('GET', '/v1/agents');
-        if (Array.isArray(agents)) {
-          st.agents = new Map(agents.map((a) => [a.id, a]));
-        }
+        if (Array.isArray(agents)) st.agents = mergeAgents(st.agents, agents, from);
         renderAgentSelect();
         renderAgent();
       } catch (err) {
@@ -654,6 +667,7 @@
           a.status = ev.status;
           a.activity = ev.activity;
           a.availability = ev.availability;
+          a.seq = ev.seq;
           st.agents.set(ev.agent, a);
           if (!st.agents.has(st.agent) || ev.agent === st.agent) renderAgentSelect();
           renderAgent();
@@ -715,9 +729,9 @@
     const st = { queues: new Map(), agents: new Map(), stream: null };
     window.hookflash = st;
 
-    function setQueue(entry) {
+    function setQueue(entry, seq) {
       if (!entry) return;
-      st.queues.set(entry.id, { stats: entry.stats, receivedAt: Date.now() });
+      st.queues.set(entry.id, { stats: entry.stats, receivedAt: Date.now(), seq: seq || 0 });
     }
 
     function cell(row, field, text) {
@@ -802,15 +816,24 @@
 
     async function refresh() {
       try {
+        const from = st.stream ? st.stream.lastSeq : 0;
         const [queues, agents] = await Promise.all([api('GET', '/v1/queues'), api('GET', '/v1/agents')]);
         const list = Array.isArray(queues)
           ? queues
           : queues && typeof queues === 'object'
             ? Object.entries(queues).map(([id, stats]) => ({ id, stats }))
             : [];
-        st.queues = new Map();
-        for (const q of list) setQueue(queueEntry(q));
-        if (Array.isArray(agents)) st.agents = new Map(agents.map((a) => [a.id, a]));
+        const fresh = new Map();
+        for (const q of list) {
+          const e = queueEntry(q);
+          if (!e) continue;
+          const known = st.queues.get(e.id);
+          // A queue an event updated after the snapshot was asked for keeps the newer numbers.
+          if (known && known.seq > from) fresh.set(e.id, known);
+          else fresh.set(e.id, { stats: e.stats, receivedAt: Date.now(), seq: 0 });
+        }
+        st.queues = fresh;
+        if (Array.isArray(agents)) st.agents = mergeAgents(st.agents, agents, from);
         renderQueues();
         renderAgents();
         stamp();
@@ -822,7 +845,7 @@
 
     function onEvent(ev) {
       if (ev.type === 'queueStatsChanged') {
-        setQueue(queueEntry({ id: ev.queue, stats: ev.stats }));
+        setQueue(queueEntry({ id: ev.queue, stats: ev.stats }), ev.seq);
         renderQueues();
         stamp();
       } else if (ev.type === 'agentStateChanged') {
@@ -832,6 +855,7 @@
         a.activity = ev.activity;
         a.availability = ev.availability;
         a.since = ev.at;
+        a.seq = ev.seq;
         st.agents.set(ev.agent, a);
         renderAgents();
         stamp();
