@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ber;
+pub mod client;
 pub mod error;
 pub mod framing;
 pub mod generated;

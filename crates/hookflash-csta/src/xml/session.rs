@@ -6,14 +6,14 @@
 //! the resume, starts a fresh session and moves the monitors over with
 //! `TransferMonitorObjects` — and answers the switch's `SystemStatus` polls by itself.
 //!
-//! It takes bytes and `now` and gives back bytes to send, a deadline and events; it never
+//! It takes bytes and `now` (milliseconds on the caller's clock) and gives back bytes to send, a deadline and events; it never
 //! touches a socket or reads a clock. Frames carry the ECMA-323 8-byte header.
 //!
 //! ```
-//! use std::time::{Duration, Instant};
+//! use std::time::Duration;
 //! use hookflash_csta::xml::session::{Config, Session, SessionEvent};
 //!
-//! let t0 = Instant::now();
+//! let t0 = 5_000; // milliseconds, on the caller's clock
 //! let mut s = Session::new(Config { application_id: "crm".into(), ..Config::default() });
 //! s.start(t0);
 //! let hello = s.poll_transmit().unwrap();
@@ -25,12 +25,12 @@
 //! s.handle_input(t0, &frame);
 //! assert!(matches!(s.poll_event(), Some(SessionEvent::Started { .. })));
 //! // … so the timer is reset after 90 s.
-//! assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(90)));
+//! assert_eq!(s.poll_timeout(), Some(t0 + 90_000));
 //! ```
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::tree::Tree;
 use super::{Edition, escape};
@@ -162,11 +162,16 @@ pub struct Session {
     old_session_id: Option<String>,
     edition: Edition,
     duration: Duration,
-    reset_at: Option<Instant>,
-    deadline: Option<Instant>,
+    reset_at: Option<u64>,
+    deadline: Option<u64>,
     buf: Vec<u8>,
     out: VecDeque<Vec<u8>>,
     events: VecDeque<SessionEvent>,
+}
+
+/// A duration in whole milliseconds.
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn text_of(tree: &Tree, name: &str) -> Option<String> {
@@ -212,7 +217,7 @@ impl Session {
 
     /// Starts (or, after a reconnect, resumes) the session: queues `StartApplicationSession`.
     /// Bytes left over from an earlier connection are dropped.
-    pub fn start(&mut self, now: Instant) {
+    pub fn start(&mut self, now: u64) {
         self.buf.clear();
         let resume = self.session_id.is_some() || self.old_session_id.is_some();
         if let Some(id) = self.session_id.take() {
@@ -226,11 +231,11 @@ impl Session {
         self.send_raw(&body);
         self.state = State::Starting { resume };
         self.reset_at = None;
-        self.deadline = Some(now + self.cfg.response_timeout);
+        self.deadline = Some(now.saturating_add(ms(self.cfg.response_timeout)));
     }
 
     /// Stops the session: queues `StopApplicationSession`.
-    pub fn stop(&mut self, now: Instant) {
+    pub fn stop(&mut self, now: u64) {
         if let Some(id) = self.session_id.clone() {
             let mut b = String::new();
             let _ = write!(
@@ -241,7 +246,7 @@ impl Session {
             b.push_str("</sessionID><sessionEndReason><definedEndReason>normal</definedEndReason></sessionEndReason></StopApplicationSession>");
             self.send_raw(&b);
             self.state = State::Stopping;
-            self.deadline = Some(now + self.cfg.response_timeout);
+            self.deadline = Some(now.saturating_add(ms(self.cfg.response_timeout)));
         }
     }
 
@@ -262,7 +267,7 @@ impl Session {
     }
 
     /// Feeds bytes received from the switch.
-    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+    pub fn handle_input(&mut self, now: u64, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
         loop {
             match framing::next_frame(Framing::XmlHeader, &self.buf, framing::DEFAULT_MAX_FRAME) {
@@ -297,7 +302,7 @@ impl Session {
     }
 
     /// When [`Session::handle_timeout`] should be called next.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<u64> {
         match (self.deadline, self.reset_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -306,7 +311,7 @@ impl Session {
 
     /// Acts on the deadlines that have passed: resets the session timer, or declares the
     /// session lost when a request went unanswered.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: u64) {
         if self.deadline.is_some_and(|d| now >= d) {
             self.deadline = None;
             self.reset_at = None;
@@ -330,7 +335,7 @@ impl Session {
             );
             self.send_raw(&b);
             self.reset_at = None;
-            self.deadline = Some(now + self.cfg.response_timeout);
+            self.deadline = Some(now.saturating_add(ms(self.cfg.response_timeout)));
         }
     }
 
@@ -402,7 +407,7 @@ impl Session {
         b
     }
 
-    fn handle_message(&mut self, now: Instant, payload: &[u8], invoke_id: u16) {
+    fn handle_message(&mut self, now: u64, payload: &[u8], invoke_id: u16) {
         let tree = match Tree::parse(payload) {
             Ok(t) => t,
             Err(error) => {
@@ -425,7 +430,7 @@ impl Session {
                 self.edition = edition.clone();
                 self.duration = Duration::from_secs(secs.clamp(2, 24 * 3600));
                 self.deadline = None;
-                self.reset_at = Some(now + self.duration / 2);
+                self.reset_at = Some(now.saturating_add(ms(self.duration / 2)));
                 // A resume that was refused earlier leaves the old id to transfer monitors from.
                 if let (State::Transferring, Some(from)) = (self.state, self.old_session_id.clone())
                 {
@@ -439,7 +444,7 @@ impl Session {
                     escape(&session_id, &mut b);
                     b.push_str("</toSessionID></TransferMonitorObjects>");
                     self.send_raw(&b);
-                    self.deadline = Some(now + self.cfg.response_timeout);
+                    self.deadline = Some(now.saturating_add(ms(self.cfg.response_timeout)));
                 } else {
                     self.old_session_id = None;
                     self.state = State::Active;
@@ -464,7 +469,7 @@ impl Session {
                     let body = self.start_request(None);
                     self.send_raw(&body);
                     self.state = State::Transferring;
-                    self.deadline = Some(now + self.cfg.response_timeout);
+                    self.deadline = Some(now.saturating_add(ms(self.cfg.response_timeout)));
                 } else {
                     self.state = State::Down;
                     self.deadline = None;
@@ -489,7 +494,7 @@ impl Session {
                     self.duration = Duration::from_secs(secs.clamp(2, 24 * 3600));
                 }
                 self.deadline = None;
-                self.reset_at = Some(now + self.duration / 2);
+                self.reset_at = Some(now.saturating_add(ms(self.duration / 2)));
             }
             "ResetApplicationSessionTimerNegResponse" => {
                 self.deadline = None;
@@ -565,7 +570,7 @@ mod tests {
 
     #[test]
     fn avaya_login_timer_reset_and_stop() {
-        let t0 = Instant::now();
+        let t0: u64 = 1_000;
         let mut s = Session::new(Config {
             login: Login::Avaya {
                 user: "cti<user>".into(),
@@ -598,18 +603,18 @@ mod tests {
         }
         assert!(s.is_active());
         // Reset at half the granted duration.
-        assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(60)));
-        s.handle_timeout(t0 + Duration::from_secs(59));
+        assert_eq!(s.poll_timeout(), Some(t0 + 60_000));
+        s.handle_timeout(t0 + 59_000);
         assert!(s.poll_transmit().is_none());
-        s.handle_timeout(t0 + Duration::from_secs(60));
+        s.handle_timeout(t0 + 60_000);
         let reset = body(&s.poll_transmit().unwrap());
         assert!(
             reset.contains("<ResetApplicationSessionTimer")
                 && reset.contains("<sessionID>ABC</sessionID>")
         );
-        let t1 = t0 + Duration::from_secs(61);
+        let t1 = t0 + 61_000;
         s.handle_input(t1, &frame(&format!("<ResetApplicationSessionTimerPosResponse xmlns=\"{ECMA354_NS}\"><actualSessionDuration>100</actualSessionDuration></ResetApplicationSessionTimerPosResponse>"), 2));
-        assert_eq!(s.poll_timeout(), Some(t1 + Duration::from_secs(50)));
+        assert_eq!(s.poll_timeout(), Some(t1 + 50_000));
         s.stop(t1);
         assert!(body(&s.poll_transmit().unwrap()).contains("<StopApplicationSession"));
         s.handle_input(
@@ -625,13 +630,13 @@ mod tests {
 
     #[test]
     fn an_unanswered_reset_loses_the_session() {
-        let t0 = Instant::now();
+        let t0: u64 = 1_000;
         let mut s = Session::new(Config::default());
         s.start(t0);
         s.poll_transmit();
         s.handle_input(t0, &pos("S1", 20));
         s.poll_event();
-        s.handle_timeout(t0 + Duration::from_secs(10));
+        s.handle_timeout(t0 + 10_000);
         assert!(s.poll_transmit().is_some());
         let dl = s.poll_timeout().unwrap();
         s.handle_timeout(dl);
@@ -640,7 +645,7 @@ mod tests {
 
     #[test]
     fn resume_is_tried_and_a_refusal_transfers_the_monitors() {
-        let t0 = Instant::now();
+        let t0: u64 = 1_000;
         let mut s = Session::new(Config::default());
         s.start(t0);
         s.poll_transmit();
@@ -682,7 +687,7 @@ mod tests {
 
     #[test]
     fn a_resumed_session_keeps_its_id() {
-        let t0 = Instant::now();
+        let t0: u64 = 1_000;
         let mut s = Session::new(Config::default());
         s.start(t0);
         s.handle_input(t0, &pos("S", 180));
@@ -697,7 +702,7 @@ mod tests {
 
     #[test]
     fn polls_are_answered_and_events_are_delivered() {
-        let t0 = Instant::now();
+        let t0: u64 = 1_000;
         let mut s = Session::new(Config::default());
         s.start(t0);
         s.poll_transmit();
@@ -733,7 +738,7 @@ mod tests {
 
     #[test]
     fn garbage_is_reported_and_skipped() {
-        let t0 = Instant::now();
+        let t0: u64 = 1_000;
         let mut s = Session::new(Config::default());
         s.handle_input(t0, b"GET / HTTP/1.1\r\n\r\n");
         assert!(matches!(

@@ -1,0 +1,1 @@
+//! Scenario tests: a scripted PBX peer against the client.
