@@ -1,6 +1,11 @@
 //! The built-in drivers, each behind its cargo feature, and [`open`], which builds the right one
 //! for a link URL.
 
+#[cfg(feature = "ami")]
+pub mod ami;
+#[cfg(feature = "smdr")]
+pub mod smdr;
+
 use hookflash_core::model::LinkId;
 use hookflash_link::url::{LinkUrl, Protocol};
 
@@ -8,11 +13,15 @@ use crate::{Error, spi::Driver};
 
 /// Builds the built-in driver for `url`, naming the link `link`.
 ///
-/// [`Error::Unsupported`] when the protocol's driver is not compiled in (or does not exist yet).
+/// [`Error::Unsupported`] when the protocol's driver is not compiled in.
 pub fn open(link: LinkId, url: &LinkUrl) -> Result<Box<dyn Driver>, Error> {
-    let _ = link;
     match url.protocol {
-        Protocol::CstaBer | Protocol::CstaXml | Protocol::Ami | Protocol::Smdr => {
+        #[cfg(feature = "ami")]
+        Protocol::Ami => Ok(Box::new(ami::AmiDriver::new(link, url)?)),
+        #[cfg(feature = "smdr")]
+        Protocol::Smdr => Ok(Box::new(smdr::SmdrDriver::new(link, url)?)),
+        Protocol::CstaBer | Protocol::CstaXml => {
+            let _ = link;
             Err(Error::Unsupported)
         }
         _ => Err(Error::Unsupported),

@@ -1,0 +1,880 @@
+//! The Asterisk Manager Interface driver (`ami+tcp://user:secret@pbx:5038`).
+//!
+//! Runs the sans-IO [`hookflash_ami::Session`] over a link transport: logs in (MD5 challenge
+//! unless `?md5=false`), maps every event through [`hookflash_ami::mapping::Mapper`], takes a
+//! `CoreShowChannels` snapshot after every (re)connect, reconnects with backoff, and turns core
+//! commands into AMI actions (`Originate`, `Hangup`, `BlindTransfer`, `Atxfer`, `Redirect`,
+//! `PlayDTMF`, `Setvar`, `QueueAdd`/`QueueRemove`/`QueuePause`).
+//!
+//! AMI reports every channel on the PBX, so monitoring is logical: [`Driver::monitor`] marks
+//! devices as watched (screen pops, snapshots) and never fails. Asterisk has no hold or
+//! conference verb in AMI, so those are not in the capabilities. Devices are channel
+//! technology names (`PJSIP/201`); the dial-plan context for originate and transfers comes from
+//! `?context=` (default `from-internal`).
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use hookflash_ami::{
+    Action, Event, EventKind, Session, SessionConfig, SessionEvent,
+    event::ChannelState,
+    mapping::{Mapper, device_of},
+    session::ActionResult,
+};
+use hookflash_core::{
+    command::{Command, Verbs},
+    driver::{DriverEvent, SnapshotEntry},
+    model::{AgentId, ConnectionState, DeviceId, LinkId, NativeCallId, QueueId},
+};
+use hookflash_link::{
+    backoff::{Backoff, BackoffConfig},
+    session::Clock,
+    transport::{self, Transport},
+    url::LinkUrl,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    sync::{mpsc, oneshot},
+};
+
+use crate::{
+    Error, PbxCause,
+    spi::{Capabilities, CommandOutcome, Driver, DriverCommand, EventSink, MonitorResult},
+};
+
+/// Most channels remembered for command translation.
+const MAX_CHANNELS: usize = 100_000;
+/// Most commands waiting for the link task at once.
+const COMMAND_QUEUE: usize = 1024;
+/// How long a command may take end to end (the session's own action timeout is shorter).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A request from a command to the link task.
+struct Request {
+    action: Action,
+    reply: oneshot::Sender<Result<ActionResult, Error>>,
+}
+
+/// What the link task knows that commands need.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Call → the channels on it, by device.
+    channels: HashMap<NativeCallId, Vec<(DeviceId, String)>>,
+    /// Channel → its call (to find it again at hangup).
+    call_of: HashMap<String, NativeCallId>,
+    /// Agents logged in through this driver: the interface and queues.
+    agents: HashMap<AgentId, (DeviceId, Vec<QueueId>)>,
+    /// Watched devices.
+    monitored: BTreeSet<DeviceId>,
+    /// Whether the link is logged in.
+    up: bool,
+}
+
+impl Shared {
+    fn observe(&mut self, ev: &Event) {
+        let Some(info) = ev.channel() else { return };
+        let channel = info.channel.to_owned();
+        if ev.kind == EventKind::Hangup {
+            if let Some(call) = self.call_of.remove(&channel)
+                && let Some(list) = self.channels.get_mut(&call)
+            {
+                list.retain(|(_, c)| c != &channel);
+                if list.is_empty() {
+                    self.channels.remove(&call);
+                }
+            }
+            return;
+        }
+        let Some(call) = info.linkedid.or(info.uniqueid) else {
+            return;
+        };
+        if self.call_of.contains_key(&channel) || self.call_of.len() >= MAX_CHANNELS {
+            return;
+        }
+        let call = NativeCallId::from(call);
+        self.call_of.insert(channel.clone(), call.clone());
+        self.channels
+            .entry(call)
+            .or_default()
+            .push((DeviceId::from(device_of(&channel)), channel));
+    }
+
+    fn channel(&self, call: &NativeCallId, device: &DeviceId) -> Result<String, Error> {
+        self.channels
+            .get(call)
+            .and_then(|l| l.iter().find(|(d, _)| d == device))
+            .map(|(_, c)| c.clone())
+            .ok_or_else(|| Error::InvalidDevice(device.clone()))
+    }
+
+    /// A channel of `call` not at `device` (the far end).
+    fn other_channel(&self, call: &NativeCallId, device: &DeviceId) -> Result<String, Error> {
+        self.channels
+            .get(call)
+            .and_then(|l| l.iter().find(|(d, _)| d != device))
+            .map(|(_, c)| c.clone())
+            .ok_or(Error::NotPermitted)
+    }
+
+    fn reset(&mut self) {
+        self.channels.clear();
+        self.call_of.clear();
+    }
+}
+
+/// The AMI driver. See the [module docs](self).
+pub struct AmiDriver {
+    link: LinkId,
+    url: LinkUrl,
+    config: SessionConfig,
+    context: String,
+    backoff: BackoffConfig,
+    tx: mpsc::Sender<Request>,
+    rx: tokio::sync::Mutex<mpsc::Receiver<Request>>,
+    shared: Arc<Mutex<Shared>>,
+    events: mpsc::UnboundedSender<DriverEvent>,
+    events_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<DriverEvent>>,
+}
+
+impl std::fmt::Debug for AmiDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmiDriver")
+            .field("link", &self.link)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AmiDriver {
+    /// A driver for `url` (`ami+tcp://user:secret@host:5038?context=from-internal&md5=true`).
+    pub fn new(link: LinkId, url: &LinkUrl) -> Result<Self, Error> {
+        let config = SessionConfig {
+            username: url.user.clone().unwrap_or_default(),
+            secret: url.password.clone().unwrap_or_default(),
+            md5: url.option("md5") != Some("false"),
+            ..SessionConfig::default()
+        };
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        let (events, events_rx) = mpsc::unbounded_channel();
+        Ok(Self {
+            link,
+            url: url.clone(),
+            config,
+            context: url.option("context").unwrap_or("from-internal").to_owned(),
+            backoff: BackoffConfig::default(),
+            tx,
+            rx: tokio::sync::Mutex::new(rx),
+            shared: Arc::new(Mutex::new(Shared::default())),
+            events,
+            events_rx: tokio::sync::Mutex::new(events_rx),
+        })
+    }
+
+    /// Sets the reconnect backoff (tests use short delays).
+    pub fn with_backoff(mut self, backoff: BackoffConfig) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    fn shared(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn action(&self, action: Action) -> Result<ActionResult, Error> {
+        if !self.shared().up {
+            return Err(Error::LinkDown);
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request { action, reply })
+            .await
+            .map_err(|_| Error::LinkDown)?;
+        match tokio::time::timeout(COMMAND_TIMEOUT, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(Error::LinkDown),
+            Err(_) => Err(Error::Timeout),
+        }
+    }
+
+    /// The actions that carry out `cmd`, in order.
+    fn actions(&self, cmd: &DriverCommand) -> Result<(Vec<Action>, Option<NativeCallId>), Error> {
+        let sh = self.shared();
+        let ctx = self.context.clone();
+        let one = |a: Action| Ok((vec![a], None));
+        match &cmd.command {
+            Command::MakeCall { from, to } => {
+                let id = new_unique_id();
+                Ok((
+                    vec![Action::Originate {
+                        channel: from.to_string(),
+                        exten: to.clone(),
+                        context: ctx,
+                        priority: 1,
+                        caller_id: None,
+                        timeout_ms: Some(30_000),
+                        channel_id: Some(id.clone()),
+                        other_channel_id: None,
+                        variables: Vec::new(),
+                    }],
+                    Some(NativeCallId::from(id.as_str())),
+                ))
+            }
+            Command::Clear { call, device } => one(Action::Hangup {
+                channel: sh.channel(cmd.native(*call)?, device)?,
+                cause: None,
+            }),
+            Command::ClearCall { call } => {
+                let native = cmd.native(*call)?;
+                let list = sh.channels.get(native).ok_or(Error::InvalidCall(*call))?;
+                Ok((
+                    list.iter()
+                        .map(|(_, c)| Action::Hangup {
+                            channel: c.clone(),
+                            cause: None,
+                        })
+                        .collect(),
+                    None,
+                ))
+            }
+            Command::SingleStepTransfer { call, device, to } => one(Action::BlindTransfer {
+                channel: sh.channel(cmd.native(*call)?, device)?,
+                exten: to.clone(),
+                context: ctx,
+            }),
+            Command::Consult { call, device, to } => one(Action::Atxfer {
+                channel: sh.channel(cmd.native(*call)?, device)?,
+                exten: to.clone(),
+                context: ctx,
+            }),
+            // An attended transfer in Asterisk completes when the transferring party hangs up.
+            Command::Transfer { active, device, .. } => one(Action::Hangup {
+                channel: sh.channel(cmd.native(*active)?, device)?,
+                cause: None,
+            }),
+            Command::Deflect { call, device, to } => one(Action::Redirect {
+                channel: sh.other_channel(cmd.native(*call)?, device)?,
+                extra_channel: None,
+                exten: to.clone(),
+                context: ctx,
+                priority: 1,
+            }),
+            Command::SendDigits {
+                call,
+                device,
+                digits,
+            } => {
+                let channel = sh.channel(cmd.native(*call)?, device)?;
+                Ok((
+                    digits
+                        .chars()
+                        .filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D'))
+                        .map(|d| Action::Custom {
+                            name: "PlayDTMF".into(),
+                            headers: vec![
+                                ("Channel".into(), channel.clone()),
+                                ("Digit".into(), d.to_string()),
+                            ],
+                        })
+                        .collect(),
+                    None,
+                ))
+            }
+            Command::AttachData { call, data } => {
+                let native = cmd.native(*call)?;
+                let channel = sh
+                    .channels
+                    .get(native)
+                    .and_then(|l| l.first())
+                    .map(|(_, c)| c.clone())
+                    .ok_or(Error::InvalidCall(*call))?;
+                Ok((
+                    data.iter()
+                        .map(|(k, v)| Action::Setvar {
+                            channel: Some(channel.clone()),
+                            variable: format!("HOOKFLASH_{k}"),
+                            value: v.clone(),
+                        })
+                        .collect(),
+                    None,
+                ))
+            }
+            Command::AgentLogin {
+                agent,
+                device,
+                queues,
+            } => Ok((
+                queues
+                    .iter()
+                    .map(|q| Action::QueueAdd {
+                        queue: q.to_string(),
+                        interface: device.to_string(),
+                        member_name: Some(agent.to_string()),
+                        paused: true,
+                    })
+                    .collect(),
+                None,
+            )),
+            Command::AgentLogout { agent } => {
+                let (device, queues) = sh
+                    .agents
+                    .get(agent)
+                    .cloned()
+                    .ok_or_else(|| Error::InvalidDevice(agent.clone()))?;
+                Ok((
+                    queues
+                        .iter()
+                        .map(|q| Action::QueueRemove {
+                            queue: q.to_string(),
+                            interface: device.to_string(),
+                        })
+                        .collect(),
+                    None,
+                ))
+            }
+            Command::AgentReady { agent } => one(pause(&sh, agent, false, None)?),
+            Command::AgentNotReady { agent, reason } => {
+                one(pause(&sh, agent, true, reason.clone())?)
+            }
+            Command::AgentAfterCallWork { agent } => {
+                one(pause(&sh, agent, true, Some("after-call-work".to_owned()))?)
+            }
+            _ => Err(Error::Unsupported),
+        }
+    }
+
+    async fn session(
+        &self,
+        t: Transport,
+        session: &mut Session,
+        mapper: &mut Mapper,
+        clock: &Clock,
+        sink: &EventSink,
+    ) -> Result<(), Error> {
+        let mut rx = self.rx.lock().await;
+        let mut events_rx = self.events_rx.lock().await;
+        let (mut reader, mut writer) = tokio::io::split(t);
+        session.connected(clock.now_ms());
+        let mut pending: HashMap<String, Pending> = HashMap::new();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            while let Some(ev) = session.poll_event() {
+                match ev {
+                    SessionEvent::LoggedIn => {
+                        sink.send(DriverEvent::LinkResyncing {
+                            link: self.link.clone(),
+                        })
+                        .await?;
+                        let id = session
+                            .send(clock.now_ms(), Action::CoreShowChannels)
+                            .map_err(ami_error)?;
+                        pending.insert(id, Pending::Snapshot);
+                    }
+                    SessionEvent::LoginFailed(e) => {
+                        return Err(match e {
+                            hookflash_ami::Error::LoginFailed { message } => Error::Pbx(PbxCause {
+                                code: None,
+                                name: message,
+                            }),
+                            other => ami_error(other),
+                        });
+                    }
+                    SessionEvent::Event(ev) => {
+                        self.shared().observe(&ev);
+                        if let Some(de) = mapper.map(&self.link, &ev) {
+                            sink.send(de).await?;
+                        }
+                    }
+                    SessionEvent::Completed { action_id, result } => {
+                        match pending.remove(&action_id) {
+                            Some(Pending::User(reply)) => {
+                                let _ = reply.send(result.map_err(ami_error));
+                            }
+                            Some(Pending::Snapshot) => {
+                                self.resync(result.ok(), sink).await?;
+                            }
+                            None => {}
+                        }
+                    }
+                    SessionEvent::Unresponsive => return Err(Error::LinkDown),
+                    _ => {}
+                }
+            }
+            while let Ok(ev) = events_rx.try_recv() {
+                sink.send(ev).await?;
+            }
+            while let Some(out) = session.poll_transmit() {
+                writer.write_all(&out).await.map_err(link_down)?;
+            }
+            let deadline = session.poll_timeout().map(|t| clock.instant_at(t));
+            tokio::select! {
+                n = reader.read(&mut buf) => {
+                    let n = n.map_err(link_down)?;
+                    if n == 0 {
+                        return Err(Error::LinkDown);
+                    }
+                    session.handle_input(clock.now_ms(), &buf[..n]);
+                }
+                req = rx.recv() => {
+                    let Some(req) = req else { return Ok(()) };
+                    match session.send(clock.now_ms(), req.action) {
+                        Ok(id) => { pending.insert(id, Pending::User(req.reply)); }
+                        Err(e) => { let _ = req.reply.send(Err(ami_error(e))); }
+                    }
+                }
+                ev = events_rx.recv() => {
+                    if let Some(ev) = ev {
+                        sink.send(ev).await?;
+                    }
+                }
+                () = sleep_until(deadline) => session.handle_timeout(clock.now_ms()),
+                () = sink_closed(sink) => return Ok(()),
+            }
+        }
+    }
+
+    /// After a (re)connect: the snapshot of every watched device, then the link is up.
+    async fn resync(&self, channels: Option<ActionResult>, sink: &EventSink) -> Result<(), Error> {
+        let mut by_device: HashMap<DeviceId, Vec<SnapshotEntry>> = HashMap::new();
+        let monitored = {
+            let mut sh = self.shared();
+            sh.reset();
+            if let Some(r) = &channels {
+                for ev in &r.events {
+                    sh.observe(ev);
+                    let Some(info) = ev.channel() else { continue };
+                    let Some(call) = info.linkedid.or(info.uniqueid) else {
+                        continue;
+                    };
+                    let state = match info.state {
+                        Some(ChannelState::Ring | ChannelState::Dialing) => {
+                            ConnectionState::Initiated
+                        }
+                        Some(ChannelState::Ringing | ChannelState::PreRing) => {
+                            ConnectionState::Alerting
+                        }
+                        Some(ChannelState::Up) => ConnectionState::Connected,
+                        Some(ChannelState::Busy) => ConnectionState::Failed,
+                        Some(ChannelState::Down) | None => continue,
+                        Some(other) => ConnectionState::Unknown {
+                            raw: format!("{other:?}"),
+                        },
+                    };
+                    by_device
+                        .entry(DeviceId::from(device_of(info.channel)))
+                        .or_default()
+                        .push(SnapshotEntry {
+                            call: NativeCallId::from(call),
+                            state,
+                        });
+                }
+            }
+            sh.up = true;
+            sh.monitored.iter().cloned().collect::<Vec<_>>()
+        };
+        for device in monitored {
+            sink.send(DriverEvent::Monitor {
+                link: self.link.clone(),
+                device: device.clone(),
+                monitored: true,
+            })
+            .await?;
+            let calls = by_device.remove(&device).unwrap_or_default();
+            sink.send(DriverEvent::DeviceSnapshot {
+                link: self.link.clone(),
+                device,
+                calls,
+            })
+            .await?;
+        }
+        sink.send(DriverEvent::LinkUp {
+            link: self.link.clone(),
+        })
+        .await
+    }
+}
+
+enum Pending {
+    User(oneshot::Sender<Result<ActionResult, Error>>),
+    Snapshot,
+}
+
+fn pause(
+    sh: &Shared,
+    agent: &AgentId,
+    paused: bool,
+    reason: Option<String>,
+) -> Result<Action, Error> {
+    let (device, _) = sh
+        .agents
+        .get(agent)
+        .ok_or_else(|| Error::InvalidDevice(agent.clone()))?;
+    Ok(Action::QueuePause {
+        queue: None,
+        interface: device.to_string(),
+        paused,
+        reason,
+    })
+}
+
+fn new_unique_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("hookflash-{}-{n}", crate::spi::now().0)
+}
+
+fn link_down(_: std::io::Error) -> Error {
+    Error::LinkDown
+}
+
+fn ami_error(e: hookflash_ami::Error) -> Error {
+    match e {
+        hookflash_ami::Error::Timeout => Error::Timeout,
+        hookflash_ami::Error::Disconnected => Error::LinkDown,
+        hookflash_ami::Error::ActionFailed { message } => Error::Pbx(PbxCause {
+            code: None,
+            name: message,
+        }),
+        hookflash_ami::Error::LoginFailed { message } => Error::Pbx(PbxCause {
+            code: None,
+            name: message,
+        }),
+        _ => Error::NotPermitted,
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sink_closed(sink: &EventSink) {
+    while !sink.is_closed() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[async_trait]
+impl Driver for AmiDriver {
+    fn link(&self) -> &LinkId {
+        &self.link
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            verbs: Verbs::CLEAR
+                | Verbs::CONSULT
+                | Verbs::TRANSFER
+                | Verbs::SINGLE_STEP_TRANSFER
+                | Verbs::DEFLECT
+                | Verbs::SEND_DIGITS,
+            flags: Capabilities::MONITOR
+                | Capabilities::SNAPSHOT
+                | Capabilities::MAKE_CALL
+                | Capabilities::AGENT_CONTROL
+                | Capabilities::AGENT_EVENTS
+                | Capabilities::ATTACH_DATA
+                | Capabilities::CALL_EVENTS,
+        }
+    }
+
+    async fn run(&self, sink: EventSink) -> Result<(), Error> {
+        let clock = Clock::new();
+        let mut backoff = Backoff::new(self.backoff);
+        let mut session = Session::new(self.config.clone());
+        let mut mapper = Mapper::new();
+        loop {
+            if sink.is_closed() {
+                return Ok(());
+            }
+            let result = match transport::connect(&self.url).await {
+                Ok(t) => {
+                    backoff.reset();
+                    self.session(t, &mut session, &mut mapper, &clock, &sink)
+                        .await
+                }
+                Err(e) if !e.is_recoverable() => return Err(Error::Link(e)),
+                Err(_) => Err(Error::LinkDown),
+            };
+            session.disconnected();
+            let was_up = std::mem::replace(&mut self.shared().up, false);
+            match result {
+                Ok(()) | Err(Error::Closed) => return Ok(()),
+                Err(e @ Error::Pbx(_)) if !was_up => return Err(e),
+                Err(_) => {}
+            }
+            if sink
+                .send(DriverEvent::LinkDown {
+                    link: self.link.clone(),
+                })
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(backoff.next_delay()).await;
+        }
+    }
+
+    async fn monitor(&self, devices: &[DeviceId]) -> Vec<MonitorResult> {
+        let up = {
+            let mut sh = self.shared();
+            sh.monitored.extend(devices.iter().cloned());
+            sh.up
+        };
+        if up {
+            for device in devices {
+                let _ = self.events.send(DriverEvent::Monitor {
+                    link: self.link.clone(),
+                    device: device.clone(),
+                    monitored: true,
+                });
+            }
+        }
+        devices.iter().map(|_| Ok(())).collect()
+    }
+
+    async fn unmonitor(&self, devices: &[DeviceId]) -> Vec<MonitorResult> {
+        let mut sh = self.shared();
+        for device in devices {
+            sh.monitored.remove(device);
+            let _ = self.events.send(DriverEvent::Monitor {
+                link: self.link.clone(),
+                device: device.clone(),
+                monitored: false,
+            });
+        }
+        devices.iter().map(|_| Ok(())).collect()
+    }
+
+    async fn execute(&self, command: DriverCommand) -> Result<CommandOutcome, Error> {
+        let (actions, new_call) = self.actions(&command)?;
+        for action in actions {
+            self.action(action).await?;
+        }
+        match &command.command {
+            Command::AgentLogin {
+                agent,
+                device,
+                queues,
+            } => {
+                self.shared()
+                    .agents
+                    .insert(agent.clone(), (device.clone(), queues.clone()));
+            }
+            Command::AgentLogout { agent } => {
+                self.shared().agents.remove(agent);
+            }
+            _ => {}
+        }
+        Ok(CommandOutcome {
+            new_call,
+            ..CommandOutcome::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookflash_core::{
+        driver::CallEventKind,
+        model::{CallId, Timestamp},
+    };
+    use tokio::{
+        io::{AsyncBufReadExt, BufReader},
+        net::TcpListener,
+    };
+
+    /// Reads one AMI action block (headers up to a blank line).
+    async fn read_action(
+        r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    ) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).await.unwrap() == 0 {
+                return out;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                if out.is_empty() {
+                    continue;
+                }
+                return out;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                out.push((k.trim().to_owned(), v.trim().to_owned()));
+            }
+        }
+    }
+
+    fn get<'a>(a: &'a [(String, String)], k: &str) -> &'a str {
+        a.iter()
+            .find(|(x, _)| x.eq_ignore_ascii_case(k))
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    async fn next(rx: &mut mpsc::Receiver<(Timestamp, DriverEvent)>) -> DriverEvent {
+        tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("driver event in time")
+            .expect("sink open")
+            .1
+    }
+
+    #[tokio::test]
+    async fn logs_in_snapshots_maps_events_and_originates() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let (r, mut w) = s.into_split();
+            let mut r = BufReader::new(r);
+            w.write_all(b"Asterisk Call Manager/5.0.2\r\n")
+                .await
+                .unwrap();
+            let a = read_action(&mut r).await;
+            assert_eq!(get(&a, "Action"), "Challenge");
+            let id = get(&a, "ActionID").to_owned();
+            w.write_all(
+                format!("Response: Success\r\nActionID: {id}\r\nChallenge: 12345\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+            let a = read_action(&mut r).await;
+            assert_eq!(get(&a, "Action"), "Login");
+            assert_eq!(get(&a, "Username"), "crm");
+            assert_eq!(
+                get(&a, "Key"),
+                hookflash_ami::action::md5_key("12345", "s3cret")
+            );
+            let id = get(&a, "ActionID").to_owned();
+            w.write_all(format!("Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n").as_bytes()).await.unwrap();
+            let a = read_action(&mut r).await;
+            assert_eq!(get(&a, "Action"), "CoreShowChannels");
+            let id = get(&a, "ActionID").to_owned();
+            w.write_all(format!(
+                "Response: Success\r\nActionID: {id}\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n\
+                 Event: CoreShowChannel\r\nActionID: {id}\r\nChannel: PJSIP/201-00000001\r\nChannelState: 6\r\nChannelStateDesc: Up\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n\r\n\
+                 Event: CoreShowChannelsComplete\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: 1\r\n\r\n"
+            ).as_bytes()).await.unwrap();
+            w.write_all(b"Event: Newchannel\r\nChannel: PJSIP/202-00000002\r\nChannelState: 5\r\nChannelStateDesc: Ringing\r\nCallerIDNum: 5551234\r\nExten: 202\r\nUniqueid: 2.1\r\nLinkedid: 2.0\r\n\r\n").await.unwrap();
+            let a = read_action(&mut r).await;
+            assert_eq!(get(&a, "Action"), "Originate");
+            assert_eq!(get(&a, "Channel"), "PJSIP/201");
+            assert_eq!(get(&a, "Exten"), "5550000");
+            assert_eq!(get(&a, "Context"), "sales");
+            let id = get(&a, "ActionID").to_owned();
+            w.write_all(format!("Response: Success\r\nActionID: {id}\r\nMessage: Originate successfully queued\r\n\r\n").as_bytes()).await.unwrap();
+            let a = read_action(&mut r).await;
+            assert_eq!(get(&a, "Action"), "Hangup");
+            assert_eq!(get(&a, "Channel"), "PJSIP/202-00000002");
+            let id = get(&a, "ActionID").to_owned();
+            w.write_all(
+                format!("Response: Error\r\nActionID: {id}\r\nMessage: No such channel\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+            // Then the PBX goes away.
+        });
+        let url: LinkUrl = format!("ami+tcp://crm:s3cret@127.0.0.1:{port}?context=sales")
+            .parse()
+            .unwrap();
+        let driver = Arc::new(AmiDriver::new("pbx".into(), &url).unwrap());
+        let res = driver.monitor(&["PJSIP/201".into()]).await;
+        assert!(res.iter().all(Result::is_ok));
+        let (sink, mut rx) = EventSink::channel(64);
+        let d = driver.clone();
+        let run = tokio::spawn(async move { d.run(sink).await });
+        assert!(matches!(
+            next(&mut rx).await,
+            DriverEvent::LinkResyncing { .. }
+        ));
+        assert!(matches!(
+            next(&mut rx).await,
+            DriverEvent::Monitor {
+                monitored: true,
+                ..
+            }
+        ));
+        match next(&mut rx).await {
+            DriverEvent::DeviceSnapshot { device, calls, .. } => {
+                assert_eq!(device.as_str(), "PJSIP/201");
+                assert_eq!(calls.len(), 1);
+                assert_eq!(calls[0].call.as_str(), "1.1");
+                assert_eq!(calls[0].state, ConnectionState::Connected);
+            }
+            other => panic!("expected a snapshot, got {other:?}"),
+        }
+        assert!(matches!(next(&mut rx).await, DriverEvent::LinkUp { .. }));
+        match next(&mut rx).await {
+            DriverEvent::Call {
+                call,
+                event: CallEventKind::Delivered { alerting, .. },
+                ..
+            } => {
+                assert_eq!(call.as_str(), "2.0");
+                assert_eq!(alerting.as_str(), "PJSIP/202");
+            }
+            other => panic!("expected Delivered, got {other:?}"),
+        }
+        let out = driver
+            .execute(DriverCommand::new(Command::MakeCall {
+                from: "PJSIP/201".into(),
+                to: "5550000".into(),
+            }))
+            .await
+            .unwrap();
+        assert!(out.new_call.is_some());
+        let mut clear = DriverCommand::new(Command::Clear {
+            call: CallId(7),
+            device: "PJSIP/202".into(),
+        });
+        clear.native.insert(CallId(7), "2.0".into());
+        match driver.execute(clear).await {
+            Err(Error::Pbx(cause)) => assert_eq!(cause.name, "No such channel"),
+            other => panic!("expected the PBX's refusal, got {other:?}"),
+        }
+        // A device not on the call is refused before anything is sent.
+        let mut bad = DriverCommand::new(Command::Clear {
+            call: CallId(7),
+            device: "PJSIP/999".into(),
+        });
+        bad.native.insert(CallId(7), "2.0".into());
+        assert!(matches!(
+            driver.execute(bad).await,
+            Err(Error::InvalidDevice(_))
+        ));
+        server.await.unwrap();
+        assert!(matches!(next(&mut rx).await, DriverEvent::LinkDown { .. }));
+        assert!(matches!(
+            driver
+                .execute(DriverCommand::new(Command::AgentReady {
+                    agent: "a1".into()
+                }))
+                .await,
+            Err(Error::InvalidDevice(_) | Error::LinkDown)
+        ));
+        drop(rx);
+        run.abort();
+    }
+
+    #[test]
+    fn hold_and_conference_are_not_offered() {
+        let url: LinkUrl = "ami+tcp://u:p@127.0.0.1:5038".parse().unwrap();
+        let d = AmiDriver::new("pbx".into(), &url).unwrap();
+        let caps = d.capabilities();
+        assert!(!caps.verbs.contains(Verbs::HOLD));
+        assert!(!caps.verbs.contains(Verbs::CONFERENCE));
+        assert!(caps.has(Capabilities::MAKE_CALL | Capabilities::AGENT_CONTROL));
+    }
+}
