@@ -1,0 +1,510 @@
+//! The hub: takes the backend's events, numbers them after the journal, adds the customer to
+//! screen pops, journals them with call records and webhook deliveries in one transaction,
+//! then publishes them to the stream clients.
+//!
+//! A client that resumes with `since` subscribes to the live channel first, then replays the
+//! journal, then continues live, skipping what it has already sent: because an event is
+//! journaled before it is published, nothing falls between the two.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hookflash_core::event::{Event, EventKind};
+use hookflash_core::model::{Call, CallId, Outcome};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, broadcast, mpsc};
+
+use crate::auth::Principal;
+use crate::backend::Backend;
+use crate::config::{Config, Customer, Webhook};
+use crate::journal::{Journal, StoredEvent, StoredRecord};
+use crate::metrics::Metrics;
+use crate::redact::{Redactor, log};
+
+/// How many live events a slow client may fall behind before it replays from the journal.
+const LIVE_BUFFER: usize = 4096;
+/// How many events one journal read returns.
+const REPLAY_PAGE: usize = 500;
+
+/// The hub's shared state.
+pub struct Hub {
+    /// The journal.
+    pub journal: Journal,
+    /// The backend.
+    pub backend: Arc<dyn Backend>,
+    /// The counters.
+    pub metrics: Arc<Metrics>,
+    live: broadcast::Sender<Arc<StoredEvent>>,
+    last_seq: AtomicU64,
+    customers: HashMap<String, Customer>,
+    webhooks: Vec<Webhook>,
+    /// Woken when the outbox gets new items.
+    pub outbox_notify: Arc<Notify>,
+    redact: Redactor,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("last_seq", &self.last_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a stream client asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Only events about these devices.
+    pub devices: BTreeSet<String>,
+    /// Only events about these agents.
+    pub agents: BTreeSet<String>,
+    /// Only events about these queues.
+    pub queues: BTreeSet<String>,
+    /// Only these event types.
+    pub types: BTreeSet<String>,
+}
+
+impl Filter {
+    /// Whether `e` passes.
+    pub fn matches(&self, e: &StoredEvent) -> bool {
+        (self.devices.is_empty() || e.devices.iter().any(|d| self.devices.contains(d)))
+            && (self.agents.is_empty() || e.agents.iter().any(|a| self.agents.contains(a)))
+            && (self.queues.is_empty() || e.queues.iter().any(|q| self.queues.contains(q)))
+            && (self.types.is_empty() || self.types.contains(&e.kind))
+    }
+}
+
+/// Formats milliseconds since the epoch as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let sod = secs % 86_400;
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian), by 400-year eras.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60,
+        ms % 1000
+    )
+}
+
+/// The call record of a finished call, with the fields of the simulator's truth log.
+pub fn call_record(call: &Call) -> Value {
+    json!({
+        "id": call.id,
+        "link": call.link,
+        "calling": call.data.ani.as_ref().map(|n| n.raw.clone()),
+        "called": call.data.dnis.as_ref().map(|n| n.raw.clone()),
+        "answered_by": call.answered_by,
+        "agent": call.agent,
+        "queue": call.queue,
+        "outcome": call.outcome,
+        "transfers": call.transfers.iter().map(|t| t.to.clone()).collect::<Vec<_>>(),
+        "conferenced": call.conferenced,
+        "offered_at": rfc3339(call.offered_at.0),
+        "answered_at": call.answered_at.map(|t| rfc3339(t.0)),
+        "ended_at": call.ended_at.map(|t| rfc3339(t.0)),
+        "offered_at_ms": call.offered_at.0,
+        "answered_at_ms": call.answered_at.map(|t| t.0),
+        "ended_at_ms": call.ended_at.map(|t| t.0),
+    })
+}
+
+fn push(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_string());
+    }
+}
+
+impl Hub {
+    /// A hub over `journal` and `backend`, continuing after the journal's last sequence number.
+    pub fn new(
+        cfg: &Config,
+        journal: Journal,
+        backend: Arc<dyn Backend>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<Self>, crate::BridgeError> {
+        let last = journal.last_seq()?;
+        let (live, _) = broadcast::channel(LIVE_BUFFER);
+        let mut customers = HashMap::new();
+        for c in &cfg.customers {
+            customers.insert(c.number.clone(), c.clone());
+            let e164 = cfg.dial_plan.normalize(&c.number).e164;
+            if let Some(e) = e164 {
+                customers.entry(e).or_insert_with(|| c.clone());
+            }
+        }
+        Ok(Arc::new(Self {
+            journal,
+            backend,
+            metrics,
+            live,
+            last_seq: AtomicU64::new(last),
+            customers,
+            webhooks: cfg.webhooks.clone(),
+            outbox_notify: Arc::new(Notify::new()),
+            redact: Redactor {
+                enabled: cfg.log.redact,
+            },
+        }))
+    }
+
+    /// The last sequence number published.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq.load(Ordering::Acquire)
+    }
+
+    /// The customer for a calling number.
+    pub fn lookup(&self, raw: Option<&str>, e164: Option<&str>) -> Option<&Customer> {
+        e164.and_then(|e| self.customers.get(e))
+            .or_else(|| raw.and_then(|r| self.customers.get(r)))
+    }
+
+    /// Runs until the backend's event stream ends.
+    pub async fn run(self: Arc<Self>) {
+        let Some(mut rx) = self.backend.take_events() else {
+            log("the backend's events were already taken");
+            return;
+        };
+        let mut parties: HashMap<CallId, Vec<String>> = HashMap::new();
+        let mut batch = Vec::new();
+        loop {
+            let n = rx.recv_many(&mut batch, 512).await;
+            if n == 0 {
+                return;
+            }
+            self.process(&mut batch, &mut parties);
+            batch.clear();
+        }
+    }
+
+    fn process(&self, batch: &mut [Event], parties: &mut HashMap<CallId, Vec<String>>) {
+        let mut seq = self.last_seq();
+        let mut stored = Vec::with_capacity(batch.len());
+        let mut records = Vec::new();
+        let mut outbox = Vec::new();
+        for ev in batch.iter_mut() {
+            seq += 1;
+            ev.seq = seq;
+            let call = ev.kind.call();
+            let live_call = call.and_then(|c| self.backend.call(c));
+            let (devices, agents, queues) = self.scope_of(ev, live_call.as_ref(), parties);
+            let mut v = serde_json::to_value(&*ev).unwrap_or(Value::Null);
+            if let EventKind::ScreenPop { ani, .. } = &ev.kind {
+                let customer = self.lookup(
+                    ani.as_ref().map(|n| n.raw.as_str()),
+                    ani.as_ref().and_then(|n| n.e164.as_deref()),
+                );
+                if let Value::Object(m) = &mut v {
+                    m.insert(
+                        "customer".into(),
+                        customer.map_or(Value::Null, |c| {
+                            serde_json::to_value(c).unwrap_or(Value::Null)
+                        }),
+                    );
+                }
+                for w in self
+                    .webhooks
+                    .iter()
+                    .filter(|w| w.events.iter().any(|e| e == "screenPop"))
+                {
+                    outbox.push((w.url.clone(), "screenPop".to_string(), v.to_string()));
+                }
+            }
+            if let EventKind::CallEnded { call: id, outcome } = &ev.kind {
+                parties.remove(id);
+                if *outcome != Outcome::TransferredAway {
+                    if let Some(c) = &live_call {
+                        let mut doc = call_record(c);
+                        if let Value::Object(m) = &mut doc {
+                            m.insert(
+                                "outcome".into(),
+                                serde_json::to_value(outcome).unwrap_or(Value::Null),
+                            );
+                            if c.ended_at.is_none() {
+                                m.insert("ended_at".into(), Value::String(rfc3339(ev.at.0)));
+                                m.insert("ended_at_ms".into(), json!(ev.at.0));
+                            }
+                        }
+                        let body = doc.to_string();
+                        for w in self
+                            .webhooks
+                            .iter()
+                            .filter(|w| w.events.iter().any(|e| e == "callRecord"))
+                        {
+                            outbox.push((
+                                w.url.clone(),
+                                "callRecord".to_string(),
+                                json!({"type": "callRecord", "record": doc}).to_string(),
+                            ));
+                        }
+                        records.push(StoredRecord {
+                            ended_at: c.ended_at.map_or(ev.at.0, |t| t.0),
+                            devices: devices.clone(),
+                            agents: agents.clone(),
+                            json: body,
+                        });
+                    }
+                }
+            }
+            stored.push(StoredEvent {
+                seq,
+                at: ev.at.0,
+                kind: v
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                devices,
+                agents,
+                queues,
+                json: v.to_string(),
+            });
+        }
+        let now = hookflash::spi::now().0;
+        if let Err(e) = self.journal.append(&stored, &records, &outbox, now) {
+            // The events are still published; a restart continues after the journal's last.
+            Metrics::inc(&self.metrics.journal_errors);
+            log(&self.redact.text(&format!("journal write failed: {e}")));
+        }
+        self.metrics
+            .events
+            .fetch_add(stored.len() as u64, Ordering::Relaxed);
+        self.metrics
+            .call_records
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        if !outbox.is_empty() {
+            self.outbox_notify.notify_one();
+        }
+        for s in stored {
+            self.last_seq.store(s.seq, Ordering::Release);
+            let _ = self.live.send(Arc::new(s));
+        }
+    }
+
+    /// The devices, agents and queues an event concerns.
+    fn scope_of(
+        &self,
+        ev: &Event,
+        call: Option<&Call>,
+        parties: &mut HashMap<CallId, Vec<String>>,
+    ) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let mut devices = Vec::new();
+        let mut agents = Vec::new();
+        let mut queues = Vec::new();
+        match &ev.kind {
+            EventKind::CallAlerting { device, .. }
+            | EventKind::CallAnswered { device, .. }
+            | EventKind::CallHeld { device, .. }
+            | EventKind::CallRetrieved { device, .. }
+            | EventKind::CallFailed { device, .. }
+            | EventKind::PartyLeft { device, .. }
+            | EventKind::ConnectionStateChanged { device, .. } => push(&mut devices, device),
+            EventKind::CallDiverted { from, to, .. }
+            | EventKind::CallTransferred { from, to, .. } => {
+                push(&mut devices, from);
+                if let Some(t) = to {
+                    push(&mut devices, t);
+                }
+            }
+            EventKind::CallConferenced { parties: p, .. } => {
+                for d in p {
+                    push(&mut devices, d);
+                }
+            }
+            EventKind::CallQueued { queue, .. } => push(&mut queues, queue),
+            EventKind::AgentStateChanged { agent, device, .. } => {
+                push(&mut agents, agent);
+                if let Some(d) = device {
+                    push(&mut devices, d);
+                }
+            }
+            EventKind::QueueStatsChanged { queue, .. } => push(&mut queues, queue),
+            EventKind::ScreenPop { agent, device, .. } => {
+                push(&mut devices, device);
+                if let Some(a) = agent {
+                    push(&mut agents, a);
+                }
+            }
+            EventKind::CallOffered { .. }
+            | EventKind::CallEnded { .. }
+            | EventKind::CallDataChanged { .. }
+            | EventKind::LinkStateChanged { .. } => {}
+        }
+        if let Some(id) = ev.kind.call() {
+            let known = parties.entry(id).or_default();
+            if let Some(c) = call {
+                for l in &c.legs {
+                    push(known, &l.device);
+                }
+                if let Some(a) = &c.agent {
+                    push(&mut agents, a);
+                }
+                if let Some(q) = &c.queue {
+                    push(&mut queues, q);
+                }
+                for q in &c.data.queue_path {
+                    push(&mut queues, q);
+                }
+            }
+            for d in devices.clone() {
+                push(known, &d);
+            }
+            for d in known.iter() {
+                push(&mut devices, d);
+            }
+            // Bound the table: calls that never end (lost events) must not grow it forever.
+            if parties.len() > 100_000 {
+                parties.clear();
+            }
+        }
+        (devices, agents, queues)
+    }
+
+    /// A feed of events for one client: from `since` (journal first) or from now, filtered by
+    /// scope and `filter`. The feed ends when the receiver is dropped.
+    pub fn feed(
+        self: &Arc<Self>,
+        principal: Principal,
+        filter: Filter,
+        since: Option<u64>,
+    ) -> mpsc::Receiver<Arc<StoredEvent>> {
+        let (tx, rx) = mpsc::channel(256);
+        let hub = self.clone();
+        tokio::spawn(async move {
+            let mut live = hub.live.subscribe();
+            let mut principal = principal;
+            let mut last = match since {
+                Some(s) => s,
+                None => hub.last_seq(),
+            };
+            let send = |e: Arc<StoredEvent>, principal: &mut Principal| {
+                // An agent token follows its agent to the device it logs on at.
+                if let (Some(agent), "agentStateChanged") =
+                    (principal.agent.clone(), e.kind.as_str())
+                {
+                    if e.agents.iter().any(|a| *a == agent) {
+                        principal.devices.extend(e.devices.iter().cloned());
+                    }
+                }
+                if principal.sees(&e.devices, &e.agents) && filter.matches(&e) {
+                    Some(e)
+                } else {
+                    None
+                }
+            };
+            let mut pending: Option<Arc<StoredEvent>> = None;
+            'outer: loop {
+                // Replay from the journal up to what it has.
+                loop {
+                    let j = hub.journal.clone();
+                    let after = last;
+                    let page = match tokio::task::spawn_blocking(move || {
+                        j.events_after(after, REPLAY_PAGE)
+                    })
+                    .await
+                    {
+                        Ok(Ok(p)) => p,
+                        _ => break 'outer,
+                    };
+                    if page.is_empty() {
+                        break;
+                    }
+                    for e in page {
+                        last = e.seq;
+                        if let Some(e) = send(Arc::new(e), &mut principal) {
+                            if tx.send(e).await.is_err() {
+                                break 'outer;
+                            }
+                        }
+                    }
+                }
+                // An event that showed a gap the journal cannot fill (a failed journal write)
+                // is sent as it is rather than held back for ever.
+                if let Some(e) = pending.take() {
+                    if e.seq > last {
+                        last = e.seq;
+                        if let Some(e) = send(e, &mut principal) {
+                            if tx.send(e).await.is_err() {
+                                break 'outer;
+                            }
+                        }
+                    }
+                }
+                // Then live.
+                loop {
+                    match live.recv().await {
+                        Ok(e) => {
+                            if e.seq <= last {
+                                continue;
+                            }
+                            if e.seq > last + 1 {
+                                // Missed some: replay them from the journal.
+                                pending = Some(e);
+                                break;
+                            }
+                            last = e.seq;
+                            if let Some(e) = send(e, &mut principal) {
+                                if tx.send(e).await.is_err() {
+                                    break 'outer;
+                                }
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            live = hub.live.subscribe();
+                            break;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break 'outer,
+                    }
+                }
+            }
+        });
+        rx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_795_442_400_250), "2026-11-23T14:00:00.250Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn filters_combine() {
+        let e = StoredEvent {
+            seq: 1,
+            at: 0,
+            kind: "callAlerting".into(),
+            devices: vec!["300000".into()],
+            agents: vec!["A300000".into()],
+            queues: vec![],
+            json: String::new(),
+        };
+        let mut f = Filter::default();
+        assert!(f.matches(&e));
+        f.types.insert("callAlerting".into());
+        assert!(f.matches(&e));
+        f.devices.insert("300001".into());
+        assert!(!f.matches(&e));
+        f.devices.insert("300000".into());
+        assert!(f.matches(&e));
+        f.queues.insert("6000".into());
+        assert!(!f.matches(&e));
+    }
+}

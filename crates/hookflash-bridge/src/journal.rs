@@ -1,0 +1,427 @@
+//! The SQLite journal: normalized events (for `since=` replay), call records, and the webhook
+//! outbox. A restart resumes sequence numbers from it and keeps the history.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::BridgeError;
+
+/// The separator of the device, agent and queue lists stored with each event.
+const SEP: char = '\u{1f}';
+
+/// One journaled event with what scopes and filters need to know about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The sequence number.
+    pub seq: u64,
+    /// When it happened (ms since the epoch).
+    pub at: u64,
+    /// The event type (`callOffered`, ...).
+    pub kind: String,
+    /// The devices it concerns (its own fields and the call's parties).
+    pub devices: Vec<String>,
+    /// The agents it concerns.
+    pub agents: Vec<String>,
+    /// The queues it concerns.
+    pub queues: Vec<String>,
+    /// The JSON text sent to clients.
+    pub json: String,
+}
+
+/// One finished call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// When the call ended (ms since the epoch).
+    pub ended_at: u64,
+    /// The devices that took part.
+    pub devices: Vec<String>,
+    /// The agents that took part.
+    pub agents: Vec<String>,
+    /// The JSON document.
+    pub json: String,
+}
+
+/// A webhook delivery waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// The row id (also the delivery id sent along).
+    pub id: i64,
+    /// The target URL.
+    pub url: String,
+    /// `screenPop` or `callRecord`.
+    pub kind: String,
+    /// The JSON body.
+    pub body: String,
+    /// Attempts so far.
+    pub attempts: u32,
+}
+
+/// The journal. Cheap to clone; every method takes the connection's lock briefly.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn join(v: &[String]) -> String {
+    let mut s = String::new();
+    for x in v {
+        s.push(SEP);
+        s.push_str(x);
+    }
+    if !s.is_empty() {
+        s.push(SEP);
+    }
+    s
+}
+
+fn split(s: &str) -> Vec<String> {
+    s.split(SEP)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+impl Journal {
+    /// Opens (creating) the journal at `path`, or an in-memory one.
+    pub fn open(path: Option<&Path>) -> Result<Self, BridgeError> {
+        let conn = match path {
+            Some(p) => {
+                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                Connection::open(p)?
+            }
+            None => Connection::open_in_memory()?,
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS events(
+                seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, type TEXT NOT NULL,
+                devices TEXT NOT NULL, agents TEXT NOT NULL, queues TEXT NOT NULL,
+                json TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS events_at ON events(at);
+             CREATE TABLE IF NOT EXISTS call_records(
+                id INTEGER PRIMARY KEY AUTOINCREMENT, ended_at INTEGER NOT NULL,
+                devices TEXT NOT NULL, agents TEXT NOT NULL, json TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS call_records_ended ON call_records(ended_at);
+             CREATE TABLE IF NOT EXISTS outbox(
+                id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, kind TEXT NOT NULL,
+                body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending', last_error TEXT);
+             CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_at);
+             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+        )?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (statements are atomic).
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The last sequence number ever journaled (0 for a new journal), even if retention has
+    /// deleted the event since.
+    pub fn last_seq(&self) -> Result<u64, BridgeError> {
+        let c = self.lock();
+        let meta: Option<i64> = c
+            .query_row("SELECT value FROM meta WHERE key = 'last_seq'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let max: Option<i64> = c.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
+        Ok(to_u64(meta.unwrap_or(0).max(max.unwrap_or(0))))
+    }
+
+    /// Appends events, call records and outbox items in one transaction.
+    pub fn append(
+        &self,
+        events: &[StoredEvent],
+        records: &[StoredRecord],
+        outbox: &[(String, String, String)],
+        now: u64,
+    ) -> Result<(), BridgeError> {
+        let mut c = self.lock();
+        let tx = c.transaction()?;
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT OR REPLACE INTO events(seq, at, type, devices, agents, queues, json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for e in events {
+                ins.execute(params![
+                    to_i64(e.seq),
+                    to_i64(e.at),
+                    e.kind,
+                    join(&e.devices),
+                    join(&e.agents),
+                    join(&e.queues),
+                    e.json
+                ])?;
+            }
+            if let Some(last) = events.iter().map(|e| e.seq).max() {
+                tx.execute(
+                    "INSERT INTO meta(key, value) VALUES ('last_seq', ?1)
+                     ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
+                    params![to_i64(last)],
+                )?;
+            }
+            let mut rec = tx.prepare_cached(
+                "INSERT INTO call_records(ended_at, devices, agents, json) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for r in records {
+                rec.execute(params![
+                    to_i64(r.ended_at),
+                    join(&r.devices),
+                    join(&r.agents),
+                    r.json
+                ])?;
+            }
+            let mut ob = tx.prepare_cached(
+                "INSERT INTO outbox(url, kind, body, next_at, created_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+            )?;
+            for (url, kind, body) in outbox {
+                ob.execute(params![url, kind, body, to_i64(now)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Up to `limit` events after `since`, in order.
+    pub fn events_after(&self, since: u64, limit: usize) -> Result<Vec<StoredEvent>, BridgeError> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(
+            "SELECT seq, at, type, devices, agents, queues, json FROM events
+             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![to_i64(since), to_i64(limit as u64)], |r| {
+            Ok(StoredEvent {
+                seq: to_u64(r.get(0)?),
+                at: to_u64(r.get(1)?),
+                kind: r.get(2)?,
+                devices: split(&r.get::<_, String>(3)?),
+                agents: split(&r.get::<_, String>(4)?),
+                queues: split(&r.get::<_, String>(5)?),
+                json: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Call records that ended at or after `since` (ms), oldest first, at most `limit`.
+    pub fn records_since(
+        &self,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, BridgeError> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(
+            "SELECT ended_at, devices, agents, json FROM call_records
+             WHERE ended_at >= ?1 ORDER BY ended_at, id LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![to_i64(since), to_i64(limit as u64)], |r| {
+            Ok(StoredRecord {
+                ended_at: to_u64(r.get(0)?),
+                devices: split(&r.get::<_, String>(1)?),
+                agents: split(&r.get::<_, String>(2)?),
+                json: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Outbox items due at `now`, oldest first.
+    pub fn outbox_due(&self, now: u64, limit: usize) -> Result<Vec<OutboxItem>, BridgeError> {
+        let c = self.lock();
+        let mut st = c.prepare_cached(
+            "SELECT id, url, kind, body, attempts FROM outbox
+             WHERE state = 'pending' AND next_at <= ?1 ORDER BY next_at, id LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![to_i64(now), to_i64(limit as u64)], |r| {
+            Ok(OutboxItem {
+                id: r.get(0)?,
+                url: r.get(1)?,
+                kind: r.get(2)?,
+                body: r.get(3)?,
+                attempts: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// When the next pending outbox item is due.
+    pub fn outbox_next_due(&self) -> Result<Option<u64>, BridgeError> {
+        let c = self.lock();
+        let v: Option<i64> = c.query_row(
+            "SELECT MIN(next_at) FROM outbox WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(v.map(to_u64))
+    }
+
+    /// Counts of outbox items by state (`pending`, `delivered`, `dead`).
+    pub fn outbox_counts(&self) -> Result<Vec<(String, u64)>, BridgeError> {
+        let c = self.lock();
+        let mut st = c.prepare_cached("SELECT state, COUNT(*) FROM outbox GROUP BY state")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, to_u64(r.get(1)?))))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records a successful delivery.
+    pub fn outbox_delivered(&self, id: i64) -> Result<(), BridgeError> {
+        self.lock().execute(
+            "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_error = NULL
+             WHERE id = ?1",
+            params![id],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `next_at`, or given up (`dead`).
+    pub fn outbox_failed(
+        &self,
+        id: i64,
+        next_at: Option<u64>,
+        error: &str,
+    ) -> Result<(), BridgeError> {
+        let c = self.lock();
+        match next_at {
+            Some(t) => c.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, to_i64(t), error],
+            )?,
+            None => c.execute(
+                "UPDATE outbox SET attempts = attempts + 1, state = 'dead', last_error = ?2 WHERE id = ?1",
+                params![id, error],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// Deletes events and records older than `cutoff` (ms), events beyond the newest
+    /// `max_events`, and settled outbox items older than `cutoff`. Returns the events deleted.
+    pub fn prune(&self, cutoff: u64, max_events: u64) -> Result<usize, BridgeError> {
+        let last = self.last_seq()?;
+        let c = self.lock();
+        let mut n = c.execute("DELETE FROM events WHERE at < ?1", params![to_i64(cutoff)])?;
+        n += c.execute(
+            "DELETE FROM events WHERE seq <= ?1",
+            params![to_i64(last.saturating_sub(max_events))],
+        )?;
+        c.execute(
+            "DELETE FROM call_records WHERE ended_at < ?1",
+            params![to_i64(cutoff)],
+        )?;
+        c.execute(
+            "DELETE FROM outbox WHERE state != 'pending' AND created_at < ?1",
+            params![to_i64(cutoff)],
+        )?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(seq: u64, at: u64) -> StoredEvent {
+        StoredEvent {
+            seq,
+            at,
+            kind: "callOffered".into(),
+            devices: vec!["300000".into(), "200001".into()],
+            agents: vec![],
+            queues: vec!["6000".into()],
+            json: format!("{{\"seq\":{seq}}}"),
+        }
+    }
+
+    #[test]
+    fn events_round_trip_and_sequence_survives_reopen() {
+        let dir = std::env::temp_dir().join(format!("hf-journal-{}", std::process::id()));
+        let path = dir.join("j.sqlite");
+        let _ = std::fs::remove_file(&path);
+        {
+            let j = Journal::open(Some(&path)).unwrap();
+            assert_eq!(j.last_seq().unwrap(), 0);
+            j.append(&[ev(1, 10), ev(2, 20), ev(3, 30)], &[], &[], 0)
+                .unwrap();
+            let got = j.events_after(1, 10).unwrap();
+            assert_eq!(got, vec![ev(2, 20), ev(3, 30)]);
+        }
+        let j = Journal::open(Some(&path)).unwrap();
+        assert_eq!(j.last_seq().unwrap(), 3);
+        // Retention deletes old events, never the sequence.
+        assert_eq!(j.prune(25, 1_000).unwrap(), 2);
+        assert_eq!(j.last_seq().unwrap(), 3);
+        assert_eq!(j.events_after(0, 10).unwrap(), vec![ev(3, 30)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn max_events_keeps_the_newest() {
+        let j = Journal::open(None).unwrap();
+        let evs: Vec<_> = (1..=10).map(|s| ev(s, 100)).collect();
+        j.append(&evs, &[], &[], 0).unwrap();
+        j.prune(0, 4).unwrap();
+        let seqs: Vec<u64> = j
+            .events_after(0, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, vec![7, 8, 9, 10]);
+    }
+
+    #[test]
+    fn outbox_retries_then_gives_up() {
+        let j = Journal::open(None).unwrap();
+        j.append(
+            &[],
+            &[],
+            &[("http://x/".into(), "callRecord".into(), "{}".into())],
+            5,
+        )
+        .unwrap();
+        assert!(j.outbox_due(4, 10).unwrap().is_empty());
+        let item = j.outbox_due(5, 10).unwrap().remove(0);
+        j.outbox_failed(item.id, Some(50), "500").unwrap();
+        assert!(j.outbox_due(49, 10).unwrap().is_empty());
+        assert_eq!(j.outbox_next_due().unwrap(), Some(50));
+        let item = j.outbox_due(50, 10).unwrap().remove(0);
+        assert_eq!(item.attempts, 1);
+        j.outbox_failed(item.id, None, "500").unwrap();
+        assert!(j.outbox_due(u64::MAX >> 2, 10).unwrap().is_empty());
+        assert_eq!(j.outbox_counts().unwrap(), vec![("dead".to_string(), 1)]);
+    }
+
+    #[test]
+    fn records_filter_by_time() {
+        let j = Journal::open(None).unwrap();
+        let r = |t: u64| StoredRecord {
+            ended_at: t,
+            devices: vec!["300000".into()],
+            agents: vec!["A300000".into()],
+            json: format!("{{\"t\":{t}}}"),
+        };
+        j.append(&[], &[r(10), r(20), r(30)], &[], 0).unwrap();
+        let got = j.records_since(20, 10).unwrap();
+        assert_eq!(got, vec![r(20), r(30)]);
+    }
+}

@@ -1,0 +1,199 @@
+//! The Hookflash bridge daemon: PBX links in; WebSocket and SSE event streams, REST commands
+//! and queries, signed webhooks and a web agent desktop out.
+//!
+//! - [`config`]: the TOML file, validated before anything starts (errors name file, line, key).
+//! - [`backend`]: the seam to the CTI layer ([`backend::Backend`]); [`backend::EngineBackend`]
+//!   runs the configured links' drivers into one core engine.
+//! - [`journal`]: the SQLite journal of events, call records and the webhook outbox.
+//! - [`hub`]: numbers, journals and publishes events; feeds resumable streams.
+//! - [`api`]: the HTTP routes; [`auth`]: tokens and scopes; [`webhook`]: signed delivery.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), hookflash_bridge::BridgeError> {
+//! let cfg = hookflash_bridge::config::Config::load("bridge.toml".as_ref())?;
+//! let backend = hookflash_bridge::open_links(&cfg)?;
+//! let bridge = hookflash_bridge::Bridge::start(&cfg, std::sync::Arc::new(backend)).await?;
+//! println!("listening on {}", bridge.local_addr());
+//! bridge.wait().await
+//! # }
+//! ```
+
+pub mod api;
+pub mod auth;
+pub mod backend;
+pub mod config;
+mod error;
+pub mod hub;
+pub mod journal;
+pub mod metrics;
+pub mod redact;
+pub mod tls;
+pub mod web;
+pub mod webhook;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use error::{BridgeError, ConfigError};
+
+use crate::backend::{Backend, EngineBackend};
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::journal::Journal;
+use crate::metrics::Metrics;
+use crate::redact::{Redactor, log};
+
+/// How often retention runs.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Opens the configured links with the built-in drivers, monitoring their devices.
+pub fn open_links(cfg: &Config) -> Result<EngineBackend, BridgeError> {
+    let mut drivers = Vec::new();
+    for l in &cfg.links {
+        let url: hookflash_link::url::LinkUrl = l
+            .url
+            .parse()
+            .map_err(|e: hookflash_link::url::UrlError| BridgeError::Cti(e.into()))?;
+        let d = hookflash::drivers::open(l.name.as_str().into(), &url)?;
+        drivers.push((d, l.monitor.iter().map(|m| m.as_str().into()).collect()));
+    }
+    let engine_cfg = hookflash_core::engine::Config {
+        dial_plan: cfg.dial_plan.clone(),
+        service_level_ms: cfg.service_level_ms,
+        ..Default::default()
+    };
+    Ok(EngineBackend::start(engine_cfg, drivers))
+}
+
+/// A running bridge.
+#[derive(Debug)]
+pub struct Bridge {
+    addr: SocketAddr,
+    hub: Arc<Hub>,
+    server: JoinHandle<Result<(), std::io::Error>>,
+    tasks: Vec<JoinHandle<()>>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Bridge {
+    /// Opens the journal, starts the hub over `backend`, the webhook worker and retention,
+    /// and listens.
+    pub async fn start(cfg: &Config, backend: Arc<dyn Backend>) -> Result<Self, BridgeError> {
+        let journal = Journal::open(cfg.storage.path.as_deref())?;
+        let metrics = Arc::new(Metrics::default());
+        let hub = Hub::new(cfg, journal.clone(), backend, metrics.clone())?;
+        let redact = Redactor {
+            enabled: cfg.log.redact,
+        };
+        let tls = match &cfg.http.tls {
+            Some(t) => Some(tls::server_config(&t.cert, &t.key)?),
+            None => None,
+        };
+        let listener = tokio::net::TcpListener::bind(cfg.http.listen).await?;
+        let addr = listener.local_addr()?;
+
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(hub.clone().run()));
+        tasks.push(tokio::spawn(webhook::run(
+            journal.clone(),
+            cfg.webhooks.clone(),
+            hub.outbox_notify.clone(),
+            metrics.clone(),
+        )));
+        let retention_ms = u64::from(cfg.storage.retention_days) * 86_400_000;
+        let max_events = cfg.storage.max_events;
+        let j = journal.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let cutoff = hookflash::spi::now().0.saturating_sub(retention_ms);
+                let j2 = j.clone();
+                if let Ok(Err(e)) =
+                    tokio::task::spawn_blocking(move || j2.prune(cutoff, max_events)).await
+                {
+                    log(&format!("retention failed: {e}"));
+                }
+                tokio::time::sleep(PRUNE_EVERY).await;
+            }
+        }));
+
+        let state = api::AppState {
+            hub: hub.clone(),
+            tokens: Arc::new(auth::Tokens::new(cfg)),
+            max_message_bytes: cfg.http.max_message_bytes,
+            redact,
+        };
+        let app = api::router(state, cfg.http.max_body_bytes);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let server = match tls {
+            Some(tls_cfg) => {
+                let l = tls::TlsListener::new(listener, tls_cfg)?;
+                tokio::spawn(
+                    async move { axum::serve(l, app).with_graceful_shutdown(shutdown).await },
+                )
+            }
+            None => tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }),
+        };
+        Ok(Self {
+            addr,
+            hub,
+            server,
+            tasks,
+            stop: Some(stop),
+        })
+    }
+
+    /// Where the bridge listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The hub (journal, metrics, last sequence number).
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Serves until the server stops.
+    pub async fn wait(mut self) -> Result<(), BridgeError> {
+        let r = (&mut self.server).await;
+        self.stop_tasks();
+        match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(BridgeError::Stopped),
+        }
+    }
+
+    /// Stops serving (open streams are closed) and stops the background tasks.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.stop_tasks();
+        self.server.abort();
+        let _ = (&mut self.server).await;
+    }
+
+    fn stop_tasks(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        self.stop_tasks();
+        self.server.abort();
+    }
+}
