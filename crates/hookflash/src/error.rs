@@ -1,6 +1,6 @@
 //! The crate's one error type.
 
-use hookflash_core::model::{CallId, DeviceId};
+use hookflash_core::model::{CallId, DeviceId, LinkId};
 
 /// A cause the PBX itself gave for refusing a request (for CSTA, the ECMA-269 error value).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,4 +61,60 @@ pub enum Error {
     /// The [`crate::Cti`] has shut down.
     #[error("the Cti handle is shut down")]
     Closed,
+    /// A [`crate::Cti`] was built outside a tokio runtime.
+    #[error("no tokio runtime to run the links on")]
+    NoRuntime,
+    /// Two links were given the same name.
+    #[error("two links are named {0}")]
+    DuplicateLink(LinkId),
+    /// A customer directory failed.
+    #[error("customer directory: {0}")]
+    Directory(#[from] DirectoryError),
+}
+
+/// Why a customer directory lookup failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DirectoryError {
+    /// Reading the directory (a file, a socket) failed.
+    #[error("I/O error: {0:?}")]
+    Io(std::io::ErrorKind),
+    /// A CSV directory file is malformed.
+    #[error("line {line}: {problem}")]
+    Csv {
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong.
+        problem: CsvProblem,
+    },
+    /// The directory's URL is not a usable `http://` URL template.
+    #[error("bad directory URL")]
+    BadUrl,
+    /// The HTTP server answered with an error status.
+    #[error("HTTP status {0}")]
+    HttpStatus(u16),
+    /// The HTTP response is malformed (status line, headers, chunking) or not JSON.
+    #[error("malformed response")]
+    BadResponse,
+    /// The response or file is larger than the limit.
+    #[error("larger than the limit of {0} bytes")]
+    TooLarge(usize),
+    /// The directory did not answer in time.
+    #[error("the lookup timed out")]
+    Timeout,
+}
+
+/// What is wrong with a CSV directory line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CsvProblem {
+    /// The header has no phone column.
+    #[error("no phone column in the header")]
+    NoPhoneColumn,
+    /// A quoted field is not closed.
+    #[error("unterminated quote")]
+    UnterminatedQuote,
+    /// The line has more fields than the header.
+    #[error("more fields than the header")]
+    TooManyFields,
 }
