@@ -3,6 +3,8 @@
 
 #[cfg(feature = "ami")]
 pub mod ami;
+#[cfg(feature = "csta")]
+pub mod csta;
 #[cfg(feature = "smdr")]
 pub mod smdr;
 
@@ -20,10 +22,8 @@ pub fn open(link: LinkId, url: &LinkUrl) -> Result<Box<dyn Driver>, Error> {
         Protocol::Ami => Ok(Box::new(ami::AmiDriver::new(link, url)?)),
         #[cfg(feature = "smdr")]
         Protocol::Smdr => Ok(Box::new(smdr::SmdrDriver::new(link, url)?)),
-        Protocol::CstaBer | Protocol::CstaXml => {
-            let _ = link;
-            Err(Error::Unsupported)
-        }
+        #[cfg(feature = "csta")]
+        Protocol::CstaBer | Protocol::CstaXml => Ok(Box::new(csta::CstaDriver::new(link, url)?)),
         _ => Err(Error::Unsupported),
     }
 }
