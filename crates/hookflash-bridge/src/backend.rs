@@ -1,17 +1,15 @@
 //! What the bridge needs from the CTI layer, as one small trait: the live picture, the
-//! normalized event stream, and command execution. [`EngineBackend`] implements it over the
-//! built-in drivers and the core engine; tests plug in their own.
+//! normalized event stream, and command execution. [`CtiBackend`] implements it over a
+//! [`hookflash::Cti`]; tests plug in their own.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
-use hookflash::Error;
-use hookflash::spi::{Capabilities, Driver, DriverCommand, EventSink};
+use hookflash::spi::Capabilities;
+use hookflash::{Cti, CtiBuilder, Error};
 use hookflash_core::command::{Command, Verbs};
-use hookflash_core::engine::Engine;
 use hookflash_core::event::Event;
-use hookflash_core::model::{Agent, Call, CallId, DeviceId, LinkId, LinkState, Queue, Timestamp};
+use hookflash_core::model::{Agent, Call, CallId, LinkId, LinkState, Queue, Timestamp};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -50,256 +48,106 @@ pub trait Backend: Send + Sync + 'static {
     async fn execute(&self, command: Command) -> Result<Option<CallId>, Error>;
 }
 
-/// The state [`EngineBackend`] shares between its pump and its queries.
-#[derive(Debug)]
-struct Shared {
-    engine: Engine,
-}
-
-/// A backend over drivers and the core engine: every driver's events go through one engine.
-pub struct EngineBackend {
-    shared: Arc<Mutex<Shared>>,
-    drivers: Vec<Arc<dyn Driver>>,
+/// The backend over a [`hookflash::Cti`]: every event reaches the bridge through the Cti's
+/// event hook (in order, none missed), queries and commands go to the Cti.
+pub struct CtiBackend {
+    cti: Cti,
     events: Mutex<Option<mpsc::Receiver<Event>>>,
-    tasks: Vec<JoinHandle<()>>,
+    forward: JoinHandle<()>,
 }
 
-impl std::fmt::Debug for EngineBackend {
+impl std::fmt::Debug for CtiBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EngineBackend")
-            .field("links", &self.drivers.len())
+        f.debug_struct("CtiBackend")
+            .field("cti", &self.cti)
             .finish_non_exhaustive()
     }
 }
 
-impl Drop for EngineBackend {
+impl Drop for CtiBackend {
     fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
+        self.forward.abort();
     }
 }
 
-impl EngineBackend {
-    /// Starts `drivers` (each with the devices to monitor on it) into one engine set up by
-    /// `cfg`. Must run inside a tokio runtime.
-    pub fn start(
-        cfg: hookflash_core::engine::Config,
-        drivers: Vec<(Box<dyn Driver>, Vec<DeviceId>)>,
-    ) -> Self {
-        let shared = Arc::new(Mutex::new(Shared {
-            engine: Engine::new(cfg),
-        }));
-        let (sink, mut rx) = EventSink::channel(4096);
-        let (out_tx, out_rx) = mpsc::channel::<Event>(4096);
-        let mut tasks = Vec::new();
-        let mut arcs: Vec<Arc<dyn Driver>> = Vec::new();
-        for (d, monitor) in drivers {
-            let d: Arc<dyn Driver> = Arc::from(d);
-            arcs.push(d.clone());
-            let s = sink.clone();
-            let runner = d.clone();
-            tasks.push(tokio::spawn(async move {
-                if let Err(e) = runner.run(s).await {
-                    eprintln!("hookflash: link {} stopped: {e}", runner.link());
-                }
-            }));
-            if !monitor.is_empty() && d.capabilities().has(Capabilities::MONITOR) {
-                tasks.push(tokio::spawn(async move {
-                    let results = d.monitor(&monitor).await;
-                    let failed = results.iter().filter(|r| r.is_err()).count();
-                    if failed > 0 {
-                        eprintln!(
-                            "hookflash: link {}: {failed} of {} devices could not be monitored",
-                            d.link(),
-                            monitor.len()
-                        );
-                    }
-                }));
-            }
-        }
-        drop(sink);
-        let pump = shared.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut batch = Vec::new();
-            while let Some(first) = rx.recv().await {
-                {
-                    let mut s = pump.lock().unwrap_or_else(|p| p.into_inner());
-                    s.engine.handle(first.0, first.1);
-                    // Take what else is waiting, up to a bound, under the same lock.
-                    for _ in 0..256 {
-                        match rx.try_recv() {
-                            Ok((at, ev)) => s.engine.handle(at, ev),
-                            Err(_) => break,
-                        }
-                    }
-                    batch.extend(s.engine.drain_events());
-                }
-                for ev in batch.drain(..) {
-                    if out_tx.send(ev).await.is_err() {
-                        return;
-                    }
+impl CtiBackend {
+    /// Builds the Cti from `builder` with the bridge's event hook and starts it; must run
+    /// inside a tokio runtime. Sequence numbers continue after `resume_seq`.
+    pub fn build(builder: CtiBuilder, resume_seq: u64) -> Result<Self, Error> {
+        // The hook runs on the Cti's engine task and must not block: it hands each event to an
+        // unbounded channel, drained at once into the bounded one the hub reads. The hub
+        // writes batches, so the backlog stays small unless the disk stalls.
+        let (hook_tx, mut hook_rx) = mpsc::unbounded_channel::<Event>();
+        let cti = builder
+            .resume_seq(resume_seq)
+            .on_event(move |e| {
+                let _ = hook_tx.send(e.clone());
+            })
+            .build()?;
+        let (tx, rx) = mpsc::channel(4096);
+        let forward = tokio::spawn(async move {
+            while let Some(e) = hook_rx.recv().await {
+                if tx.send(e).await.is_err() {
+                    return;
                 }
             }
-        }));
-        Self {
-            shared,
-            drivers: arcs,
-            events: Mutex::new(Some(out_rx)),
-            tasks,
-        }
+        });
+        Ok(Self {
+            cti,
+            events: Mutex::new(Some(rx)),
+            forward,
+        })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
-        let s = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        f(&s.engine)
+    /// The Cti.
+    pub fn cti(&self) -> &Cti {
+        &self.cti
     }
-
-    fn driver(&self, link: &str) -> Option<&Arc<dyn Driver>> {
-        self.drivers.iter().find(|d| d.link().as_str() == link)
-    }
-
-    /// The link that serves a command: the call's link, else the one whose engine knows the
-    /// device, else the only one.
-    fn route(&self, command: &Command) -> Result<(Arc<dyn Driver>, DriverCommand), Error> {
-        let calls = command_calls(command);
-        let mut native = HashMap::new();
-        let mut link: Option<LinkId> = None;
-        self.with(|e| {
-            for id in &calls {
-                let call = e.call(*id).ok_or(Error::InvalidCall(*id))?;
-                if let Some(alias) = call.aliases.last() {
-                    native.insert(*id, alias.clone());
-                }
-                link.get_or_insert_with(|| call.link.clone());
-            }
-            Ok::<_, Error>(())
-        })?;
-        let driver = match link {
-            Some(l) => self.driver(&l).cloned(),
-            None if self.drivers.len() == 1 => self.drivers.first().cloned(),
-            None => {
-                let device = command_device(command);
-                let by_device = device
-                    .and_then(|d| self.with(|e| e.calls_at(d).first().map(|c| c.link.clone())));
-                match by_device {
-                    Some(l) => self.driver(&l).cloned(),
-                    None => self.drivers.first().cloned(),
-                }
-            }
-        };
-        let driver = driver.ok_or_else(|| Error::NoLink(String::from("no link")))?;
-        Ok((
-            driver,
-            DriverCommand {
-                command: command.clone(),
-                native,
-            },
-        ))
-    }
-}
-
-/// The calls a command names.
-pub fn command_calls(command: &Command) -> Vec<CallId> {
-    match command {
-        Command::Answer { call, .. }
-        | Command::Clear { call, .. }
-        | Command::ClearCall { call }
-        | Command::Hold { call, .. }
-        | Command::Retrieve { call, .. }
-        | Command::Consult { call, .. }
-        | Command::SingleStepTransfer { call, .. }
-        | Command::SingleStepConference { call, .. }
-        | Command::Deflect { call, .. }
-        | Command::SendDigits { call, .. }
-        | Command::AttachData { call, .. } => vec![*call],
-        Command::Transfer { held, active, .. }
-        | Command::Conference { held, active, .. }
-        | Command::Alternate { held, active, .. }
-        | Command::Reconnect { held, active, .. } => vec![*held, *active],
-        _ => Vec::new(),
-    }
-}
-
-/// The device a command acts at.
-pub fn command_device(command: &Command) -> Option<&str> {
-    Some(match command {
-        Command::MakeCall { from, .. } => from,
-        Command::Answer { device, .. }
-        | Command::Clear { device, .. }
-        | Command::Hold { device, .. }
-        | Command::Retrieve { device, .. }
-        | Command::Consult { device, .. }
-        | Command::Transfer { device, .. }
-        | Command::Conference { device, .. }
-        | Command::SingleStepTransfer { device, .. }
-        | Command::SingleStepConference { device, .. }
-        | Command::Deflect { device, .. }
-        | Command::Pickup { device, .. }
-        | Command::Alternate { device, .. }
-        | Command::Reconnect { device, .. }
-        | Command::SendDigits { device, .. }
-        | Command::AgentLogin { device, .. } => device,
-        _ => return None,
-    })
 }
 
 #[async_trait]
-impl Backend for EngineBackend {
+impl Backend for CtiBackend {
     fn take_events(&self) -> Option<mpsc::Receiver<Event>> {
         self.events.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     fn calls(&self) -> Vec<Call> {
-        self.with(|e| e.calls().cloned().collect())
+        self.cti.calls()
     }
 
     fn call(&self, id: CallId) -> Option<Call> {
-        self.with(|e| {
-            e.call(id)
-                .cloned()
-                .or_else(|| e.ended_calls().find(|c| c.id == id).cloned())
-        })
+        self.cti.call(id)
     }
 
     fn permitted(&self, call: CallId, device: &str) -> Verbs {
-        self.with(|e| e.permitted(call, device))
+        self.cti.permitted(call, device)
     }
 
     fn calls_at(&self, device: &str) -> Vec<Call> {
-        self.with(|e| e.calls_at(device).into_iter().cloned().collect())
+        self.cti.calls_at(device)
     }
 
     fn agents(&self) -> Vec<Agent> {
-        self.with(|e| e.agents().cloned().collect())
+        self.cti.agents()
     }
 
-    fn queues(&self, now: Timestamp) -> Vec<Queue> {
-        self.with(|e| {
-            let ids: Vec<_> = e.queues().map(|q| q.id.clone()).collect();
-            ids.iter().filter_map(|id| e.queue(id, now)).collect()
-        })
+    fn queues(&self, _now: Timestamp) -> Vec<Queue> {
+        self.cti.queues()
     }
 
     fn links(&self) -> Vec<LinkInfo> {
-        self.drivers
-            .iter()
-            .map(|d| LinkInfo {
-                name: d.link().clone(),
-                state: self.with(|e| e.link_state(d.link())),
-                capabilities: d.capabilities(),
+        self.cti
+            .links()
+            .into_iter()
+            .map(|l| LinkInfo {
+                name: l.link,
+                state: l.state,
+                capabilities: l.capabilities,
             })
             .collect()
     }
 
     async fn execute(&self, command: Command) -> Result<Option<CallId>, Error> {
-        let (driver, dc) = self.route(&command)?;
-        if !driver.capabilities().allows(&command) {
-            return Err(Error::Unsupported);
-        }
-        let outcome = driver.execute(dc).await?;
-        Ok(outcome.new_call.and_then(|native| {
-            self.with(|e| e.call_by_alias(driver.link(), &native).map(|c| c.id))
-        }))
+        Ok(self.cti.execute(command).await?.call)
     }
 }

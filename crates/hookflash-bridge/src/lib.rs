@@ -2,8 +2,8 @@
 //! and queries, signed webhooks and a web agent desktop out.
 //!
 //! - [`config`]: the TOML file, validated before anything starts (errors name file, line, key).
-//! - [`backend`]: the seam to the CTI layer ([`backend::Backend`]); [`backend::EngineBackend`]
-//!   runs the configured links' drivers into one core engine.
+//! - [`backend`]: the seam to the CTI layer ([`backend::Backend`]); [`backend::CtiBackend`]
+//!   puts a [`hookflash::Cti`] behind it.
 //! - [`journal`]: the SQLite journal of events, call records and the webhook outbox.
 //! - [`hub`]: numbers, journals and publishes events; feeds resumable streams.
 //! - [`api`]: the HTTP routes; [`auth`]: tokens and scopes; [`webhook`]: signed delivery.
@@ -11,7 +11,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), hookflash_bridge::BridgeError> {
 //! let cfg = hookflash_bridge::config::Config::load("bridge.toml".as_ref())?;
-//! let backend = hookflash_bridge::open_links(&cfg)?;
+//! let backend = hookflash_bridge::open_links(&cfg, hookflash_bridge::cti_builder(&cfg)?)?;
 //! let bridge = hookflash_bridge::Bridge::start(&cfg, std::sync::Arc::new(backend)).await?;
 //! println!("listening on {}", bridge.local_addr());
 //! bridge.wait().await
@@ -40,7 +40,9 @@ use tokio::task::JoinHandle;
 
 pub use error::{BridgeError, ConfigError};
 
-use crate::backend::{Backend, EngineBackend};
+use hookflash::{Cti, CtiBuilder};
+
+use crate::backend::{Backend, CtiBackend};
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::journal::Journal;
@@ -50,23 +52,40 @@ use crate::redact::{Redactor, log};
 /// How often retention runs.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Opens the configured links with the built-in drivers, monitoring their devices.
-pub fn open_links(cfg: &Config) -> Result<EngineBackend, BridgeError> {
-    let mut drivers = Vec::new();
-    for l in &cfg.links {
-        let url: hookflash_link::url::LinkUrl = l
-            .url
-            .parse()
-            .map_err(|e: hookflash_link::url::UrlError| BridgeError::Cti(e.into()))?;
-        let d = hookflash::drivers::open(l.name.as_str().into(), &url)?;
-        drivers.push((d, l.monitor.iter().map(|m| m.as_str().into()).collect()));
-    }
-    let engine_cfg = hookflash_core::engine::Config {
+/// A Cti builder with the configured links and dial plan.
+pub fn cti_builder(cfg: &Config) -> Result<CtiBuilder, BridgeError> {
+    let mut b = Cti::builder().engine_config(hookflash_core::engine::Config {
         dial_plan: cfg.dial_plan.clone(),
         service_level_ms: cfg.service_level_ms,
         ..Default::default()
-    };
-    Ok(EngineBackend::start(engine_cfg, drivers))
+    });
+    for l in &cfg.links {
+        b = b.link(l.name.as_str(), &l.url)?;
+    }
+    Ok(b)
+}
+
+/// Builds the Cti from `builder`, continuing the journal's sequence numbers, and monitors the
+/// configured devices of each link (in the background; failures are logged).
+pub fn open_links(cfg: &Config, builder: CtiBuilder) -> Result<CtiBackend, BridgeError> {
+    let last = Journal::open(cfg.storage.path.as_deref())?.last_seq()?;
+    let backend = CtiBackend::build(builder, last)?;
+    for l in cfg.links.iter().filter(|l| !l.monitor.is_empty()) {
+        let cti = backend.cti().clone();
+        let link = l.name.clone();
+        let devices = l.monitor.clone();
+        tokio::spawn(async move {
+            let results = cti.monitor_on(&link, &devices).await;
+            let failed = results.iter().filter(|r| r.is_err()).count();
+            if failed > 0 {
+                log(&format!(
+                    "link {link}: {failed} of {} devices could not be monitored",
+                    devices.len()
+                ));
+            }
+        });
+    }
+    Ok(backend)
 }
 
 /// A running bridge.
