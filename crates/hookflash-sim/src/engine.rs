@@ -445,7 +445,11 @@ impl Engine {
         if self.monitors.is_empty() || self.link_down {
             return;
         }
-        for dn in devs {
+        for (i, dn) in devs.iter().enumerate() {
+            // A device on both calls of a transfer or conference hears of it once.
+            if devs[..i].contains(dn) {
+                continue;
+            }
             let Some(&d) = self.by_dn.get(dn) else {
                 continue;
             };

@@ -35,7 +35,9 @@
 mod config;
 mod engine;
 mod error;
+pub mod face;
 mod model;
+pub mod net;
 mod rng;
 mod time;
 

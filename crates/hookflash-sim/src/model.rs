@@ -73,7 +73,7 @@ pub enum EventCause {
     SingleStepTransfer,
     /// `consultation`
     Consultation,
-    /// `conferenced`
+    /// `conference`
     Conferenced,
     /// `callCancelled` (caller hung up before answer)
     CallCancelled,
@@ -101,7 +101,7 @@ impl EventCause {
             Self::Transfer => "transfer",
             Self::SingleStepTransfer => "singleStepTransfer",
             Self::Consultation => "consultation",
-            Self::Conferenced => "conferenced",
+            Self::Conferenced => "conference",
             Self::CallCancelled => "callCancelled",
             Self::TrunksBusy => "trunksBusy",
             Self::Redirected => "redirected",
