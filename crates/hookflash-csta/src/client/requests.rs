@@ -30,10 +30,10 @@ pub fn connection_id(call: &NativeCallId, device: &str) -> Value {
     json!({"both": {"callID": call.as_str(), "deviceID": {"staticID": device_id(device)}}})
 }
 
-fn native<'a>(
-    native: &'a HashMap<CallId, NativeCallId>,
+fn native(
+    native: &HashMap<CallId, NativeCallId>,
     call: CallId,
-) -> Result<&'a NativeCallId, ClientError> {
+) -> Result<&NativeCallId, ClientError> {
     native.get(&call).ok_or(ClientError::InvalidCall)
 }
 
