@@ -11,7 +11,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), hookflash_bridge::BridgeError> {
 //! let cfg = hookflash_bridge::config::Config::load("bridge.toml".as_ref())?;
-//! let backend = hookflash_bridge::open_links(&cfg, hookflash_bridge::cti_builder(&cfg)?)?;
+//! let backend = hookflash_bridge::open_links(&cfg)?;
 //! let bridge = hookflash_bridge::Bridge::start(&cfg, std::sync::Arc::new(backend)).await?;
 //! println!("listening on {}", bridge.local_addr());
 //! bridge.wait().await
@@ -65,9 +65,15 @@ pub fn cti_builder(cfg: &Config) -> Result<CtiBuilder, BridgeError> {
     Ok(b)
 }
 
-/// Builds the Cti from `builder`, continuing the journal's sequence numbers, and monitors the
-/// configured devices of each link (in the background; failures are logged).
-pub fn open_links(cfg: &Config, builder: CtiBuilder) -> Result<CtiBackend, BridgeError> {
+/// Opens the configured links (a Cti from [`cti_builder`]), continuing the journal's sequence
+/// numbers, and monitors the configured devices of each link (in the background; failures are
+/// logged). Must run inside a tokio runtime.
+pub fn open_links(cfg: &Config) -> Result<CtiBackend, BridgeError> {
+    open_links_with(cfg, cti_builder(cfg)?)
+}
+
+/// [`open_links`] with a builder of the caller's (extra drivers, a customer directory, ...).
+pub fn open_links_with(cfg: &Config, builder: CtiBuilder) -> Result<CtiBackend, BridgeError> {
     let last = Journal::open(cfg.storage.path.as_deref())?.last_seq()?;
     let backend = CtiBackend::build(builder, last)?;
     for l in cfg.links.iter().filter(|l| !l.monitor.is_empty()) {
