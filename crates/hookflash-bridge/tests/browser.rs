@@ -4,10 +4,14 @@
 //! to use another binary. Without a browser these tests fail with a message saying so: a browser
 //! test that silently passes without a browser would prove nothing.
 //!
-//! `desktop_and_wallboard_against_the_contract` serves the page from a small in-test server that
-//! speaks the bridge's HTTP contract (REST, WebSocket events with `since`), so the page's own
-//! behaviour is pinned down exactly: the verbs it enables, the requests it sends, the resume
-//! after a dropped event stream, the wallboard numbers.
+//! - `desktop_and_wallboard_against_the_contract` serves the page from a small in-test server
+//!   that speaks the bridge's HTTP contract (REST, WebSocket events with `since`), so the page's
+//!   own behaviour is pinned down exactly: the verbs it enables, the requests it sends, the
+//!   resume after a dropped event stream, the wallboard numbers.
+//! - `simulator_call_answered_from_the_page` runs the whole product in-process: the simulated
+//!   PBX on a CSTA XML link, the bridge over it, the page in the browser. A call rings at the
+//!   agent's device, the agent answers it with a click, and the simulator's ground truth says
+//!   that device answered.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
@@ -1026,4 +1030,300 @@ async fn desktop_and_wallboard_against_the_contract() {
     .await;
     assert_eq!(page.eval(&text_of("#count-away")).await, Ok(json!("0")));
     assert!(page.exceptions().is_empty(), "{:?}", page.exceptions());
+}
+
+// ------------------------------------------------------------------------------------------
+// The whole product: simulator, bridge, page
+// ------------------------------------------------------------------------------------------
+
+const ADMIN_TOKEN: &str = "admin-token-for-the-browser-test";
+const AGENT_TOKEN: &str = "agent-token-for-the-browser-test";
+
+/// GETs or POSTs JSON with a bearer token; returns the status and the JSON body.
+async fn rest(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = http.request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulator_call_answered_from_the_page() {
+    use hookflash_sim::SimConfig;
+    use hookflash_sim::face::FaceProtocol;
+    use hookflash_sim::net::{SimServer, SimServerConfig};
+
+    // A quiet PBX: no generated traffic, two agents in one ACD group, two extensions; a call
+    // nobody answers rings for two minutes.
+    let sim_cfg = SimConfig {
+        calls_per_minute: 0.0,
+        agents: 2,
+        queues: 1,
+        extensions: 2,
+        no_answer_ms: 120_000,
+        truth: true,
+        ..SimConfig::default()
+    };
+    let sim = SimServer::start(SimServerConfig::new(FaceProtocol::CstaXml, sim_cfg))
+        .await
+        .expect("start the simulated PBX");
+    let mut truth = sim.truth();
+    let pbx = sim.local_addr().expect("the simulator listens on TCP");
+
+    let toml = format!(
+        r#"
+[http]
+listen = "127.0.0.1:0"
+
+[[links]]
+name = "pbx"
+url = "csta-xml+tcp://{pbx}"
+monitor = ["300000", "300001", "200000", "200001", "6000"]
+
+[[agents]]
+id = "A300000"
+devices = ["300000"]
+
+[[tokens]]
+name = "admin"
+token = "{ADMIN_TOKEN}"
+scope = "admin"
+
+[[tokens]]
+name = "agent"
+token = "{AGENT_TOKEN}"
+scope = "agent"
+agent = "A300000"
+
+[[customers]]
+number = "200000"
+name = "Ada Lovelace"
+fields = {{ account = "4711" }}
+"#
+    );
+    let cfg =
+        hookflash_bridge::config::Config::parse("browser-test.toml".as_ref(), &toml, &|_| None)
+            .expect("the bridge configuration");
+    let backend = hookflash_bridge::open_links(&cfg).expect("open the link to the simulator");
+    let bridge = hookflash_bridge::Bridge::start(&cfg, Arc::new(backend))
+        .await
+        .expect("start the bridge");
+    let base = format!("http://{}", bridge.local_addr());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+
+    // The link comes up.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, health) = rest(
+            &http,
+            reqwest::Method::GET,
+            &format!("{base}/healthz"),
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+        if health["status"] == "ok" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bridge did not get the link up: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let browser = Chromium::launch();
+    let page = Page::open(&browser).await;
+    page.goto(&format!("{base}/?token={AGENT_TOKEN}")).await;
+    page.wait_for(
+        "the event stream",
+        "document.getElementById('conn-state').dataset.state === 'open'",
+    )
+    .await;
+    assert_eq!(page.eval(&text_of("#me-scope")).await, Ok(json!("agent")));
+
+    // Extension 200000 calls the agent's device; it rings there.
+    let (status, made) = rest(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/v1/calls"),
+        ADMIN_TOKEN,
+        Some(json!({"from": "200000", "to": "300000"})),
+    )
+    .await;
+    assert_eq!(status, 201, "make call: {made}");
+    let call = page
+        .wait_for(
+            "the call ringing on the page",
+            "document.querySelector('li.call[data-state=\"alerting\"]')?.dataset.call ?? null",
+        )
+        .await;
+    let call = call.as_str().expect("a call id").to_string();
+    page.wait_for(
+        "answer to be enabled",
+        &format!("{}.includes('answer')", enabled_verbs_of(&call)),
+    )
+    .await;
+    let verbs = page.eval(&enabled_verbs_of(&call)).await.unwrap();
+    assert!(
+        !verbs.as_array().unwrap().iter().any(|v| v == "hold"),
+        "a ringing call cannot be held: {verbs}"
+    );
+    // The screen pop with the customer lookup.
+    page.wait_for(
+        "the screen pop",
+        "!document.getElementById('screen-pop').hidden",
+    )
+    .await;
+    assert_eq!(page.eval(&text_of("#pop-ani")).await, Ok(json!("200000")));
+    page.wait_for(
+        "the customer lookup",
+        "document.querySelector('#pop-customer .customer-name')?.textContent === 'Ada Lovelace'",
+    )
+    .await;
+
+    // The agent answers with a click.
+    page.click(&format!(
+        "li[data-call=\"{call}\"] button[data-verb=\"answer\"]"
+    ))
+    .await;
+    page.wait_for(
+        "the call connected on the page",
+        &format!(
+            "document.querySelector('li[data-call=\"{call}\"]')?.dataset.state === 'connected'"
+        ),
+    )
+    .await;
+    page.wait_for(
+        "hang up to be enabled",
+        &format!("{}.includes('clear')", enabled_verbs_of(&call)),
+    )
+    .await;
+    // And hangs up.
+    page.click(&format!(
+        "li[data-call=\"{call}\"] button[data-verb=\"clear\"]"
+    ))
+    .await;
+    page.wait_for(
+        "the call to end on the page",
+        &format!("!document.querySelector('li[data-call=\"{call}\"]')"),
+    )
+    .await;
+
+    // The simulator's ground truth: answered at the agent's device.
+    let record = tokio::time::timeout(WAIT, async {
+        loop {
+            let line = truth.recv().await.expect("the truth log");
+            let v: Value = serde_json::from_str(&line).expect("a truth line is JSON");
+            if v["kind"] == "call" {
+                return v;
+            }
+        }
+    })
+    .await
+    .expect("a call in the simulator's truth log");
+    assert_eq!(record["calling"], "200000", "{record}");
+    assert_eq!(record["called"], "300000", "{record}");
+    assert_eq!(record["answered_by"], "300000", "{record}");
+    assert_eq!(record["outcome"], "answered", "{record}");
+
+    // A call to the ACD group gives the queue numbers; the wallboard shows what the API gives.
+    let (status, made) = rest(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/v1/calls"),
+        ADMIN_TOKEN,
+        Some(json!({"from": "200001", "to": "6000"})),
+    )
+    .await;
+    assert_eq!(status, 201, "make call: {made}");
+    page.goto(&format!("{base}/wallboard?token={ADMIN_TOKEN}"))
+        .await;
+    let field = |f: &str| text_of(&format!("tr[data-queue=\"6000\"] td[data-field=\"{f}\"]"));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, queues) = rest(
+            &http,
+            reqwest::Method::GET,
+            &format!("{base}/v1/queues"),
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+        let api = queues
+            .as_array()
+            .and_then(|l| l.iter().find(|q| q["id"] == "6000"))
+            .map(|q| {
+                ["waiting", "offered", "agentsAvailable", "agentsBusy"]
+                    .map(|k| q["stats"][k].to_string())
+                    .to_vec()
+            });
+        let shown = page
+            .eval(&format!(
+                "[{}, {}, {}, {}]",
+                field("waiting"),
+                field("offered"),
+                field("agents-available"),
+                field("agents-busy")
+            ))
+            .await
+            .unwrap();
+        if let Some(api) = &api {
+            if api.iter().any(|v| v != "0") && shown == json!(api) {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the wallboard shows {shown} for queue 6000, the API {api:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, agents) = rest(
+        &http,
+        reqwest::Method::GET,
+        &format!("{base}/v1/agents"),
+        ADMIN_TOKEN,
+        None,
+    )
+    .await;
+    page.wait_for(
+        "the agents on the wallboard",
+        &format!(
+            "document.querySelectorAll('#agent-rows tr[data-agent]').length === {}",
+            agents.as_array().map_or(0, Vec::len)
+        ),
+    )
+    .await;
+    assert!(page.exceptions().is_empty(), "{:?}", page.exceptions());
+
+    drop(page);
+    drop(browser);
+    bridge.shutdown().await;
+    sim.shutdown().await;
+}
+
+/// A JavaScript expression: the verbs enabled on a call's softphone bar (call id as text).
+fn enabled_verbs_of(call: &str) -> String {
+    format!(
+        "Array.from(document.querySelectorAll('li[data-call={}] button[data-verb]'))\
+         .filter(b => !b.disabled).map(b => b.dataset.verb)",
+        json!(call).to_string().replace('"', "\\\"")
+    )
 }
