@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod analyzer;
 mod bench;
+mod sim;
 
 /// Hookflash: CTI middleware between PBXs and CRM applications.
 #[derive(Debug, Parser)]
@@ -27,6 +28,8 @@ enum Command {
     /// Measure decoding speed.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run the simulated PBX (CSTA BER or CSTA XML server) with generated traffic.
+    Sim(sim::SimArgs),
 }
 
 /// The link protocols the analyzer understands.
@@ -163,6 +166,7 @@ fn main() -> ExitCode {
         Command::Encode(a) => analyzer::encode(&a),
         Command::Bench(BenchCommand::Decode(a)) => bench::decode(&a),
         Command::Bench(BenchCommand::Core(a)) => bench::core(&a),
+        Command::Sim(a) => sim::sim(&a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
