@@ -304,10 +304,48 @@ impl Page {
         assert_eq!(r, Ok(json!("clicked")), "click {selector}");
     }
 
+    /// Saves a PNG of the page to `$HOOKFLASH_BROWSER_SCREENSHOTS/<name>.png` when that is set
+    /// (for looking at the page a test saw); does nothing otherwise.
+    async fn screenshot(&self, name: &str) {
+        let Some(dir) = std::env::var_os("HOOKFLASH_BROWSER_SCREENSHOTS") else {
+            return;
+        };
+        let shot = self
+            .call("Page.captureScreenshot", json!({"format": "png"}))
+            .await;
+        let data = base64_decode(shot["data"].as_str().unwrap_or(""));
+        let path = PathBuf::from(dir).join(format!("{name}.png"));
+        std::fs::write(&path, data).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+
     /// The uncaught exceptions so far.
     fn exceptions(&self) -> Vec<String> {
         self.exceptions.lock().unwrap().clone()
     }
+}
+
+/// Standard base64 (as DevTools sends screenshots); invalid characters are skipped.
+fn base64_decode(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => continue,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
 }
 
 /// A JavaScript expression: the text of the element `selector` finds, or null.
@@ -1198,6 +1236,8 @@ fields = {{ account = "4711" }}
     )
     .await;
 
+    page.screenshot("desktop-ringing").await;
+
     // The agent answers with a click.
     page.click(&format!(
         "li[data-call=\"{call}\"] button[data-verb=\"answer\"]"
@@ -1215,6 +1255,7 @@ fields = {{ account = "4711" }}
         &format!("{}.includes('clear')", enabled_verbs_of(&call)),
     )
     .await;
+    page.screenshot("desktop-connected").await;
     // And hangs up.
     page.click(&format!(
         "li[data-call=\"{call}\"] button[data-verb=\"clear\"]"
@@ -1295,6 +1336,7 @@ fields = {{ account = "4711" }}
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    page.screenshot("wallboard").await;
     let (_, agents) = rest(
         &http,
         reqwest::Method::GET,

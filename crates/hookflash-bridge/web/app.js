@@ -281,6 +281,7 @@
       pop: null,
       refreshTimer: null,
       stream: null,
+      links: new Map(),
     };
     window.hookflash = st;
 
@@ -300,7 +301,7 @@
     function renderAgent() {
       const a = st.agents.get(st.agent);
       const { status, reason } = statusOf(a);
-      const avail = a ? availabilityOf(a) : 'offline';
+      const avail = a ? availabilityOf(a) : st.agent ? 'unknown' : 'offline';
       const av = $('agent-availability');
       av.dataset.availability = avail;
       av.textContent = avail;
@@ -311,13 +312,14 @@
       r.dataset.reason = reason || '';
       r.textContent = reason ? 'reason ' + reason : '';
       const commands = !!st.agent && (!st.me || st.me.scope !== 'supervisor');
+      // An agent the bridge has not heard of yet may be in any state: every button is offered.
       const known = !!a;
-      const loggedOut = !known || status === 'loggedOut';
-      $('btn-login').disabled = !commands || !loggedOut;
-      $('btn-ready').disabled = !commands || loggedOut || status === 'ready';
+      const loggedOut = known && status === 'loggedOut';
+      $('btn-login').disabled = !commands || (known && !loggedOut);
+      $('btn-ready').disabled = !commands || loggedOut || (known && status === 'ready');
       $('btn-not-ready').disabled = !commands || loggedOut;
       $('not-ready-reason').disabled = !commands || loggedOut;
-      $('btn-acw').disabled = !commands || loggedOut || status === 'workingAfterCall';
+      $('btn-acw').disabled = !commands || loggedOut || (known && status === 'workingAfterCall');
       $('btn-logout').disabled = !commands || loggedOut;
       const dev = $('device-input');
       if (document.activeElement !== dev) dev.value = myDevice();
@@ -416,6 +418,7 @@
           li.appendChild(el('span', { class: 'call-id' }, '#' + key));
           li.appendChild(el('span', { class: 'call-parties' }));
           li.appendChild(el('span', { class: 'call-state' }));
+          li.appendChild(el('span', { class: 'call-timer', 'aria-label': 'time in this state' }));
           li.appendChild(el('span', { class: 'call-queue' }));
           const bar = el('span', { class: 'verbs', role: 'group' });
           bar.setAttribute('aria-label', 'Call ' + key + ' controls');
@@ -434,6 +437,9 @@
         li.dataset.device = dev;
         li.querySelector('.call-parties').textContent = callParties(c);
         li.querySelector('.call-state').textContent = state;
+        if (mine && typeof mine.since === 'number') li.dataset.since = String(mine.since);
+        else if (li.dataset.state !== li.dataset.shownState) li.dataset.since = String(Date.now());
+        li.dataset.shownState = li.dataset.state;
         li.querySelector('.call-queue').textContent = c.queue ? 'queue ' + c.queue : '';
         const allowed = new Set(permittedAt(c, dev));
         for (const b of li.querySelectorAll('button[data-verb]')) {
@@ -445,6 +451,7 @@
       for (const li of Array.from(list.children)) {
         if (!keep.has(li.dataset.call)) li.remove();
       }
+      tickTimers();
       maybePopFromCall(calls, dev);
     }
 
@@ -502,6 +509,15 @@
       scheduleRefresh(0);
     });
 
+    function tickTimers() {
+      const now = Date.now();
+      for (const li of document.querySelectorAll('#calls li.call')) {
+        const since = Number(li.dataset.since);
+        const t = li.querySelector('.call-timer');
+        if (t) t.textContent = since > 0 ? duration(Math.max(0, now - since)) : '';
+      }
+    }
+
     // ---- screen pop
 
     function showPop(pop) {
@@ -528,6 +544,10 @@
       if (rows.length === 0) dl.appendChild(el('dd', { class: 'muted' }, 'none'));
       renderCustomer(pop.customer);
     }
+
+    $('pop-close').addEventListener('click', () => {
+      $('screen-pop').hidden = true;
+    });
 
     function renderCustomer(customer) {
       const box = $('pop-customer');
@@ -564,6 +584,28 @@
         const d = c.data || {};
         showPop({ call: c.id, device: dev, ani: d.ani, dnis: d.dnis, data: d, queue: c.queue });
         return;
+      }
+    }
+
+    // ---- links
+
+    function renderLinks() {
+      const b = $('link-state');
+      const states = Array.from(st.links.values());
+      const down = Array.from(st.links.entries()).filter(([, s]) => s !== 'up').map(([n]) => n);
+      b.dataset.state = states.length === 0 ? '' : down.length === 0 ? 'up' : 'down';
+      b.textContent = states.length === 0 ? '' : down.length === 0 ? 'PBX up' : 'PBX ' + down.join(', ') + ' not up';
+    }
+
+    async function refreshLinks() {
+      try {
+        const links = await api('GET', '/v1/links');
+        if (Array.isArray(links)) {
+          st.links = new Map(links.filter((l) => l && l.name != null).map((l) => [String(l.name), l.state]));
+        }
+        renderLinks();
+      } catch (_) {
+        // Links are a hint; the page works without them.
       }
     }
 
@@ -611,8 +653,10 @@
       }
       if (!Array.isArray(c.legs)) c.legs = [];
       const leg = c.legs.find((l) => l.device === device);
-      if (leg) leg.state = { state };
-      else c.legs.push({ device, state: { state } });
+      if (leg) {
+        leg.state = { state };
+        leg.since = Date.now();
+      } else c.legs.push({ device, state: { state }, since: Date.now() });
       // What the PBX permits changes with the state; until the snapshot says, allow nothing.
       if (c.permitted) delete c.permitted[device];
     }
@@ -661,6 +705,10 @@
             showPop(ev);
           }
           break;
+        case 'linkStateChanged':
+          if (ev.link != null) st.links.set(String(ev.link), ev.state);
+          renderLinks();
+          return;
         case 'agentStateChanged': {
           const a = st.agents.get(ev.agent) || { id: ev.agent, queues: {} };
           a.device = ev.device;
@@ -698,13 +746,16 @@
       st.stream = eventStream({}, onEvent, () => {
         refreshCalls();
         refreshAgents();
+        refreshLinks();
       });
       st.stream.start();
       // A slow safety net: what the stream says is authoritative, the snapshot fills gaps.
       window.setInterval(() => {
         refreshCalls();
         refreshAgents();
+        refreshLinks();
       }, 30000);
+      window.setInterval(tickTimers, 1000);
     }
 
     renderAgent();
