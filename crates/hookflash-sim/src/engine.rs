@@ -82,6 +82,42 @@ struct Group {
     dev: usize,
     queue: VecDeque<u64>,
     agents: Vec<usize>,
+    queued: u64,
+    answered: u64,
+    in_sl: u64,
+    abandoned: u64,
+    overflowed_out: u64,
+}
+
+/// One ACD group's statistics: counters since the start and the situation now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupStats {
+    /// The group's device number.
+    pub group: String,
+    /// Calls that entered the group's queue (overflows in included).
+    pub queued: u64,
+    /// Calls answered by an agent of the group.
+    pub answered: u64,
+    /// Of those, answered within the service-level threshold.
+    pub answered_in_service_level: u64,
+    /// Calls that ended unanswered while waiting in the group.
+    pub abandoned: u64,
+    /// Calls that overflowed from this group to the next.
+    pub overflowed_out: u64,
+    /// Calls waiting now.
+    pub waiting: usize,
+    /// How long the oldest waiting call has waited, in ms.
+    pub longest_wait_ms: u64,
+    /// Agents of the group ready now.
+    pub agents_ready: u32,
+    /// Agents on a call now.
+    pub agents_busy: u32,
+    /// Agents in wrap-up now.
+    pub agents_wrap_up: u32,
+    /// Agents logged on but not ready now.
+    pub agents_not_ready: u32,
+    /// Agents logged off now.
+    pub agents_logged_off: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,6 +250,11 @@ impl Engine {
                 dev,
                 queue: VecDeque::new(),
                 agents: Vec::new(),
+                queued: 0,
+                answered: 0,
+                in_sl: 0,
+                abandoned: 0,
+                overflowed_out: 0,
             });
         }
         for i in 0..e.cfg.agents.min(100_000) {
@@ -281,6 +322,45 @@ impl Engine {
     /// Calls waiting in each ACD group's queue.
     pub fn queue_lengths(&self) -> Vec<usize> {
         self.groups.iter().map(|g| g.queue.len()).collect()
+    }
+
+    /// Statistics of every ACD group, in group order.
+    pub fn group_stats(&self) -> Vec<GroupStats> {
+        self.groups
+            .iter()
+            .map(|g| {
+                let mut s = GroupStats {
+                    group: self
+                        .devices
+                        .get(g.dev)
+                        .map(|d| d.dn.clone())
+                        .unwrap_or_default(),
+                    queued: g.queued,
+                    answered: g.answered,
+                    answered_in_service_level: g.in_sl,
+                    abandoned: g.abandoned,
+                    overflowed_out: g.overflowed_out,
+                    waiting: g.queue.len(),
+                    longest_wait_ms: g
+                        .queue
+                        .front()
+                        .and_then(|k| self.calls.get(k))
+                        .map(|c| self.now.saturating_sub(c.queued_at))
+                        .unwrap_or(0),
+                    ..GroupStats::default()
+                };
+                for a in g.agents.iter().filter_map(|&a| self.agents.get(a)) {
+                    match a.state {
+                        AgentState::Ready => s.agents_ready += 1,
+                        AgentState::Busy => s.agents_busy += 1,
+                        AgentState::WorkingAfterCall => s.agents_wrap_up += 1,
+                        AgentState::NotReady(_) => s.agents_not_ready += 1,
+                        AgentState::LoggedOff => s.agents_logged_off += 1,
+                    }
+                }
+                s
+            })
+            .collect()
     }
 
     /// Trunks in use.
@@ -793,6 +873,7 @@ impl Engine {
             return;
         };
         g.queue.push_back(key);
+        g.queued += 1;
         let n = g.queue.len() as u32;
         let now = self.now;
         let (calling, called) = match self.calls.get_mut(&key) {
@@ -926,14 +1007,18 @@ impl Engine {
         {
             c.answered_at = Some(now);
             c.answered_by = Some(dev.to_owned());
-            if c.queue.is_some() && c.agent.is_some() {
-                in_sl = Some(now.saturating_sub(c.queued_at) <= sl);
+            if let (Some(q), Some(_)) = (c.queue, c.agent) {
+                in_sl = Some((q, now.saturating_sub(c.queued_at) <= sl));
             }
         }
-        if let Some(s) = in_sl {
+        if let Some((q, s)) = in_sl {
             self.stats.acd_answered += 1;
             if s {
                 self.stats.answered_in_service_level += 1;
+            }
+            if let Some(g) = self.groups.get_mut(q) {
+                g.answered += 1;
+                g.in_sl += u64::from(s);
             }
         }
         let devs = self.call_devs(key);
@@ -1042,6 +1127,9 @@ impl Engine {
         let Some(from) = self.group_dn(q) else { return };
         let nq = (q + 1) % self.groups.len().max(1);
         let Some(to) = self.group_dn(nq) else { return };
+        if let Some(g) = self.groups.get_mut(q) {
+            g.overflowed_out += 1;
+        }
         self.dequeue(key);
         let devs = self.call_devs(key);
         let conn = self.conn_id(key, &from);
@@ -1873,7 +1961,12 @@ impl Engine {
             "busy" => self.stats.busy += 1,
             "no-answer" => self.stats.no_answer += 1,
             "failed" => self.stats.failed += 1,
-            _ => self.stats.abandoned += 1,
+            _ => {
+                self.stats.abandoned += 1;
+                if let Some(g) = call.queue.and_then(|q| self.groups.get_mut(q)) {
+                    g.abandoned += 1;
+                }
+            }
         }
         if self.cfg.truth {
             let agent = if call.answered_at.is_some() {

@@ -42,7 +42,7 @@ mod rng;
 mod time;
 
 pub use config::{OutcomeMix, SimConfig};
-pub use engine::{Engine, Stats};
+pub use engine::{Engine, GroupStats, Stats};
 pub use error::SimError;
 pub use model::{
     AgentState, CallId, CallSnapshot, Command, ConnectionId, DeviceSnapshot, EventCause, EventKind,
