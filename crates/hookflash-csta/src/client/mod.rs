@@ -247,6 +247,7 @@ pub struct Client {
     windowed: usize,
     next_request: u64,
     link_reported: bool,
+    now: u64,
 }
 
 impl Client {
@@ -274,6 +275,7 @@ impl Client {
             windowed: 0,
             next_request: 0,
             link_reported: false,
+            now: 0,
         }
     }
 
@@ -316,6 +318,7 @@ impl Client {
 
     /// The transport is connected: associate (BER) or start the session (XML).
     pub fn handle_connect(&mut self, now: u64) {
+        self.now = self.now.max(now);
         self.buf.clear();
         self.out.clear();
         self.phase = Phase::Associating;
@@ -344,7 +347,7 @@ impl Client {
     /// The link went down: every request in flight fails with [`ClientError::LinkDown`], the
     /// PBX's monitors are forgotten (they are restarted on the next association).
     pub fn handle_disconnect(&mut self, now: u64) {
-        let _ = now;
+        self.now = self.now.max(now);
         let was = self.phase;
         self.phase = Phase::Down;
         self.assoc_deadline = None;
@@ -410,6 +413,37 @@ impl Client {
         self.pump(None);
     }
 
+    /// The PBX restarted (or lost messages): its monitors are gone. Monitor every wanted
+    /// device again and snapshot it; the link is resyncing until that is done.
+    fn resync(&mut self, now: u64) {
+        if !self.is_associated() {
+            return;
+        }
+        self.mapper.clear_monitors();
+        for w in self.wanted.values_mut() {
+            w.xref = None;
+        }
+        self.jobs.clear();
+        let mut devices: Vec<DeviceId> = self.wanted.keys().cloned().collect();
+        devices.sort();
+        for d in devices {
+            let in_flight = self
+                .inflight
+                .values()
+                .any(|p| matches!(&p.what, What::Monitor(x) if *x == d));
+            if !in_flight {
+                self.jobs.push_back(Job::Monitor(d));
+            }
+        }
+        if self.phase == Phase::Up {
+            self.phase = Phase::Resyncing;
+            self.driver(DriverEvent::LinkResyncing {
+                link: self.cfg.link.clone(),
+            });
+        }
+        self.pump(Some(now));
+    }
+
     fn driver(&mut self, ev: DriverEvent) {
         self.events.push_back(ClientEvent::Driver(ev));
     }
@@ -419,6 +453,7 @@ impl Client {
     /// Monitors `device` (and keeps it monitored across reconnects). The result comes as a
     /// [`ClientEvent::Monitored`] with the returned id.
     pub fn monitor(&mut self, now: u64, device: DeviceId) -> RequestId {
+        self.now = self.now.max(now);
         let request = self.request_id();
         let associated = self.is_associated();
         let queued = self.jobs.contains(&Job::Monitor(device.clone()));
@@ -459,6 +494,7 @@ impl Client {
 
     /// Stops monitoring `device`. The result comes as a [`ClientEvent::Unmonitored`].
     pub fn unmonitor(&mut self, now: u64, device: DeviceId) -> RequestId {
+        self.now = self.now.max(now);
         let request = self.request_id();
         let Some(w) = self.wanted.remove(&device) else {
             self.events.push_back(ClientEvent::Unmonitored {
@@ -516,6 +552,7 @@ impl Client {
         command: &Command,
         native: &HashMap<CallId, NativeCallId>,
     ) -> RequestId {
+        self.now = self.now.max(now);
         let request = self.request_id();
         let sent = if self.is_associated() {
             requests::request_for(command, native).and_then(|r| {
@@ -542,6 +579,7 @@ impl Client {
 
     /// Bytes arrived from the PBX.
     pub fn handle_input(&mut self, now: u64, data: &[u8]) {
+        self.now = self.now.max(now);
         if self.xml.is_some() {
             if let Some(x) = self.xml.as_mut() {
                 x.handle_input(now, data);
@@ -581,6 +619,17 @@ impl Client {
         }
         self.buf.drain(..start.min(self.buf.len()));
         self.pump(Some(now));
+        self.prune();
+    }
+
+    /// Drops deadlines of requests that were answered, so the next deadline is a live one.
+    fn prune(&mut self) {
+        while let Some(&(_, iid, seq)) = self.deadlines.front() {
+            if self.inflight.get(&iid).is_some_and(|p| p.seq == seq) {
+                break;
+            }
+            self.deadlines.pop_front();
+        }
     }
 
     /// The next bytes to send.
@@ -607,6 +656,7 @@ impl Client {
 
     /// Acts on the deadlines that have passed.
     pub fn handle_timeout(&mut self, now: u64) {
+        self.now = self.now.max(now);
         if self.assoc_deadline.is_some_and(|d| now >= d) {
             self.assoc_deadline = None;
             self.events.push_back(ClientEvent::Lost);
@@ -630,10 +680,12 @@ impl Client {
         }
         self.drain_xml(now);
         self.pump(Some(now));
+        self.prune();
     }
 
     /// Nothing was sent for a while: send a `SystemStatus` (answered, it proves the link).
     pub fn handle_keep_alive(&mut self, now: u64) {
+        self.now = self.now.max(now);
         if self.is_associated()
             && !self
                 .inflight
@@ -655,7 +707,7 @@ impl Client {
         if !self.is_associated() {
             return;
         }
-        let now = now.unwrap_or(0);
+        let now = now.unwrap_or(self.now);
         while self.windowed < self.cfg.monitor_window.max(1) {
             let Some(job) = self.jobs.pop_front() else {
                 break;
@@ -773,12 +825,18 @@ impl Client {
                         self.associated();
                     }
                 }
+                SessionEvent::Polled { status }
+                    if status.as_deref().is_some_and(lost_monitors) =>
+                {
+                    self.resync(now);
+                }
                 SessionEvent::Refused { reason } => {
                     self.events.push_back(ClientEvent::Refused { reason });
                 }
                 SessionEvent::Lost => self.events.push_back(ClientEvent::Lost),
                 SessionEvent::Message { invoke_id, pdu } => {
                     self.on_pdu(now, Some(i64::from(invoke_id)), pdu);
+                    self.prune();
                 }
                 SessionEvent::Malformed { error } => {
                     self.events.push_back(ClientEvent::Malformed { error });
@@ -800,6 +858,13 @@ impl Client {
                             "operation": "systemStatus", "result": {"noData": null}});
                         if let Ok(p) = Pdu::from_jer(&answer) {
                             self.send_pdu_raw(&p);
+                        }
+                        if doc
+                            .pointer("/argument/systemStatus")
+                            .and_then(Value::as_str)
+                            .is_some_and(lost_monitors)
+                        {
+                            self.resync(now);
                         }
                     }
                     _ => {
@@ -1014,6 +1079,11 @@ impl Client {
             }
         }
     }
+}
+
+/// Whether a PBX's `SystemStatus` means its monitors are gone (a restart, lost messages).
+fn lost_monitors(status: &str) -> bool {
+    matches!(status, "initializing" | "enabled" | "messagesLost")
 }
 
 /// The CSTA version bits offered in the AARQ: ECMA-285 editions 2 to 4 (bits 4, 14, 18).

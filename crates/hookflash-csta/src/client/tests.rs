@@ -701,3 +701,54 @@ fn xml_session_monitors_and_events() {
     assert!(d.iter().any(|e| matches!(e, DriverEvent::Call { call, event: CallEventKind::Held { .. }, .. } if call.as_str() == "02")), "{d:?}");
     assert!(c.is_up());
 }
+
+#[test]
+fn a_pbx_restart_remonitors_everything() {
+    let (mut c, p) = ber_client(4);
+    associate(&mut c, &p);
+    for d in ["1001", "1002", "1003"] {
+        c.monitor(T0, d.into());
+    }
+    serve_monitors(&mut c, &p, &[], 10);
+    events(&mut c);
+    assert_eq!(c.monitored(), 3);
+    // The PBX restarts and polls with `initializing`: answered, then every device again.
+    p.send(&mut c, T0 + 100, &json!({"rose": "invoke", "invokeId": 9, "operation": "systemStatus", "argument": {"systemStatus": "initializing"}}));
+    assert_eq!(c.monitored(), 0);
+    let sent = p.read(&mut c);
+    assert_eq!(sent[0]["rose"], "returnResult");
+    let again: Vec<_> = sent[1..]
+        .iter()
+        .map(|d| d["operation"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(again, ["monitorStart", "monitorStart", "monitorStart"]);
+    // Requests sent now time out from now, not from the start of time.
+    assert_eq!(
+        c.poll_timeout(),
+        Some(T0 + 100 + DEFAULT_REQUEST_TIMEOUT_MS)
+    );
+    for req in &sent[1..] {
+        let dev =
+            req["argument"]["monitorObject"]["deviceObject"]["deviceIdentifier"]["dialingNumber"]
+                .as_str()
+                .unwrap();
+        p.send(
+            &mut c,
+            T0 + 100,
+            &result(
+                &req["invokeId"],
+                "monitorStart",
+                json!({"crossRefIdentifier": format!("{:04X}", 2 * dev.parse::<u32>().unwrap())}),
+            ),
+        );
+    }
+    serve_monitors(&mut c, &p, &[], 10);
+    let evs = events(&mut c);
+    let d = driver_events(&evs);
+    assert_eq!(
+        d.first(),
+        Some(&&DriverEvent::LinkResyncing { link: "pbx".into() })
+    );
+    assert_eq!(d.last(), Some(&&DriverEvent::LinkUp { link: "pbx".into() }));
+    assert_eq!(c.monitored(), 3);
+}

@@ -122,7 +122,10 @@ pub enum SessionEvent {
         to: String,
     },
     /// The switch polled with `SystemStatus`; the session answered it.
-    Polled,
+    Polled {
+        /// The status the switch reported (`normal`, `initializing` after a restart, …).
+        status: Option<String>,
+    },
     /// A CSTA message for the application.
     Message {
         /// The header's invoke id (9999 for events).
@@ -532,7 +535,9 @@ impl Session {
                 {
                     self.out.push_back(frame);
                 }
-                self.events.push_back(SessionEvent::Polled);
+                self.events.push_back(SessionEvent::Polled {
+                    status: text_of(&tree, "systemStatus"),
+                });
             }
             _ => match super::decode(payload, Some(invoke_id)) {
                 Ok(m) => self.events.push_back(SessionEvent::Message {
@@ -726,7 +731,12 @@ mod tests {
         let answer = s.poll_transmit().unwrap();
         assert_eq!(&answer[4..8], b"0077");
         assert!(body(&answer).contains("<SystemStatusResponse"));
-        assert_eq!(s.poll_event(), Some(SessionEvent::Polled));
+        assert_eq!(
+            s.poll_event(),
+            Some(SessionEvent::Polled {
+                status: Some("normal".into())
+            })
+        );
         match s.poll_event() {
             Some(SessionEvent::Message {
                 invoke_id: 9999,
