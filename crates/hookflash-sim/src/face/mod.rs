@@ -223,6 +223,11 @@ impl Face {
         self.monitors.iter().copied()
     }
 
+    /// Bytes received and not yet part of a whole frame (at most a frame's worth).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Counters.
     pub fn stats(&self) -> &FaceStats {
         &self.stats
