@@ -139,7 +139,8 @@ impl CtiBuilder {
 
     /// Calls `hook` with every normalized event, in order, on the engine task (before
     /// subscribers see it). For journals that must not miss an event: keep it quick (hand the
-    /// event to a channel or a buffered writer).
+    /// event to a channel or a buffered writer), and do not call back into the [`Cti`] from it
+    /// (the engine's state is locked while it runs).
     pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.hooks.push(Box::new(hook));
         self
