@@ -16,7 +16,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn start(fake: &Arc<Fake>, extra: &str) -> (Bridge, String) {
     let b = Bridge::start(&config(extra), fake.clone()).await.unwrap();
@@ -45,18 +46,31 @@ async fn tokens_and_me() {
     let fake = Fake::new();
     let (_b, base) = start(&fake, "").await;
     assert_eq!(get(&base, "/v1/calls", None).await.0, 401);
-    assert_eq!(get(&base, "/v1/calls", Some("wrong-token-wrong-token")).await.0, 401);
+    assert_eq!(
+        get(&base, "/v1/calls", Some("wrong-token-wrong-token"))
+            .await
+            .0,
+        401
+    );
     let (s, me) = get(&base, "/v1/me", Some(AGENT_A)).await;
     assert_eq!(s, 200);
     assert_eq!(me["scope"], "agent");
     assert_eq!(me["agent"], "A300000");
     assert_eq!(me["devices"], json!(["300000"]));
     let (_, me) = get(&base, "/v1/me", Some(SUPERVISOR)).await;
-    assert_eq!((me["scope"].as_str(), me["agent"].is_null()), (Some("supervisor"), true));
+    assert_eq!(
+        (me["scope"].as_str(), me["agent"].is_null()),
+        (Some("supervisor"), true)
+    );
     let (_, me) = get(&base, "/v1/me", Some(ADMIN)).await;
     assert_eq!(me["scope"], "admin");
     // A token in the query string is only for the event streams.
-    assert_eq!(get(&base, &format!("/v1/calls?token={ADMIN}"), None).await.0, 401);
+    assert_eq!(
+        get(&base, &format!("/v1/calls?token={ADMIN}"), None)
+            .await
+            .0,
+        401
+    );
 }
 
 #[tokio::test]
@@ -71,41 +85,111 @@ async fn an_agent_token_sees_and_commands_only_its_own_calls() {
 
     // REST: calls.
     let (_, calls) = get(&base, "/v1/calls", Some(AGENT_A)).await;
-    let ids: Vec<u64> = calls.as_array().unwrap().iter().map(|c| c["id"].as_u64().unwrap()).collect();
+    let ids: Vec<u64> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_u64().unwrap())
+        .collect();
     assert_eq!(ids, vec![1]);
-    assert_eq!(calls[0]["permitted"], json!({"300000": ["answer", "clear", "deflect"]}));
+    assert_eq!(
+        calls[0]["permitted"],
+        json!({"300000": ["answer", "clear", "deflect"]})
+    );
     let (_, calls) = get(&base, "/v1/calls", Some(SUPERVISOR)).await;
     assert_eq!(calls.as_array().unwrap().len(), 2);
     assert_eq!(get(&base, "/v1/calls/2", Some(AGENT_A)).await.0, 404);
     assert_eq!(get(&base, "/v1/calls/c1", Some(AGENT_A)).await.0, 200);
 
     // Commands: not on another agent's call, not at another agent's device, not as supervisor.
-    let (s, e) = send(Method::POST, &base, "/v1/calls/2/answer", AGENT_A, json!({})).await;
+    let (s, e) = send(
+        Method::POST,
+        &base,
+        "/v1/calls/2/answer",
+        AGENT_A,
+        json!({}),
+    )
+    .await;
     assert_eq!((s, e["error"].as_str()), (404, Some("invalidCall")));
-    let (s, _) = send(Method::POST, &base, "/v1/calls/1/answer", AGENT_A, json!({"device": "300001"})).await;
+    let (s, _) = send(
+        Method::POST,
+        &base,
+        "/v1/calls/1/answer",
+        AGENT_A,
+        json!({"device": "300001"}),
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _) = send(Method::POST, &base, "/v1/calls/1/answer", SUPERVISOR, json!({})).await;
+    let (s, _) = send(
+        Method::POST,
+        &base,
+        "/v1/calls/1/answer",
+        SUPERVISOR,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _) = send(Method::PUT, &base, "/v1/agents/A300001/state", AGENT_A, json!({"state": "ready"})).await;
+    let (s, _) = send(
+        Method::PUT,
+        &base,
+        "/v1/agents/A300001/state",
+        AGENT_A,
+        json!({"state": "ready"}),
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _) = send(Method::POST, &base, "/v1/calls", AGENT_A, json!({"from": "300001", "to": "200000"})).await;
+    let (s, _) = send(
+        Method::POST,
+        &base,
+        "/v1/calls",
+        AGENT_A,
+        json!({"from": "300001", "to": "200000"}),
+    )
+    .await;
     assert_eq!(s, 403);
     assert!(fake.executed().is_empty());
 
     // The own call: answered (device taken from the token), agent state set.
-    let (s, body) = send(Method::POST, &base, "/v1/calls/1/answer", AGENT_A, json!({})).await;
+    let (s, body) = send(
+        Method::POST,
+        &base,
+        "/v1/calls/1/answer",
+        AGENT_A,
+        json!({}),
+    )
+    .await;
     assert_eq!((s, body), (200, json!({})));
-    let (s, _) = send(Method::PUT, &base, "/v1/agents/A300000/state", AGENT_A, json!({"state": "notReady", "reason": "7"})).await;
+    let (s, _) = send(
+        Method::PUT,
+        &base,
+        "/v1/agents/A300000/state",
+        AGENT_A,
+        json!({"state": "notReady", "reason": "7"}),
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(
         fake.executed(),
         vec![
-            Command::Answer { call: CallId(1), device: "300000".into() },
-            Command::AgentNotReady { agent: "A300000".into(), reason: Some("7".into()) },
+            Command::Answer {
+                call: CallId(1),
+                device: "300000".into()
+            },
+            Command::AgentNotReady {
+                agent: "A300000".into(),
+                reason: Some("7".into())
+            },
         ]
     );
     // A verb the state does not permit is a typed conflict.
-    let (s, e) = send(Method::POST, &base, "/v1/calls/1/answer", ADMIN, json!({"device": "300000"})).await;
+    let (s, e) = send(
+        Method::POST,
+        &base,
+        "/v1/calls/1/answer",
+        ADMIN,
+        json!({"device": "300000"}),
+    )
+    .await;
     assert_eq!((s, e["error"].as_str()), (409, Some("notPermitted")));
 
     // Agents: only its own.
@@ -121,7 +205,10 @@ async fn an_agent_token_sees_and_commands_only_its_own_calls() {
     }
     assert!(seen.iter().all(|e| e["call"] == 1), "{seen:?}");
     let types: Vec<&str> = seen.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(types, vec!["callOffered", "callAlerting", "screenPop", "callAnswered"]);
+    assert_eq!(
+        types,
+        vec!["callOffered", "callAlerting", "screenPop", "callAnswered"]
+    );
     assert_eq!(seen[2]["customer"]["name"], "Example GmbH");
     assert_eq!(seen[2]["customer"]["fields"]["account"], "4711");
     let mut all = Vec::new();
@@ -129,7 +216,10 @@ async fn an_agent_token_sees_and_commands_only_its_own_calls() {
         all.push(e);
     }
     assert_eq!(all.len(), 7);
-    assert!(all[5]["customer"].is_null(), "an unknown caller pops with customer null");
+    assert!(
+        all[5]["customer"].is_null(),
+        "an unknown caller pops with customer null"
+    );
 }
 
 #[tokio::test]
@@ -149,7 +239,9 @@ async fn a_websocket_client_resumes_with_since_without_gap_or_duplicate() {
     let mut got: Vec<u64> = Vec::new();
     let mut client = ws(&base, &format!("token={ADMIN}&since=0")).await;
     while got.len() < 40 {
-        let e = next(&mut client, Duration::from_secs(5)).await.expect("an event");
+        let e = next(&mut client, Duration::from_secs(5))
+            .await
+            .expect("an event");
         got.push(e["seq"].as_u64().unwrap());
     }
     drop(client);
@@ -157,12 +249,18 @@ async fn a_websocket_client_resumes_with_since_without_gap_or_duplicate() {
     let last = *got.last().unwrap();
     let mut client = ws(&base, &format!("token={ADMIN}&since={last}")).await;
     while got.len() < 180 {
-        let e = next(&mut client, Duration::from_secs(5)).await.expect("an event");
+        let e = next(&mut client, Duration::from_secs(5))
+            .await
+            .expect("an event");
         got.push(e["seq"].as_u64().unwrap());
     }
     producer.await.unwrap();
     assert_eq!(got, (1..=180).collect::<Vec<u64>>());
-    assert!(next(&mut client, Duration::from_millis(200)).await.is_none());
+    assert!(
+        next(&mut client, Duration::from_millis(200))
+            .await
+            .is_none()
+    );
     assert_eq!(b.hub().last_seq(), 180);
 }
 
@@ -173,14 +271,28 @@ async fn stream_filters_by_type_device_and_queue() {
     fake.ring(1, "+498912345", "300000", Some("A300000")).await;
     fake.ring(2, "+4930999", "300001", Some("A300001")).await;
     until(|| b.hub().last_seq() == 6).await;
-    let mut c = ws(&base, &format!("token={ADMIN}&since=0&type=screenPop,callAlerting&device=300001")).await;
+    let mut c = ws(
+        &base,
+        &format!("token={ADMIN}&since=0&type=screenPop,callAlerting&device=300001"),
+    )
+    .await;
     let mut seen = Vec::new();
     while let Some(e) = next(&mut c, Duration::from_millis(300)).await {
-        seen.push((e["type"].as_str().unwrap().to_string(), e["call"].as_u64().unwrap()));
+        seen.push((
+            e["type"].as_str().unwrap().to_string(),
+            e["call"].as_u64().unwrap(),
+        ));
     }
-    assert_eq!(seen, vec![("callAlerting".into(), 2), ("screenPop".into(), 2)]);
+    assert_eq!(
+        seen,
+        vec![("callAlerting".into(), 2), ("screenPop".into(), 2)]
+    );
     // Queue filter: both calls went through 6000.
-    let mut c = ws(&base, &format!("token={ADMIN}&since=0&queue=6000&type=callOffered")).await;
+    let mut c = ws(
+        &base,
+        &format!("token={ADMIN}&since=0&queue=6000&type=callOffered"),
+    )
+    .await;
     let mut n = 0;
     while next(&mut c, Duration::from_millis(300)).await.is_some() {
         n += 1;
@@ -253,8 +365,14 @@ async fn sequence_numbers_and_history_survive_a_restart() {
     let (_, records) = get(&base, "/v1/call-records?since=0", Some(ADMIN)).await;
     assert_eq!(records.as_array().unwrap().len(), 1);
     let r = &records[0];
-    assert_eq!((r["calling"].as_str(), r["answered_by"].as_str()), (Some("+498912345"), Some("300000")));
-    assert_eq!((r["agent"].as_str(), r["outcome"].as_str()), (Some("A300000"), Some("answered")));
+    assert_eq!(
+        (r["calling"].as_str(), r["answered_by"].as_str()),
+        (Some("+498912345"), Some("300000"))
+    );
+    assert_eq!(
+        (r["agent"].as_str(), r["outcome"].as_str()),
+        (Some("A300000"), Some("answered"))
+    );
     // Agent B's token sees no record of agent A's call.
     let (_, records) = get(&base, "/v1/call-records", Some(AGENT_B)).await;
     assert_eq!(records, json!([]));
@@ -281,14 +399,26 @@ async fn limits_health_metrics_openapi_and_page() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
-    let (s, r) = send(Method::POST, &base, "/v1/calls", ADMIN, json!({"from": "300000", "to": "200000"})).await;
+    let (s, r) = send(
+        Method::POST,
+        &base,
+        "/v1/calls",
+        ADMIN,
+        json!({"from": "300000", "to": "200000"}),
+    )
+    .await;
     assert_eq!((s, r), (201, json!({"call": null})));
 
     let (s, h) = get(&base, "/healthz", None).await;
     assert_eq!(s, 200);
     assert_eq!(h["links"], json!([{"name": "pbx", "state": "up"}]));
     let (_, links) = get(&base, "/v1/links", Some(SUPERVISOR)).await;
-    assert!(links[0]["capabilities"].as_array().unwrap().contains(&json!("answer")));
+    assert!(
+        links[0]["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("answer"))
+    );
     let (_, q) = get(&base, "/v1/queues", Some(SUPERVISOR)).await;
     assert_eq!(q[0]["id"], "6000");
     let (s, m) = get(&base, "/metrics", None).await;
@@ -298,10 +428,22 @@ async fn limits_health_metrics_openapi_and_page() {
     assert!(m.contains("hookflash_http_unauthorized_total"));
     let (s, doc) = get(&base, "/v1/openapi.json", None).await;
     assert_eq!(s, 200);
-    assert!(doc["paths"]["/v1/events"].is_object(), "the OpenAPI document describes the streams");
+    assert!(
+        doc["paths"]["/v1/events"].is_object(),
+        "the OpenAPI document describes the streams"
+    );
     let page = client().get(format!("{base}/")).send().await.unwrap();
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-    let wall = client().get(format!("{base}/wallboard")).send().await.unwrap();
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let wall = client()
+        .get(format!("{base}/wallboard"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wall.status().as_u16(), 200);
 }
 
