@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod analyzer;
 mod bench;
+mod bridge;
+mod demo;
 mod sim;
 
 /// Hookflash: CTI middleware between PBXs and CRM applications.
@@ -28,6 +30,10 @@ enum Command {
     /// Measure decoding speed.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run the bridge daemon: PBX links in; WebSocket, SSE, REST, webhooks and a web page out.
+    Bridge(bridge::BridgeArgs),
+    /// Run a simulated PBX, the bridge and the web page on this machine, no configuration needed.
+    Demo(demo::DemoArgs),
     /// Run the simulated PBX (CSTA BER or CSTA XML server) with generated traffic.
     Sim(sim::SimArgs),
 }
@@ -166,6 +172,8 @@ fn main() -> ExitCode {
         Command::Encode(a) => analyzer::encode(&a),
         Command::Bench(BenchCommand::Decode(a)) => bench::decode(&a),
         Command::Bench(BenchCommand::Core(a)) => bench::core(&a),
+        Command::Bridge(a) => bridge::bridge(&a),
+        Command::Demo(a) => demo::demo(&a),
         Command::Sim(a) => sim::sim(&a),
     };
     match result {
