@@ -84,6 +84,8 @@ pub struct Setup {
     pub devices: Vec<String>,
     /// The simulator's agents (empty with `--link`).
     pub agents: Vec<String>,
+    /// Plain extensions to call from and to: the simulator's, or the `--device`s.
+    pub extensions: Vec<String>,
 }
 
 impl std::fmt::Debug for Setup {
@@ -137,11 +139,22 @@ impl Setup {
                 eprintln!("monitor {d}: {e}");
             }
         }
+        // The simulator numbers extensions from 200000, agents' devices from 300000.
+        let extensions = if sim.is_some() {
+            devices
+                .iter()
+                .filter(|d| d.len() == 6 && d.starts_with('2'))
+                .cloned()
+                .collect()
+        } else {
+            devices.clone()
+        };
         Ok(Self {
             cti,
             sim,
             devices,
             agents,
+            extensions,
         })
     }
 

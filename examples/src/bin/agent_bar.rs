@@ -150,7 +150,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     });
-    let mut device = device_of(&cti, &agent, args.agent_device.as_ref());
+    // The simulator's agent `A300000` sits at device `300000`.
+    let given_device = args.agent_device.clone().or_else(|| {
+        setup
+            .agents
+            .contains(&agent)
+            .then(|| agent.trim_start_matches('A').to_owned())
+    });
+    let mut device = device_of(&cti, &agent, given_device.as_ref());
     let mut events = match &device {
         Some(d) => cti.subscribe(Filter::all().agent(agent.as_str()).device(d.as_str())),
         None => cti.subscribe(Filter::all().agent(agent.as_str())),
@@ -173,7 +180,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     Err(hookflash::RecvError::Lagged { missed }) => println!("(missed {missed} events; state re-read)"),
                     Err(_) => break,
                 }
-                device = device_of(&cti, &agent, args.agent_device.as_ref());
+                device = device_of(&cti, &agent, given_device.as_ref());
                 println!("{}", status_line(&cti, &agent, device.as_deref()));
             }
             line = lines.recv(), if stdin_open => {

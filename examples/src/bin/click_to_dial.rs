@@ -14,10 +14,10 @@ use hookflash_examples::{LinkArgs, Setup, deadline};
 struct Args {
     #[command(flatten)]
     link: LinkArgs,
-    /// The calling device (default: the first monitored device that is not an ACD group).
+    /// The calling device (default: the first extension).
     #[arg(long)]
     from: Option<String>,
-    /// The number to call (default: the second monitored device).
+    /// The number to call (default: the second extension).
     #[arg(long)]
     to: Option<String>,
 }
@@ -26,20 +26,15 @@ struct Args {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let setup = Setup::connect(&args.link, |b| b).await?;
-    let phones: Vec<&String> = setup
-        .devices
-        .iter()
-        .filter(|d| !d.starts_with('6'))
-        .collect();
     let from = args
         .from
         .clone()
-        .or_else(|| phones.iter().rev().nth(1).map(|d| (*d).clone()))
+        .or_else(|| setup.extensions.first().cloned())
         .ok_or("no --from device")?;
     let to = args
         .to
         .clone()
-        .or_else(|| phones.last().map(|d| (*d).clone()))
+        .or_else(|| setup.extensions.get(1).cloned())
         .ok_or("no --to number")?;
     let cti = &setup.cti;
     let mut events = cti.subscribe(Filter::all().device(from.as_str()));
@@ -84,7 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("#{} ended: {outcome:?}", ev.seq);
                 break;
             }
-            other => println!("#{} {other:?}", ev.seq),
+            other => println!("#{} {:?}", ev.seq, hookflash::EventType::of(other)),
         }
     }
     setup.shutdown().await;
