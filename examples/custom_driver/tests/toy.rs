@@ -139,3 +139,19 @@ async fn a_pbx_that_is_not_there_leaves_the_link_down() {
     // Monitoring while down is kept for the next connection.
     assert!(cti.monitor(&["100"]).await[0].is_ok());
 }
+
+#[test]
+fn the_tap_binary_runs_a_call_cycle_against_an_in_process_toy_pbx() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_toy_tap"))
+        .args(["--max-events", "12", "--ring-ms", "300"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 12, "{text}");
+    assert!(lines[0].starts_with("#1 toy LinkStateChanged"), "{text}");
+    for t in ["CallAlerting", "ScreenPop", "CallAnswered", "CallEnded"] {
+        assert!(text.contains(t), "{t} missing:\n{text}");
+    }
+}
