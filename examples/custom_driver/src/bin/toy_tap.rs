@@ -32,7 +32,7 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
-        let mut value = || it.next().ok_or(format!("{a} needs a value"));
+        let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
             "--link" => args.link = Some(value()?),
             "--device" => args.devices.push(value()?),
