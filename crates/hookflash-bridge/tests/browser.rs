@@ -107,20 +107,17 @@ impl Chromium {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(rest) = line.strip_prefix("DevTools listening on ") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(rest.trim().to_string());
-                    }
+                if let Some(rest) = line.strip_prefix("DevTools listening on ")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(rest.trim().to_string());
                 }
             }
         });
-        let ws_url = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{binary} did not print \"DevTools listening on ...\" within 30 s");
-            }
+        let Ok(ws_url) = rx.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{binary} did not print \"DevTools listening on ...\" within 30 s");
         };
         Self {
             child,
@@ -261,10 +258,11 @@ impl Page {
         let mut last = Ok(Value::Null);
         while tokio::time::Instant::now() < deadline {
             last = self.eval(expr).await;
-            if let Ok(v) = &last {
-                if !v.is_null() && *v != Value::Bool(false) {
-                    return v.clone();
-                }
+            if let Ok(v) = &last
+                && !v.is_null()
+                && *v != Value::Bool(false)
+            {
+                return v.clone();
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -1367,10 +1365,11 @@ async fn simulator_call_answered_from_the_page() {
             ))
             .await
             .unwrap();
-        if let Some(api) = &api {
-            if api.iter().any(|v| v != "0") && shown == json!(api) {
-                break;
-            }
+        if let Some(api) = &api
+            && api.iter().any(|v| v != "0")
+            && shown == json!(api)
+        {
+            break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
