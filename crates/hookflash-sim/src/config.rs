@@ -26,6 +26,9 @@ pub struct OutcomeMix {
     pub hold: u32,
     /// Outbound call from an agent to an external number over a trunk.
     pub outbound: u32,
+    /// Agent answers and parks the call; an extension retrieves it from the park position.
+    /// Off (0) by default, so that seeded runs of earlier versions stay as they were.
+    pub park: u32,
 }
 
 impl Default for OutcomeMix {
@@ -42,6 +45,7 @@ impl Default for OutcomeMix {
             pickup: 2,
             hold: 6,
             outbound: 5,
+            park: 0,
         }
     }
 }
@@ -60,6 +64,8 @@ pub struct SimConfig {
     pub queues: u32,
     /// Number of plain (non-agent) extensions.
     pub extensions: u32,
+    /// Number of park positions (`7000`…).
+    pub park_positions: u32,
     /// Number of trunks; a call that finds none free fails with cause `trunksBusy`.
     pub trunks: u32,
     /// Generated call arrivals per minute (Poisson process); 0 disables generation.
@@ -106,6 +112,7 @@ impl Default for SimConfig {
             agents: 20,
             queues: 2,
             extensions: 20,
+            park_positions: 10,
             trunks: 60,
             calls_per_minute: 60.0,
             ring_ms: 4_000,

@@ -57,6 +57,7 @@ enum DevKind {
     Extension,
     Agent(usize),
     Group(usize),
+    Park,
 }
 
 #[derive(Debug)]
@@ -138,6 +139,8 @@ enum Script {
     ExtNoAnswer,
     Forward(String),
     Pickup(String),
+    /// Agent answers, parks the call; the extension retrieves it from the park position.
+    Park(String),
     Outbound,
 }
 
@@ -278,6 +281,9 @@ impl Engine {
             let dev = e.add_device(format!("{}", 200_000 + i), DevKind::Extension);
             e.extensions.push(dev);
         }
+        for i in 0..e.cfg.park_positions.min(1_000) {
+            e.add_device(format!("{}", 7000 + i), DevKind::Park);
+        }
         if e.cfg.calls_per_minute > 0.0 {
             let d = e.arrival_gap();
             e.schedule(d, Timer::Arrival);
@@ -304,7 +310,8 @@ impl Engine {
         idx
     }
 
-    /// Dialling numbers of all devices: ACD groups, agent devices, extensions (in that order).
+    /// Dialling numbers of all devices: ACD groups, agent devices, extensions, park positions
+    /// (in that order).
     pub fn device_numbers(&self) -> Vec<String> {
         self.devices.iter().map(|d| d.dn.clone()).collect()
     }
@@ -756,6 +763,7 @@ impl Engine {
             m.pickup,
             m.hold,
             m.outbound,
+            m.park,
         ];
         let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
         if total == 0 {
@@ -803,7 +811,11 @@ impl Engine {
                 }
             }
             9 => self.inbound_acd(&caller, Script::Hold),
-            _ => self.outbound(&caller),
+            10 => self.outbound(&caller),
+            _ => match self.pick_idle_extension(None) {
+                Some(by) => self.inbound_acd(&caller, Script::Park(by)),
+                None => self.inbound_acd(&caller, Script::Answer),
+            },
         }
     }
 
@@ -1181,6 +1193,25 @@ impl Engine {
                     self.hangup(key);
                 }
             }
+            (Script::Park(_), 0, Some(adn)) => match self.park(key, &adn, None) {
+                Ok(_) => self.schedule_next(key, self.cfg.hold_ms),
+                Err(_) => self.hangup(key),
+            },
+            (Script::Park(by), 1, _) => {
+                let parked = self.parked_at(key);
+                let free = self.by_dn.get(&by).is_some_and(|&d| self.is_idle(d));
+                match parked {
+                    Some(pos) if free => {
+                        self.unpark(key, &pos, &by);
+                        if let Some(c) = self.calls.get_mut(&key) {
+                            c.script = Script::Answer;
+                        }
+                        self.schedule_next(key, self.cfg.talk_ms);
+                    }
+                    // Nobody came for the call: the caller gives up.
+                    _ => self.hangup(key),
+                }
+            }
             (Script::Blind(to), 0, Some(adn)) => match self.single_step(key, &adn, &to) {
                 Ok(_) => {}
                 Err(_) => self.hangup(key),
@@ -1350,6 +1381,110 @@ impl Engine {
         }
     }
 
+    fn is_park(&self, dn: &str) -> bool {
+        self.by_dn
+            .get(dn)
+            .and_then(|&d| self.devices.get(d))
+            .is_some_and(|d| d.kind == DevKind::Park)
+    }
+
+    /// The park position holding call `key`, if it is parked.
+    fn parked_at(&self, key: u64) -> Option<String> {
+        self.calls
+            .get(&key)?
+            .conns
+            .iter()
+            .find(|x| x.state == Lcs::Queued && self.is_park(&x.dev))
+            .map(|x| x.dev.clone())
+    }
+
+    /// Parks the call that `dev` is connected to at `to` (or the first free park position):
+    /// `dev` leaves the call (ConnectionCleared, cause park) and the call waits at the park
+    /// position (Queued, cause park). Returns the park position.
+    fn park(&mut self, key: u64, dev: &str, to: Option<&str>) -> Result<String, SimError> {
+        if self.conn_state(key, dev) != Some(Lcs::Connected) {
+            return Err(SimError::NotPermittedInState);
+        }
+        let pos = match to {
+            Some(p) => {
+                let &d = self
+                    .by_dn
+                    .get(p)
+                    .ok_or_else(|| SimError::InvalidDevice(p.to_owned()))?;
+                if !self.is_park(p) {
+                    return Err(SimError::InvalidDevice(p.to_owned()));
+                }
+                if !self.is_idle(d) {
+                    return Err(SimError::NotPermittedInState);
+                }
+                p.to_owned()
+            }
+            None => self
+                .devices
+                .iter()
+                .find(|d| d.kind == DevKind::Park && d.calls.is_empty())
+                .map(|d| d.dn.clone())
+                .ok_or(SimError::NotPermittedInState)?,
+        };
+        let devs = self.call_devs(key);
+        let conn = self.conn_id(key, dev);
+        self.drop_conn(key, dev);
+        self.emit(
+            Some(key),
+            &devs,
+            EventKind::ConnectionCleared {
+                conn,
+                releasing: dev.to_owned(),
+                cause: EventCause::Park,
+            },
+        );
+        self.add_conn(key, &pos, Lcs::Queued);
+        let (calling, called) = self
+            .calls
+            .get(&key)
+            .map(|c| (c.calling.clone(), c.called.clone()))
+            .unwrap_or_default();
+        let devs = self.call_devs(key);
+        let conn = self.conn_id(key, &pos);
+        self.emit(
+            Some(key),
+            &devs,
+            EventKind::Queued {
+                conn,
+                queue: pos.clone(),
+                calling,
+                called,
+                calls_in_queue: 1,
+                cause: EventCause::Park,
+            },
+        );
+        Ok(pos)
+    }
+
+    /// `by` retrieves the call parked at `pos`: Diverted from the park position, Established
+    /// at `by` (cause park).
+    fn unpark(&mut self, key: u64, pos: &str, by: &str) {
+        let devs = self.call_devs(key);
+        let conn = self.conn_id(key, pos);
+        self.drop_conn(key, pos);
+        self.emit(
+            Some(key),
+            &devs,
+            EventKind::Diverted {
+                conn,
+                from: pos.to_owned(),
+                to: by.to_owned(),
+                cause: EventCause::Park,
+            },
+        );
+        if let Some(c) = self.calls.get_mut(&key) {
+            c.last_redirection = Some(pos.to_owned());
+        }
+        self.add_conn(key, by, Lcs::Alerting);
+        self.answer(key, by, EventCause::Park);
+        self.bump(key);
+    }
+
     fn pickup(&mut self, key: u64, ringing: &str, by: &str) {
         let busy = self.by_dn.get(by).is_some_and(|&d| !self.is_idle(d));
         if busy {
@@ -1426,8 +1561,11 @@ impl Engine {
             .get(cd)
             .map(|d| d.kind)
             .ok_or(SimError::InvalidConnection)?;
-        if matches!(kind, DevKind::Group(_)) {
+        if matches!(kind, DevKind::Group(_) | DevKind::Park) {
             return Err(SimError::InvalidDevice(calling.to_owned()));
+        }
+        if self.is_park(called) {
+            return Err(SimError::InvalidDevice(called.to_owned()));
         }
         let active = self.devices.get(cd).is_some_and(|d| {
             d.calls.iter().any(|k| {
@@ -1810,7 +1948,7 @@ impl Engine {
         if !self.is_idle(target)
             || matches!(
                 self.devices.get(target).map(|d| d.kind),
-                Some(DevKind::Group(_))
+                Some(DevKind::Group(_) | DevKind::Park)
             )
         {
             return Err(SimError::NotPermittedInState);
@@ -2315,9 +2453,17 @@ impl Engine {
                     .unwrap_or(CallId(Vec::new()));
                 Ok(Response::Joined(id))
             }
+            Command::ParkCall { conn, to } => {
+                let (key, _) = self.check_conn(&conn)?;
+                let pos = self.park(key, &conn.device, to.as_deref())?;
+                if let Some(c) = self.calls.get_mut(&key) {
+                    c.script = Script::None;
+                }
+                Ok(Response::Parked(self.conn_id(key, &pos)))
+            }
             Command::Deflect { conn, to } => {
                 let (key, st) = self.check_conn(&conn)?;
-                if !self.by_dn.contains_key(&to) {
+                if !self.by_dn.contains_key(&to) || self.is_park(&to) {
                     return Err(SimError::InvalidDevice(to));
                 }
                 if st != Lcs::Alerting {
@@ -2335,6 +2481,17 @@ impl Engine {
                     .by_dn
                     .get(&picker)
                     .ok_or_else(|| SimError::InvalidDevice(picker.clone()))?;
+                if self.is_park(&picker) {
+                    return Err(SimError::InvalidDevice(picker));
+                }
+                if st == Lcs::Queued && self.is_park(&conn.device) && self.is_idle(pd) {
+                    // Retrieval from a park position.
+                    if let Some(c) = self.calls.get_mut(&key) {
+                        c.script = Script::None;
+                    }
+                    self.unpark(key, &conn.device, &picker);
+                    return Ok(Response::Ok);
+                }
                 if st != Lcs::Alerting || !self.is_idle(pd) {
                     return Err(SimError::NotPermittedInState);
                 }

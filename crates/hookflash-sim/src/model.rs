@@ -55,7 +55,7 @@ pub enum EventCause {
     NormalClearing,
     /// `busy`
     Busy,
-    /// `noAnswer`
+    /// `callNotAnswered`
     NoAnswer,
     /// `callForwardNoAnswer`
     CallForwardNoAnswer,
@@ -83,6 +83,8 @@ pub enum EventCause {
     Redirected,
     /// `makeCall`
     MakeCall,
+    /// `park`
+    Park,
 }
 
 impl EventCause {
@@ -92,7 +94,7 @@ impl EventCause {
             Self::NewCall => "newCall",
             Self::NormalClearing => "normalClearing",
             Self::Busy => "busy",
-            Self::NoAnswer => "noAnswer",
+            Self::NoAnswer => "callNotAnswered",
             Self::CallForwardNoAnswer => "callForwardNoAnswer",
             Self::CallPickup => "callPickup",
             Self::Overflow => "overflow",
@@ -106,6 +108,7 @@ impl EventCause {
             Self::TrunksBusy => "trunksBusy",
             Self::Redirected => "redirected",
             Self::MakeCall => "makeCall",
+            Self::Park => "park",
         }
     }
 }
@@ -425,12 +428,22 @@ pub enum Command {
         /// The destination.
         to: String,
     },
-    /// DirectedPickup: `picker` picks up the call alerting at `conn`.
+    /// DirectedPickup: `picker` picks up the call alerting at `conn`, or retrieves the call
+    /// parked at `conn` (a park position).
     DirectedPickup {
         /// The alerting connection.
         conn: ConnectionId,
         /// The picking device.
         picker: String,
+    },
+    /// ParkCall: the device of `conn` leaves the call, which waits at park position `to` (or
+    /// the first free one) until a DirectedPickup of the park position's connection
+    /// retrieves it.
+    ParkCall {
+        /// The parking device's connected connection.
+        conn: ConnectionId,
+        /// The park position (`7000`…); `None` takes the first free one.
+        to: Option<String>,
     },
     /// GroupPickup: `picker` picks up the longest-alerting extension call.
     GroupPickup {
@@ -496,6 +509,8 @@ pub enum Response {
     Joined(CallId),
     /// MonitorStart: the cross-reference id.
     MonitorStarted(u32),
+    /// ParkCall: the call's connection at the park position.
+    Parked(ConnectionId),
     /// SnapshotDevice.
     Device(DeviceSnapshot),
     /// SnapshotCall.

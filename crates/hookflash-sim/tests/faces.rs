@@ -799,7 +799,11 @@ fn xml_session_call_and_events_map() {
         },
     );
     r.exchange();
-    assert!(r.session.contains(&SessionEvent::Polled));
+    assert!(
+        r.session
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Polled { .. }))
+    );
     assert_eq!(r.face.stats().polls_answered, 1);
     // The client stops the session.
     let at = r.at();
@@ -895,4 +899,59 @@ fn xml_events_carry_the_monitor_cross_reference_of_their_connection() {
     );
     a.release(0, &mut engine);
     assert_eq!(engine.monitor_count(), 1);
+}
+
+#[test]
+fn ber_park_and_retrieval_map_to_the_core() {
+    let mut r = BerRig::associated(Framing::Len2, quiet_sim());
+    for d in ["200000", "200001", "200002", "7000"] {
+        r.monitor(d);
+    }
+    let res = r.request(
+        "makeCall",
+        json!({"callingDevice": dev("200000"), "calledDirectoryNumber": dev("200001")}),
+    );
+    let call = res["result"]["callingDevice"]["both"]["callID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    r.request(
+        "answerCall",
+        json!({"callToBeAnswered": conn(&call, "200001")}),
+    );
+    // ParkCall is no ECMA-285 service the codec knows: the control side parks.
+    let parked = r
+        .engine
+        .handle_command(
+            r.now,
+            Command::ParkCall {
+                conn: hookflash_sim::ConnectionId {
+                    call: hookflash_sim::CallId(hex::decode(&call).unwrap()),
+                    device: "200001".into(),
+                },
+                to: None,
+            },
+        )
+        .unwrap();
+    assert!(matches!(parked, hookflash_sim::Response::Parked(_)));
+    r.received_docs();
+    let res = r.request(
+        "directedPickupCall",
+        json!({"callToBePickedUp": conn(&call, "7000"), "requestingDevice": dev("200002")}),
+    );
+    assert_eq!(res["kind"], "result", "{res}");
+    r.request("clearCall", json!({"callToBeCleared": {"callID": call}}));
+    assert!(r.events.iter().any(|e| matches!(e, DriverEvent::Call { event: CallEventKind::ConnectionCleared { device }, cause: Some(hookflash_core::driver::Cause::Park), .. } if device.as_str() == "200001")));
+    assert!(r.events.iter().any(|e| matches!(e, DriverEvent::Call { event: CallEventKind::Queued { queue, .. }, .. } if queue.as_str() == "7000")));
+    let (_, evs) = core_picture(&r.events);
+    assert!(
+        evs.iter().any(|k| matches!(
+            k,
+            CoreEvent::CallEnded {
+                outcome: Outcome::Answered,
+                ..
+            }
+        )),
+        "{evs:?}"
+    );
 }

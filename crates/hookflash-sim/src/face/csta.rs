@@ -510,7 +510,7 @@ pub(crate) fn event_value(e: &MonitorEvent) -> Option<(&'static str, &'static st
             CC,
             "failed",
             with_state(
-                json!({"failedConnection": conn(c), "failingDevice": ext_device(failing), "calledDevice": ext_device(called), "lastRedirectionDevice": {"notKnown": null}, "cause": cause.as_str()}),
+                json!({"failedConnection": conn(c), "failingDevice": ext_device(failing), "callingDevice": {"notKnown": null}, "calledDevice": ext_device(called), "lastRedirectionDevice": {"notKnown": null}, "cause": cause.as_str()}),
                 e,
             ),
         ),
