@@ -522,6 +522,11 @@ impl Fake {
                 "text/javascript",
                 include_str!("../web/app.js").to_string(),
             ),
+            ("GET", "/healthz") => (
+                200,
+                "application/json",
+                json!({"status": "ok", "lastSeq": self.state.lock().unwrap().seq}).to_string(),
+            ),
             ("GET", "/style.css") => (
                 200,
                 "text/css",
@@ -1002,6 +1007,35 @@ async fn desktop_and_wallboard_against_the_contract() {
             "the reconnect resumes after the last event seen"
         );
     }
+
+    // The bridge comes back with a fresh journal, numbering from 1 again: the page notices
+    // (its since is beyond the newest number) and takes the new numbers.
+    {
+        let mut st = fake.state.lock().unwrap();
+        st.seq = 0;
+        st.journal.clear();
+    }
+    fake.drop_streams();
+    page.wait_for(
+        "the page to see the reset journal",
+        "window.hookflash.stream.resets === 1",
+    )
+    .await;
+    let first = fake.emit(
+        json!({"type": "agentStateChanged", "agent": AGENT, "device": DEVICE,
+        "status": {"status": "ready"}, "activity": {"activity": "idle"},
+        "availability": "available"}),
+    );
+    assert_eq!(first, 1);
+    page.wait_for(
+        "the first event of the new journal",
+        "window.hookflash.stream.lastSeq === 1",
+    )
+    .await;
+    assert_eq!(
+        page.eval(&text_of("#agent-availability")).await,
+        Ok(json!("available"))
+    );
     assert!(page.exceptions().is_empty(), "{:?}", page.exceptions());
 
     // The wallboard: queue numbers from /v1/queues, then live from the event stream.
@@ -1024,7 +1058,7 @@ async fn desktop_and_wallboard_against_the_contract() {
         longest.as_str().is_some_and(|s| s.starts_with("0:1")),
         "longest wait {longest}"
     );
-    assert_eq!(page.eval(&text_of("#count-wrap-up")).await, Ok(json!("1")));
+    assert_eq!(page.eval(&text_of("#count-available")).await, Ok(json!("1")));
     assert_eq!(page.eval(&text_of("#count-away")).await, Ok(json!("1")));
     page.wait_for(
         "the wallboard stream",

@@ -203,6 +203,7 @@
         stream.connects += 1;
         stream.delay = 500;
         setConn('open');
+        if (stream.lastSeq > 0) checkJournal(stream.lastSeq);
         onOpen();
       };
       ws.onmessage = (msg) => {
@@ -232,6 +233,21 @@
       ws.onerror = () => {
         // onclose follows and schedules the reconnect.
       };
+    }
+
+    // A bridge whose journal was reset numbers from 1 again: everything it sends would look
+    // already seen. /healthz tells the newest number; when it is below ours, start over from it.
+    async function checkJournal(asked) {
+      try {
+        const h = await api('GET', '/healthz');
+        if (h && typeof h.lastSeq === 'number' && h.lastSeq < asked && stream.lastSeq === asked) {
+          stream.lastSeq = h.lastSeq;
+          stream.resets = (stream.resets || 0) + 1;
+          onOpen();
+        }
+      } catch (_) {
+        // Without /healthz the numbers are trusted.
+      }
     }
 
     function retry() {
