@@ -38,6 +38,8 @@ pub struct Hub {
     live: broadcast::Sender<Arc<StoredEvent>>,
     last_seq: AtomicU64,
     customers: HashMap<String, Customer>,
+    /// The configured agent of each device (for records when the PBX did not say).
+    agent_of_device: HashMap<String, String>,
     webhooks: Vec<Webhook>,
     /// Woken when the outbox gets new items.
     pub outbox_notify: Arc<Notify>,
@@ -145,7 +147,14 @@ impl Hub {
                 customers.entry(e).or_insert_with(|| c.clone());
             }
         }
+        let mut agent_of_device = HashMap::new();
+        for a in &cfg.agents {
+            for d in &a.devices {
+                agent_of_device.insert(d.clone(), a.id.clone());
+            }
+        }
         Ok(Arc::new(Self {
+            agent_of_device,
             journal,
             backend,
             metrics,
@@ -228,6 +237,15 @@ impl Hub {
                     if let Some(c) = &live_call {
                         let mut doc = call_record(c);
                         if let Value::Object(m) = &mut doc {
+                            if c.agent.is_none() {
+                                let agent = c
+                                    .answered_by
+                                    .as_ref()
+                                    .and_then(|d| self.agent_of_device.get(d.as_str()));
+                                if let Some(a) = agent {
+                                    m.insert("agent".into(), Value::String(a.clone()));
+                                }
+                            }
                             m.insert(
                                 "outcome".into(),
                                 serde_json::to_value(outcome).unwrap_or(Value::Null),

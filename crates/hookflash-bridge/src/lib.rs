@@ -80,18 +80,42 @@ pub fn open_links_with(cfg: &Config, builder: CtiBuilder) -> Result<CtiBackend, 
         let cti = backend.cti().clone();
         let link = l.name.clone();
         let devices = l.monitor.clone();
-        tokio::spawn(async move {
-            let results = cti.monitor_on(&link, &devices).await;
-            let failed = results.iter().filter(|r| r.is_err()).count();
-            if failed > 0 {
-                log(&format!(
-                    "link {link}: {failed} of {} devices could not be monitored",
-                    devices.len()
-                ));
-            }
-        });
+        tokio::spawn(monitor_link(cti, link, devices));
     }
     Ok(backend)
+}
+
+/// Monitors `devices` on `link` once the link is up, retrying refusals with backoff (the
+/// driver keeps what it monitors across reconnects).
+async fn monitor_link(cti: Cti, link: String, mut devices: Vec<String>) {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        while cti.link_state(&link) != hookflash_core::model::LinkState::Up {
+            if cti.is_closed() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let results = cti.monitor_on(&link, &devices).await;
+        let mut failed = Vec::new();
+        let mut last_error = None;
+        for (d, r) in devices.iter().zip(results) {
+            if let Err(e) = r {
+                failed.push(d.clone());
+                last_error = Some(e);
+            }
+        }
+        let Some(e) = last_error else { return };
+        log(&format!(
+            "link {link}: {} of {} devices not monitored yet ({e}); retrying in {} s",
+            failed.len(),
+            devices.len(),
+            delay.as_secs_f32()
+        ));
+        devices = failed;
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(60));
+    }
 }
 
 /// A running bridge.
