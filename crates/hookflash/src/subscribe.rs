@@ -480,6 +480,49 @@ mod tests {
         assert_eq!(slot.try_recv(), None);
     }
 
+    proptest::proptest! {
+        /// Whatever the interleaving of pushes and reads, a subscriber gets the values in
+        /// order, every value is either received or counted as missed, and the buffer stays
+        /// bounded.
+        #[test]
+        fn nothing_is_lost_without_being_counted(
+            capacity in 1usize..6,
+            ops in proptest::collection::vec(proptest::bool::weighted(0.6), 0..200),
+        ) {
+            let slot = Slot::new(capacity);
+            // `expected`: the value the next read must return; a lag notice of `m` skips
+            // exactly the `m` values dropped at that point of the stream.
+            let (mut pushed, mut expected) = (0u64, 0u64);
+            let take = |slot: &Slot<u64>, expected: &mut u64| match slot.try_recv() {
+                Some(Ok(v)) => {
+                    assert_eq!(v, *expected, "values in order, gaps only where reported");
+                    *expected += 1;
+                }
+                Some(Err(RecvError::Lagged { missed })) => {
+                    assert!(missed > 0);
+                    *expected += missed;
+                }
+                Some(Err(RecvError::Closed)) => unreachable!("not closed"),
+                None => {}
+            };
+            for push in ops {
+                if push {
+                    slot.push(pushed);
+                    pushed += 1;
+                } else {
+                    take(&slot, &mut expected);
+                }
+                proptest::prop_assert!(slot.len() <= 2 * capacity);
+            }
+            while slot.len() > 0 {
+                take(&slot, &mut expected);
+            }
+            take(&slot, &mut expected);
+            proptest::prop_assert_eq!(expected, pushed);
+            proptest::prop_assert!(slot.try_recv().is_none());
+        }
+    }
+
     #[tokio::test]
     async fn recv_wakes_on_push_from_another_task() {
         let slot = Slot::new(4);
