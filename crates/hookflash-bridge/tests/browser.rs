@@ -1058,7 +1058,10 @@ async fn desktop_and_wallboard_against_the_contract() {
         longest.as_str().is_some_and(|s| s.starts_with("0:1")),
         "longest wait {longest}"
     );
-    assert_eq!(page.eval(&text_of("#count-available")).await, Ok(json!("1")));
+    assert_eq!(
+        page.eval(&text_of("#count-available")).await,
+        Ok(json!("1"))
+    );
     assert_eq!(page.eval(&text_of("#count-away")).await, Ok(json!("1")));
     page.wait_for(
         "the wallboard stream",
@@ -1368,6 +1371,42 @@ async fn simulator_call_answered_from_the_page() {
     )
     .await;
     assert_eq!(status, 201, "make call: {made}");
+    // An admin sees every call and acts where it rings: the ACD call is answered from the page.
+    page.goto(&format!("{base}/?token={ADMIN_TOKEN}")).await;
+    let acd = page
+        .wait_for(
+            "the ACD call ringing at an agent",
+            "document.querySelector('li.call[data-state=\"alerting\"]')?.dataset.call ?? null",
+        )
+        .await;
+    let acd = acd.as_str().expect("a call id").to_string();
+    let ringing_at = page
+        .eval(&format!(
+            "document.querySelector('li[data-call=\"{acd}\"]').dataset.device"
+        ))
+        .await
+        .unwrap();
+    assert!(
+        ringing_at == "300000" || ringing_at == "300001",
+        "the ACD call rings at {ringing_at}"
+    );
+    page.wait_for(
+        "answer to be enabled for the admin",
+        &format!("{}.includes('answer')", enabled_verbs_of(&acd)),
+    )
+    .await;
+    page.click(&format!(
+        "li[data-call=\"{acd}\"] button[data-verb=\"answer\"]"
+    ))
+    .await;
+    page.wait_for(
+        "the ACD call connected",
+        &format!(
+            "document.querySelector('li[data-call=\"{acd}\"]')?.dataset.state === 'connected'"
+        ),
+    )
+    .await;
+
     page.goto(&format!("{base}/wallboard?token={ADMIN_TOKEN}"))
         .await;
     let field = |f: &str| text_of(&format!("tr[data-queue=\"6000\"] td[data-field=\"{f}\"]"));
@@ -1385,7 +1424,7 @@ async fn simulator_call_answered_from_the_page() {
             .as_array()
             .and_then(|l| l.iter().find(|q| q["id"] == "6000"))
             .map(|q| {
-                ["waiting", "offered", "agentsAvailable", "agentsBusy"]
+                ["waiting", "offered", "answered", "agentsBusy"]
                     .map(|k| q["stats"][k].to_string())
                     .to_vec()
             });
@@ -1394,7 +1433,7 @@ async fn simulator_call_answered_from_the_page() {
                 "[{}, {}, {}, {}]",
                 field("waiting"),
                 field("offered"),
-                field("agents-available"),
+                field("answered"),
                 field("agents-busy")
             ))
             .await
@@ -1411,6 +1450,10 @@ async fn simulator_call_answered_from_the_page() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // One call offered to the queue, answered by the admin's click, nobody waiting.
+    assert_eq!(page.eval(&field("offered")).await, Ok(json!("1")));
+    assert_eq!(page.eval(&field("answered")).await, Ok(json!("1")));
+    assert_eq!(page.eval(&field("waiting")).await, Ok(json!("0")));
     page.screenshot("wallboard").await;
     let (_, agents) = rest(
         &http,

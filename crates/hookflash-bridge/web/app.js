@@ -419,9 +419,29 @@
       return Array.isArray(list) ? list : [];
     }
 
+    // The device a call's buttons act at: the page's device, or (an admin or supervisor watching
+    // every call) the call's party that may do most: ringing first, then talking, then held.
+    const LEG_RANK = { alerting: 0, connected: 1, held: 2 };
+    function actingDevice(c) {
+      const dev = myDevice();
+      if (dev) return dev;
+      const legs = Array.isArray(c.legs) ? c.legs : [];
+      let best = '';
+      let rank = 99;
+      for (const l of legs) {
+        if (permittedAt(c, l.device).length === 0) continue;
+        const r = LEG_RANK[legState(l)] ?? 9;
+        if (r < rank) {
+          best = l.device;
+          rank = r;
+        }
+      }
+      return best;
+    }
+
     function renderCalls() {
       const list = $('calls');
-      const dev = myDevice();
+      const pageDev = myDevice();
       const calls = visibleCalls();
       $('no-calls').hidden = calls.length > 0;
       const keep = new Set();
@@ -447,19 +467,20 @@
           list.appendChild(li);
         }
         const legs = Array.isArray(c.legs) ? c.legs : [];
+        const dev = actingDevice(c);
         const mine = legs.find((l) => l.device === dev);
         const state = mine ? legState(mine) : legs.map((l) => l.device + ':' + legState(l)).join(' ');
         li.dataset.state = mine ? state : '';
         li.dataset.device = dev;
         li.querySelector('.call-parties').textContent = callParties(c);
-        li.querySelector('.call-state').textContent = state;
+        li.querySelector('.call-state').textContent = mine && !pageDev ? state + ' at ' + dev : state;
         if (mine && typeof mine.since === 'number') li.dataset.since = String(mine.since);
         else if (li.dataset.state !== li.dataset.shownState) li.dataset.since = String(Date.now());
         li.dataset.shownState = li.dataset.state;
         li.querySelector('.call-queue').textContent = c.queue ? 'queue ' + c.queue : '';
         const allowed = new Set(permittedAt(c, dev));
         for (const b of li.querySelectorAll('button[data-verb]')) {
-          const ok = allowed.has(b.dataset.verb) && !!dev;
+          const ok = allowed.has(b.dataset.verb) && !!dev && !(st.me && st.me.scope === 'supervisor');
           b.disabled = !ok;
           b.hidden = !ok && !['answer', 'clear', 'hold', 'retrieve'].includes(b.dataset.verb);
         }
@@ -468,11 +489,13 @@
         if (!keep.has(li.dataset.call)) li.remove();
       }
       tickTimers();
-      maybePopFromCall(calls, dev);
+      maybePopFromCall(calls, pageDev);
     }
 
     async function runVerb(callId, verb) {
-      const dev = myDevice();
+      const call = st.calls.get(callId);
+      const dev = call ? actingDevice(call) : myDevice();
+      if (!dev) return;
       const body = { device: dev };
       const number = $('dial-number').value.trim();
       if (NEEDS_NUMBER.has(verb)) {
@@ -490,7 +513,9 @@
         body.digits = number;
       }
       if (NEEDS_OTHER.has(verb) || verb === 'reconnect') {
-        const other = visibleCalls().find((c) => c.id !== callId);
+        const other = visibleCalls().find(
+          (c) => c.id !== callId && (c.legs || []).some((l) => l.device === dev && legState(l) !== 'null'),
+        );
         if (other) body.other = other.id;
         else if (verb !== 'reconnect') {
           say('This needs a second call at ' + dev + '.', 'error');
