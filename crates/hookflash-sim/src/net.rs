@@ -318,6 +318,7 @@ impl SimServer {
                 1.0
             },
             start: Instant::now(),
+            last_now: 0,
             conns: HashMap::new(),
             owner: HashMap::new(),
             truth: truth_tx.clone(),
@@ -543,6 +544,7 @@ struct EngineTask {
     face_cfg: FaceConfig,
     scale: f64,
     start: Instant,
+    last_now: u64,
     conns: HashMap<u64, Conn>,
     owner: HashMap<u32, u64>,
     truth: broadcast::Sender<String>,
@@ -553,9 +555,12 @@ struct EngineTask {
 }
 
 impl EngineTask {
-    fn now(&self) -> u64 {
+    /// Engine ms now: never backwards, and never short of a deadline that has woken the task
+    /// (so a rounding error cannot make the task spin, with real or paused time).
+    fn now(&mut self) -> u64 {
         let real = Instant::now().duration_since(self.start).as_secs_f64() * 1000.0;
-        (real * self.scale) as u64
+        self.last_now = self.last_now.max((real * self.scale) as u64);
+        self.last_now
     }
 
     fn instant_at(&self, ms: u64) -> Instant {
@@ -578,7 +583,11 @@ impl EngineTask {
                     Some(m) => self.message(m),
                     None => break,
                 },
-                () = sleep => {}
+                () = sleep => {
+                    if let Some(d) = deadline {
+                        self.last_now = self.last_now.max(d);
+                    }
+                }
             }
             self.tick();
         }

@@ -391,3 +391,21 @@ async fn ten_thousand_monitors_on_one_link() {
     assert_eq!(server.control().stats().await.monitors, 10_000);
     server.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn paused_time_runs_the_engine_without_spinning() {
+    // An hour of traffic in virtual time: the engine task sleeps until each deadline.
+    let server = SimServer::start(server_cfg(FaceProtocol::CstaXml, sim(30.0)))
+        .await
+        .unwrap();
+    let mut truth = server.truth();
+    tokio::time::sleep(Duration::from_secs(3_600)).await;
+    let stats = server.control().stats().await;
+    assert!(stats.engine.calls_offered > 1_000, "{stats:?}");
+    let mut calls = 0;
+    while let Ok(l) = truth.try_recv() {
+        calls += usize::from(l.contains("\"kind\":\"call\""));
+    }
+    assert!(calls > 1_000, "{calls}");
+    server.shutdown().await;
+}

@@ -316,6 +316,9 @@ impl Face {
                     self.stats.events += 1;
                     self.send_pdu(&p);
                 }
+                if self.out.len() > self.cfg.max_pending_out {
+                    self.close(CloseReason::SlowConsumer);
+                }
             }
             Output::SystemStatusPoll { status, .. } => {
                 if self.is_active() {
