@@ -1,20 +1,33 @@
-//! A simulated PBX call engine: the project's PBX for demos, end-to-end, load and fault tests.
+//! The simulated PBX: the project's PBX for demos, end-to-end, load and fault tests.
 //!
-//! The engine is sans-IO. Time comes in as milliseconds since the simulation start (`now`), all
-//! randomness comes from a seeded [`SplitMix64`], so the same configuration and seed give the same
-//! output on every machine and with every dependency version.
+//! Three layers:
 //!
-//! Drive it with [`Engine::step`] (advance time, run due timers), [`Engine::poll_timeout`] (when
-//! the next timer is due), [`Engine::poll_output`] (CSTA-shaped events, SystemStatus polls, link
-//! faults), [`Engine::poll_truth`] (ground-truth JSON lines) and [`Engine::handle_command`].
-//! No protocol encoding lives here: the CSTA BER and CSTA XML faces translate [`Output`] and
-//! [`Command`]/[`Response`] to their wire formats.
+//! - [`Engine`], the call engine. It is sans-IO: time comes in as milliseconds since the
+//!   simulation start (`now`), all randomness comes from a seeded [`SplitMix64`], so the same
+//!   configuration and seed give the same output on every machine and with every dependency
+//!   version. Drive it with [`Engine::step`] (advance time, run due timers),
+//!   [`Engine::poll_timeout`] (when the next timer is due), [`Engine::poll_output`]
+//!   (CSTA-shaped events, SystemStatus polls, link faults), [`Engine::poll_truth`]
+//!   (ground-truth JSON lines) and [`Engine::handle_command`]; [`Engine::group_stats`] gives
+//!   per-ACD-group statistics.
+//! - [`face::Face`], one client connection's server side, also sans-IO: CSTA BER (ACSE with
+//!   authentication, ROSE, `len2`/`hipath` framing) or CSTA XML (ECMA-354 sessions, 8-byte
+//!   header). It turns requests into [`Command`]s, [`Response`]s and [`SimError`]s into CSTA
+//!   results and ECMA-269 errors, and [`Output`]s into CSTA event reports that decode with
+//!   `hookflash_csta` and map through `hookflash_csta::mapping`.
+//! - [`net::SimServer`], the engine and a face per connection on real sockets (tokio): TCP,
+//!   TLS (self-signed certificate made at start, or PEM files), a pseudo-terminal serial line;
+//!   a control handle for faults and commands; a broadcast of the truth lines. The
+//!   `hookflash sim` command runs it.
 //!
 //! # Devices
 //!
 //! ACD groups are `6000`, `6001`…; agent devices `300000`, `300001`… (agent ids `A300000`…,
 //! logged on and ready at time 0, spread over the groups round-robin); plain extensions
-//! `200000`, `200001`…; external parties are `+4989…` numbers reached over trunks.
+//! `200000`, `200001`…; park positions `7000`, `7001`… ([`SimConfig::park_positions`]: a call
+//! parked with [`Command::ParkCall`] waits there, `Queued` with cause `park`, until a
+//! [`Command::DirectedPickup`] of its connection at the park position retrieves it); external
+//! parties are `+4989…` numbers reached over trunks.
 //!
 //! # Ground truth
 //!
