@@ -915,7 +915,7 @@ impl Cti {
     ///
     /// Before the PBX is asked: [`Error::InvalidCall`] for an unknown or ended call,
     /// [`Error::NoLink`] when no link serves it, [`Error::Unsupported`] when the link cannot do
-    /// it, [`Error::LinkDown`] when the link is not up, [`Error::NotPermitted`] when the call's
+    /// it, [`Error::LinkDown`] when the link is down, [`Error::NotPermitted`] when the call's
     /// state does not permit the verb at the device. Then the PBX's answer:
     /// [`Error::Timeout`] after the request timeout, [`Error::LinkDown`] when the link drops
     /// meanwhile, or the driver's own error ([`Error::Pbx`], [`Error::InvalidDevice`], …).
@@ -967,7 +967,8 @@ impl Cti {
         if !entry.caps.allows(&command) {
             return Err(Error::Unsupported);
         }
-        if st.engine.link_state(&link) != LinkState::Up {
+        // A resyncing link is connected: it takes commands while it rebuilds its picture.
+        if st.engine.link_state(&link) == LinkState::Down {
             return Err(Error::LinkDown);
         }
         if let (Some(verb), Some((call, device))) = (verb_of(&command), checked_leg(&command))

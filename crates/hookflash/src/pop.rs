@@ -6,7 +6,7 @@
 //! the agent and device, ANI and DNIS, the attached data and the result of looking the caller
 //! up in the [`CustomerDirectory`] given to [`crate::CtiBuilder::directory`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -144,14 +144,29 @@ pub async fn look_up(
     }
 }
 
+/// How many lookups a [`ScreenPops`] stream runs at once.
+pub const MAX_CONCURRENT_LOOKUPS: usize = 16;
+
+/// A lookup under way or done.
+enum Pending {
+    Ready(Lookup),
+    Task(tokio::task::JoinHandle<Lookup>),
+}
+
 /// The stream of screen pops: what [`Cti::screen_pops`] returns.
 ///
-/// Lookups run one at a time, each bounded by the lookup timeout; the underlying event buffer
-/// is bounded like any subscription's ([`RecvError::Lagged`] when pops were missed).
+/// Up to [`MAX_CONCURRENT_LOOKUPS`] lookups run at once, each bounded by the lookup timeout;
+/// pops come out in the order the calls rang. The underlying event buffer is bounded like
+/// any subscription's ([`RecvError::Lagged`] when pops were missed, reported in its place in
+/// the stream).
 pub struct ScreenPops {
     sub: Subscription,
     directory: Option<Arc<dyn CustomerDirectory>>,
     timeout: Duration,
+    pending: VecDeque<(ScreenPop, Pending)>,
+    /// A lag notice to give once the pops before it are out.
+    lagged: Option<u64>,
+    closed: bool,
 }
 
 impl std::fmt::Debug for ScreenPops {
@@ -159,7 +174,18 @@ impl std::fmt::Debug for ScreenPops {
         f.debug_struct("ScreenPops")
             .field("directory", &self.directory.is_some())
             .field("timeout", &self.timeout)
+            .field("pending", &self.pending.len())
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ScreenPops {
+    fn drop(&mut self) {
+        for (_, p) in &self.pending {
+            if let Pending::Task(t) = p {
+                t.abort();
+            }
+        }
     }
 }
 
@@ -175,37 +201,89 @@ impl ScreenPops {
             sub: cti.subscribe(filter.event_type(EventType::ScreenPop)),
             directory: shared.directory.clone(),
             timeout: shared.lookup_timeout,
+            pending: VecDeque::new(),
+            lagged: None,
+            closed: false,
+        }
+    }
+
+    /// Starts the lookup for a screen-pop event.
+    fn start(&mut self, ev: hookflash_core::event::Event) {
+        let EventKind::ScreenPop {
+            call,
+            agent,
+            device,
+            ani,
+            dnis,
+            data,
+        } = ev.kind
+        else {
+            return;
+        };
+        let pending = match (&self.directory, lookup_key(ani.as_ref())) {
+            (None, _) => Pending::Ready(Lookup::NoDirectory),
+            (Some(_), None) => Pending::Ready(Lookup::NoNumber),
+            (Some(dir), Some(_)) => {
+                let dir = dir.clone();
+                let ani = ani.clone();
+                let timeout = self.timeout;
+                Pending::Task(tokio::spawn(async move {
+                    look_up(Some(dir.as_ref()), ani.as_ref(), timeout).await
+                }))
+            }
+        };
+        let pop = ScreenPop {
+            seq: ev.seq,
+            at: ev.at,
+            link: ev.link,
+            call,
+            agent,
+            device,
+            ani,
+            dnis,
+            data: *data,
+            lookup: Lookup::NoDirectory,
+        };
+        self.pending.push_back((pop, pending));
+    }
+
+    /// Takes the events already buffered, starting their lookups, without waiting.
+    fn fill(&mut self) {
+        while self.lagged.is_none() && !self.closed && self.pending.len() < MAX_CONCURRENT_LOOKUPS {
+            match self.sub.try_recv() {
+                Some(Ok(ev)) => self.start(ev),
+                Some(Err(RecvError::Lagged { missed })) => self.lagged = Some(missed),
+                Some(Err(_)) => self.closed = true,
+                None => break,
+            }
         }
     }
 
     /// The next screen pop, with its lookup done.
     pub async fn recv(&mut self) -> Result<ScreenPop, RecvError> {
         loop {
-            let ev = self.sub.recv().await?;
-            let EventKind::ScreenPop {
-                call,
-                agent,
-                device,
-                ani,
-                dnis,
-                data,
-            } = ev.kind
-            else {
-                continue;
-            };
-            let lookup = look_up(self.directory.as_deref(), ani.as_ref(), self.timeout).await;
-            return Ok(ScreenPop {
-                seq: ev.seq,
-                at: ev.at,
-                link: ev.link,
-                call,
-                agent,
-                device,
-                ani,
-                dnis,
-                data: *data,
-                lookup,
-            });
+            self.fill();
+            if let Some((mut pop, pending)) = self.pending.pop_front() {
+                pop.lookup = match pending {
+                    Pending::Ready(l) => l,
+                    // A directory that panicked counts as one that failed.
+                    Pending::Task(t) => t.await.unwrap_or(Lookup::Failed(DirectoryError::Io(
+                        std::io::ErrorKind::Other,
+                    ))),
+                };
+                return Ok(pop);
+            }
+            if let Some(missed) = self.lagged.take() {
+                return Err(RecvError::Lagged { missed });
+            }
+            if self.closed {
+                return Err(RecvError::Closed);
+            }
+            match self.sub.recv().await {
+                Ok(ev) => self.start(ev),
+                Err(RecvError::Lagged { missed }) => return Err(RecvError::Lagged { missed }),
+                Err(e) => return Err(e),
+            }
         }
     }
 }
