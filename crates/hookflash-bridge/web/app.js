@@ -736,6 +736,12 @@
           if (st.pop && st.pop.call === ev.call && ev.data) showPop(Object.assign({}, st.pop, { data: ev.data }));
           break;
         }
+        case 'callQueued':
+        case 'callDiverted':
+        case 'callTransferred':
+        case 'callConferenced':
+          // Who is where now is the snapshot's to say.
+          break;
         case 'callEnded':
           st.calls.delete(ev.call);
           if (st.pop && st.pop.call === ev.call) $('screen-pop').dataset.ended = 'true';
