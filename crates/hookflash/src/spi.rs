@@ -9,6 +9,21 @@
 //! The trait is dyn-compatible (`Box<dyn Driver>`), so drivers from other crates plug in at run
 //! time. Methods take `&self`: [`Driver::run`] and the commands run concurrently, so a driver
 //! keeps its link state behind its own channels or locks.
+//!
+//! What the [`crate::Cti`] relies on:
+//! - [`DriverEvent::LinkUp`] once the link can take commands, [`DriverEvent::LinkDown`] when
+//!   it drops: commands on a down link are refused with [`Error::LinkDown`] without asking
+//!   the driver, and a request in flight fails with it when the link drops;
+//! - [`DriverEvent::Monitor`] for each device the PBX monitors (screen pops are raised for
+//!   monitored devices and agents); a monitor asked for while the link is down is kept and
+//!   made on the next connection;
+//! - commands arrive with this link's own call ids ([`DriverCommand::native`]) and after the
+//!   capability and call-state checks; the [`crate::Cti`] bounds each with its request
+//!   timeout, so a driver need not, but should fail requests in flight with
+//!   [`Error::LinkDown`] when its connection drops.
+//!
+//! `examples/custom_driver` in the repository is a complete driver for a small line-based
+//! protocol, written against this module alone.
 
 use std::collections::HashMap;
 
