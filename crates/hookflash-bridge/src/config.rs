@@ -402,10 +402,10 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// The key a parser error is about: a name in backticks in the message (`missing field `url``),
 /// else the key written at the start of the error's line.
 fn key_of(text: &str, offset: usize, message: &str) -> String {
-    if let Some(start) = message.find('`') {
-        if let Some(len) = message[start + 1..].find('`') {
-            return message[start + 1..start + 1 + len].to_string();
-        }
+    if let Some(start) = message.find('`')
+        && let Some(len) = message[start + 1..].find('`')
+    {
+        return message[start + 1..start + 1 + len].to_string();
     }
     let offset = offset.min(text.len());
     let line_start = text

@@ -233,47 +233,47 @@ impl Hub {
             }
             if let EventKind::CallEnded { call: id, outcome } = &ev.kind {
                 parties.remove(id);
-                if *outcome != Outcome::TransferredAway {
-                    if let Some(c) = &live_call {
-                        let mut doc = call_record(c);
-                        if let Value::Object(m) = &mut doc {
-                            if c.agent.is_none() {
-                                let agent = c
-                                    .answered_by
-                                    .as_ref()
-                                    .and_then(|d| self.agent_of_device.get(d.as_str()));
-                                if let Some(a) = agent {
-                                    m.insert("agent".into(), Value::String(a.clone()));
-                                }
-                            }
-                            m.insert(
-                                "outcome".into(),
-                                serde_json::to_value(outcome).unwrap_or(Value::Null),
-                            );
-                            if c.ended_at.is_none() {
-                                m.insert("ended_at".into(), Value::String(rfc3339(ev.at.0)));
-                                m.insert("ended_at_ms".into(), json!(ev.at.0));
+                if *outcome != Outcome::TransferredAway
+                    && let Some(c) = &live_call
+                {
+                    let mut doc = call_record(c);
+                    if let Value::Object(m) = &mut doc {
+                        if c.agent.is_none() {
+                            let agent = c
+                                .answered_by
+                                .as_ref()
+                                .and_then(|d| self.agent_of_device.get(d.as_str()));
+                            if let Some(a) = agent {
+                                m.insert("agent".into(), Value::String(a.clone()));
                             }
                         }
-                        let body = doc.to_string();
-                        for w in self
-                            .webhooks
-                            .iter()
-                            .filter(|w| w.events.iter().any(|e| e == "callRecord"))
-                        {
-                            outbox.push((
-                                w.url.clone(),
-                                "callRecord".to_string(),
-                                json!({"type": "callRecord", "record": doc}).to_string(),
-                            ));
+                        m.insert(
+                            "outcome".into(),
+                            serde_json::to_value(outcome).unwrap_or(Value::Null),
+                        );
+                        if c.ended_at.is_none() {
+                            m.insert("ended_at".into(), Value::String(rfc3339(ev.at.0)));
+                            m.insert("ended_at_ms".into(), json!(ev.at.0));
                         }
-                        records.push(StoredRecord {
-                            ended_at: c.ended_at.map_or(ev.at.0, |t| t.0),
-                            devices: devices.clone(),
-                            agents: agents.clone(),
-                            json: body,
-                        });
                     }
+                    let body = doc.to_string();
+                    for w in self
+                        .webhooks
+                        .iter()
+                        .filter(|w| w.events.iter().any(|e| e == "callRecord"))
+                    {
+                        outbox.push((
+                            w.url.clone(),
+                            "callRecord".to_string(),
+                            json!({"type": "callRecord", "record": doc}).to_string(),
+                        ));
+                    }
+                    records.push(StoredRecord {
+                        ended_at: c.ended_at.map_or(ev.at.0, |t| t.0),
+                        devices: devices.clone(),
+                        agents: agents.clone(),
+                        json: body,
+                    });
                 }
             }
             stored.push(StoredEvent {
@@ -411,10 +411,9 @@ impl Hub {
                 // An agent token follows its agent to the device it logs on at.
                 if let (Some(agent), "agentStateChanged") =
                     (principal.agent.clone(), e.kind.as_str())
+                    && e.agents.contains(&agent)
                 {
-                    if e.agents.iter().any(|a| *a == agent) {
-                        principal.devices.extend(e.devices.iter().cloned());
-                    }
+                    principal.devices.extend(e.devices.iter().cloned());
                 }
                 if principal.sees(&e.devices, &e.agents) && filter.matches(&e) {
                     Some(e)
@@ -428,36 +427,34 @@ impl Hub {
                 loop {
                     let j = hub.journal.clone();
                     let after = last;
-                    let page = match tokio::task::spawn_blocking(move || {
-                        j.events_after(after, REPLAY_PAGE)
-                    })
-                    .await
-                    {
-                        Ok(Ok(p)) => p,
-                        _ => break 'outer,
+                    let Ok(Ok(page)) =
+                        tokio::task::spawn_blocking(move || j.events_after(after, REPLAY_PAGE))
+                            .await
+                    else {
+                        break 'outer;
                     };
                     if page.is_empty() {
                         break;
                     }
                     for e in page {
                         last = e.seq;
-                        if let Some(e) = send(Arc::new(e), &mut principal) {
-                            if tx.send(e).await.is_err() {
-                                break 'outer;
-                            }
+                        if let Some(e) = send(Arc::new(e), &mut principal)
+                            && tx.send(e).await.is_err()
+                        {
+                            break 'outer;
                         }
                     }
                 }
                 // An event that showed a gap the journal cannot fill (a failed journal write)
                 // is sent as it is rather than held back for ever.
-                if let Some(e) = pending.take() {
-                    if e.seq > last {
-                        last = e.seq;
-                        if let Some(e) = send(e, &mut principal) {
-                            if tx.send(e).await.is_err() {
-                                break 'outer;
-                            }
-                        }
+                if let Some(e) = pending.take()
+                    && e.seq > last
+                {
+                    last = e.seq;
+                    if let Some(e) = send(e, &mut principal)
+                        && tx.send(e).await.is_err()
+                    {
+                        break 'outer;
                     }
                 }
                 // Then live.
@@ -473,10 +470,10 @@ impl Hub {
                                 break;
                             }
                             last = e.seq;
-                            if let Some(e) = send(e, &mut principal) {
-                                if tx.send(e).await.is_err() {
-                                    break 'outer;
-                                }
+                            if let Some(e) = send(e, &mut principal)
+                                && tx.send(e).await.is_err()
+                            {
+                                break 'outer;
                             }
                         }
                         Err(broadcast::error::RecvError::Lagged(_)) => {

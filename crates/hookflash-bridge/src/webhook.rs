@@ -20,9 +20,8 @@ use crate::redact::log;
 /// The signature header's value for `body` sent at `timestamp`.
 pub fn sign(secret: &str, timestamp: u64, body: &str) -> String {
     // HMAC takes keys of any length; the error case cannot happen.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
     };
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");

@@ -117,7 +117,11 @@ impl Fake {
             delivered: true,
             failed_busy: None,
         };
-        self.st.lock().unwrap().calls.insert(CallId(id), call.clone());
+        self.st
+            .lock()
+            .unwrap()
+            .calls
+            .insert(CallId(id), call.clone());
         self.emit(EventKind::CallOffered {
             call: CallId(id),
             ani: call.data.ani.clone(),
@@ -198,7 +202,7 @@ impl Backend for Fake {
         let st = self.st.lock().unwrap();
         st.calls
             .get(&call)
-            .map_or(Verbs::default(), |c| permitted(c, device, &[]))
+            .map_or_else(Verbs::default, |c| permitted(c, device, &[]))
     }
     fn calls_at(&self, device: &str) -> Vec<Call> {
         let st = self.st.lock().unwrap();
@@ -311,7 +315,10 @@ pub async fn get(base: &str, path: &str, token: Option<&str>) -> (u16, serde_jso
     let resp = r.send().await.unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
 }
 
 pub async fn send(
@@ -330,7 +337,10 @@ pub async fn send(
         .unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
 }
 
 /// Waits until `f` holds, at most five seconds.
