@@ -889,6 +889,33 @@ async fn desktop_and_wallboard_against_the_contract() {
         Ok(json!(0))
     );
 
+    // Events the page cannot place (no call, a call that is not a number, markup for a
+    // device, not an object at all) are dropped without a trace on the page.
+    let _ = fake.live.send(json!("not an event"));
+    let _ = fake.live.send(json!([1, 2, 3]));
+    fake.emit(json!({"type": "callAlerting", "device": DEVICE}));
+    fake.emit(
+        json!({"type": "callAnswered", "call": "<img src=x onerror=alert(1)>", "device": DEVICE}),
+    );
+    fake.emit(json!({"type": "callHeld", "call": 1, "device": {"nested": true}}));
+    fake.emit(json!({"type": "agentStateChanged", "status": null}));
+    let junk = fake.emit(json!({"type": "noSuchEvent", "call": 1e300}));
+    page.wait_for(
+        "the page to have read the junk",
+        &format!("window.hookflash.stream.lastSeq === {junk}"),
+    )
+    .await;
+    assert_eq!(
+        page.eval("Array.from(document.querySelectorAll('#calls li')).map(li => li.dataset.call + ':' + li.dataset.state)")
+            .await,
+        Ok(json!(["1:alerting"]))
+    );
+    assert_eq!(
+        page.eval("document.querySelectorAll('img').length").await,
+        Ok(json!(0))
+    );
+    assert!(page.exceptions().is_empty(), "{:?}", page.exceptions());
+
     // Answer with a click: the page sends the verb for its device, the call shows connected and
     // the bar now offers what the PBX permits on a connected call.
     page.click("li[data-call=\"1\"] button[data-verb=\"answer\"]")

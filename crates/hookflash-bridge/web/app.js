@@ -279,6 +279,7 @@
     ['reconnect', 'Reconnect'],
     ['sendDigits', 'Send digits'],
   ];
+  const CALL_EVENTS = new Set(['partyLeft', 'connectionStateChanged', 'screenPop']);
   const NEEDS_NUMBER = new Set(['consult', 'singleStepTransfer', 'singleStepConference', 'deflect']);
   const NEEDS_OTHER = new Set(['transfer', 'conference', 'alternate']);
 
@@ -687,6 +688,7 @@
     // ---- live events
 
     function touchLeg(callId, device, state) {
+      if (typeof device !== 'string' || typeof state !== 'string') return;
       let c = st.calls.get(callId);
       if (!c) {
         c = { id: callId, legs: [], data: {}, permitted: {} };
@@ -704,6 +706,13 @@
 
     function onEvent(ev) {
       const dev = myDevice();
+      // An event about a call names it by number and its device by name; anything else is not
+      // something this page can place, and is dropped.
+      const aboutCall =
+        'call' in ev || /^call[A-Z]/.test(String(ev.type)) || CALL_EVENTS.has(ev.type);
+      if (aboutCall && !Number.isSafeInteger(ev.call)) return;
+      if ('device' in ev && ev.device != null && typeof ev.device !== 'string') return;
+      if ('agent' in ev && ev.agent != null && typeof ev.agent !== 'string') return;
       switch (ev.type) {
         case 'callOffered': {
           const c = st.calls.get(ev.call) || { id: ev.call, legs: [], permitted: {} };
@@ -757,6 +766,7 @@
           renderLinks();
           return;
         case 'agentStateChanged': {
+          if (typeof ev.agent !== 'string') return;
           const a = st.agents.get(ev.agent) || { id: ev.agent, queues: {} };
           a.device = ev.device;
           a.status = ev.status;
@@ -943,10 +953,12 @@
 
     function onEvent(ev) {
       if (ev.type === 'queueStatsChanged') {
+        if (typeof ev.queue !== 'string' || ev.stats == null || typeof ev.stats !== 'object') return;
         setQueue(queueEntry({ id: ev.queue, stats: ev.stats }), ev.seq);
         renderQueues();
         stamp();
       } else if (ev.type === 'agentStateChanged') {
+        if (typeof ev.agent !== 'string') return;
         const a = st.agents.get(ev.agent) || { id: ev.agent };
         a.device = ev.device;
         a.status = ev.status;
