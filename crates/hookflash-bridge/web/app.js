@@ -279,6 +279,10 @@
     ['reconnect', 'Reconnect'],
     ['sendDigits', 'Send digits'],
   ];
+  // The softphone bar shows at most this many calls (an admin watching a large site).
+  const MAX_SHOWN_CALLS = 200;
+  // Calls learned from events and not (yet) confirmed by a snapshot are kept up to this many.
+  const MAX_KNOWN_CALLS = 5000;
   const CALL_EVENTS = new Set(['partyLeft', 'connectionStateChanged', 'screenPop']);
   const NEEDS_NUMBER = new Set(['consult', 'singleStepTransfer', 'singleStepConference', 'deflect']);
   const NEEDS_OTHER = new Set(['transfer', 'conference', 'alternate']);
@@ -403,7 +407,7 @@
         if (!dev || legs.some((l) => l.device === dev && legState(l) !== 'null')) out.push(c);
       }
       out.sort((a, b) => a.id - b.id);
-      return out;
+      return out.length > MAX_SHOWN_CALLS ? out.slice(0, MAX_SHOWN_CALLS) : out;
     }
 
     function callParties(c) {
@@ -691,6 +695,7 @@
       if (typeof device !== 'string' || typeof state !== 'string') return;
       let c = st.calls.get(callId);
       if (!c) {
+        if (st.calls.size >= MAX_KNOWN_CALLS) st.calls.delete(st.calls.keys().next().value);
         c = { id: callId, legs: [], data: {}, permitted: {} };
         st.calls.set(callId, c);
       }
@@ -715,6 +720,9 @@
       if ('agent' in ev && ev.agent != null && typeof ev.agent !== 'string') return;
       switch (ev.type) {
         case 'callOffered': {
+          if (!st.calls.has(ev.call) && st.calls.size >= MAX_KNOWN_CALLS) {
+            st.calls.delete(st.calls.keys().next().value);
+          }
           const c = st.calls.get(ev.call) || { id: ev.call, legs: [], permitted: {} };
           c.data = Object.assign({}, c.data, { ani: ev.ani, dnis: ev.dnis, direction: ev.direction });
           st.calls.set(ev.call, c);
