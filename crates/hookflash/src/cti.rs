@@ -730,16 +730,15 @@ impl Cti {
         &self,
         devices: &[D],
     ) -> Vec<Result<(), Error>> {
-        let mut out = Vec::with_capacity(devices.len());
-        for d in devices {
-            let d: DeviceId = d.clone().into();
-            let link = self.owner_for_monitor(&d);
-            out.push(match link {
-                Ok(l) => self.monitor_one(&l, d).await,
-                Err(e) => Err(e),
-            });
-        }
-        out
+        let routed = devices
+            .iter()
+            .map(|d| {
+                let d: DeviceId = d.clone().into();
+                let link = self.owner_for_monitor(&d);
+                (d, link)
+            })
+            .collect();
+        self.monitor_routed(routed).await
     }
 
     /// Monitors `devices` on `link`, which owns them from now on (a device already owned by
@@ -749,28 +748,25 @@ impl Cti {
         link: &str,
         devices: &[D],
     ) -> Vec<Result<(), Error>> {
-        let mut out = Vec::with_capacity(devices.len());
-        for d in devices {
-            let d: DeviceId = d.clone().into();
-            let r = {
+        let routed = devices
+            .iter()
+            .map(|d| {
+                let d: DeviceId = d.clone().into();
                 let mut st = self.shared().state();
-                match st.owners.get(&d) {
+                let r = match st.owners.get(&d) {
                     Some(owner) if owner.as_str() != link => Err(Error::InvalidDevice(d.clone())),
                     _ if !self.shared().links.contains_key(link) => {
                         Err(Error::NoLink(link.to_owned()))
                     }
                     _ => {
                         st.owners.insert(d.clone(), LinkId::from(link));
-                        Ok(())
+                        Ok(LinkId::from(link))
                     }
-                }
-            };
-            out.push(match r {
-                Ok(()) => self.monitor_one(&LinkId::from(link), d).await,
-                Err(e) => Err(e),
-            });
-        }
-        out
+                };
+                (d, r)
+            })
+            .collect();
+        self.monitor_routed(routed).await
     }
 
     fn owner_for_monitor(&self, device: &DeviceId) -> Result<LinkId, Error> {
@@ -798,43 +794,81 @@ impl Cti {
         }
     }
 
-    async fn monitor_one(&self, link: &LinkId, device: DeviceId) -> Result<(), Error> {
-        self.check_open()?;
-        let entry = self
-            .shared()
-            .links
-            .get(link)
-            .ok_or_else(|| Error::NoLink(link.to_string()))?;
-        if !entry.caps.has(Capabilities::MONITOR) {
-            return Err(Error::Unsupported);
+    /// Takes a hold on each routed device and asks each link, in one batch, for the devices
+    /// not monitored yet. A batch's timeout grows with its size (one request timeout per 256
+    /// devices).
+    async fn monitor_routed(
+        &self,
+        routed: Vec<(DeviceId, Result<LinkId, Error>)>,
+    ) -> Vec<Result<(), Error>> {
+        if self.check_open().is_err() {
+            return routed.iter().map(|_| Err(Error::Closed)).collect();
         }
-        let first = {
-            let mut st = self.shared().state();
-            let n = st.monitors.entry(device.clone()).or_insert(0);
-            *n += 1;
-            *n == 1
-        };
-        if !first {
-            return Ok(());
-        }
-        let r = self
-            .with_timeout(
-                entry,
-                false,
-                entry.driver.monitor(std::slice::from_ref(&device)),
-            )
-            .await
-            .and_then(|mut v| v.pop().unwrap_or(Err(Error::Unsupported)));
-        if r.is_err() {
-            let mut st = self.shared().state();
-            if let Some(n) = st.monitors.get_mut(&device) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    st.monitors.remove(&device);
+        let mut out: Vec<Option<Result<(), Error>>> = vec![None; routed.len()];
+        let mut batches: Vec<(LinkId, Vec<(usize, DeviceId)>)> = Vec::new();
+        for (i, (device, link)) in routed.into_iter().enumerate() {
+            let link = match link {
+                Ok(l) => l,
+                Err(e) => {
+                    out[i] = Some(Err(e));
+                    continue;
                 }
+            };
+            let Some(entry) = self.shared().links.get(&link) else {
+                out[i] = Some(Err(Error::NoLink(link.to_string())));
+                continue;
+            };
+            if !entry.caps.has(Capabilities::MONITOR) {
+                out[i] = Some(Err(Error::Unsupported));
+                continue;
+            }
+            let first = {
+                let mut st = self.shared().state();
+                let n = st.monitors.entry(device.clone()).or_insert(0);
+                *n = n.saturating_add(1);
+                *n == 1
+            };
+            if !first {
+                out[i] = Some(Ok(()));
+                continue;
+            }
+            match batches.iter_mut().find(|(l, _)| *l == link) {
+                Some((_, items)) => items.push((i, device)),
+                None => batches.push((link, vec![(i, device)])),
             }
         }
-        r
+        for (link, items) in batches {
+            let Some(entry) = self.shared().links.get(&link) else {
+                continue;
+            };
+            let devices: Vec<DeviceId> = items.iter().map(|(_, d)| d.clone()).collect();
+            let scale = u32::try_from(devices.len() / 256)
+                .unwrap_or(u32::MAX)
+                .saturating_add(1);
+            let timeout = self.shared().request_timeout.saturating_mul(scale);
+            let results = self
+                .with_timeout(entry, false, timeout, entry.driver.monitor(&devices))
+                .await;
+            for (k, (i, device)) in items.into_iter().enumerate() {
+                let r = match &results {
+                    Ok(v) => v.get(k).cloned().unwrap_or(Err(Error::Unsupported)),
+                    Err(e) => Err(e.clone()),
+                };
+                if r.is_err() {
+                    let mut st = self.shared().state();
+                    if let Some(n) = st.monitors.get_mut(&device) {
+                        *n = n.saturating_sub(1);
+                        if *n == 0 {
+                            st.monitors.remove(&device);
+                        }
+                    }
+                }
+                out[i] = Some(r);
+            }
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or(Err(Error::Unsupported)))
+            .collect()
     }
 
     /// Releases one [`Cti::monitor`] hold on each of `devices`; the PBX monitor stops with the
@@ -876,6 +910,7 @@ impl Cti {
                 .with_timeout(
                     entry,
                     false,
+                    self.shared().request_timeout,
                     entry.driver.unmonitor(std::slice::from_ref(&d)),
                 )
                 .await
@@ -891,6 +926,7 @@ impl Cti {
         &self,
         entry: &LinkEntry,
         link_down: bool,
+        timeout: Duration,
         fut: impl Future<Output = T>,
     ) -> Result<T, Error> {
         let mut state = entry.state.subscribe();
@@ -899,7 +935,7 @@ impl Cti {
                 std::future::pending::<()>().await;
             }
         };
-        tokio::time::timeout(self.shared().request_timeout, async {
+        tokio::time::timeout(timeout, async {
             tokio::select! {
                 r = fut => Ok(r),
                 () = down => Err(Error::LinkDown),
@@ -928,7 +964,12 @@ impl Cti {
             .get(&link)
             .ok_or_else(|| Error::NoLink(link.to_string()))?;
         let outcome = self
-            .with_timeout(entry, true, entry.driver.execute(cmd))
+            .with_timeout(
+                entry,
+                true,
+                self.shared().request_timeout,
+                entry.driver.execute(cmd),
+            )
             .await??;
         let call = outcome
             .new_call

@@ -662,3 +662,27 @@ fn build_needs_a_runtime_and_unique_links() {
         ));
     });
 }
+
+#[tokio::test]
+async fn monitors_go_to_each_link_in_one_batch() {
+    let (da, ha) = fake("a", all_caps());
+    let (db, hb) = fake("b", all_caps());
+    let cti = Cti::builder().driver(da).driver(db).build().unwrap();
+    let r = cti.monitor_on("a", &["1", "2", "bad3"]).await;
+    assert!(r[0].is_ok() && r[1].is_ok());
+    assert!(
+        matches!(&r[2], Err(Error::InvalidDevice(d)) if d.as_str() == "bad3"),
+        "{r:?}"
+    );
+    assert_eq!(ha.log.lock().unwrap().monitor_batches.len(), 1);
+    assert!(cti.monitor_on("b", &["9"]).await[0].is_ok());
+    // 1 and 9 are held already (no PBX request); 5 has no owner and two links could take it.
+    let r = cti.monitor(&["1", "9", "5"]).await;
+    assert!(r[0].is_ok() && r[1].is_ok());
+    assert!(matches!(r[2], Err(Error::NoLink(_))));
+    assert_eq!(ha.log.lock().unwrap().monitor_batches.len(), 1);
+    assert_eq!(hb.log.lock().unwrap().monitor_batches.len(), 1);
+    // A refused device holds nothing: asking again asks the PBX again.
+    assert!(cti.monitor_on("a", &["bad3"]).await[0].is_err());
+    assert_eq!(ha.log.lock().unwrap().monitor_batches.len(), 2);
+}

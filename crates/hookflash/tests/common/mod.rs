@@ -31,6 +31,7 @@ pub enum Reply {
 pub struct Log {
     pub commands: Vec<DriverCommand>,
     pub monitored: Vec<DeviceId>,
+    pub monitor_batches: Vec<Vec<DeviceId>>,
     pub unmonitored: Vec<DeviceId>,
     pub replies: VecDeque<Reply>,
 }
@@ -115,12 +116,20 @@ impl Driver for Fake {
         Ok(())
     }
     async fn monitor(&self, devices: &[DeviceId]) -> Vec<MonitorResult> {
-        self.log
-            .lock()
-            .unwrap()
-            .monitored
-            .extend(devices.iter().cloned());
-        devices.iter().map(|_| Ok(())).collect()
+        let mut log = self.log.lock().unwrap();
+        log.monitored.extend(devices.iter().cloned());
+        log.monitor_batches.push(devices.to_vec());
+        // The PBX refuses devices named `bad…`.
+        devices
+            .iter()
+            .map(|d| {
+                if d.starts_with("bad") {
+                    Err(Error::InvalidDevice(d.clone()))
+                } else {
+                    Ok(())
+                }
+            })
+            .collect()
     }
     async fn unmonitor(&self, devices: &[DeviceId]) -> Vec<MonitorResult> {
         self.log
