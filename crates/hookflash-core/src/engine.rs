@@ -748,7 +748,10 @@ impl Engine {
             }
             CallEventKind::CallCleared => self.end_call(at, lk, id),
             CallEventKind::Failed { device } => {
-                if let Some(l) = self.calls.get_mut(&id) {
+                // A call that rang out is no failure: it ends as no-answer (it was delivered).
+                if let Some(l) = self.calls.get_mut(&id)
+                    && cause != Some(Cause::NoAnswer)
+                {
                     l.call.failed_busy = Some(cause == Some(Cause::Busy));
                 }
                 if self.set_leg(at, id, &device, ConnectionState::Failed) {

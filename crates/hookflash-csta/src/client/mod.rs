@@ -24,7 +24,7 @@ pub mod requests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use bytes::Bytes;
 use hookflash_core::command::Command;
@@ -42,6 +42,9 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 
 /// How many monitor and snapshot requests may be in flight at once by default.
 pub const DEFAULT_MONITOR_WINDOW: usize = 256;
+
+/// Calls whose last event is kept to drop the copies other monitors report.
+const MAX_TRACKED_CALLS: usize = 100_000;
 
 /// The CTI user's credentials.
 #[derive(Clone, PartialEq, Eq)]
@@ -248,6 +251,9 @@ pub struct Client {
     next_request: u64,
     link_reported: bool,
     now: u64,
+    last_call_event: HashMap<NativeCallId, DriverEvent>,
+    /// Devices with a monitor request queued or in flight.
+    monitoring: HashSet<DeviceId>,
 }
 
 impl Client {
@@ -276,6 +282,8 @@ impl Client {
             next_request: 0,
             link_reported: false,
             now: 0,
+            last_call_event: HashMap::new(),
+            monitoring: HashSet::new(),
         }
     }
 
@@ -354,6 +362,7 @@ impl Client {
         self.buf.clear();
         self.out.clear();
         self.jobs.clear();
+        self.monitoring.clear();
         self.windowed = 0;
         self.deadlines.clear();
         let mut pending: Vec<(i64, Pending)> = self.inflight.drain().collect();
@@ -384,6 +393,7 @@ impl Client {
             }
         }
         self.mapper.clear_monitors();
+        self.last_call_event.clear();
         if was != Phase::Down || !self.link_reported {
             self.link_reported = true;
             self.driver(DriverEvent::LinkDown {
@@ -406,7 +416,10 @@ impl Client {
                     self.mapper.monitor_started(&x, d.as_str());
                     Job::Snapshot(d)
                 }
-                None => Job::Monitor(d),
+                None => {
+                    self.monitoring.insert(d.clone());
+                    Job::Monitor(d)
+                }
             };
             self.jobs.push_back(job);
         }
@@ -424,14 +437,18 @@ impl Client {
             w.xref = None;
         }
         self.jobs.clear();
+        self.monitoring = self
+            .inflight
+            .values()
+            .filter_map(|p| match &p.what {
+                What::Monitor(d) => Some(d.clone()),
+                _ => None,
+            })
+            .collect();
         let mut devices: Vec<DeviceId> = self.wanted.keys().cloned().collect();
         devices.sort();
         for d in devices {
-            let in_flight = self
-                .inflight
-                .values()
-                .any(|p| matches!(&p.what, What::Monitor(x) if *x == d));
-            if !in_flight {
+            if self.monitoring.insert(d.clone()) {
                 self.jobs.push_back(Job::Monitor(d));
             }
         }
@@ -442,6 +459,26 @@ impl Client {
             });
         }
         self.pump(Some(now));
+    }
+
+    /// A call event from the PBX. CSTA reports a call's event once per monitor that sees it
+    /// (both parties of an internal call, both ends of a transfer); the copies are identical,
+    /// and only the first is passed on.
+    fn call_event(&mut self, ev: DriverEvent) {
+        if let DriverEvent::Call { call, event, .. } = &ev {
+            if self.last_call_event.get(call) == Some(&ev) {
+                return;
+            }
+            if matches!(event, hookflash_core::driver::CallEventKind::CallCleared) {
+                self.last_call_event.remove(call);
+            } else {
+                if self.last_call_event.len() >= MAX_TRACKED_CALLS {
+                    self.last_call_event.clear();
+                }
+                self.last_call_event.insert(call.clone(), ev.clone());
+            }
+        }
+        self.driver(ev);
     }
 
     fn driver(&mut self, ev: DriverEvent) {
@@ -456,11 +493,7 @@ impl Client {
         self.now = self.now.max(now);
         let request = self.request_id();
         let associated = self.is_associated();
-        let queued = self.jobs.contains(&Job::Monitor(device.clone()));
-        let in_flight = self
-            .inflight
-            .values()
-            .any(|p| matches!(&p.what, What::Monitor(d) if *d == device));
+        let pending = self.monitoring.contains(&device);
         let phase = self.phase;
         let w = self.wanted.entry(device.clone()).or_default();
         if w.xref.is_some() && associated {
@@ -483,7 +516,8 @@ impl Client {
             Phase::Associating => w.waiters.push(request),
             Phase::Resyncing | Phase::Up => {
                 w.waiters.push(request);
-                if !queued && !in_flight {
+                if !pending {
+                    self.monitoring.insert(device.clone());
                     self.jobs.push_back(Job::Monitor(device));
                     self.pump(Some(now));
                 }
@@ -511,6 +545,7 @@ impl Client {
                 result: Err(ClientError::NotPermitted),
             });
         }
+        self.monitoring.remove(&device);
         self.jobs.retain(|j| match j {
             Job::Monitor(d) | Job::Snapshot(d) => *d != device,
         });
@@ -825,9 +860,7 @@ impl Client {
                         self.associated();
                     }
                 }
-                SessionEvent::Polled { status }
-                    if status.as_deref().is_some_and(lost_monitors) =>
-                {
+                SessionEvent::Polled { status } if status.as_deref().is_some_and(lost_monitors) => {
                     self.resync(now);
                 }
                 SessionEvent::Refused { reason } => {
@@ -869,7 +902,7 @@ impl Client {
                     }
                     _ => {
                         for ev in self.mapper.map(&pdu) {
-                            self.driver(ev);
+                            self.call_event(ev);
                         }
                     }
                 }
@@ -933,6 +966,7 @@ impl Client {
             What::KeepAlive => {}
             What::Monitor(device) => {
                 self.windowed = self.windowed.saturating_sub(1);
+                self.monitoring.remove(&device);
                 let xref = result
                     .get("crossRefIdentifier")
                     .and_then(Value::as_str)
@@ -980,8 +1014,8 @@ impl Client {
                         result: Ok(()),
                     });
                 }
-                // The snapshot goes next, ahead of further monitors.
-                self.jobs.push_front(Job::Snapshot(device));
+                // Monitors first (their results are awaited), then the snapshots.
+                self.jobs.push_back(Job::Snapshot(device));
             }
             What::Snapshot(device) => {
                 self.windowed = self.windowed.saturating_sub(1);
@@ -1039,6 +1073,7 @@ impl Client {
             What::KeepAlive => {}
             What::Monitor(device) => {
                 self.windowed = self.windowed.saturating_sub(1);
+                self.monitoring.remove(&device);
                 let waiters = match self.wanted.get_mut(&device) {
                     Some(w) => std::mem::take(&mut w.waiters),
                     None => Vec::new(),

@@ -12,7 +12,8 @@
 //! and serial settings): `window` (monitor requests in flight, default 256),
 //! `request_timeout` (seconds, default 10), `keep_alive` (seconds, default 30), `read_idle`
 //! (seconds, default 90), `acse=false` (BER links that take requests without an association),
-//! `application` (the ECMA-354 application id).
+//! `application` (the ECMA-354 application id), `session_duration` (seconds, the ECMA-354
+//! session duration asked for, default 180).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), hookflash::Error> {
@@ -26,6 +27,8 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -54,6 +57,9 @@ use crate::{
     Error, PbxCause,
     spi::{Capabilities, CommandOutcome, Driver, DriverCommand, EventSink, MonitorResult},
 };
+
+/// Bytes written in one go at most.
+const WRITE_CHUNK: usize = 256 * 1024;
 
 /// Requests queued for the link task.
 const OP_QUEUE: usize = 1_024;
@@ -98,6 +104,7 @@ pub struct CstaDriver {
     backoff: BackoffConfig,
     tx: mpsc::Sender<Op>,
     rx: tokio::sync::Mutex<mpsc::Receiver<Op>>,
+    malformed: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for CstaDriver {
@@ -169,7 +176,13 @@ impl CstaDriver {
             backoff: BackoffConfig::default(),
             tx,
             rx: tokio::sync::Mutex::new(rx),
+            malformed: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// How many frames or messages from the PBX could not be read (each was skipped).
+    pub fn malformed(&self) -> u64 {
+        self.malformed.load(Ordering::Relaxed)
     }
 
     /// Sets the reconnect backoff (tests use short delays).
@@ -318,6 +331,7 @@ enum End {
 
 struct Task<'a> {
     client: Client,
+    malformed: &'a AtomicU64,
     clock: Clock,
     sink: &'a EventSink,
     waiting: Waiting,
@@ -393,6 +407,12 @@ impl Task<'_> {
                         end = Some(End::Retry);
                     }
                 }
+                ClientEvent::Malformed { error } => {
+                    self.malformed.fetch_add(1, Ordering::Relaxed);
+                    if std::env::var_os("HOOKFLASH_CSTA_DEBUG").is_some() {
+                        eprintln!("csta: malformed: {error}");
+                    }
+                }
                 _ => {}
             }
         }
@@ -413,18 +433,28 @@ impl Task<'_> {
         let mut buf = vec![0u8; 16 * 1024];
         let mut ops_open = true;
         let end = loop {
-            let mut failed = false;
-            while let Some(out) = self.client.poll_transmit() {
-                match tokio::time::timeout(timing.write_timeout, t.write_all(&out)).await {
-                    Ok(Ok(())) => last_write = Instant::now(),
-                    _ => {
-                        failed = true;
-                        break;
-                    }
+            // Everything queued goes out in one write (pipelined monitors are thousands of
+            // small frames).
+            let mut out = Vec::new();
+            while let Some(frame) = self.client.poll_transmit() {
+                out.extend_from_slice(&frame);
+                if out.len() >= WRITE_CHUNK {
+                    break;
                 }
             }
-            if failed || t.flush().await.is_err() {
-                break End::Retry;
+            if !out.is_empty() {
+                let written = tokio::time::timeout(timing.write_timeout, async {
+                    t.write_all(&out).await?;
+                    t.flush().await
+                })
+                .await;
+                match written {
+                    Ok(Ok(())) => last_write = Instant::now(),
+                    _ => break End::Retry,
+                }
+                if out.len() >= WRITE_CHUNK {
+                    continue;
+                }
             }
             if let Some(end) = self.drain().await {
                 break end;
@@ -524,6 +554,7 @@ impl Driver for CstaDriver {
         let mut ops = self.rx.lock().await;
         let mut task = Task {
             client: Client::new(self.config.clone()),
+            malformed: &self.malformed,
             clock: Clock::with_origin(crate::spi::now().0),
             sink: &sink,
             waiting: Waiting::default(),
