@@ -840,6 +840,7 @@ impl Engine {
             EventKind::Failed {
                 conn,
                 failing: called.to_owned(),
+                calling: calling.to_owned(),
                 called: called.to_owned(),
                 cause: EventCause::TrunksBusy,
             },
@@ -1093,10 +1094,10 @@ impl Engine {
         self.set_conn(key, &dev, Lcs::Fail);
         let devs = self.call_devs(key);
         let conn = self.conn_id(key, &dev);
-        let called = self
+        let (calling, called) = self
             .calls
             .get(&key)
-            .map(|c| c.called.clone())
+            .map(|c| (c.calling.clone(), c.called.clone()))
             .unwrap_or_default();
         self.emit(
             Some(key),
@@ -1104,6 +1105,7 @@ impl Engine {
             EventKind::Failed {
                 conn,
                 failing: dev.clone(),
+                calling,
                 called,
                 cause: EventCause::NoAnswer,
             },
@@ -1315,7 +1317,11 @@ impl Engine {
     }
 
     fn fail_busy(&mut self, key: u64, dev: &str) {
-        let Some(called) = self.calls.get(&key).map(|c| c.called.clone()) else {
+        let Some((calling, called)) = self
+            .calls
+            .get(&key)
+            .map(|c| (c.calling.clone(), c.called.clone()))
+        else {
             return;
         };
         let mut devs = self.call_devs(key);
@@ -1327,6 +1333,7 @@ impl Engine {
             EventKind::Failed {
                 conn,
                 failing: dev.to_owned(),
+                calling,
                 called,
                 cause: EventCause::Busy,
             },
@@ -1649,6 +1656,7 @@ impl Engine {
                         EventKind::Failed {
                             conn,
                             failing: called.to_owned(),
+                            calling: calling.to_owned(),
                             called: called.to_owned(),
                             cause: EventCause::TrunksBusy,
                         },

@@ -287,6 +287,8 @@ pub enum EventKind {
         conn: ConnectionId,
         /// The failing device.
         failing: String,
+        /// Calling device.
+        calling: String,
         /// Called device.
         called: String,
         /// Cause (`busy`, `noAnswer`, `trunksBusy`…).

@@ -633,8 +633,8 @@ impl EngineTask {
             Msg::Input { id, bytes } => {
                 if let Some(c) = self.conns.get_mut(&id) {
                     c.face.handle_input(now, &bytes, &mut self.engine);
-                    for x in c.face.monitors() {
-                        self.owner.entry(x).or_insert(id);
+                    for x in c.face.take_started() {
+                        self.owner.insert(x, id);
                     }
                 }
             }

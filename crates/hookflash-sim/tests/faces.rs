@@ -604,6 +604,10 @@ fn ber_generated_traffic_maps_without_loss() {
     assert!(unmapped.is_empty(), "{:?}", unmapped.first());
     assert!(!r.face.is_closed());
     assert!(r.face.stats().polls_answered >= 10);
+    // Every event the engine delivered to this connection's monitors went out encoded.
+    assert_eq!(r.face.stats().events, r.engine.stats().events_delivered);
+    let failed = events.iter().filter(|d| d["event"] == "failed").count();
+    assert!(failed > 0, "busy and unanswered calls fail");
     let (_, evs) = core_picture(&r.events);
     let ended = evs
         .iter()

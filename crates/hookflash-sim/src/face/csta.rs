@@ -504,13 +504,14 @@ pub(crate) fn event_value(e: &MonitorEvent) -> Option<(&'static str, &'static st
         EventKind::Failed {
             conn: c,
             failing,
+            calling,
             called,
             cause,
         } => (
             CC,
             "failed",
             with_state(
-                json!({"failedConnection": conn(c), "failingDevice": ext_device(failing), "callingDevice": {"notKnown": null}, "calledDevice": ext_device(called), "lastRedirectionDevice": {"notKnown": null}, "cause": cause.as_str()}),
+                json!({"failedConnection": conn(c), "failingDevice": ext_device(failing), "callingDevice": ext_device(calling), "calledDevice": ext_device(called), "lastRedirectionDevice": {"notKnown": null}, "cause": cause.as_str()}),
                 e,
             ),
         ),

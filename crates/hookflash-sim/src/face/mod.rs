@@ -159,6 +159,8 @@ pub struct Face {
     buf: Vec<u8>,
     out: VecDeque<Vec<u8>>,
     monitors: BTreeSet<u32>,
+    /// Monitors started since the last [`Face::take_started`].
+    started: Vec<u32>,
     /// Outstanding polls: invoke id → deadline.
     polls: BTreeMap<i64, u64>,
     unanswered: u32,
@@ -182,6 +184,7 @@ impl Face {
             buf: Vec::new(),
             out: VecDeque::new(),
             monitors: BTreeSet::new(),
+            started: Vec::new(),
             polls: BTreeMap::new(),
             unanswered: 0,
             session_deadline: None,
@@ -216,6 +219,11 @@ impl Face {
     /// Whether the monitor `xref` was started over this connection.
     pub fn owns(&self, xref: u32) -> bool {
         self.monitors.contains(&xref)
+    }
+
+    /// The cross references of the monitors started since the last call (for routing tables).
+    pub fn take_started(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.started)
     }
 
     /// The cross references of this connection's monitors.
@@ -325,7 +333,10 @@ impl Face {
                     self.poll(now, *status);
                 }
             }
-            Output::Restarted { .. } => self.monitors.clear(),
+            Output::Restarted { .. } => {
+                self.monitors.clear();
+                self.started.clear();
+            }
             Output::LinkDropped { .. } => {
                 self.monitors.clear();
                 self.close(CloseReason::LinkDropped);
@@ -680,6 +691,7 @@ impl Face {
                     Ok(r) => {
                         if let Response::MonitorStarted(x) = r {
                             self.monitors.insert(x);
+                            self.started.push(x);
                         }
                         let v = csta::result_value(&op, &cmd, &r);
                         self.result(id, &op, v);
