@@ -686,3 +686,14 @@ async fn monitors_go_to_each_link_in_one_batch() {
     assert!(cti.monitor_on("a", &["bad3"]).await[0].is_err());
     assert_eq!(ha.log.lock().unwrap().monitor_batches.len(), 2);
 }
+
+#[test]
+fn the_handles_cross_threads() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    fn send<T: Send + 'static>() {}
+    send_sync::<Cti>();
+    send_sync::<hookflash::Subscription>();
+    send::<hookflash::ScreenPops>();
+    send::<hookflash::Stream<hookflash::core::model::Call>>();
+    send_sync::<Error>();
+}
