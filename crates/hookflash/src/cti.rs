@@ -950,7 +950,8 @@ impl Cti {
     /// Executes `command` on the link that owns its call (or device, or agent).
     ///
     /// Before the PBX is asked: [`Error::InvalidCall`] for an unknown or ended call,
-    /// [`Error::NoLink`] when no link serves it, [`Error::Unsupported`] when the link cannot do
+    /// [`Error::NoLink`] when no link serves it, [`Error::InvalidDevice`] for a device that
+    /// belongs to another link than the call, [`Error::Unsupported`] when the link cannot do
     /// it, [`Error::LinkDown`] when the link is down, [`Error::NotPermitted`] when the call's
     /// state does not permit the verb at the device. Then the PBX's answer:
     /// [`Error::Timeout`] after the request timeout, [`Error::LinkDown`] when the link drops
@@ -1007,6 +1008,12 @@ impl Cti {
             .ok_or_else(|| Error::NoLink(link.to_string()))?;
         if !entry.caps.allows(&command) {
             return Err(Error::Unsupported);
+        }
+        // Each device belongs to one link: a device of another link cannot act on this call.
+        if let Some(device) = device_of(&command)
+            && st.owners.get(device).is_some_and(|owner| *owner != link)
+        {
+            return Err(Error::InvalidDevice(device.clone()));
         }
         // A resyncing link is connected: it takes commands while it rebuilds its picture.
         if st.engine.link_state(&link) == LinkState::Down {
@@ -1402,6 +1409,34 @@ fn calls_of(command: &Command) -> Vec<CallId> {
         | Command::AgentReady { .. }
         | Command::AgentNotReady { .. }
         | Command::AgentAfterCallWork { .. } => Vec::new(),
+    }
+}
+
+/// The device a command acts at, if it names one.
+fn device_of(command: &Command) -> Option<&DeviceId> {
+    match command {
+        Command::MakeCall { from: device, .. }
+        | Command::Answer { device, .. }
+        | Command::Clear { device, .. }
+        | Command::Hold { device, .. }
+        | Command::Retrieve { device, .. }
+        | Command::Consult { device, .. }
+        | Command::Transfer { device, .. }
+        | Command::Conference { device, .. }
+        | Command::SingleStepTransfer { device, .. }
+        | Command::SingleStepConference { device, .. }
+        | Command::Deflect { device, .. }
+        | Command::Pickup { device, .. }
+        | Command::Alternate { device, .. }
+        | Command::Reconnect { device, .. }
+        | Command::SendDigits { device, .. }
+        | Command::AgentLogin { device, .. } => Some(device),
+        Command::ClearCall { .. }
+        | Command::AttachData { .. }
+        | Command::AgentLogout { .. }
+        | Command::AgentReady { .. }
+        | Command::AgentNotReady { .. }
+        | Command::AgentAfterCallWork { .. } => None,
     }
 }
 

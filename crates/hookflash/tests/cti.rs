@@ -564,6 +564,10 @@ async fn with_several_links_each_device_belongs_to_one() {
     until(&mut sub, is_type(EventType::CallAlerting)).await;
     assert_eq!(cti.device_link("4001").as_deref(), Some("a"));
     let call = cti.calls_at("4001")[0].id;
+    // 3001 belongs to link b: it cannot answer a call of link a.
+    assert!(
+        matches!(cti.answer(call, "3001").await, Err(Error::InvalidDevice(d)) if d.as_str() == "3001")
+    );
     cti.answer(call, "4001").await.unwrap();
     assert_eq!(ha.commands().len(), 1);
     let links = cti.links();
