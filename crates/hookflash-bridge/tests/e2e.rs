@@ -48,7 +48,7 @@ async fn call_records_equal_the_simulators_truth() {
         queues: 1,
         extensions: 4,
         trunks: 200,
-        calls_per_minute: 40.0,
+        calls_per_minute: 60.0,
         ring_ms: 800,
         talk_ms: 2_000,
         hold_ms: 500,
@@ -60,16 +60,18 @@ async fn call_records_equal_the_simulators_truth() {
         mix: OutcomeMix {
             answered: 60,
             abandoned: 10,
+            // A busy extension reaches the bridge as a failed leg whose call never ends (the
+            // caller is outside and unmonitored): left out until the link reports the end.
             busy: 0,
-            no_answer: 0,
-            consult_transfer: 0,
-            blind_transfer: 0,
-            conference: 0,
-            forward_no_answer: 0,
-            pickup: 0,
+            no_answer: 5,
+            consult_transfer: 5,
+            blind_transfer: 5,
+            conference: 5,
+            forward_no_answer: 5,
+            pickup: 5,
             hold: 10,
-            outbound: 0,
-            park: 0,
+            outbound: 5,
+            park: 5,
         },
         ..SimConfig::default()
     };
@@ -160,6 +162,16 @@ scope = "admin"
         missing.is_empty() && extra.is_empty(),
         "missing from the records: {missing:#?}\nnot in the truth: {extra:#?}"
     );
+    // The run covered more than plain answered calls.
+    let transferred = truth[..ended_before]
+        .iter()
+        .filter(|t| t["transfers"].as_array().is_some_and(|a| !a.is_empty()))
+        .count();
+    let abandoned = truth[..ended_before]
+        .iter()
+        .filter(|t| t["outcome"] == "abandoned")
+        .count();
+    println!("{ended_before} calls compared, {transferred} transferred, {abandoned} abandoned");
     // Times: each record ended after it was offered.
     for r in &records {
         assert!(r["ended_at_ms"].as_u64().unwrap() >= r["offered_at_ms"].as_u64().unwrap());
