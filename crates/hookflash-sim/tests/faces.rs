@@ -959,3 +959,46 @@ fn ber_park_and_retrieval_map_to_the_core() {
         "{evs:?}"
     );
 }
+
+#[test]
+fn xml_pickup_maps_to_an_answered_call() {
+    let mut r = XmlRig::new("AMHOST", "77777", quiet_sim());
+    for d in ["200000", "200001", "200002"] {
+        let res = r.request(
+            "monitorStart",
+            json!({"monitorObject": {"deviceObject": dev(d)}}),
+        );
+        let x = res["result"]["crossRefIdentifier"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        r.mapper.monitor_started(&x, d);
+    }
+    let res = r.request(
+        "makeCall",
+        json!({"callingDevice": dev("200000"), "calledDirectoryNumber": dev("200001")}),
+    );
+    let call = res["result"]["callingDevice"]["both"]["callID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = r.request(
+        "directedPickupCall",
+        json!({"callToBePickedUp": conn(&call, "200001"), "requestingDevice": dev("200002")}),
+    );
+    assert_eq!(res["kind"], "result", "{res}");
+    r.request("clearCall", json!({"callToBeCleared": {"callID": call}}));
+    let (core, evs) = core_picture(&r.events);
+    assert!(
+        evs.iter().any(|k| matches!(
+            k,
+            CoreEvent::CallEnded {
+                outcome: Outcome::Answered,
+                ..
+            }
+        )),
+        "{evs:?}\n{:?}",
+        r.events
+    );
+    let _ = core;
+}

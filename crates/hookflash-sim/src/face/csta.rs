@@ -530,3 +530,152 @@ pub(crate) fn event_value(e: &MonitorEvent) -> Option<(&'static str, &'static st
     };
     Some(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use hookflash_csta::xml::{self, Edition};
+
+    use super::*;
+    use crate::model::EventCause;
+
+    fn c(call: &[u8], d: &str) -> ConnectionId {
+        ConnectionId {
+            call: CallId(call.to_vec()),
+            device: d.into(),
+        }
+    }
+
+    fn samples() -> Vec<EventKind> {
+        let redirected = Some("6000".to_owned());
+        vec![
+            EventKind::ServiceInitiated {
+                conn: c(b"1", "200000"),
+                cause: EventCause::MakeCall,
+            },
+            EventKind::Originated {
+                conn: c(b"1", "200000"),
+                calling: "200000".into(),
+                called: "+4989123".into(),
+                cause: EventCause::MakeCall,
+            },
+            EventKind::Delivered {
+                conn: c(b"1", "200001"),
+                calling: "+4989123".into(),
+                called: "6000".into(),
+                last_redirection: redirected.clone(),
+                cause: EventCause::Distributed,
+            },
+            EventKind::Established {
+                conn: c(b"1", "200001"),
+                calling: "+4989123".into(),
+                called: "6000".into(),
+                last_redirection: redirected,
+                cause: EventCause::CallPickup,
+            },
+            EventKind::Established {
+                conn: c(b"1", "200001"),
+                calling: "+4989123".into(),
+                called: "200001".into(),
+                last_redirection: None,
+                cause: EventCause::NewCall,
+            },
+            EventKind::Held {
+                conn: c(b"1", "200001"),
+                holding: "200001".into(),
+                cause: EventCause::NewCall,
+            },
+            EventKind::Retrieved {
+                conn: c(b"1", "200001"),
+                retrieving: "200001".into(),
+                cause: EventCause::NewCall,
+            },
+            EventKind::Queued {
+                conn: c(b"1", "6000"),
+                queue: "6000".into(),
+                calling: "+4989123".into(),
+                called: "6000".into(),
+                calls_in_queue: 2,
+                cause: EventCause::EnteringDistribution,
+            },
+            EventKind::Diverted {
+                conn: c(b"1", "200001"),
+                from: "200001".into(),
+                to: "200002".into(),
+                cause: EventCause::CallPickup,
+            },
+            EventKind::Transferred {
+                primary_old_call: CallId(b"1".to_vec()),
+                secondary_old_call: Some(CallId(b"2".to_vec())),
+                transferring: "200001".into(),
+                transferred_to: "200002".into(),
+                new_call: CallId(b"3".to_vec()),
+                connections: vec![(c(b"3", "200002"), c(b"2", "200002"))],
+                cause: EventCause::Transfer,
+            },
+            EventKind::Conferenced {
+                primary_old_call: CallId(b"1".to_vec()),
+                secondary_old_call: CallId(b"2".to_vec()),
+                conferencing: "200001".into(),
+                added: "200002".into(),
+                connections: vec![c(b"1", "200001"), c(b"1", "200002")],
+                cause: EventCause::Conferenced,
+            },
+            EventKind::ConnectionCleared {
+                conn: c(b"1", "200001"),
+                releasing: "200001".into(),
+                cause: EventCause::Park,
+            },
+            EventKind::CallCleared {
+                call: CallId(b"1".to_vec()),
+                cause: EventCause::NormalClearing,
+            },
+            EventKind::Failed {
+                conn: c(b"1", "200001"),
+                failing: "200001".into(),
+                calling: "+4989123".into(),
+                called: "200001".into(),
+                cause: EventCause::Busy,
+            },
+            EventKind::AgentLoggedOn {
+                agent: "A300000".into(),
+                group: "6000".into(),
+            },
+            EventKind::AgentNotReady {
+                agent: "A300000".into(),
+                reason: Some(3),
+            },
+            EventKind::AgentWorkingAfterCall {
+                agent: "A300000".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_event_encodes_in_ber_and_in_xml_and_reads_back_the_same() {
+        for kind in samples() {
+            let e = MonitorEvent {
+                cross_ref: 7,
+                device: "200001".into(),
+                at_ms: 0,
+                local_state: Some(LocalConnectionState::Connected),
+                kind,
+            };
+            let p = event_pdu(9999, &e).unwrap_or_else(|| panic!("{e:?}"));
+            let ber = hookflash_csta::pdu::encode_to_vec(&p);
+            let back = hookflash_csta::pdu::decode(&bytes::Bytes::from(ber)).unwrap();
+            assert_eq!(back.to_json(), p.to_json());
+            for ed in [Edition::ED3, Edition::ED4] {
+                let mut x = Vec::new();
+                let id = xml::encode(&p, &ed, &mut x).unwrap();
+                let m = xml::decode(&x, Some(id))
+                    .unwrap_or_else(|err| panic!("{err:?}: {}", String::from_utf8_lossy(&x)));
+                assert_eq!(
+                    m.pdu.to_json(),
+                    p.to_json(),
+                    "{}",
+                    String::from_utf8_lossy(&x)
+                );
+            }
+        }
+    }
+}
