@@ -403,10 +403,9 @@ impl Hub {
         tokio::spawn(async move {
             let mut live = hub.live.subscribe();
             let mut principal = principal;
-            let mut last = match since {
-                Some(s) => s,
-                None => hub.last_seq(),
-            };
+            // A `since` beyond the last event (a journal that was reset) starts from now, so
+            // that the new events are not mistaken for ones the client has.
+            let mut last = since.map_or(hub.last_seq(), |s| s.min(hub.last_seq()));
             let send = |e: Arc<StoredEvent>, principal: &mut Principal| {
                 // An agent token follows its agent to the device it logs on at.
                 if let (Some(agent), "agentStateChanged") =

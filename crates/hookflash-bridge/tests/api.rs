@@ -459,3 +459,21 @@ fn config_errors_name_file_line_and_key() {
     assert!(text.contains("tokens.scope"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bridge.example.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let env = |n: &str| Some(format!("{n}-value-0123456789"));
+    let cfg = hookflash_bridge::config::Config::parse(&path, &text, &env).unwrap();
+    assert_eq!(cfg.links[0].url, "csta-xml+tcp://pbx.example:4721");
+    assert_eq!(cfg.tokens.len(), 3);
+    assert_eq!(
+        cfg.webhooks[0].secret,
+        "HOOKFLASH_WEBHOOK_SECRET-value-0123456789"
+    );
+    // Without the environment, the first missing secret is named with its line.
+    let e = hookflash_bridge::config::Config::parse(&path, &text, &|_| None).unwrap_err();
+    assert!(e.to_string().contains("HOOKFLASH_CRM_TOKEN"), "{e}");
+    assert!(e.to_string().contains("tokens.token"), "{e}");
+}
