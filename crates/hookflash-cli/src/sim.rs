@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use hookflash_csta::framing::Framing;
-use hookflash_sim::SimConfig;
 use hookflash_sim::face::{Credentials, FaceProtocol};
 use hookflash_sim::net::{SimServer, SimServerConfig, TlsSetup};
+use hookflash_sim::{OutcomeMix, SimConfig};
 
 /// The protocol the simulated PBX speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -96,6 +96,10 @@ pub(crate) struct SimArgs {
     /// Mean seconds between random faults: dropped links, silent polls, restarts (0: none).
     #[arg(long, default_value_t = 0)]
     random_faults: u64,
+    /// Weight of parked-and-retrieved calls in the generated mix (the default outcomes weigh
+    /// 105 together; 0: none).
+    #[arg(long, default_value_t = 0)]
+    park: u32,
 }
 
 fn config(a: &SimArgs) -> Result<SimServerConfig, String> {
@@ -115,6 +119,10 @@ fn config(a: &SimArgs) -> Result<SimServerConfig, String> {
         poll_interval_ms: a.poll_interval.saturating_mul(1000),
         random_fault_ms: a.random_faults.saturating_mul(1000),
         truth: true,
+        mix: OutcomeMix {
+            park: a.park,
+            ..OutcomeMix::default()
+        },
         ..SimConfig::default()
     };
     let protocol = match a.protocol {
@@ -235,6 +243,8 @@ mod tests {
             "--password",
             "p",
             "--tls",
+            "--park",
+            "4",
         ]);
         let c = config(&t.a).unwrap();
         assert_eq!(c.face.protocol, FaceProtocol::CstaBer(Framing::HiPath));
@@ -246,6 +256,7 @@ mod tests {
             Some("u")
         );
         assert_eq!(c.tls, Some(TlsSetup::SelfSigned));
+        assert_eq!(c.sim.mix.park, 4);
         let bad = T::parse_from(["t", "--protocol", "csta-xml", "--time-scale", "0"]);
         assert!(config(&bad.a).is_err());
     }
