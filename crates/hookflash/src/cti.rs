@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hookflash_core::command::Command;
 use hookflash_core::command::Verbs;
-use hookflash_core::driver::{CallEventKind, DriverEvent};
+use hookflash_core::driver::{AgentEventKind, DriverEvent};
 use hookflash_core::engine::{Config, Engine};
 use hookflash_core::event::{Event, EventKind};
 use hookflash_core::model::{
@@ -245,8 +245,8 @@ struct State {
     engine: Engine,
     subscribers: Vec<Subscriber>,
     records: Vec<std::sync::Weak<Slot<Call>>>,
-    /// The link that owns each device (the first link that reported it, or the one it was
-    /// monitored on).
+    /// The link that owns each device: the one it was monitored on, or the first that
+    /// reported monitoring it (or an agent logging on at it).
     owners: HashMap<DeviceId, LinkId>,
     /// How many monitor requests hold each device.
     monitors: HashMap<DeviceId, u32>,
@@ -307,33 +307,26 @@ async fn engine_task(
     shared.close_all();
 }
 
-/// The devices a driver event names, for device ownership.
-fn devices_of(ev: &DriverEvent) -> Vec<&DeviceId> {
+/// The devices a driver event says its link owns: those it monitors, snapshots, or has an
+/// agent log on at. (Call events are no proof: a networked PBX reports calls at other
+/// systems' devices too.)
+fn devices_of(ev: &DriverEvent) -> Option<&DeviceId> {
     match ev {
-        DriverEvent::Monitor { device, .. } | DriverEvent::DeviceSnapshot { device, .. } => {
-            vec![device]
+        DriverEvent::Monitor {
+            device,
+            monitored: true,
+            ..
         }
-        DriverEvent::Call { event, .. } => match event {
-            CallEventKind::ServiceInitiated { device }
-            | CallEventKind::Held { device }
-            | CallEventKind::Retrieved { device }
-            | CallEventKind::ConnectionCleared { device }
-            | CallEventKind::Failed { device }
-            | CallEventKind::State { device, .. } => vec![device],
-            CallEventKind::Originated { calling, .. } => vec![calling],
-            CallEventKind::Delivered { alerting, .. } => vec![alerting],
-            CallEventKind::Established { answering, .. } => vec![answering],
-            _ => Vec::new(),
-        },
-        DriverEvent::Agent {
+        | DriverEvent::DeviceSnapshot { device, .. }
+        | DriverEvent::Agent {
             event:
-                hookflash_core::driver::AgentEventKind::LoggedOn {
+                AgentEventKind::LoggedOn {
                     device: Some(device),
                     ..
                 },
             ..
-        } => vec![device],
-        _ => Vec::new(),
+        } => Some(device),
+        _ => None,
     }
 }
 
@@ -361,7 +354,7 @@ impl Shared {
         let mut guard = self.state();
         let st = &mut *guard;
         if st.owners.len() < MAX_OWNED_DEVICES {
-            for d in devices_of(&ev) {
+            if let Some(d) = devices_of(&ev) {
                 st.owners.entry(d.clone()).or_insert_with(|| link.clone());
             }
         }
