@@ -353,10 +353,10 @@ impl Shared {
         let link = ev.link().clone();
         let mut guard = self.state();
         let st = &mut *guard;
-        if st.owners.len() < MAX_OWNED_DEVICES {
-            if let Some(d) = devices_of(&ev) {
-                st.owners.entry(d.clone()).or_insert_with(|| link.clone());
-            }
+        if st.owners.len() < MAX_OWNED_DEVICES
+            && let Some(d) = devices_of(&ev)
+        {
+            st.owners.entry(d.clone()).or_insert_with(|| link.clone());
         }
         st.engine.handle(at, ev);
         let events: Vec<Event> = st.engine.drain_events().collect();
