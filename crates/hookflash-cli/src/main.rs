@@ -12,6 +12,7 @@ mod bench;
 mod bridge;
 mod demo;
 mod sim;
+mod tap;
 
 /// Hookflash: CTI middleware between PBXs and CRM applications.
 #[derive(Debug, Parser)]
@@ -36,6 +37,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the simulated PBX (CSTA BER or CSTA XML server) with generated traffic.
     Sim(sim::SimArgs),
+    /// Connect to a PBX link and print normalized events as JSON lines, live.
+    Tap(tap::TapArgs),
 }
 
 /// The link protocols the analyzer understands.
@@ -175,6 +178,7 @@ fn main() -> ExitCode {
         Command::Bridge(a) => bridge::bridge(&a),
         Command::Demo(a) => demo::demo(&a),
         Command::Sim(a) => sim::sim(&a),
+        Command::Tap(a) => tap::tap(&a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
