@@ -133,7 +133,7 @@ impl Setup {
             }
         };
         let cti = configure(Cti::builder().link("pbx", &url)?).build()?;
-        wait_up(&cti, Duration::from_secs(10)).await?;
+        cti.wait_up(Duration::from_secs(10)).await?;
         for (d, r) in devices.iter().zip(cti.monitor(&devices).await) {
             if let Err(e) = r {
                 eprintln!("monitor {d}: {e}");
@@ -164,27 +164,6 @@ impl Setup {
         if let Some(sim) = self.sim {
             sim.shutdown().await;
         }
-    }
-}
-
-/// Waits until every link is up; [`Error::LinkDown`] after `timeout`.
-pub async fn wait_up(cti: &Cti, timeout: Duration) -> Result<(), Error> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if cti
-            .links()
-            .iter()
-            .all(|l| l.state == hookflash::core::model::LinkState::Up)
-        {
-            return Ok(());
-        }
-        if let Some(e) = cti.links().into_iter().find_map(|l| l.error) {
-            return Err(e);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(Error::LinkDown);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

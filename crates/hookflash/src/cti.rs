@@ -229,6 +229,7 @@ impl CtiBuilder {
                 shared,
                 tasks: Mutex::new(tasks),
                 stop: stop_tx,
+                _sink: sink,
             }),
         })
     }
@@ -273,6 +274,8 @@ struct Inner {
     shared: Arc<Shared>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     stop: watch::Sender<bool>,
+    /// Keeps the engine's input open while the handle lives, even when every driver stopped.
+    _sink: EventSink,
 }
 
 impl Drop for Inner {
@@ -675,6 +678,42 @@ impl Cti {
                 })
             })
             .collect()
+    }
+
+    /// Waits until every link is up: [`Error::Timeout`] after `timeout`, or at once the error
+    /// of a link whose driver stopped for good (a refused login, a bad setting).
+    pub async fn wait_up(&self, timeout: Duration) -> Result<(), Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut watches: Vec<watch::Receiver<LinkState>> = self
+            .shared()
+            .links
+            .values()
+            .map(|e| e.state.subscribe())
+            .collect();
+        loop {
+            self.check_open()?;
+            let links = self.links();
+            if let Some(e) = links.iter().find_map(|l| l.error.clone()) {
+                return Err(e);
+            }
+            if links.iter().all(|l| l.state == LinkState::Up) {
+                return Ok(());
+            }
+            let changed = async {
+                for w in &mut watches {
+                    if w.has_changed().unwrap_or(false) {
+                        w.borrow_and_update();
+                        return;
+                    }
+                }
+                // Nothing changed yet: look again shortly (a driver's error has no signal).
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            tokio::select! {
+                () = changed => {}
+                () = tokio::time::sleep_until(deadline) => return Err(Error::Timeout),
+            }
+        }
     }
 
     /// A link's state ([`LinkState::Down`] for an unknown link).

@@ -629,12 +629,33 @@ async fn shutdown_closes_streams_and_refuses_commands() {
     assert_eq!(next(&mut late).await, Err(RecvError::Closed));
 }
 
+#[tokio::test(start_paused = true)]
+async fn wait_up_waits_for_every_link() {
+    let (da, ha) = fake("a", all_caps());
+    let (db, hb) = fake("b", all_caps());
+    let cti = Cti::builder().driver(da).driver(db).build().unwrap();
+    ha.up();
+    assert!(matches!(
+        cti.wait_up(Duration::from_secs(1)).await,
+        Err(Error::Timeout)
+    ));
+    hb.up();
+    cti.wait_up(Duration::from_secs(1)).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_driver_that_cannot_run_is_reported() {
     let cti = Cti::builder()
         .driver(common::failing("bad", Error::Unsupported))
         .build()
         .unwrap();
+    let r = cti.wait_up(Duration::from_secs(5)).await;
+    assert!(matches!(r, Err(Error::Unsupported)), "{r:?}");
+    // Every driver stopped, and still the handle lives: state can be read, subscribers wait.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!cti.is_closed());
+    let mut sub = cti.subscribe(Filter::all());
+    assert_eq!(sub.try_recv(), None);
     for _ in 0..100 {
         if cti.links()[0].error.is_some() {
             break;
