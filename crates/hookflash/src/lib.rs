@@ -30,6 +30,7 @@
 //!     .link("hq", "csta-xml+tcp://pbx.example.com:4721")?
 //!     .link("branch", "ami+tcp://crm:secret@10.0.0.5:5038")?
 //!     .build()?;
+//! cti.wait_up(std::time::Duration::from_secs(10)).await?;
 //! cti.monitor(&["2001", "2002"]).await; // per device: Ok, or why not
 //! # Ok(()) }
 //! ```
