@@ -405,7 +405,8 @@ impl Hub {
             let mut principal = principal;
             // A `since` beyond the last event (a journal that was reset) starts from now, so
             // that the new events are not mistaken for ones the client has.
-            let mut last = since.map_or(hub.last_seq(), |s| s.min(hub.last_seq()));
+            let now = hub.last_seq();
+            let mut last = since.map_or(now, |s| s.min(now));
             let send = |e: Arc<StoredEvent>, principal: &mut Principal| {
                 // An agent token follows its agent to the device it logs on at.
                 if let (Some(agent), "agentStateChanged") =
