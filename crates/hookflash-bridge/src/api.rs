@@ -30,6 +30,8 @@ use crate::web;
 const MAX_QUERY: usize = 4096;
 /// How long a stream client may take to accept one event before it is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an idle WebSocket is pinged.
+const PING_EVERY: Duration = Duration::from_secs(30);
 /// The most call records one request returns.
 const MAX_RECORDS: usize = 10_000;
 
@@ -391,8 +393,17 @@ async fn ws_session(
 ) {
     let _guard = ClientGuard::new(&st.hub.metrics);
     let mut feed = st.hub.feed(p, filter, since);
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.reset();
     loop {
         tokio::select! {
+            _ = ping.tick() => {
+                // A client that vanished without closing shows up as a failed or stuck send.
+                match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Ping(Vec::new().into()))).await {
+                    Ok(Ok(())) => {}
+                    _ => break,
+                }
+            }
             ev = feed.recv() => {
                 let Some(ev) = ev else { break };
                 match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(ev.json.clone().into()))).await {
