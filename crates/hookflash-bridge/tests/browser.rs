@@ -434,6 +434,11 @@ impl Fake {
                 a["activity"] = event["activity"].clone();
             }
         }
+        if event["type"] == "queueStatsChanged"
+            && let Some(q) = event["queue"].as_str().and_then(|id| st.queues.get_mut(id))
+        {
+            q["stats"] = event["stats"].clone();
+        }
         st.journal.push(event.clone());
         let seq = st.seq;
         let _ = self.live.send(event);
