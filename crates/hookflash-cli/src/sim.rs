@@ -109,8 +109,13 @@ fn config(a: &SimArgs) -> Result<SimServerConfig, String> {
     if !(a.rate.is_finite() && a.rate >= 0.0) {
         return Err("--rate must be zero or a positive number".into());
     }
+    // Truth stamps in wall-clock time, so they compare with what a client records.
+    let start_epoch_secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let sim = SimConfig {
         seed: a.seed,
+        start_epoch_secs,
         agents: a.agents,
         queues: a.queues,
         extensions: a.extensions,
