@@ -7,11 +7,17 @@
 //! - `desktop_and_wallboard_against_the_contract` serves the page from a small in-test server
 //!   that speaks the bridge's HTTP contract (REST, WebSocket events with `since`), so the page's
 //!   own behaviour is pinned down exactly: the verbs it enables, the requests it sends, the
-//!   resume after a dropped event stream, the wallboard numbers.
+//!   screen pop (customer shown as text, never markup), junk events dropped, the resume after a
+//!   dropped event stream, a bridge whose journal restarted, the wallboard numbers.
 //! - `simulator_call_answered_from_the_page` runs the whole product in-process: the simulated
 //!   PBX on a CSTA XML link, the bridge over it, the page in the browser. A call rings at the
-//!   agent's device, the agent answers it with a click, and the simulator's ground truth says
-//!   that device answered.
+//!   agent's device, the agent answers it with a click and hangs up, and the simulator's ground
+//!   truth says that device answered; an admin answers an ACD call from the page and the
+//!   wallboard shows the queue's numbers as the API gives them.
+//! - `agent_state_from_the_page_reaches_the_pbx` (ignored, see its reason): not ready with a
+//!   reason and ready again, from the page to the simulator's truth log.
+//!
+//! `HOOKFLASH_BROWSER_SCREENSHOTS=DIR` saves PNGs of what the browser showed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
