@@ -1002,3 +1002,18 @@ fn xml_pickup_maps_to_an_answered_call() {
     );
     let _ = core;
 }
+
+#[test]
+fn ber_links_without_association_take_requests_at_once() {
+    let cfg = FaceConfig {
+        protocol: FaceProtocol::CstaBer(Framing::Len2),
+        require_association: false,
+        ..FaceConfig::default()
+    };
+    let mut r = BerRig::new(Framing::Len2, quiet_sim());
+    r.face = Face::new(cfg, 0, 1);
+    assert!(r.face.is_active());
+    r.monitor("200000");
+    r.advance(60_000);
+    assert!(!r.face.is_closed(), "no login deadline");
+}

@@ -67,6 +67,9 @@ pub struct FaceConfig {
     pub protocol: FaceProtocol,
     /// Required credentials; `None` accepts any client.
     pub credentials: Option<Credentials>,
+    /// BER: the client must associate (AARQ) before anything else. When `false` the link takes
+    /// requests at once, as CSTA Phase I links do (an AARQ is still answered).
+    pub require_association: bool,
     /// Time a new connection has to associate (AARQ) or start a session, in ms.
     pub login_timeout_ms: u64,
     /// Time the client has to answer one of the PBX's SystemStatus polls, in ms.
@@ -86,6 +89,7 @@ impl Default for FaceConfig {
         Self {
             protocol: FaceProtocol::CstaXml,
             credentials: None,
+            require_association: true,
             login_timeout_ms: 30_000,
             poll_answer_timeout_ms: 10_000,
             max_unanswered_polls: 3,
@@ -177,10 +181,11 @@ pub struct Face {
 impl Face {
     /// A face for a connection accepted at `now` (engine ms). `id` makes session ids unique.
     pub fn new(cfg: FaceConfig, now: u64, id: u64) -> Self {
+        let open = matches!(cfg.protocol, FaceProtocol::CstaBer(_)) && !cfg.require_association;
         Self {
-            login_deadline: Some(now.saturating_add(cfg.login_timeout_ms)),
+            login_deadline: (!open).then(|| now.saturating_add(cfg.login_timeout_ms)),
             cfg,
-            state: State::Login,
+            state: if open { State::Active } else { State::Login },
             buf: Vec::new(),
             out: VecDeque::new(),
             monitors: BTreeSet::new(),
@@ -472,7 +477,9 @@ impl Face {
         };
         if let Pdu::Acse(a) = &p {
             match &a.apdu {
-                ACSEApdu::Aarq(rq) if self.state == State::Login => {
+                ACSEApdu::Aarq(rq)
+                    if self.state == State::Login || !self.cfg.require_association =>
+                {
                     let ok = self.cfg.credentials.as_ref().is_none_or(|c| {
                         let (u, pw) = credentials_of(rq.calling_authentication_value.as_deref());
                         pw.as_deref() == Some(c.password.as_str())
