@@ -40,7 +40,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::SimConfig;
-use crate::engine::{Engine, Stats};
+use crate::engine::{Engine, GroupStats, Stats};
 use crate::error::SimError;
 use crate::face::{Face, FaceConfig, FaceProtocol};
 use crate::model::{Command, Output, Response};
@@ -136,8 +136,10 @@ pub struct ServerStats {
     pub monitors: usize,
     /// Malformed frames from all connections so far.
     pub malformed: u64,
-    /// Unanswered polls counted by closed faces and open ones.
+    /// SystemStatus polls sent to clients so far (closed connections included).
     pub polls_sent: u64,
+    /// Per-ACD-group statistics.
+    pub groups: Vec<GroupStats>,
 }
 
 enum Ctl {
@@ -657,6 +659,7 @@ impl EngineTask {
                     monitors: self.engine.monitor_count(),
                     malformed: self.malformed_closed + malformed,
                     polls_sent: self.polls_closed + polls,
+                    groups: self.engine.group_stats(),
                 });
             }
             Msg::Ctl(Ctl::DropLinks(reply)) => {

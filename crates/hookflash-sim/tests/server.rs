@@ -402,6 +402,10 @@ async fn paused_time_runs_the_engine_without_spinning() {
     tokio::time::sleep(Duration::from_secs(3_600)).await;
     let stats = server.control().stats().await;
     assert!(stats.engine.calls_offered > 1_000, "{stats:?}");
+    assert_eq!(
+        stats.groups.iter().map(|g| g.answered).sum::<u64>(),
+        stats.engine.acd_answered
+    );
     let mut calls = 0;
     while let Ok(l) = truth.try_recv() {
         calls += usize::from(l.contains("\"kind\":\"call\""));
