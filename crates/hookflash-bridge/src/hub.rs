@@ -193,8 +193,21 @@ impl Hub {
             if n == 0 {
                 return;
             }
-            self.process(&mut batch, &mut parties);
-            batch.clear();
+            // The journal write blocks: it runs off the async workers, one batch at a time.
+            let hub = self.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                hub.process(&mut batch, &mut parties);
+                batch.clear();
+                (batch, parties)
+            })
+            .await;
+            match done {
+                Ok((b, p)) => {
+                    batch = b;
+                    parties = p;
+                }
+                Err(_) => return,
+            }
         }
     }
 
