@@ -125,7 +125,7 @@ pub fn opt_default<T: Jer>(
     }
 }
 
-fn same_value(a: &Value, b: &Value) -> bool {
+pub(crate) fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::String(x), Value::String(y)) => x.eq_ignore_ascii_case(y),
         (Value::Object(x), Value::Object(y)) => {

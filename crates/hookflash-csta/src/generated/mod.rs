@@ -17,3 +17,4 @@
 pub mod ops;
 pub(crate) mod schema;
 pub mod types;
+pub(crate) mod xml_de;

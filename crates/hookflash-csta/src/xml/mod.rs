@@ -19,7 +19,8 @@
 
 pub(crate) mod schema;
 pub mod session;
-mod tree;
+pub(crate) mod tree;
+pub(crate) mod typed;
 
 use std::fmt::Write as _;
 
@@ -173,12 +174,12 @@ fn member_for<'m>(members: &'m [Member], el: &str) -> Option<&'m Member> {
 // ------------------------------------------------------------------------------- XML -> JER
 
 struct Reader<'t> {
-    tree: &'t Tree,
+    tree: &'t Tree<'t>,
     input: &'t [u8],
 }
 
 impl Reader<'_> {
-    fn value(&self, n: &Node, ty: u16) -> Result<Value, Error> {
+    fn value(&self, n: &Node<'_>, ty: u16) -> Result<Value, Error> {
         let info = TYPES
             .get(usize::from(ty))
             .ok_or_else(|| xerr(XmlProblem::Schema))?;
@@ -201,7 +202,7 @@ impl Reader<'_> {
                 let mut o = Map::new();
                 for c in self.tree.children(n) {
                     // Unknown elements (vendor additions outside privateData) are skipped.
-                    if let Some(m) = member_for(members, &c.name) {
+                    if let Some(m) = member_for(members, c.name) {
                         o.insert(m.name.to_owned(), self.value(c, m.ty)?);
                     }
                 }
@@ -210,7 +211,7 @@ impl Reader<'_> {
             Kind::Choice(members) => {
                 let mut found = None;
                 for c in self.tree.children(n) {
-                    if let Some(m) = member_for(members, &c.name) {
+                    if let Some(m) = member_for(members, c.name) {
                         found = Some(crate::jer::choice(m.name, self.value(c, m.ty)?));
                         break;
                     }
@@ -236,7 +237,7 @@ impl Reader<'_> {
                     if choice
                         && let Some(Kind::Choice(members)) =
                             TYPES.get(usize::from(elem)).map(|t| t.kind)
-                        && let Some(m) = member_for(members, &c.name)
+                        && let Some(m) = member_for(members, c.name)
                     {
                         items.push(crate::jer::choice(m.name, self.value(c, m.ty)?));
                         continue;
@@ -279,7 +280,7 @@ impl Reader<'_> {
         })
     }
 
-    fn device_id(&self, n: &Node) -> Result<Value, Error> {
+    fn device_id(&self, n: &Node<'_>) -> Result<Value, Error> {
         let text = n.text.trim();
         let id = match n.attr("typeOfNumber").unwrap_or("dialingNumber") {
             "dialingNumber" => crate::jer::choice("dialingNumber", Value::String(text.to_owned())),
@@ -323,11 +324,11 @@ impl Reader<'_> {
         Ok(Value::Object(o))
     }
 
-    fn connection_id(&self, n: &Node) -> Result<Value, Error> {
+    fn connection_id(&self, n: &Node<'_>) -> Result<Value, Error> {
         let mut call = None;
         let mut dev = None;
         for c in self.tree.children(n) {
-            match c.name.as_str() {
+            match c.name {
                 "callID" => call = Some(Value::String(octets_from_text(c.text.trim()))),
                 "deviceID" if c.attr("typeOfNumber") == Some("dynamic") => {
                     dev = Some(crate::jer::choice(
@@ -358,7 +359,7 @@ impl Reader<'_> {
     }
 
     /// `<private>` keeps its inner XML raw; `<string>` is hex.
-    fn private_data(&self, n: &Node) -> Value {
+    fn private_data(&self, n: &Node<'_>) -> Value {
         if n.name == "string" {
             return crate::jer::choice("string", Value::String(octets_from_text(n.text.trim())));
         }
@@ -641,11 +642,62 @@ fn write_private_data(e: &Value, members: &[Member], out: &mut String) -> Result
 /// Decodes one ECMA-323 message (the XML after the 8-byte header). `invoke_id` is the header's.
 pub fn decode(input: &[u8], invoke_id: Option<u16>) -> Result<XmlMessage, Error> {
     let tree = Tree::parse(input)?;
+    let x = typed::X { tree: &tree, input };
+    if let Some(event) = crate::generated::xml_de::event_from_xml(&x, tree.root()) {
+        return event_message(&tree, event?, invoke_id);
+    }
+    decode_tree(&tree, input, invoke_id)
+}
+
+/// An event report from its typed event and the root's `monitorCrossRefID`.
+fn event_message(
+    tree: &Tree<'_>,
+    event: crate::generated::types::EventSpecificInfo,
+    invoke_id: Option<u16>,
+) -> Result<XmlMessage, Error> {
+    use crate::generated::{
+        ops::{Argument, Operation},
+        types::{CSTAEventReportArgument, Code},
+    };
+    use crate::pdu::{Invoke, Payload};
     let root = tree.root();
-    let r = Reader { tree: &tree, input };
+    let xref = tree
+        .children(root)
+        .find(|c| c.name == "monitorCrossRefID")
+        .ok_or(Error::Xml {
+            offset: root.inner.0,
+            problem: XmlProblem::MissingElement("monitorCrossRefID"),
+        })?;
+    let argument = CSTAEventReportArgument {
+        cross_ref_identifier: typed::octets(xref.text.trim()),
+        event_specific_info: event,
+        unrecognized: Vec::new(),
+    };
+    Ok(XmlMessage {
+        pdu: Pdu::Invoke(Invoke {
+            invoke_id: invoke_id.map(i64::from),
+            linked_id: None,
+            opcode: Code::Local(Operation::CSTAEventReport.code()),
+            argument: Some(Payload::Typed(Argument::CSTAEventReport(Box::new(
+                argument,
+            )))),
+        }),
+        namespace: tree.ns.clone(),
+    })
+}
+
+/// The schema-driven path through the JER form: every message (events included, which
+/// [`decode`] reads straight into their types instead).
+pub(crate) fn decode_tree(
+    tree: &Tree<'_>,
+    input: &[u8],
+    invoke_id: Option<u16>,
+) -> Result<XmlMessage, Error> {
+    let root = tree.root();
+    let r = Reader { tree, input };
     let iid = invoke_id.map_or(Value::Null, Value::from);
     let mut jer = Map::new();
-    let name = root.name.as_str();
+    let name = root.name;
     if let Some((cat, ev, ty)) = event_for_element(name) {
         let mut body = r.value(root, ty)?;
         let xref = body.as_object_mut().and_then(|o| {
@@ -710,13 +762,13 @@ pub fn decode(input: &[u8], invoke_id: Option<u16>) -> Result<XmlMessage, Error>
     let pdu = Pdu::from_jer(&Value::Object(jer))?;
     Ok(XmlMessage {
         pdu,
-        namespace: root.ns.clone(),
+        namespace: tree.ns.clone(),
     })
 }
 
 /// A `…Response` whose result type is a CHOICE of `extensions` and `noData` is an empty
 /// element when there is no data.
-fn result_value(r: &Reader<'_>, root: &Node, ty: u16) -> Result<Value, Error> {
+fn result_value(r: &Reader<'_>, root: &Node<'_>, ty: u16) -> Result<Value, Error> {
     if let Some(Kind::Choice(members)) = TYPES.get(usize::from(ty)).map(|t| t.kind)
         && members.iter().any(|m| m.name == "noData")
     {

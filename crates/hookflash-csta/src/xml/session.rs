@@ -177,7 +177,7 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn text_of(tree: &Tree, name: &str) -> Option<String> {
+fn text_of(tree: &Tree<'_>, name: &str) -> Option<String> {
     tree.nodes
         .iter()
         .find(|n| n.name == name)
@@ -418,8 +418,8 @@ impl Session {
                 return;
             }
         };
-        let root = tree.root().name.clone();
-        match root.as_str() {
+        let root = tree.root().name;
+        match root {
             "StartApplicationSessionPosResponse" => {
                 let resumed = matches!(self.state, State::Starting { resume: true });
                 let session_id = text_of(&tree, "sessionID").unwrap_or_default();

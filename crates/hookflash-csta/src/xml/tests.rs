@@ -80,18 +80,7 @@ fn event_doc(xml: &str) -> Value {
 /// hex call ids, Siemens private data in its own namespace).
 #[test]
 fn openscape_style_delivered_event() {
-    let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
-<DeliveredEvent xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed4">
-  <monitorCrossRefID>1136370025</monitorCrossRefID>
-  <connection><callID>FF00010000000000CFB6706408000000</callID><deviceID>+15551230001</deviceID></connection>
-  <alertingDevice><deviceIdentifier>+15551230001</deviceIdentifier></alertingDevice>
-  <callingDevice><deviceIdentifier typeOfNumber="explicitPublic:international">4930123456</deviceIdentifier></callingDevice>
-  <calledDevice><deviceIdentifier>+15551230001</deviceIdentifier></calledDevice>
-  <lastRedirectionDevice><notKnown/></lastRedirectionDevice>
-  <localConnectionInfo>alerting</localConnectionInfo>
-  <cause>newCall</cause>
-  <extensions><privateData><private><scx:callingDeviceName xmlns:scx="http://www.siemens.com/schema/csta">Alice &amp; Co</scx:callingDeviceName></private></privateData></extensions>
-</DeliveredEvent>"#;
+    let xml = OPENSCAPE_DELIVERED;
     let m = decode(xml.as_bytes(), Some(9999)).unwrap();
     assert_eq!(m.namespace.as_deref(), Some(Edition::ED4.namespace()));
     let d = m.pdu.to_json();
@@ -135,7 +124,7 @@ fn openscape_style_delivered_event() {
 /// and the one-r `TransferedEvent`.
 #[test]
 fn avaya_style_transfered_event_with_prefixes() {
-    let xml = r#"<?xml version="1.0" encoding="UTF-8"?><csta:TransferedEvent xmlns:csta="http://www.ecma-international.org/standards/ecma-323/csta/ed3"><csta:monitorCrossRefID>7</csta:monitorCrossRefID><csta:primaryOldCall><csta:callID>123</csta:callID><csta:deviceID>5001</csta:deviceID></csta:primaryOldCall><csta:transferringDevice><csta:deviceIdentifier>5001</csta:deviceIdentifier></csta:transferringDevice><csta:transferredToDevice><csta:deviceIdentifier>5002</csta:deviceIdentifier></csta:transferredToDevice><csta:transferredConnections><csta:connectionListItem><csta:newConnection><csta:callID>124</csta:callID><csta:deviceID>5002</csta:deviceID></csta:newConnection><csta:oldConnection><csta:callID>123</csta:callID><csta:deviceID>5002</csta:deviceID></csta:oldConnection></csta:connectionListItem></csta:transferredConnections><csta:localConnectionInfo>null</csta:localConnectionInfo><csta:cause>transfer</csta:cause></csta:TransferedEvent>"#;
+    let xml = AVAYA_TRANSFERED;
     let d = event_doc(xml);
     assert_eq!(d["event"], "transferred");
     let v = &d["value"];
@@ -275,6 +264,86 @@ fn system_status_has_a_request_and_a_response() {
     let req = r#"<SystemStatus xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed4"><systemStatus>normal</systemStatus></SystemStatus>"#;
     let m = decode(req.as_bytes(), Some(17)).unwrap();
     assert_eq!(m.pdu.to_json()["argument"]["systemStatus"], "normal");
+}
+
+const OPENSCAPE_DELIVERED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<DeliveredEvent xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed4">
+  <monitorCrossRefID>1136370025</monitorCrossRefID>
+  <connection><callID>FF00010000000000CFB6706408000000</callID><deviceID>+15551230001</deviceID></connection>
+  <alertingDevice><deviceIdentifier>+15551230001</deviceIdentifier></alertingDevice>
+  <callingDevice><deviceIdentifier typeOfNumber="explicitPublic:international">4930123456</deviceIdentifier></callingDevice>
+  <calledDevice><deviceIdentifier>+15551230001</deviceIdentifier></calledDevice>
+  <lastRedirectionDevice><notKnown/></lastRedirectionDevice>
+  <localConnectionInfo>alerting</localConnectionInfo>
+  <cause>newCall</cause>
+  <extensions><privateData><private><scx:callingDeviceName xmlns:scx="http://www.siemens.com/schema/csta">Alice &amp; Co</scx:callingDeviceName></private></privateData></extensions>
+</DeliveredEvent>"#;
+
+const AVAYA_TRANSFERED: &str = r#"<?xml version="1.0" encoding="UTF-8"?><csta:TransferedEvent xmlns:csta="http://www.ecma-international.org/standards/ecma-323/csta/ed3"><csta:monitorCrossRefID>7</csta:monitorCrossRefID><csta:primaryOldCall><csta:callID>123</csta:callID><csta:deviceID>5001</csta:deviceID></csta:primaryOldCall><csta:transferringDevice><csta:deviceIdentifier>5001</csta:deviceIdentifier></csta:transferringDevice><csta:transferredToDevice><csta:deviceIdentifier>5002</csta:deviceIdentifier></csta:transferredToDevice><csta:transferredConnections><csta:connectionListItem><csta:newConnection><csta:callID>124</csta:callID><csta:deviceID>5002</csta:deviceID></csta:newConnection><csta:oldConnection><csta:callID>123</csta:callID><csta:deviceID>5002</csta:deviceID></csta:oldConnection></csta:connectionListItem></csta:transferredConnections><csta:localConnectionInfo>null</csta:localConnectionInfo><csta:cause>transfer</csta:cause></csta:TransferedEvent>"#;
+
+/// The JER-path reading of `xml`, for comparison with the typed fast path.
+fn via_jer(xml: &[u8], iid: Option<u16>) -> Result<XmlMessage, Error> {
+    let tree = Tree::parse(xml)?;
+    decode_tree(&tree, xml, iid)
+}
+
+fn same_reading(xml: &[u8], iid: Option<u16>) -> Result<(), String> {
+    match (decode(xml, iid), via_jer(xml, iid)) {
+        (Ok(a), Ok(b)) if a == b => Ok(()),
+        (Err(_), Err(_)) => Ok(()),
+        (a, b) => Err(format!(
+            "fast {:?}\n  jer  {:?}\n  xml  {}",
+            a.map(|m| m.pdu.to_json()),
+            b.map(|m| m.pdu.to_json()),
+            String::from_utf8_lossy(xml)
+        )),
+    }
+}
+
+/// Events are read straight into their types; that reading equals the schema-driven JER
+/// path's for every corpus event, in every edition, and for vendor-style documents.
+#[test]
+fn typed_event_path_equals_the_jer_path() {
+    let mut events = 0;
+    let mut failures = Vec::new();
+    for seed in ["seed0", "seed1", "seed42"] {
+        for (name, ber) in corpus(seed) {
+            let mut p = pdu::decode(&Bytes::from(ber)).unwrap();
+            let Pdu::Invoke(i) = &mut p else { continue };
+            if i.opcode != crate::generated::types::Code::Local(21) {
+                continue;
+            }
+            i.invoke_id = Some(9999);
+            for ed in [Edition::ED2, Edition::ED4, Edition::ED6] {
+                let mut xml = Vec::new();
+                let Ok(iid) = encode(&p, &ed, &mut xml) else {
+                    continue;
+                };
+                events += 1;
+                if let Err(e) = same_reading(&xml, Some(iid)) {
+                    failures.push(format!("{seed}/{name}: {e}"));
+                }
+            }
+        }
+    }
+    for doc in [
+        OPENSCAPE_DELIVERED,
+        AVAYA_TRANSFERED,
+        "<DeliveredEvent><monitorCrossRefID>01</monitorCrossRefID></DeliveredEvent>",
+        "<DeliveredEvent><connection><callID>1</callID></connection></DeliveredEvent>",
+        "<HeldEvent xmlns=\"http://www.ecma-international.org/standards/ecma-323/csta/ed4\"><monitorCrossRefID>7</monitorCrossRefID><heldConnection/><holdingDevice><deviceIdentifier typeOfNumber=\"deviceNumber\">x1</deviceIdentifier></holdingDevice><cause>bogus</cause></HeldEvent>",
+    ] {
+        if let Err(e) = same_reading(doc.as_bytes(), Some(9999)) {
+            failures.push(format!("sample: {e}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(events > 300, "{events}");
 }
 
 proptest::proptest! {
