@@ -169,7 +169,7 @@ fn principal(
         })
         .flatten();
     let token = from_header.or(from_query);
-    let found = token.and_then(|t| st.tokens.authenticate(t, &st.hub.backend.agents()));
+    let found = token.and_then(|t| st.tokens.authenticate(t, || st.hub.backend.agents()));
     found.ok_or_else(|| {
         Metrics::inc(&st.hub.metrics.unauthorized);
         ApiError::new(

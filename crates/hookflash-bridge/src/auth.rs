@@ -48,8 +48,13 @@ impl Tokens {
         }
     }
 
-    /// The principal for `token`, with the agent's current devices from `agents`.
-    pub fn authenticate(&self, token: &str, agents: &[Agent]) -> Option<Principal> {
+    /// The principal for `token`; for an agent token, with the agent's current devices from
+    /// `agents` (asked only then).
+    pub fn authenticate(
+        &self,
+        token: &str,
+        agents: impl FnOnce() -> Vec<Agent>,
+    ) -> Option<Principal> {
         let mut found = None;
         for t in &self.entries {
             if same(&t.token, token) {
@@ -64,7 +69,7 @@ impl Tokens {
                     devices.extend(devs.iter().cloned());
                 }
             }
-            for a in agents {
+            for a in agents() {
                 if a.id.as_str() == agent {
                     devices.extend(a.device.iter().map(|d| d.to_string()));
                 }
