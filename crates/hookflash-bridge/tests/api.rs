@@ -477,3 +477,48 @@ fn the_example_configuration_is_valid() {
     assert!(e.to_string().contains("HOOKFLASH_CRM_TOKEN"), "{e}");
     assert!(e.to_string().contains("tokens.token"), "{e}");
 }
+
+#[tokio::test]
+async fn an_oversized_websocket_message_closes_the_stream_and_agent_events_are_scoped() {
+    use futures_util::SinkExt;
+    use hookflash_core::event::EventKind;
+    use hookflash_core::model::{AgentActivity, AgentStatus, Availability};
+
+    let fake = Fake::new();
+    let (b, base) = start(&fake, "").await;
+    let mut alice = ws(&base, &format!("token={AGENT_A}")).await;
+    for (agent, device) in [("A300001", "300001"), ("A300000", "300000")] {
+        fake.emit(EventKind::AgentStateChanged {
+            agent: agent.into(),
+            device: Some(device.into()),
+            status: AgentStatus::Ready,
+            activity: AgentActivity::Idle,
+            availability: Availability::Available,
+        })
+        .await;
+    }
+    until(|| b.hub().last_seq() == 2).await;
+    let e = next(&mut alice, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(
+        (e["type"].as_str(), e["agent"].as_str()),
+        (Some("agentStateChanged"), Some("A300000"))
+    );
+    assert!(next(&mut alice, Duration::from_millis(200)).await.is_none());
+
+    // A small message is ignored; the stream stays open.
+    alice.send(Message::Text("hello".into())).await.unwrap();
+    let open = tokio::time::timeout(Duration::from_millis(300), alice.next()).await;
+    assert!(open.is_err(), "the stream stays open: {open:?}");
+    // The test configuration allows messages of 64 KiB from clients.
+    let _ = alice.send(Message::Text("x".repeat(200_000).into())).await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match alice.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Ok(true));
+}
