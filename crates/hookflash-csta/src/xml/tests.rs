@@ -347,6 +347,29 @@ fn typed_event_path_equals_the_jer_path() {
 }
 
 proptest::proptest! {
+    /// Damaged real documents (bytes replaced, inserted, cut) are refused or read, never a
+    /// panic, and the typed and JER paths still agree.
+    #[test]
+    fn damaged_documents_never_panic(
+        which in 0usize..3,
+        edits in proptest::collection::vec((0usize..2000, proptest::prelude::any::<u8>(), 0u8..3), 1..6),
+    ) {
+        let base = [OPENSCAPE_DELIVERED, AVAYA_TRANSFERED, "<a:HeldEvent xmlns:a=\"urn:x\"><monitorCrossRefID>1</monitorCrossRefID><![CDATA[x]]><!-- c --><?pi x?></a:HeldEvent>"][which];
+        let mut doc = base.as_bytes().to_vec();
+        for (at, byte, op) in edits {
+            let at = at % (doc.len() + 1);
+            match op {
+                0 if at < doc.len() => doc[at] = byte,
+                1 => doc.insert(at, byte),
+                _ => doc.truncate(at),
+            }
+        }
+        let _ = Tree::parse(&doc);
+        if let Err(e) = same_reading(&doc, Some(9999)) {
+            return Err(proptest::test_runner::TestCaseError::fail(e));
+        }
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
         let _ = decode(&b, Some(1));
