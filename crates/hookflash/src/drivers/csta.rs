@@ -407,11 +407,8 @@ impl Task<'_> {
                         end = Some(End::Retry);
                     }
                 }
-                ClientEvent::Malformed { error } => {
+                ClientEvent::Malformed { .. } => {
                     self.malformed.fetch_add(1, Ordering::Relaxed);
-                    if std::env::var_os("HOOKFLASH_CSTA_DEBUG").is_some() {
-                        eprintln!("csta: malformed: {error}");
-                    }
                 }
                 _ => {}
             }
