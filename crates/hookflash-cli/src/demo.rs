@@ -60,7 +60,13 @@ fn sim_config(args: &DemoArgs) -> SimConfig {
 }
 
 /// The bridge's configuration for the demo: one link, every simulated device monitored.
-fn bridge_config(args: &DemoArgs, sim: &SimConfig, pbx: SocketAddr, token: &str) -> Config {
+fn bridge_config(
+    args: &DemoArgs,
+    sim: &SimConfig,
+    pbx: SocketAddr,
+    token: &str,
+    agent_token: &str,
+) -> Config {
     let mut cfg = Config::default();
     cfg.http.listen = args.http;
     let mut monitor = Vec::new();
@@ -90,6 +96,14 @@ fn bridge_config(args: &DemoArgs, sim: &SimConfig, pbx: SocketAddr, token: &str)
         agent: None,
         devices: Vec::new(),
     });
+    // One token for the first agent, to show the desktop as an agent sees it.
+    cfg.tokens.push(Token {
+        name: "agent".into(),
+        token: agent_token.to_string(),
+        scope: Scope::Agent,
+        agent: Some("A300000".into()),
+        devices: vec!["300000".into()],
+    });
     cfg
 }
 
@@ -114,7 +128,8 @@ pub(crate) fn demo(args: &DemoArgs) -> Result<bool, String> {
         let pbx = sim
             .local_addr()
             .ok_or("the simulated PBX has no TCP address")?;
-        let cfg = bridge_config(args, &sim_cfg, pbx, &token);
+        let agent_token = random_token();
+        let cfg = bridge_config(args, &sim_cfg, pbx, &token, &agent_token);
         let backend = hookflash_bridge::open_links(&cfg).map_err(|e| e.to_string())?;
         let bridge = Bridge::start(&cfg, Arc::new(backend)).await.map_err(|e| {
             format!(
@@ -126,6 +141,7 @@ pub(crate) fn demo(args: &DemoArgs) -> Result<bool, String> {
         println!("Hookflash demo: a simulated PBX ({} agents, {} calls/min, seed {}) on a CSTA XML link at {pbx}", sim_cfg.agents, sim_cfg.calls_per_minute, sim_cfg.seed);
         println!();
         println!("  agent desktop  {base}/?token={token}");
+        println!("  as A300000     {base}/?token={agent_token}");
         println!("  wallboard      {base}/wallboard?token={token}");
         println!("  events         {base}/v1/events?token={token}  (WebSocket)");
         println!("  API            {base}/v1/openapi.json");
