@@ -80,14 +80,17 @@ pub fn open_links_with(cfg: &Config, builder: CtiBuilder) -> Result<CtiBackend, 
         let cti = backend.cti().clone();
         let link = l.name.clone();
         let devices = l.monitor.clone();
-        tokio::spawn(monitor_link(cti, link, devices));
+        let redact = Redactor {
+            enabled: cfg.log.redact,
+        };
+        tokio::spawn(monitor_link(cti, link, devices, redact));
     }
     Ok(backend)
 }
 
 /// Monitors `devices` on `link` once the link is up, retrying refusals with backoff (the
 /// driver keeps what it monitors across reconnects).
-async fn monitor_link(cti: Cti, link: String, mut devices: Vec<String>) {
+async fn monitor_link(cti: Cti, link: String, mut devices: Vec<String>, redact: Redactor) {
     let mut delay = Duration::from_millis(500);
     loop {
         while cti.link_state(&link) != hookflash_core::model::LinkState::Up {
@@ -106,12 +109,12 @@ async fn monitor_link(cti: Cti, link: String, mut devices: Vec<String>) {
             }
         }
         let Some(e) = last_error else { return };
-        log(&format!(
+        log(&redact.text(&format!(
             "link {link}: {} of {} devices not monitored yet ({e}); retrying in {} s",
             failed.len(),
             devices.len(),
             delay.as_secs_f32()
-        ));
+        )));
         devices = failed;
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(60));
