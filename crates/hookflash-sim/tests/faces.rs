@@ -1017,3 +1017,46 @@ fn ber_links_without_association_take_requests_at_once() {
     r.advance(60_000);
     assert!(!r.face.is_closed(), "no login deadline");
 }
+
+#[test]
+fn ber_deflected_call_is_answered_at_the_new_destination() {
+    let mut r = BerRig::associated(Framing::Len2, quiet_sim());
+    // The caller is not monitored, as an outside caller is not.
+    for d in ["200001", "200002"] {
+        r.monitor(d);
+    }
+    let res = r.request(
+        "makeCall",
+        json!({"callingDevice": dev("200000"), "calledDirectoryNumber": dev("200001")}),
+    );
+    let call = res["result"]["callingDevice"]["both"]["callID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = r.request(
+        "deflectCall",
+        json!({"callToBeDiverted": conn(&call, "200001"), "newDestination": dev("200002")}),
+    );
+    assert_eq!(res["kind"], "result", "{res}");
+    assert!(r.events.iter().any(|e| matches!(e, DriverEvent::Call { event: CallEventKind::Diverted { from, to: Some(to) }, .. } if from.as_str() == "200001" && to.as_str() == "200002")));
+    r.request(
+        "answerCall",
+        json!({"callToBeAnswered": conn(&call, "200002")}),
+    );
+    r.request("clearCall", json!({"callToBeCleared": {"callID": call}}));
+    let (_, evs) = core_picture(&r.events);
+    let ended: Vec<&CoreEvent> = evs
+        .iter()
+        .filter(|k| matches!(k, CoreEvent::CallEnded { .. }))
+        .collect();
+    assert!(
+        ended.iter().all(|k| matches!(
+            k,
+            CoreEvent::CallEnded {
+                outcome: Outcome::Answered,
+                ..
+            }
+        )),
+        "{ended:?}"
+    );
+}
