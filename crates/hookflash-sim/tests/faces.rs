@@ -1060,3 +1060,133 @@ fn ber_deflected_call_is_answered_at_the_new_destination() {
         "{ended:?}"
     );
 }
+
+#[test]
+fn generated_forwarded_calls_are_answered_in_the_core_as_in_the_truth() {
+    let sim = SimConfig {
+        calls_per_minute: 2.0,
+        agents: 2,
+        queues: 1,
+        extensions: 8,
+        no_answer_ms: 6_000,
+        talk_ms: 8_000,
+        truth: true,
+        mix: hookflash_sim::OutcomeMix {
+            answered: 0,
+            abandoned: 0,
+            busy: 0,
+            no_answer: 0,
+            consult_transfer: 0,
+            blind_transfer: 0,
+            conference: 0,
+            forward_no_answer: 1,
+            pickup: 0,
+            hold: 0,
+            outbound: 0,
+            park: 0,
+        },
+        ..quiet_sim()
+    };
+    let mut r = BerRig::associated(Framing::Len2, sim);
+    for i in 0..8 {
+        r.monitor(&format!("{}", 200_000 + i));
+    }
+    for _ in 0..600 {
+        r.advance(1_000);
+        let docs = r.received_docs();
+        for d in docs.iter().filter(|d| d["kind"] == "request") {
+            let ans = Pdu::from_json(&json!({"kind": "result", "invokeId": d["invokeId"], "service": "systemStatus", "result": {"noData": null}})).unwrap();
+            r.send_raw(&pdu::encode_to_vec(&ans));
+        }
+    }
+    let truth: Vec<Value> = std::iter::from_fn(|| r.engine.poll_truth())
+        .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+        .filter(|v| v["kind"] == "call")
+        .collect();
+    let answered_truth = truth.iter().filter(|v| v["outcome"] == "answered").count();
+    assert!(answered_truth > 5, "{truth:?}");
+    let (_, evs) = core_picture(&r.events);
+    let answered_core = evs
+        .iter()
+        .filter(|k| {
+            matches!(
+                k,
+                CoreEvent::CallEnded {
+                    outcome: Outcome::Answered,
+                    ..
+                }
+            )
+        })
+        .count();
+    let other: Vec<&CoreEvent> = evs
+        .iter()
+        .filter(
+            |k| matches!(k, CoreEvent::CallEnded { outcome, .. } if *outcome != Outcome::Answered),
+        )
+        .collect();
+    assert_eq!(answered_core, answered_truth, "{other:?}");
+}
+
+#[test]
+fn xml_generated_forwarded_calls_are_answered_in_the_core_as_in_the_truth() {
+    let sim = SimConfig {
+        calls_per_minute: 2.0,
+        agents: 2,
+        queues: 1,
+        extensions: 8,
+        no_answer_ms: 6_000,
+        talk_ms: 8_000,
+        truth: true,
+        mix: hookflash_sim::OutcomeMix {
+            answered: 0,
+            abandoned: 0,
+            busy: 0,
+            no_answer: 0,
+            consult_transfer: 0,
+            blind_transfer: 0,
+            conference: 0,
+            forward_no_answer: 1,
+            pickup: 0,
+            hold: 0,
+            outbound: 0,
+            park: 0,
+        },
+        ..quiet_sim()
+    };
+    let mut r = XmlRig::new("AMHOST", "77777", sim);
+    for i in 0..8 {
+        let d = format!("{}", 200_000 + i);
+        let res = r.request(
+            "monitorStart",
+            json!({"monitorObject": {"deviceObject": dev(&d)}}),
+        );
+        let x = res["result"]["crossRefIdentifier"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        r.mapper.monitor_started(&x, &d);
+    }
+    for _ in 0..600 {
+        r.advance(1_000);
+    }
+    let truth: Vec<Value> = std::iter::from_fn(|| r.engine.poll_truth())
+        .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+        .filter(|v| v["kind"] == "call")
+        .collect();
+    let answered_truth = truth.iter().filter(|v| v["outcome"] == "answered").count();
+    assert!(answered_truth > 5, "{truth:?}");
+    let (_, evs) = core_picture(&r.events);
+    let answered_core = evs
+        .iter()
+        .filter(|k| {
+            matches!(
+                k,
+                CoreEvent::CallEnded {
+                    outcome: Outcome::Answered,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(answered_core, answered_truth);
+}
