@@ -152,9 +152,8 @@ impl CstaDriver {
             _ => return Err(Error::Unsupported),
         };
         let mut config = client::Config::new(link.clone(), wire);
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        config.request_timeout_ms =
-            ms(url.duration_option("request_timeout", Duration::from_secs(10))?);
+        let timeout = url.duration_option("request_timeout", Duration::from_secs(10))?;
+        config.request_timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         if let Some(w) = url.option("window") {
             config.monitor_window = w
                 .parse::<usize>()
@@ -372,7 +371,8 @@ impl Task<'_> {
         while let Some(ev) = self.client.poll_event() {
             match ev {
                 ClientEvent::Driver(d) => {
-                    if self.sink.send(d).await.is_err() {
+                    let closed = self.sink.send(d).await.is_err();
+                    if closed {
                         return Some(End::Closed);
                     }
                 }
@@ -402,11 +402,7 @@ impl Task<'_> {
                         name: format!("login refused: {reason}"),
                     })));
                 }
-                ClientEvent::Lost => {
-                    if end.is_none() {
-                        end = Some(End::Retry);
-                    }
-                }
+                ClientEvent::Lost if end.is_none() => end = Some(End::Retry),
                 ClientEvent::Malformed { .. } => {
                     self.malformed.fetch_add(1, Ordering::Relaxed);
                 }
