@@ -594,6 +594,7 @@ async fn tls_without_the_ca_is_refused() {
     )
     .await;
     let addr = server.local_addr().unwrap();
+    // No CA at all: nothing to trust.
     let url: LinkUrl = format!("csta-ber+tls://cti:s3cret@localhost:{}", addr.port())
         .parse()
         .unwrap();
@@ -603,7 +604,45 @@ async fn tls_without_the_ca_is_refused() {
         .await
         .expect("gives up");
     assert!(matches!(r, Err(hookflash::Error::Link(_))), "{r:?}");
+    // Another PBX's certificate as the CA: the handshake fails verification.
+    let other = server_with_tls_only().await;
+    let dir = std::env::temp_dir().join(format!("hookflash-e2e-wrong-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("other.pem");
+    std::fs::write(&ca, other.certificate_pem().expect("PEM")).unwrap();
+    let url: LinkUrl = format!(
+        "csta-ber+tls://cti:s3cret@localhost:{}?ca={}",
+        addr.port(),
+        ca.display()
+    )
+    .parse()
+    .unwrap();
+    let d = CstaDriver::new("sim".into(), &url).unwrap();
+    let (sink, mut rx) = hookflash::spi::EventSink::channel(64);
+    let r = tokio::time::timeout(Duration::from_secs(10), d.run(sink))
+        .await
+        .expect("gives up");
+    assert!(matches!(r, Err(hookflash::Error::Link(_))), "{r:?}");
+    // The link never came up.
+    while let Ok((_, ev)) = rx.try_recv() {
+        assert!(!matches!(
+            ev,
+            hookflash_core::driver::DriverEvent::LinkUp { .. }
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    other.shutdown().await;
     server.shutdown().await;
+}
+
+async fn server_with_tls_only() -> SimServer {
+    server(
+        FaceProtocol::CstaBer(Framing::Len2),
+        sim(21, 1, 1),
+        true,
+        false,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
