@@ -1190,3 +1190,20 @@ fn xml_generated_forwarded_calls_are_answered_in_the_core_as_in_the_truth() {
         .count();
     assert_eq!(answered_core, answered_truth);
 }
+
+#[test]
+fn ber_silent_poll_fault_leaves_system_status_unanswered_until_recovery() {
+    let mut r = BerRig::associated(Framing::Len2, quiet_sim());
+    r.engine
+        .handle_command(r.now, Command::FaultStopAnsweringPolls)
+        .unwrap();
+    let none = r.request("systemStatus", json!({"systemStatus": "normal"}));
+    assert_eq!(none, Value::Null, "no answer in the fault mode");
+    // Other requests are still served.
+    r.monitor("200000");
+    r.engine
+        .handle_command(r.now, Command::FaultRecover)
+        .unwrap();
+    let ok = r.request("systemStatus", json!({"systemStatus": "normal"}));
+    assert_eq!(ok["kind"], "result", "{ok}");
+}
