@@ -772,3 +772,97 @@ async fn ten_thousand_monitors_in_under_two_seconds() {
     runner.abort();
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_reach_the_pbx_and_come_back_typed() {
+    use hookflash::spi::DriverCommand;
+    use hookflash_core::command::Command;
+    use hookflash_core::model::CallId;
+    let s = SimConfig {
+        calls_per_minute: 0.0,
+        ..sim(22, 2, 4)
+    };
+    let server = server(FaceProtocol::CstaBer(Framing::Len2), s, false, false).await;
+    let url = format!(
+        "csta-ber+tcp://cti:s3cret@{}?framing=len2",
+        server.local_addr().unwrap()
+    );
+    let d = Arc::new(driver(&url));
+    let (sink, mut rx) = hookflash::spi::EventSink::channel(4096);
+    let runner = {
+        let d = Arc::clone(&d);
+        tokio::spawn(async move { d.run(sink).await })
+    };
+    let t0 = Instant::now();
+    while d
+        .monitor(&[DeviceId::from("200000"), DeviceId::from("200001")])
+        .await
+        .iter()
+        .any(Result::is_err)
+    {
+        assert!(t0.elapsed() < Duration::from_secs(10), "monitors");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Make call: the outcome names the new call (the PBX's call id).
+    let made = d
+        .execute(DriverCommand::new(Command::MakeCall {
+            from: "200000".into(),
+            to: "200001".into(),
+        }))
+        .await
+        .expect("make call");
+    let native = made.new_call.clone().expect("a new call id");
+    // The call's events arrive under the same id.
+    let seen = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some((_, ev)) = rx.recv().await {
+            if let hookflash_core::driver::DriverEvent::Call { call, .. } = &ev
+                && *call == native
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(seen, "no event for {native}");
+    // Clearing it through its native id works.
+    let mut cmd = DriverCommand::new(Command::ClearCall { call: CallId(1) });
+    cmd.native.insert(CallId(1), native.clone());
+    d.execute(cmd).await.expect("clear call");
+    // A call the link does not know is refused before the PBX is asked.
+    let r = d
+        .execute(DriverCommand::new(Command::Hold {
+            call: CallId(2),
+            device: "200000".into(),
+        }))
+        .await;
+    assert!(
+        matches!(r, Err(hookflash::Error::InvalidCall(CallId(2)))),
+        "{r:?}"
+    );
+    // The PBX's refusals come back typed.
+    let r = d
+        .execute(DriverCommand::new(Command::MakeCall {
+            from: "999999".into(),
+            to: "200001".into(),
+        }))
+        .await;
+    assert!(
+        matches!(
+            r,
+            Err(hookflash::Error::Pbx(_)
+                | hookflash::Error::InvalidDevice(_)
+                | hookflash::Error::NotPermitted)
+        ),
+        "{r:?}"
+    );
+    // A device the PBX does not know is refused per device.
+    let r = d
+        .monitor(&[DeviceId::from("200002"), DeviceId::from("nosuch")])
+        .await;
+    assert!(r[0].is_ok(), "{r:?}");
+    assert!(r[1].is_err(), "{r:?}");
+    runner.abort();
+    server.shutdown().await;
+}
