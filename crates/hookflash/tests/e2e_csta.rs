@@ -460,7 +460,7 @@ async fn ber_over_tcp_matches_the_truth() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "intermittent over XML: a forwarded call is sometimes not seen at its new destination (no Diverted/Delivered reach the core), so the core ends it as no-answer; run with --ignored"]
+#[ignore = "the simulator closes the XML link once mid-run (the peer closes; why is not known yet), and a call caught in that unplanned outage can come out wrong; run with --ignored"]
 async fn xml_over_tcp_matches_the_truth() {
     let server = server(
         FaceProtocol::CstaXml,
