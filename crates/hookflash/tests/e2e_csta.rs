@@ -279,6 +279,11 @@ async fn compare_run(
         }
     }
     let until = started.elapsed();
+    let stats = server.control().stats().await;
+    println!(
+        "sim: {} connections accepted, {} malformed frames from the client, {} polls sent",
+        stats.connections_accepted, stats.malformed, stats.polls_sent
+    );
     // Let the last events arrive, then read both sides.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let finished = cti.finished_calls();
