@@ -1039,6 +1039,21 @@ impl Engine {
     ) {
         let lk = Some(link);
         let merged = self.other_call(link, secondary.as_ref(), id);
+        // Every monitor on the call reports the same transfer (the transferring device's, the
+        // target's, the caller's): the copies after the first change nothing.
+        let call = &self.calls[&id].call;
+        let repeat = merged.is_none()
+            && call.leg(&transferring).is_none()
+            && call.transfers.last().is_some_and(|t| {
+                t.from.as_ref() == Some(&transferring)
+                    && (t.to == transferred_to || transferred_to.is_none())
+            });
+        if repeat {
+            if let Some(n) = &new_call {
+                self.add_alias(link, id, n);
+            }
+            return;
+        }
         self.remove_leg(id, &transferring);
         if let Some(m) = merged {
             self.merge_into(at, lk, m, id, &transferring);

@@ -506,6 +506,61 @@ fn consultation_transfer_with_call_id_change() {
     assert!(s.out().is_empty());
 }
 
+/// A PBX reports one transfer to every monitor on the call: three monitored parties, three
+/// identical Transferred events; the call records one transfer.
+#[test]
+fn a_transfer_reported_by_every_monitor_counts_once() {
+    let mut s = Script::new(&["1001", "1002", "1003"]);
+    s.call("X1", delivered("1001", "1003", "1001"))
+        .call("X1", established("1001", "1003", "1001"));
+    s.call(
+        "X1",
+        C::Held {
+            device: "1001".into(),
+        },
+    );
+    s.call(
+        "Y2",
+        C::Originated {
+            calling: "1001".into(),
+            called: "1002".into(),
+        },
+    )
+    .call("Y2", delivered("1002", "1001", "1002"))
+    .call("Y2", established("1002", "1001", "1002"));
+    s.out();
+    let transferred = C::Transferred {
+        secondary: Some("Y2".into()),
+        new_call: Some("Z3".into()),
+        transferring: "1001".into(),
+        transferred_to: Some("1002".into()),
+    };
+    for _ in 0..3 {
+        s.call("X1", transferred.clone());
+    }
+    let out = s.calls_only();
+    assert_eq!(
+        out.iter().filter(|l| l.starts_with("transferred")).count(),
+        1,
+        "{out:?}"
+    );
+    let c = s.e.call(hookflash_core::model::CallId(1)).unwrap();
+    assert_eq!(c.transfers.len(), 1);
+    // A later, real second transfer (1002 passes the call on to 1001 again) still counts.
+    s.call("Z3", delivered("1001", "1002", "1001"));
+    s.call(
+        "Z3",
+        C::Transferred {
+            secondary: None,
+            new_call: None,
+            transferring: "1002".into(),
+            transferred_to: Some("1001".into()),
+        },
+    );
+    let c = s.e.call(hookflash_core::model::CallId(1)).unwrap();
+    assert_eq!(c.transfers.len(), 2);
+}
+
 #[test]
 fn single_step_and_blind_transfer_to_a_ringing_party() {
     let mut s = Script::new(&["1001", "1002"]);
