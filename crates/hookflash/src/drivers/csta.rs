@@ -147,6 +147,8 @@ impl CstaDriver {
                 }
                 cfg.response_timeout =
                     url.duration_option("request_timeout", cfg.response_timeout)?;
+                cfg.requested_duration =
+                    url.duration_option("session_duration", cfg.requested_duration)?;
                 Wire::Xml(cfg)
             }
             _ => return Err(Error::Unsupported),
