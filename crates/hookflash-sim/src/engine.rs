@@ -171,6 +171,9 @@ struct Call {
     last_redirection: Option<String>,
     outcome: Option<&'static str>,
     consultation: bool,
+    /// Devices that heard of the call without a connection to it (a busy destination): they
+    /// hear of its end too.
+    witnesses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -659,6 +662,7 @@ impl Engine {
                 last_redirection: None,
                 outcome: None,
                 consultation: false,
+                witnesses: Vec::new(),
             },
         );
         key
@@ -1338,8 +1342,12 @@ impl Engine {
                 cause: EventCause::Busy,
             },
         );
+        let party = devs[..devs.len() - 1].iter().any(|d| d == dev);
         if let Some(c) = self.calls.get_mut(&key) {
             c.outcome = Some("busy");
+            if !party && !c.witnesses.iter().any(|w| w == dev) {
+                c.witnesses.push(dev.to_owned());
+            }
         }
         let scripted = self
             .calls
@@ -2064,6 +2072,8 @@ impl Engine {
         if call.trunk {
             self.trunks_busy = self.trunks_busy.saturating_sub(1);
         }
+        let mut devs = devs;
+        devs.extend(call.witnesses.iter().cloned());
         self.emit(
             None,
             &devs,
@@ -2374,11 +2384,18 @@ impl Engine {
                         ));
                     }
                 }
-                let agent = match dv.kind {
-                    DevKind::Agent(a) => self.agents.get(a).map(|x| x.state.clone()),
-                    _ => None,
+                let (agent, agent_id) = match dv.kind {
+                    DevKind::Agent(a) => match self.agents.get(a) {
+                        Some(x) => (Some(x.state.clone()), Some(x.id.clone())),
+                        None => (None, None),
+                    },
+                    _ => (None, None),
                 };
-                Ok(Response::Device(DeviceSnapshot { connections, agent }))
+                Ok(Response::Device(DeviceSnapshot {
+                    connections,
+                    agent,
+                    agent_id,
+                }))
             }
             Command::SnapshotCall(id) => {
                 let key = self.key_of(&id)?;

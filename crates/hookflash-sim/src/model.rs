@@ -490,6 +490,8 @@ pub struct DeviceSnapshot {
     pub connections: Vec<(ConnectionId, LocalConnectionState)>,
     /// The agent state when the device is an agent's.
     pub agent: Option<AgentState>,
+    /// The id of the agent at the device, when it is an agent's.
+    pub agent_id: Option<String>,
 }
 
 /// A call snapshot: its connections.

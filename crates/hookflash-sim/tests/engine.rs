@@ -668,3 +668,55 @@ fn random_faults_are_seeded() {
     assert!(faults(&a.1) > 0);
     assert_eq!(a.1, b.1);
 }
+
+/// A monitored extension that a generated call finds busy hears of the call (Failed) and of its
+/// end (CallCleared), so a client never keeps the call forever.
+#[test]
+fn a_busy_destination_hears_the_call_end() {
+    let mut e = Engine::new(SimConfig {
+        calls_per_minute: 120.0,
+        seed: 9,
+        mix: hookflash_sim::OutcomeMix {
+            busy: 1,
+            answered: 0,
+            abandoned: 0,
+            no_answer: 0,
+            consult_transfer: 0,
+            blind_transfer: 0,
+            conference: 0,
+            forward_no_answer: 0,
+            pickup: 0,
+            hold: 0,
+            outbound: 0,
+            park: 0,
+        },
+        ..SimConfig::default()
+    });
+    for d in e.device_numbers() {
+        e.handle_command(0, Command::MonitorStart(d)).ok();
+    }
+    let mut failed: Vec<(String, CallId)> = Vec::new();
+    let mut cleared: Vec<(String, CallId)> = Vec::new();
+    let mut now = 0;
+    while now < 600_000 {
+        now = e.poll_timeout().unwrap_or(now + 1000).max(now + 1);
+        e.step(now);
+        while let Some(o) = e.poll_output() {
+            if let Output::Event(ev) = o {
+                match ev.kind {
+                    EventKind::Failed {
+                        conn,
+                        cause: EventCause::Busy,
+                        ..
+                    } => failed.push((ev.device, conn.call)),
+                    EventKind::CallCleared { call, .. } => cleared.push((ev.device, call)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(failed.len() > 10, "{}", failed.len());
+    for f in &failed {
+        assert!(cleared.contains(f), "{f:?} never heard the call end");
+    }
+}

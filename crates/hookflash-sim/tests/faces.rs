@@ -1207,3 +1207,31 @@ fn ber_silent_poll_fault_leaves_system_status_unanswered_until_recovery() {
     let ok = r.request("systemStatus", json!({"systemStatus": "normal"}));
     assert_eq!(ok["kind"], "result", "{ok}");
 }
+
+/// GetAgentState names the agent at a device and its state (how a client that connects after
+/// the agents logged on learns of them); a device without an agent has an empty list.
+#[test]
+fn ber_get_agent_state_names_the_agent_and_its_state() {
+    let mut r = BerRig::associated(Framing::Len2, quiet_sim());
+    let res = r.request("getAgentState", json!({"device": dev("300000")}));
+    assert_eq!(res["kind"], "result", "{res}");
+    let list = &res["result"]["agentStateList"];
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{res}");
+    assert_eq!(list[0]["loggedOn"], true, "{res}");
+    let id = list[0]["agentID"].as_str().unwrap_or_default();
+    let bytes: Vec<u8> = (0..id.len() / 2)
+        .filter_map(|i| u8::from_str_radix(id.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    assert_eq!(bytes, b"A300000", "{res}");
+    r.request(
+        "setAgentState",
+        json!({"device": dev("300000"), "requestedAgentState": "notReady"}),
+    );
+    let res = r.request("getAgentState", json!({"device": dev("300000")}));
+    assert_eq!(
+        res["result"]["agentStateList"][0]["agentInfo"][0]["agentState"], "agentNotReady",
+        "{res}"
+    );
+    let res = r.request("getAgentState", json!({"device": dev("200000")}));
+    assert_eq!(res["result"]["agentStateList"], json!([]), "{res}");
+}

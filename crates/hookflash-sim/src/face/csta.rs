@@ -148,6 +148,7 @@ pub(crate) fn request(op: &str, arg: &Value) -> Result<Request, Refusal> {
             Ok(Request::MonitorStop { xref })
         }
         "snapshotDevice" => engine(Command::SnapshotDevice(arg_device(arg, "snapshotObject")?)),
+        "getAgentState" => engine(Command::SnapshotDevice(arg_device(arg, "device")?)),
         "snapshotCall" => engine(Command::SnapshotCall(arg_call(arg, "snapshotObject")?)),
         "makeCall" => engine(Command::MakeCall {
             calling: arg_device(arg, "callingDevice")
@@ -228,6 +229,7 @@ pub(crate) fn result_value(op: &str, cmd: &Command, r: &Response) -> Value {
             json!({"conferenceCall": conn_id(id, &d)})
         }
         (Response::Joined(id), _) => json!({"transferredCall": {"callID": hex_of(&id.0)}}),
+        (Response::Device(d), "getAgentState") => agent_state_list(d),
         (Response::Device(d), _) => device_snapshot(d),
         (Response::Call(c), _) => call_snapshot(c),
         _ => json!({"noData": null}),
@@ -243,6 +245,28 @@ fn device_snapshot(d: &DeviceSnapshot) -> Value {
         })
         .collect();
     json!({"crossRefIDorSnapshotData": {"snapshotData": items}})
+}
+
+/// A GetAgentState result: the agent at the device (none for a device without one).
+fn agent_state_list(d: &DeviceSnapshot) -> Value {
+    let list: Vec<Value> = match (&d.agent_id, &d.agent) {
+        (Some(id), Some(state)) => {
+            let logged_on = !matches!(state, AgentState::LoggedOff);
+            let mut entry = json!({"agentID": hex_of(id.as_bytes()), "loggedOn": logged_on});
+            if logged_on {
+                let name = match state {
+                    AgentState::Ready => "agentReady",
+                    AgentState::Busy => "agentBusy",
+                    AgentState::WorkingAfterCall => "agentWorkingAfterCall",
+                    AgentState::NotReady(_) | AgentState::LoggedOff => "agentNotReady",
+                };
+                entry["agentInfo"] = json!([{"agentState": name}]);
+            }
+            vec![entry]
+        }
+        _ => Vec::new(),
+    };
+    json!({"agentStateList": list})
 }
 
 fn call_snapshot(c: &CallSnapshot) -> Value {
