@@ -151,6 +151,9 @@ pub(crate) fn split(input: &Bytes, framing: Framing, max: usize) -> Vec<Piece> {
 }
 
 pub(crate) fn decode(a: &DecodeArgs) -> Result<bool, String> {
+    let Some(protocol) = a.protocol.csta() else {
+        return crate::records::decode(a);
+    };
     let files: Vec<Option<&std::path::PathBuf>> = if a.files.is_empty() {
         vec![None]
     } else {
@@ -162,13 +165,13 @@ pub(crate) fn decode(a: &DecodeArgs) -> Result<bool, String> {
     for f in files {
         let name = f.map_or_else(|| "-".to_owned(), |p| p.display().to_string());
         let input = Bytes::from(read_input(f, a.hex)?);
-        for piece in split_input(a.protocol, &input, a.framing.into(), a.max_pdu) {
+        for piece in split_input(protocol, &input, a.framing.into(), a.max_pdu) {
             match piece {
                 Piece::Pdu {
                     offset,
                     payload,
                     invoke_id,
-                } => match decode_one(a.protocol, &payload, invoke_id, a.max_pdu) {
+                } => match decode_one(protocol, &payload, invoke_id, a.max_pdu) {
                     Ok(p) => {
                         let doc = if a.jer { p.to_jer() } else { p.to_json() };
                         writeln!(out, "{doc}").map_err(|e| e.to_string())?;

@@ -11,6 +11,7 @@ mod analyzer;
 mod bench;
 mod bridge;
 mod demo;
+mod records;
 mod sim;
 mod tap;
 
@@ -50,6 +51,30 @@ enum Protocol {
     CstaXml,
 }
 
+/// What `decode` reads: the CSTA protocols, or AMI and SMDR feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DecodeProtocol {
+    /// CSTA Phase III, ASN.1 BER (ECMA-285) with ROSE and ACSE.
+    CstaBer,
+    /// CSTA Phase III, XML (ECMA-323).
+    CstaXml,
+    /// Asterisk Manager Interface: one JSON document per message (banner, response, event).
+    Ami,
+    /// SMDR/CDR call records (`--format`): one JSON document per record.
+    Smdr,
+}
+
+impl DecodeProtocol {
+    /// The CSTA protocol, if it is one.
+    fn csta(self) -> Option<Protocol> {
+        match self {
+            Self::CstaBer => Some(Protocol::CstaBer),
+            Self::CstaXml => Some(Protocol::CstaXml),
+            Self::Ami | Self::Smdr => None,
+        }
+    }
+}
+
 /// How PDUs are delimited in the input or output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum FramingArg {
@@ -67,7 +92,10 @@ enum FramingArg {
 struct DecodeArgs {
     /// The link protocol.
     #[arg(long, value_enum)]
-    protocol: Protocol,
+    protocol: DecodeProtocol,
+    /// The SMDR record format (ipoffice, panasonic, nec, mitel).
+    #[arg(long)]
+    format: Option<String>,
     /// How PDUs are delimited (for XML, `none` reads one document per `<?xml` declaration).
     #[arg(long, value_enum, default_value = "none")]
     framing: FramingArg,
