@@ -620,3 +620,122 @@ impl Driver for CstaDriver {
             .unwrap_or(Err(Error::LinkDown))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> LinkUrl {
+        s.parse().expect("url")
+    }
+
+    #[test]
+    fn urls_become_client_settings() {
+        let d = CstaDriver::new(
+            "pbx".into(),
+            &url("csta-ber+tcp://cti:s%40cret@pbx:7001?framing=hipath&window=32&request_timeout=2.5&read_idle=40&keep_alive=15"),
+        )
+        .unwrap();
+        assert_eq!(
+            d.config.wire,
+            Wire::Ber {
+                framing: Framing::HiPath,
+                associate: true,
+                credentials: Some(Credentials {
+                    user: "cti".into(),
+                    password: "s@cret".into()
+                }),
+            }
+        );
+        assert_eq!(d.config.monitor_window, 32);
+        assert_eq!(d.config.request_timeout_ms, 2_500);
+        assert_eq!(d.timing.read_idle, Duration::from_secs(40));
+        assert_eq!(d.timing.keep_alive, Duration::from_secs(15));
+        // BER without association, default framing.
+        let d = CstaDriver::new("pbx".into(), &url("csta-ber+tcp://pbx:7001?acse=false")).unwrap();
+        assert!(matches!(
+            d.config.wire,
+            Wire::Ber {
+                framing: Framing::Len2,
+                associate: false,
+                credentials: None
+            }
+        ));
+        // XML: credentials as the login block, the session duration asked for.
+        let d = CstaDriver::new(
+            "pbx".into(),
+            &url("csta-xml+tls://u:p@pbx:4722?session_duration=600&application=crm"),
+        )
+        .unwrap();
+        match &d.config.wire {
+            Wire::Xml(c) => {
+                assert_eq!(c.requested_duration, Duration::from_secs(600));
+                assert_eq!(c.application_id, "crm");
+                assert!(
+                    matches!(&c.login, Login::Avaya { user, password, .. } if user == "u" && password == "p")
+                );
+            }
+            w => panic!("{w:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_options_are_configuration_errors() {
+        for bad in [
+            "csta-ber+tcp://pbx:7001?window=0",
+            "csta-ber+tcp://pbx:7001?window=many",
+            "csta-ber+tcp://pbx:7001?request_timeout=-1",
+            "csta-xml+tcp://pbx:4721?session_duration=0",
+        ] {
+            let r = CstaDriver::new("pbx".into(), &url(bad));
+            assert!(matches!(r, Err(Error::Config(_))), "{bad}: {r:?}");
+        }
+        assert!(matches!(
+            CstaDriver::new("pbx".into(), &url("ami+tcp://pbx:5038")),
+            Err(Error::Unsupported)
+        ));
+    }
+
+    #[test]
+    fn client_errors_map_to_api_errors() {
+        use hookflash_core::model::CallId;
+        let hold = Command::Hold {
+            call: CallId(4),
+            device: "100".into(),
+        };
+        assert!(matches!(
+            error_of(ClientError::InvalidCall, Some(&hold)),
+            Error::InvalidCall(CallId(4))
+        ));
+        assert!(matches!(
+            error_of(ClientError::MonitorLimit, None),
+            Error::MonitorLimit
+        ));
+        assert!(matches!(
+            error_of(ClientError::InvalidDevice("9".into()), None),
+            Error::InvalidDevice(d) if d.as_str() == "9"
+        ));
+        assert!(matches!(
+            error_of(
+                ClientError::Pbx {
+                    code: Some(2),
+                    name: "requestIncompatibleWithObject".into()
+                },
+                None
+            ),
+            Error::Pbx(PbxCause { code: Some(2), .. })
+        ));
+        assert!(matches!(
+            error_of(ClientError::Timeout, None),
+            Error::Timeout
+        ));
+        assert!(matches!(
+            error_of(ClientError::LinkDown, None),
+            Error::LinkDown
+        ));
+        assert!(matches!(
+            error_of(ClientError::NotPermitted, None),
+            Error::NotPermitted
+        ));
+    }
+}
