@@ -752,3 +752,55 @@ fn a_pbx_restart_remonitors_everything() {
     assert_eq!(d.last(), Some(&&DriverEvent::LinkUp { link: "pbx".into() }));
     assert_eq!(c.monitored(), 3);
 }
+
+mod hostile {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn feed(c: &mut Client, bytes: &[u8], cuts: &[usize]) {
+        let mut at = 0;
+        for &cut in cuts {
+            let end = (at + cut).min(bytes.len());
+            c.handle_input(T0, &bytes[at..end]);
+            at = end;
+        }
+        c.handle_input(T0, &bytes[at..]);
+        while c.poll_event().is_some() {}
+        while c.poll_transmit().is_some() {}
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any bytes, cut anywhere, on an associated BER link: no panic, the buffer stays
+        /// within one frame, and a good poll after the garbage is still answered.
+        #[test]
+        fn ber_garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..4096),
+                                    cuts in proptest::collection::vec(0usize..64, 0..32)) {
+            let (mut c, p) = ber_client(4);
+            associate(&mut c, &p);
+            c.monitor(T0, "1001".into());
+            feed(&mut c, &bytes, &cuts);
+            prop_assert!(c.buf.len() <= c.cfg.max_frame + 3);
+            // Resynchronise: a PBX that sends garbage is not trusted to align frames again,
+            // so start a fresh connection and check the client still works.
+            c.handle_disconnect(T0);
+            associate(&mut c, &p);
+            p.send(&mut c, T0, &json!({"rose": "invoke", "invokeId": 5, "operation": "systemStatus", "argument": {"systemStatus": "normal"}}));
+            let sent = p.read(&mut c);
+            prop_assert!(sent.iter().any(|d| d["rose"] == "returnResult" && d["invokeId"] == 5));
+        }
+
+        /// Any bytes on an XML link: no panic.
+        #[test]
+        fn xml_garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..4096),
+                                    cuts in proptest::collection::vec(0usize..64, 0..32)) {
+            let mut c = Client::new(Config::new("x", Wire::Xml(xml_session::Config::default())));
+            c.handle_connect(T0);
+            feed(&mut c, &bytes, &cuts);
+            c.handle_timeout(T0 + 60_000);
+            while c.poll_event().is_some() {}
+        }
+    }
+}
