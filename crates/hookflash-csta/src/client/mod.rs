@@ -488,13 +488,15 @@ impl Client {
     // ------------------------------------------------------------------ application API
 
     /// Monitors `device` (and keeps it monitored across reconnects). The result comes as a
-    /// [`ClientEvent::Monitored`] with the returned id.
+    /// [`ClientEvent::Monitored`] with the returned id: while the link is down, a new device
+    /// fails with [`ClientError::LinkDown`] (and is not kept); one already monitored is kept.
     pub fn monitor(&mut self, now: u64, device: DeviceId) -> RequestId {
         self.now = self.now.max(now);
         let request = self.request_id();
         let associated = self.is_associated();
         let pending = self.monitoring.contains(&device);
         let phase = self.phase;
+        let known = self.wanted.contains_key(&device);
         let w = self.wanted.entry(device.clone()).or_default();
         if w.xref.is_some() && associated {
             self.events.push_back(ClientEvent::Monitored {
@@ -506,11 +508,18 @@ impl Client {
         }
         match phase {
             Phase::Down => {
-                // Kept: the device is monitored once the link is up.
+                // A device monitored before the outage stays monitored (it is restored on the
+                // next association); a new one cannot be asked for now.
+                let result = if known {
+                    Ok(())
+                } else {
+                    self.wanted.remove(&device);
+                    Err(ClientError::LinkDown)
+                };
                 self.events.push_back(ClientEvent::Monitored {
                     request,
                     device,
-                    result: Err(ClientError::LinkDown),
+                    result,
                 });
             }
             Phase::Associating => w.waiters.push(request),

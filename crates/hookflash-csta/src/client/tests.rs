@@ -552,6 +552,24 @@ fn a_disconnect_fails_everything_in_flight_at_once_and_a_reconnect_remonitors() 
             result: Err(ClientError::LinkDown)
         }]
     );
+    // A device monitored before the outage stays monitored; a new one is refused.
+    let kept = c.monitor(T0, "1001".into());
+    let new = c.monitor(T0, "1999".into());
+    assert_eq!(
+        events(&mut c),
+        vec![
+            ClientEvent::Monitored {
+                request: kept,
+                device: "1001".into(),
+                result: Ok(())
+            },
+            ClientEvent::Monitored {
+                request: new,
+                device: "1999".into(),
+                result: Err(ClientError::LinkDown)
+            }
+        ]
+    );
     // Reconnect: every wanted device is monitored again and snapshotted, then the link is up.
     associate(&mut c, &p);
     serve_monitors(&mut c, &p, &[], 10);
@@ -649,8 +667,19 @@ fn xml_session_monitors_and_events() {
     use crate::xml::session::ECMA354_NS;
     let cfg = Config::new("x", Wire::Xml(xml_session::Config::default()));
     let mut c = Client::new(cfg);
-    c.monitor(T0, "200".into());
+    // Asked while the link is down: refused, not kept.
+    let early = c.monitor(T0, "199".into());
+    assert_eq!(
+        events(&mut c),
+        vec![ClientEvent::Monitored {
+            request: early,
+            device: "199".into(),
+            result: Err(ClientError::LinkDown)
+        }]
+    );
     c.handle_connect(T0);
+    // Asked while the session starts: answered once it is up.
+    c.monitor(T0, "200".into());
     let start = c.poll_transmit().unwrap();
     assert!(String::from_utf8_lossy(&start).contains("StartApplicationSession"));
     c.handle_input(T0, &xml_frame(&format!("<StartApplicationSessionPosResponse xmlns=\"{ECMA354_NS}\"><sessionID>S1</sessionID><actualProtocolVersion>http://www.ecma-international.org/standards/ecma-323/csta/ed4</actualProtocolVersion><actualSessionDuration>180</actualSessionDuration></StartApplicationSessionPosResponse>"), 1));
@@ -680,11 +709,8 @@ fn xml_session_monitors_and_events() {
             _ => None,
         })
         .collect();
-    // Asked while the link was down: told so, and monitored once the session is up.
-    assert!(
-        monitored.contains(&("200".into(), Err(ClientError::LinkDown))),
-        "{evs:?}"
-    );
+    assert!(monitored.contains(&("200".into(), Ok(()))), "{evs:?}");
+    assert_eq!(c.wanted().count(), 1);
     assert!(evs.contains(&ClientEvent::Driver(DriverEvent::Monitor {
         link: "x".into(),
         device: "200".into(),
