@@ -51,6 +51,7 @@ mod error;
 pub mod face;
 mod model;
 pub mod net;
+pub mod printer;
 mod rng;
 mod time;
 

@@ -1,0 +1,231 @@
+//! The simulated PBX's SMDR printer: one Avaya IP Office style CSV record per finished call,
+//! made from the ground-truth log, served over TCP to every connected reader (as an IP Office
+//! sends SMDR to a configured TCP receiver).
+//!
+//! [`ipoffice_record`] is pure (truth line in, record out); [`SmdrPrinter`] is the tokio side.
+//! Records carry the call's start, ring and connected times, the caller and called numbers,
+//! the direction and the answering extension, so a records-only link can be checked against
+//! the same truth as the live CSTA links: calling, called, answered or not, answered by.
+
+use std::net::SocketAddr;
+
+use serde_json::Value;
+use tokio::{
+    io::AsyncWriteExt,
+    net::TcpListener,
+    sync::{broadcast, watch},
+};
+
+/// The trunk line the printer names as the outside party.
+const TRUNK: &str = "T9001";
+
+/// `2026-11-23T14:00:00.250Z` → (`2026/11/23 14:00:00`, milliseconds since the epoch).
+fn parse_time(s: &str) -> Option<(String, i64)> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (h, mi, se) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    let ms = s
+        .get(20..23)
+        .and_then(|m| m.parse::<i64>().ok())
+        .unwrap_or(0);
+    // Days from the civil date (proleptic Gregorian).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let epoch_ms = ((days * 86_400 + h * 3600 + mi * 60 + se) * 1000) + ms;
+    Some((
+        format!("{y:04}/{mo:02}/{d:02} {h:02}:{mi:02}:{se:02}"),
+        epoch_ms,
+    ))
+}
+
+fn hms(secs: i64) -> String {
+    let s = secs.max(0);
+    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// Whether a number is one of the PBX's own extensions (not an outside number).
+fn internal(n: &str) -> bool {
+    !n.is_empty() && !n.starts_with('+') && n.len() <= 7
+}
+
+/// The IP Office SMDR record for a truth `call` line (`None` for other lines). `call_id` is
+/// the record's Call ID field.
+pub fn ipoffice_record(truth: &str, call_id: u64) -> Option<String> {
+    let v: Value = serde_json::from_str(truth).ok()?;
+    if v.get("kind")?.as_str()? != "call" {
+        return None;
+    }
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
+    let calling = s("calling");
+    let called = s("called");
+    let (start, offered) = parse_time(s("offered_at"))?;
+    let (_, ended) = parse_time(s("ended_at"))?;
+    let answered = v
+        .get("answered_at")
+        .and_then(Value::as_str)
+        .and_then(parse_time)
+        .map(|(_, t)| t);
+    let answered_by = v.get("answered_by").and_then(Value::as_str);
+    let ring_ms = answered.unwrap_or(ended) - offered;
+    // An answered call shows at least one second connected (that is how the format says
+    // "answered").
+    let connected = answered
+        .map_or(0, |a| ((ended - a) + 999) / 1000)
+        .max(i64::from(answered.is_some()));
+    let both_internal = internal(calling) && internal(called);
+    let direction = if internal(calling) && !both_internal {
+        "O"
+    } else {
+        "I"
+    };
+    let ext = match (answered_by, direction) {
+        (Some(a), _) => a,
+        (None, "O") => calling,
+        (None, _) => called,
+    };
+    let party1 = format!("E{ext}");
+    let party2 = if both_internal {
+        format!("E{}", if ext == calling { called } else { calling })
+    } else {
+        TRUNK.to_owned()
+    };
+    let field = |x: &str| x.replace(',', " ");
+    Some(format!(
+        "{start},{},{},{},{direction},{},{},,{},{call_id},0,{party1},,{party2},,0,0\r\n",
+        hms(connected),
+        (ring_ms.max(0) + 500) / 1000,
+        field(calling),
+        field(called),
+        field(called),
+        u8::from(both_internal),
+    ))
+}
+
+/// The SMDR printer: every reader connected over TCP receives every record from then on.
+#[derive(Debug)]
+pub struct SmdrPrinter {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+}
+
+impl SmdrPrinter {
+    /// Listens on `listen` and prints a record for every finished call in `truth` (from
+    /// [`crate::net::SimServer::truth`]).
+    pub async fn start(
+        listen: SocketAddr,
+        mut truth: broadcast::Receiver<String>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        let local_addr = listener.local_addr()?;
+        let (stop, mut stopped) = watch::channel(false);
+        let (records, _) = broadcast::channel::<String>(4096);
+        let tx = records.clone();
+        let mut stop_feed = stopped.clone();
+        tokio::spawn(async move {
+            let mut next_id: u64 = 1_000_001;
+            loop {
+                tokio::select! {
+                    line = truth.recv() => match line {
+                        Ok(line) => {
+                            if let Some(r) = ipoffice_record(&line, next_id) {
+                                next_id += 1;
+                                let _ = tx.send(r);
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                    _ = stop_feed.changed() => break,
+                }
+            }
+        });
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((mut sock, _)) = accepted else { continue };
+                        let mut rx = records.subscribe();
+                        let mut stop_conn = stopped.clone();
+                        tokio::spawn(async move {
+                            loop {
+                                tokio::select! {
+                                    r = rx.recv() => match r {
+                                        Ok(rec) => {
+                                            if sock.write_all(rec.as_bytes()).await.is_err() {
+                                                break;
+                                            }
+                                        }
+                                        // A reader too slow for the PBX loses records, as
+                                        // on a real printer port.
+                                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                                        Err(broadcast::error::RecvError::Closed) => break,
+                                    },
+                                    _ = stop_conn.changed() => break,
+                                }
+                            }
+                        });
+                    }
+                    _ = stopped.changed() => break,
+                }
+            }
+        });
+        Ok(Self { local_addr, stop })
+    }
+
+    /// Where readers connect.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops printing and closes every reader.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for SmdrPrinter {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answered_inbound_call() {
+        let line = r#"{"kind":"call","calling":"+4930123456","called":"6000","answered_by":"300001","agent":"A300001","queue":"6000","outcome":"answered","transfers":[],"conferenced":false,"offered_at":"2026-11-23T14:00:00.250Z","answered_at":"2026-11-23T14:00:04.250Z","ended_at":"2026-11-23T14:01:09.000Z"}"#;
+        let r = ipoffice_record(line, 1_000_001).unwrap();
+        assert_eq!(
+            r,
+            "2026/11/23 14:00:00,00:01:05,4,+4930123456,I,6000,6000,,0,1000001,0,E300001,,T9001,,0,0\r\n"
+        );
+    }
+
+    #[test]
+    fn unanswered_and_internal_calls() {
+        let line = r#"{"kind":"call","calling":"+4930123456","called":"200001","answered_by":null,"outcome":"no-answer","offered_at":"2026-11-23T14:00:00.000Z","answered_at":null,"ended_at":"2026-11-23T14:00:20.000Z"}"#;
+        let r = ipoffice_record(line, 7).unwrap();
+        assert!(
+            r.starts_with("2026/11/23 14:00:00,00:00:00,20,+4930123456,I,200001,"),
+            "{r}"
+        );
+        let line = r#"{"kind":"call","calling":"200000","called":"200001","answered_by":"200001","outcome":"answered","offered_at":"2026-11-23T14:00:00.000Z","answered_at":"2026-11-23T14:00:00.400Z","ended_at":"2026-11-23T14:00:00.900Z"}"#;
+        let r = ipoffice_record(line, 8).unwrap();
+        assert!(
+            r.contains(",00:00:01,0,200000,I,200001,200001,,1,8,0,E200001,,E200000,"),
+            "{r}"
+        );
+        assert_eq!(ipoffice_record(r#"{"kind":"agent"}"#, 1), None);
+        assert_eq!(ipoffice_record("not json", 1), None);
+    }
+}
