@@ -28,8 +28,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use bytes::Bytes;
 use hookflash_core::command::Command;
-use hookflash_core::driver::{DriverEvent, SnapshotEntry};
-use hookflash_core::model::{CallId, DeviceId, LinkId, NativeCallId};
+use hookflash_core::driver::{AgentEventKind, DriverEvent, SnapshotEntry};
+use hookflash_core::model::{AgentId, CallId, DeviceId, LinkId, NativeCallId};
 use serde_json::{Value, json};
 
 use crate::framing::{self, Framing, InvokeIds};
@@ -208,6 +208,7 @@ enum What {
     KeepAlive,
     Monitor(DeviceId),
     Snapshot(DeviceId),
+    AgentState(DeviceId),
     Stop(DeviceId, RequestId),
     Command(RequestId, bool),
 }
@@ -222,6 +223,7 @@ struct Pending {
 enum Job {
     Monitor(DeviceId),
     Snapshot(DeviceId),
+    AgentState(DeviceId),
 }
 
 #[derive(Debug, Default, Clone)]
@@ -254,6 +256,8 @@ pub struct Client {
     last_call_event: HashMap<NativeCallId, DriverEvent>,
     /// Devices with a monitor request queued or in flight.
     monitoring: HashSet<DeviceId>,
+    /// The device each agent is logged on at, as the PBX reported it.
+    agent_devices: HashMap<String, DeviceId>,
 }
 
 impl Client {
@@ -284,6 +288,7 @@ impl Client {
             now: 0,
             last_call_event: HashMap::new(),
             monitoring: HashSet::new(),
+            agent_devices: HashMap::new(),
         }
     }
 
@@ -482,6 +487,20 @@ impl Client {
     }
 
     fn driver(&mut self, ev: DriverEvent) {
+        if let DriverEvent::Agent {
+            agent,
+            event:
+                AgentEventKind::LoggedOn {
+                    device: Some(device),
+                    ..
+                },
+            ..
+        } = &ev
+            && (self.agent_devices.len() < MAX_TRACKED_CALLS
+                || self.agent_devices.contains_key(agent.as_str()))
+        {
+            self.agent_devices.insert(agent.to_string(), device.clone());
+        }
         self.events.push_back(ClientEvent::Driver(ev));
     }
 
@@ -556,7 +575,7 @@ impl Client {
         }
         self.monitoring.remove(&device);
         self.jobs.retain(|j| match j {
-            Job::Monitor(d) | Job::Snapshot(d) => *d != device,
+            Job::Monitor(d) | Job::Snapshot(d) | Job::AgentState(d) => *d != device,
         });
         match w.xref {
             Some(xref) if self.is_associated() => {
@@ -599,7 +618,16 @@ impl Client {
         self.now = self.now.max(now);
         let request = self.request_id();
         let sent = if self.is_associated() {
-            requests::request_for(command, native).and_then(|r| {
+            let agent_device = match command {
+                Command::AgentLogout { agent }
+                | Command::AgentReady { agent }
+                | Command::AgentNotReady { agent, .. }
+                | Command::AgentAfterCallWork { agent } => {
+                    self.agent_devices.get(agent.as_str()).cloned()
+                }
+                _ => None,
+            };
+            requests::request_for_agent_at(command, native, agent_device.as_ref()).and_then(|r| {
                 self.invoke(
                     now,
                     r.service,
@@ -766,6 +794,11 @@ impl Client {
                     "snapshotDevice",
                     json!({"snapshotObject": requests::device_id(d.as_str())}),
                     What::Snapshot(d),
+                ),
+                Job::AgentState(d) => (
+                    "getAgentState",
+                    json!({"device": requests::device_id(d.as_str())}),
+                    What::AgentState(d),
                 ),
             };
             match self.invoke(now, service, arg, what.clone()) {
@@ -1052,9 +1085,69 @@ impl Client {
                     .collect();
                 self.driver(DriverEvent::DeviceSnapshot {
                     link: self.cfg.link.clone(),
-                    device,
+                    device: device.clone(),
                     calls,
                 });
+                // Then who is logged on there: agents that logged on before this link came up
+                // are known from this answer only.
+                self.jobs.push_back(Job::AgentState(device));
+            }
+            What::AgentState(device) => {
+                self.windowed = self.windowed.saturating_sub(1);
+                if !self.wanted.contains_key(&device) {
+                    return;
+                }
+                let list = result
+                    .get("agentStateList")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                for entry in list.iter().take(64) {
+                    let Some(agent) = entry.get("agentID").and_then(crate::mapping::agent_id_of)
+                    else {
+                        continue;
+                    };
+                    let agent = AgentId::from(agent.as_str());
+                    if entry.get("loggedOn").and_then(Value::as_bool) != Some(true) {
+                        self.driver(DriverEvent::Agent {
+                            link: self.cfg.link.clone(),
+                            agent,
+                            event: AgentEventKind::LoggedOff,
+                        });
+                        continue;
+                    }
+                    let info = entry.pointer("/agentInfo/0");
+                    let queues = info
+                        .and_then(|i| i.get("acdGroup"))
+                        .and_then(crate::mapping::device)
+                        .into_iter()
+                        .map(Into::into)
+                        .collect();
+                    self.driver(DriverEvent::Agent {
+                        link: self.cfg.link.clone(),
+                        agent: agent.clone(),
+                        event: AgentEventKind::LoggedOn {
+                            device: Some(device.clone()),
+                            queues,
+                        },
+                    });
+                    let state = match info
+                        .and_then(|i| i.get("agentState"))
+                        .and_then(Value::as_str)
+                    {
+                        Some("agentReady") => Some(AgentEventKind::Ready),
+                        Some("agentNotReady") => Some(AgentEventKind::NotReady { reason: None }),
+                        Some("agentWorkingAfterCall") => Some(AgentEventKind::WorkingAfterCall),
+                        _ => None,
+                    };
+                    if let Some(event) = state {
+                        self.driver(DriverEvent::Agent {
+                            link: self.cfg.link.clone(),
+                            agent,
+                            event,
+                        });
+                    }
+                }
             }
             What::Stop(device, request) => {
                 self.events.push_back(ClientEvent::Unmonitored {
@@ -1100,7 +1193,7 @@ impl Client {
                     });
                 }
             }
-            What::Snapshot(_) => {
+            What::Snapshot(_) | What::AgentState(_) => {
                 self.windowed = self.windowed.saturating_sub(1);
             }
             What::Stop(device, request) => {

@@ -43,6 +43,17 @@ pub fn request_for(
     command: &Command,
     native_ids: &HashMap<CallId, NativeCallId>,
 ) -> Result<Request, ClientError> {
+    request_for_agent_at(command, native_ids, None)
+}
+
+/// As [`request_for`], with the device the agent of an agent command is logged on at (learned
+/// from the PBX's agent events and `GetAgentState` answers); without one, the agent id stands
+/// for its device.
+pub fn request_for_agent_at(
+    command: &Command,
+    native_ids: &HashMap<CallId, NativeCallId>,
+    agent_device: Option<&DeviceId>,
+) -> Result<Request, ClientError> {
     let n = |c: CallId| native(native_ids, c);
     let conn = |c: CallId, d: &DeviceId| -> Result<Value, ClientError> {
         Ok(connection_id(n(c)?, d.as_str()))
@@ -173,22 +184,30 @@ pub fn request_for(
             }
             plain("setAgentState", arg)
         }
-        Command::AgentLogout { agent } => plain("setAgentState", agent_state(agent, "loggedOff")),
-        Command::AgentReady { agent } => plain("setAgentState", agent_state(agent, "ready")),
-        Command::AgentNotReady { agent, .. } => {
-            plain("setAgentState", agent_state(agent, "notReady"))
+        Command::AgentLogout { agent } => plain(
+            "setAgentState",
+            agent_state(agent, agent_device, "loggedOff"),
+        ),
+        Command::AgentReady { agent } => {
+            plain("setAgentState", agent_state(agent, agent_device, "ready"))
         }
-        Command::AgentAfterCallWork { agent } => {
-            plain("setAgentState", agent_state(agent, "workingAfterCall"))
-        }
+        Command::AgentNotReady { agent, .. } => plain(
+            "setAgentState",
+            agent_state(agent, agent_device, "notReady"),
+        ),
+        Command::AgentAfterCallWork { agent } => plain(
+            "setAgentState",
+            agent_state(agent, agent_device, "workingAfterCall"),
+        ),
         _ => return Err(ClientError::Unsupported),
     })
 }
 
-/// Agent commands name the agent's device: CSTA sets agent state per device, and the agent id
-/// doubles as its device (the usual ACD configuration).
-fn agent_state(agent: &DeviceId, state: &str) -> Value {
-    json!({"device": device_id(agent.as_str()), "requestedAgentState": state, "agentID": hex(agent.as_str())})
+/// Agent commands name the agent's device: CSTA sets agent state per device. Where the device
+/// is not known, the agent id doubles as its device (a common ACD configuration).
+fn agent_state(agent: &DeviceId, device: Option<&DeviceId>, state: &str) -> Value {
+    let device = device.unwrap_or(agent);
+    json!({"device": device_id(device.as_str()), "requestedAgentState": state, "agentID": hex(agent.as_str())})
 }
 
 /// An OCTET STRING value (JER hex) of text.

@@ -1,7 +1,7 @@
 //! Scenario tests: a scripted PBX peer (built from this crate's codec) against the client.
 
 use bytes::Bytes;
-use hookflash_core::driver::{CallEventKind, DriverEvent};
+use hookflash_core::driver::{AgentEventKind, CallEventKind, DriverEvent};
 use hookflash_core::model::ConnectionState;
 use serde_json::{Value, json};
 
@@ -204,6 +204,20 @@ fn serve_monitors(c: &mut Client, p: &Peer, invalid: &[&str], limit: usize) -> u
                         json!({"crossRefIDorSnapshotData": {"snapshotData": data}}),
                     )
                 }
+                "getAgentState" => {
+                    let dev = req["argument"]["device"]["deviceIdentifier"]["dialingNumber"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned();
+                    // Agent A1001 logged on (not ready) at 1001 before the link came up.
+                    let list = if dev == "1001" {
+                        json!([{"agentID": "4131303031", "loggedOn": true,
+                            "agentInfo": [{"agentState": "agentNotReady"}]}])
+                    } else {
+                        json!([])
+                    };
+                    result(iid, "getAgentState", json!({"agentStateList": list}))
+                }
                 other => panic!("unexpected {other}"),
             };
             p.send(c, T0, &answer);
@@ -258,9 +272,48 @@ fn monitors_are_pipelined_in_a_window_with_per_device_results_and_snapshots() {
     assert_eq!(s1001.1.len(), 1);
     assert_eq!(s1001.1[0].call.as_str(), "00AB");
     assert_eq!(s1001.1[0].state, ConnectionState::Alerting);
+    // The agent logged on at 1001 before the link came up is learned from GetAgentState.
+    let agents: Vec<_> = driver_events(&evs)
+        .into_iter()
+        .filter_map(|e| match e {
+            DriverEvent::Agent { agent, event, .. } => Some((agent.to_string(), event.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        agents,
+        vec![
+            (
+                "A1001".to_owned(),
+                AgentEventKind::LoggedOn {
+                    device: Some("1001".into()),
+                    queues: vec![]
+                }
+            ),
+            (
+                "A1001".to_owned(),
+                AgentEventKind::NotReady { reason: None }
+            ),
+        ]
+    );
     assert_eq!(c.monitored(), 250);
     // Refused devices are not kept.
     assert_eq!(c.wanted().count(), 250);
+    // Agent commands name the agent's device, not the agent id.
+    p.read(&mut c);
+    c.execute(
+        T0,
+        &Command::AgentReady {
+            agent: "A1001".into(),
+        },
+        &HashMap::new(),
+    );
+    let req = p.read(&mut c).pop().expect("a setAgentState request");
+    assert_eq!(req["operation"], "setAgentState", "{req}");
+    assert_eq!(
+        req["argument"]["device"]["deviceIdentifier"]["dialingNumber"], "1001",
+        "{req}"
+    );
 }
 
 #[test]
@@ -696,6 +749,11 @@ fn xml_session_monitors_and_events() {
     assert!(String::from_utf8_lossy(&snap).contains("<SnapshotDevice"));
     let sid: u16 = std::str::from_utf8(&snap[4..8]).unwrap().parse().unwrap();
     c.handle_input(T0, &xml_frame(&format!("<SnapshotDeviceResponse xmlns=\"{ns}\"><crossRefIDorSnapshotData><snapshotData/></crossRefIDorSnapshotData></SnapshotDeviceResponse>"), sid));
+    // Then who is logged on there; a PBX that cannot say refuses, and the link comes up anyway.
+    let ga = c.poll_transmit().unwrap();
+    assert!(String::from_utf8_lossy(&ga).contains("<GetAgentState"));
+    let gid: u16 = std::str::from_utf8(&ga[4..8]).unwrap().parse().unwrap();
+    c.handle_input(T0, &xml_frame(&format!("<CSTAErrorCode xmlns=\"{ns}\"><operation>invalidDeviceID</operation></CSTAErrorCode>"), gid));
     // The second device is refused.
     c.handle_input(T0, &xml_frame(&format!("<CSTAErrorCode xmlns=\"{ns}\"><operation>invalidDeviceID</operation></CSTAErrorCode>"), id2));
     c.handle_input(T0, &xml_frame(&format!("<HeldEvent xmlns=\"{ns}\"><monitorCrossRefID>0A</monitorCrossRefID><heldConnection><callID>02</callID><deviceID>200</deviceID></heldConnection><holdingDevice><deviceIdentifier>200</deviceIdentifier></holdingDevice><cause>normal</cause></HeldEvent>"), 9999));
