@@ -60,9 +60,7 @@ async fn call_records_equal_the_simulators_truth() {
         mix: OutcomeMix {
             answered: 60,
             abandoned: 10,
-            // A busy extension reaches the bridge as a failed leg whose call never ends (the
-            // caller is outside and unmonitored): left out until the link reports the end.
-            busy: 0,
+            busy: 5,
             no_answer: 5,
             consult_transfer: 5,
             blind_transfer: 5,

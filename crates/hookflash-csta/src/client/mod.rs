@@ -1231,7 +1231,7 @@ fn csta_versions() -> Value {
 
 /// The AARQ: the CSTA application context, the CSTA versions and, with credentials, the
 /// authentication the HiPath and Panasonic links expect (sender-acse-requirements =
-/// authentication; calling-authentication-value = external { [0] { user, password } }).
+/// authentication; calling-authentication-value = external { \[0\] { user, password } }).
 pub fn aarq(credentials: Option<&Credentials>) -> Pdu {
     let mut apdu = json!({
         "protocol-version": {"value": "80", "length": 1},
