@@ -2384,17 +2384,22 @@ impl Engine {
                         ));
                     }
                 }
-                let (agent, agent_id) = match dv.kind {
+                let (agent, agent_id, agent_group) = match dv.kind {
                     DevKind::Agent(a) => match self.agents.get(a) {
-                        Some(x) => (Some(x.state.clone()), Some(x.id.clone())),
-                        None => (None, None),
+                        Some(x) => (
+                            Some(x.state.clone()),
+                            Some(x.id.clone()),
+                            self.group_dn(x.group),
+                        ),
+                        None => (None, None, None),
                     },
-                    _ => (None, None),
+                    _ => (None, None, None),
                 };
                 Ok(Response::Device(DeviceSnapshot {
                     connections,
                     agent,
                     agent_id,
+                    agent_group,
                 }))
             }
             Command::SnapshotCall(id) => {

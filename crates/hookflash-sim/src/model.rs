@@ -492,6 +492,8 @@ pub struct DeviceSnapshot {
     pub agent: Option<AgentState>,
     /// The id of the agent at the device, when it is an agent's.
     pub agent_id: Option<String>,
+    /// The ACD group the agent works in.
+    pub agent_group: Option<String>,
 }
 
 /// A call snapshot: its connections.

@@ -1232,6 +1232,11 @@ fn ber_get_agent_state_names_the_agent_and_its_state() {
         res["result"]["agentStateList"][0]["agentInfo"][0]["agentState"], "agentNotReady",
         "{res}"
     );
+    assert_eq!(
+        res["result"]["agentStateList"][0]["agentInfo"][0]["acdGroup"],
+        dev("6000"),
+        "{res}"
+    );
     let res = r.request("getAgentState", json!({"device": dev("200000")}));
     assert_eq!(res["result"]["agentStateList"], json!([]), "{res}");
 }

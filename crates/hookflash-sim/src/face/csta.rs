@@ -260,7 +260,11 @@ fn agent_state_list(d: &DeviceSnapshot) -> Value {
                     AgentState::WorkingAfterCall => "agentWorkingAfterCall",
                     AgentState::NotReady(_) | AgentState::LoggedOff => "agentNotReady",
                 };
-                entry["agentInfo"] = json!([{"agentState": name}]);
+                let mut info = json!({"agentState": name});
+                if let Some(g) = &d.agent_group {
+                    info["acdGroup"] = device_id(g);
+                }
+                entry["agentInfo"] = json!([info]);
             }
             vec![entry]
         }
