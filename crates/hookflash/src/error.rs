@@ -58,6 +58,13 @@ pub enum Error {
     /// The link layer failed for good (a non-recoverable error).
     #[error("link failure: {0}")]
     Link(hookflash_link::LinkError),
+    /// The PBX refused the link's login (ACSE association or application session), with the
+    /// reason it gave: the credentials or the configuration are wrong, so the link stops.
+    #[error("the PBX refused the login: {reason}")]
+    LoginRefused {
+        /// The PBX's reason, as it sent it.
+        reason: String,
+    },
     /// The [`crate::Cti`] has shut down.
     #[error("the Cti handle is shut down")]
     Closed,

@@ -667,7 +667,10 @@ async fn wrong_credentials_end_the_run() {
     let r = tokio::time::timeout(Duration::from_secs(10), d.run(sink))
         .await
         .expect("gives up");
-    assert!(matches!(r, Err(hookflash::Error::Pbx(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(hookflash::Error::LoginRefused { .. })),
+        "{r:?}"
+    );
     server.shutdown().await;
 }
 

@@ -375,10 +375,9 @@ impl AmiDriver {
                     }
                     SessionEvent::LoginFailed(e) => {
                         return Err(match e {
-                            hookflash_ami::Error::LoginFailed { message } => Error::Pbx(PbxCause {
-                                code: None,
-                                name: message,
-                            }),
+                            hookflash_ami::Error::LoginFailed { message } => {
+                                Error::LoginRefused { reason: message }
+                            }
                             other => ami_error(other),
                         });
                     }
@@ -539,10 +538,7 @@ fn ami_error(e: hookflash_ami::Error) -> Error {
             code: None,
             name: message,
         }),
-        hookflash_ami::Error::LoginFailed { message } => Error::Pbx(PbxCause {
-            code: None,
-            name: message,
-        }),
+        hookflash_ami::Error::LoginFailed { message } => Error::LoginRefused { reason: message },
         _ => Error::NotPermitted,
     }
 }
@@ -606,7 +602,7 @@ impl Driver for AmiDriver {
             let was_up = std::mem::replace(&mut self.shared().up, false);
             match result {
                 Ok(()) | Err(Error::Closed) => return Ok(()),
-                Err(e @ Error::Pbx(_)) if !was_up => return Err(e),
+                Err(e @ Error::LoginRefused { .. }) if !was_up => return Err(e),
                 Err(_) => {}
             }
             if sink

@@ -399,10 +399,9 @@ impl Task<'_> {
                     }
                 }
                 ClientEvent::Refused { reason } => {
-                    end = Some(End::Fatal(Error::Pbx(PbxCause {
-                        code: None,
-                        name: format!("login refused: {reason}"),
-                    })));
+                    end = Some(End::Fatal(Error::LoginRefused {
+                        reason: reason.to_string(),
+                    }));
                 }
                 ClientEvent::Lost if end.is_none() => end = Some(End::Retry),
                 ClientEvent::Malformed { .. } => {
