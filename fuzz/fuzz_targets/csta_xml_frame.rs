@@ -2,8 +2,6 @@
 //! framing: no panic, bounded buffering, and every frame is either a message or reported.
 #![no_main]
 
-use std::time::{Duration, Instant};
-
 use hookflash_csta::framing::{self, Framing};
 use hookflash_csta::xml::session::{Config, Session};
 use libfuzzer_sys::fuzz_target;
@@ -12,14 +10,15 @@ fuzz_target!(|data: &[u8]| {
     let Some((&cut, rest)) = data.split_first() else {
         return;
     };
-    let t0 = Instant::now();
+    // Times are milliseconds on the caller's clock.
+    let t0: u64 = 1_000_000;
     let mut s = Session::new(Config::default());
     s.start(t0);
     for (i, chunk) in rest.chunks(usize::from(cut).max(1)).enumerate() {
-        s.handle_input(t0 + Duration::from_millis(i as u64), chunk);
+        s.handle_input(t0 + i as u64, chunk);
         while s.poll_event().is_some() {}
         while s.poll_transmit().is_some() {}
-        s.handle_timeout(t0 + Duration::from_secs(i as u64));
+        s.handle_timeout(t0 + 1000 * i as u64);
     }
     let mut pos = 0;
     while pos < rest.len() {
