@@ -115,15 +115,16 @@ impl TlsFiles {
     }
 }
 
-/// A client configuration that verifies the server against `pem.ca` and presents
-/// `pem.cert`/`pem.key` when both are given. Without a CA there is nothing to trust: an error
-/// (this crate ships no public root store; PBX certificates come from private CAs).
+/// A client configuration that verifies the server (always) and presents `pem.cert`/`pem.key`
+/// when both are given. The server is checked against `pem.ca` when given (PBX certificates
+/// usually come from a private CA), otherwise against the public web PKI roots.
 pub fn client_config(pem: &TlsPem) -> Result<Arc<ClientConfig>, LinkError> {
-    let ca = pem.ca.as_deref().ok_or(LinkError::CertFile {
-        path: "ca".to_owned(),
-        kind: CertFileError::Empty,
-    })?;
-    let roots = roots_from_pem(ca, "ca")?;
+    let roots = match pem.ca.as_deref() {
+        Some(ca) => roots_from_pem(ca, "ca")?,
+        None => RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        },
+    };
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots);

@@ -231,8 +231,22 @@ async fn tls_with_the_wrong_ca_fails() {
     assert!(matches!(err, LinkError::Tls(_)), "{err:?}");
     assert!(!err.is_recoverable());
     assert!(server.await.unwrap().is_err());
-    // And no CA at all is a configuration error, not an unverified link.
-    assert!(transport::client_config(&TlsPem::default()).is_err());
+}
+
+#[tokio::test]
+async fn tls_without_a_ca_trusts_the_public_roots_only() {
+    // No CA named: the public web PKI roots are trusted, never nothing-at-all, so a PBX with a
+    // privately issued certificate is still refused.
+    let p = pki();
+    let (port, server) = tls_server(p.server.clone()).await;
+    let client = transport::client_config(&TlsPem::default()).unwrap();
+    let Err(err) = transport::connect_tls("localhost", port, client, Duration::from_secs(5)).await
+    else {
+        panic!("an unverified certificate was accepted")
+    };
+    assert!(matches!(err, LinkError::Tls(_)), "{err:?}");
+    assert!(!err.is_recoverable());
+    assert!(server.await.unwrap().is_err());
 }
 
 /// Pseudo-terminal tests run one at a time.

@@ -600,7 +600,7 @@ async fn tls_without_the_ca_is_refused() {
     )
     .await;
     let addr = server.local_addr().unwrap();
-    // No CA at all: nothing to trust.
+    // No CA named: only the public roots are trusted, and they never issued this certificate.
     let url: LinkUrl = format!("csta-ber+tls://cti:s3cret@localhost:{}", addr.port())
         .parse()
         .unwrap();
