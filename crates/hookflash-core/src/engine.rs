@@ -1046,11 +1046,21 @@ impl Engine {
             && call.leg(&transferring).is_none()
             && call.transfers.last().is_some_and(|t| {
                 t.from.as_ref() == Some(&transferring)
-                    && (t.to == transferred_to || transferred_to.is_none())
+                    && (t.to == transferred_to || transferred_to.is_none() || t.to.is_none())
             });
         if repeat {
             if let Some(n) = &new_call {
                 self.add_alias(link, id, n);
+            }
+            // A copy may name the target the first report left out.
+            let c = &mut self.calls.get_mut(&id).expect("live call").call;
+            if let (Some(last), Some(to)) = (c.transfers.last_mut(), &transferred_to)
+                && last.to.is_none()
+            {
+                last.to = Some(to.clone());
+                if c.leg(to).is_none() {
+                    self.set_leg(at, id, to, ConnectionState::Alerting);
+                }
             }
             return;
         }

@@ -559,6 +559,28 @@ fn a_transfer_reported_by_every_monitor_counts_once() {
     );
     let c = s.e.call(hookflash_core::model::CallId(1)).unwrap();
     assert_eq!(c.transfers.len(), 2);
+    // A copy that names the target the first report left out completes the record.
+    s.call(
+        "Z3",
+        C::Transferred {
+            secondary: None,
+            new_call: None,
+            transferring: "1001".into(),
+            transferred_to: None,
+        },
+    );
+    s.call(
+        "Z3",
+        C::Transferred {
+            secondary: None,
+            new_call: None,
+            transferring: "1001".into(),
+            transferred_to: Some("1003".into()),
+        },
+    );
+    let c = s.e.call(hookflash_core::model::CallId(1)).unwrap();
+    assert_eq!(c.transfers.len(), 3, "{:?}", c.transfers);
+    assert_eq!(c.transfers[2].to.as_deref(), Some("1003"));
 }
 
 #[test]
