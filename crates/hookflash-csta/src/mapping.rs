@@ -102,11 +102,7 @@ pub fn cause(name: &str) -> Cause {
 }
 
 /// An agent id: its octets as text when they are printable (they usually are), hex otherwise.
-pub(crate) fn agent_id_of(v: &Value) -> Option<String> {
-    agent_id(v)
-}
-
-fn agent_id(v: &Value) -> Option<String> {
+pub(crate) fn agent_id(v: &Value) -> Option<String> {
     let hex = v.as_str()?;
     let bytes = crate::ber::parse_hex(hex)?;
     match String::from_utf8(bytes) {

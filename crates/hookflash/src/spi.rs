@@ -210,6 +210,11 @@ impl EventSink {
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
+
+    /// Waits until nobody listens any more.
+    pub async fn closed(&self) {
+        self.tx.closed().await;
+    }
 }
 
 /// The wall clock, in milliseconds since the Unix epoch (the core's [`Timestamp`]).

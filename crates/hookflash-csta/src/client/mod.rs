@@ -1103,7 +1103,7 @@ impl Client {
                     .cloned()
                     .unwrap_or_default();
                 for entry in list.iter().take(64) {
-                    let Some(agent) = entry.get("agentID").and_then(crate::mapping::agent_id_of)
+                    let Some(agent) = entry.get("agentID").and_then(crate::mapping::agent_id)
                     else {
                         continue;
                     };

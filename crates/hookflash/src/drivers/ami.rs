@@ -430,7 +430,7 @@ impl AmiDriver {
                     }
                 }
                 () = sleep_until(deadline) => session.handle_timeout(clock.now_ms()),
-                () = sink_closed(sink) => return Ok(()),
+                () = sink.closed() => return Ok(()),
             }
         }
     }
@@ -547,12 +547,6 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
-    }
-}
-
-async fn sink_closed(sink: &EventSink) {
-    while !sink.is_closed() {
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
