@@ -63,4 +63,4 @@ pub use model::{
     LocalConnectionState, MonitorEvent, Output, Response, SystemStatus,
 };
 pub use rng::SplitMix64;
-pub use time::format_rfc3339;
+pub use time::{format_rfc3339, parse_rfc3339};

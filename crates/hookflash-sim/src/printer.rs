@@ -21,29 +21,9 @@ const TRUNK: &str = "T9001";
 
 /// `2026-11-23T14:00:00.250Z` → (`2026/11/23 14:00:00`, milliseconds since the epoch).
 fn parse_time(s: &str) -> Option<(String, i64)> {
-    let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
-    let (h, mi, se) = (n(11..13)?, n(14..16)?, n(17..19)?);
-    let ms = s
-        .get(20..23)
-        .and_then(|m| m.parse::<i64>().ok())
-        .unwrap_or(0);
-    // Days from the civil date (proleptic Gregorian).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let epoch_ms = ((days * 86_400 + h * 3600 + mi * 60 + se) * 1000) + ms;
-    Some((
-        format!("{y:04}/{mo:02}/{d:02} {h:02}:{mi:02}:{se:02}"),
-        epoch_ms,
-    ))
+    let ms = crate::time::parse_rfc3339(s)?;
+    let shown = format!("{} {}", s.get(0..10)?.replace('-', "/"), s.get(11..19)?);
+    Some((shown, ms))
 }
 
 fn hms(secs: i64) -> String {

@@ -31,9 +31,58 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Reads what [`format_rfc3339`] writes (`2026-11-23T14:00:00.250Z`, UTC, milliseconds
+/// optional) back into milliseconds since the Unix epoch; `None` for anything else.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (h, mi, se) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let ms = if b.get(19) == Some(&b'.') {
+        n(20..23)?
+    } else {
+        0
+    };
+    Some((days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se) * 1000 + ms)
+}
+
+/// Howard Hinnant's civil-to-days algorithm, the inverse of [`civil_from_days`].
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_reads_what_format_writes() {
+        for (secs, ms) in [(0, 0), (951_782_400, 0), (1_795_442_400, 1_250), (-1, 0)] {
+            let text = format_rfc3339(secs, ms);
+            assert_eq!(
+                parse_rfc3339(&text),
+                Some(secs * 1000 + ms as i64),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_rfc3339("2026-11-23T14:00:00Z"),
+            Some(1_795_442_400_000)
+        );
+        assert_eq!(parse_rfc3339("2026-13-23T14:00:00Z"), None);
+        assert_eq!(parse_rfc3339("not a time"), None);
+    }
 
     #[test]
     fn known_dates() {

@@ -12,17 +12,9 @@ use hookflash_sim::net::{SimServer, SimServerConfig};
 use hookflash_sim::printer::SmdrPrinter;
 use serde_json::Value;
 
-/// Seconds since the epoch of an RFC 3339 UTC time (`2026-11-23T14:00:00.250Z`).
+/// Seconds since the epoch of the simulator's RFC 3339 times.
 fn epoch_secs(s: &str) -> Option<i64> {
-    let n = |a: usize, b: usize| s.get(a..b)?.parse::<i64>().ok();
-    let (y, mo, d) = (n(0, 4)?, n(5, 7)?, n(8, 10)?);
-    let (h, mi, se) = (n(11, 13)?, n(14, 16)?, n(17, 19)?);
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    Some(days * 86_400 + h * 3600 + mi * 60 + se)
+    hookflash_sim::parse_rfc3339(s).map(|ms| ms.div_euclid(1000))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
