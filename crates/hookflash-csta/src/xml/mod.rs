@@ -246,7 +246,9 @@ impl Reader<'_> {
                 }
                 Value::Array(items)
             }
-            Kind::Enum | Kind::Text | Kind::Oid => Value::String(text().to_owned()),
+            Kind::Enum | Kind::Oid => Value::String(text().to_owned()),
+            // Character data is significant as written (a DTMF string may be one space).
+            Kind::Text => Value::String(n.text.to_string()),
             Kind::Int => text()
                 .parse::<i64>()
                 .map(Value::from)

@@ -86,8 +86,9 @@ impl FromXml for OctetString {
 }
 
 impl FromXml for Text {
+    /// Character data is significant as written (a DTMF string may be one space).
     fn from_xml(_: &X<'_, '_>, n: &Node<'_>) -> Result<Self, Error> {
-        Ok(Self::from(n.text.trim()))
+        Ok(Self::from(n.text.as_ref()))
     }
 }
 
