@@ -138,6 +138,11 @@ pub enum CallEventKind {
     Failed {
         /// The device.
         device: DeviceId,
+        /// The calling number, when the PBX names it (a call that meets a busy extension
+        /// has no other event to name it).
+        calling: Option<String>,
+        /// The called number, when the PBX names it.
+        called: Option<String>,
     },
     /// A device's connection is in a state the mapper has no event for (kept, not dropped).
     State {

@@ -747,7 +747,7 @@ impl Engine {
                 }
             }
             CallEventKind::CallCleared => self.end_call(at, lk, id),
-            CallEventKind::Failed { device } => {
+            CallEventKind::Failed { device, .. } => {
                 // A call that rang out is no failure: it ends as no-answer (it was delivered).
                 if let Some(l) = self.calls.get_mut(&id)
                     && cause != Some(Cause::NoAnswer)
@@ -1612,6 +1612,9 @@ fn ev_numbers(ev: &CallEventKind) -> (Option<String>, Option<String>) {
             calling, called, ..
         }
         | CallEventKind::Established {
+            calling, called, ..
+        }
+        | CallEventKind::Failed {
             calling, called, ..
         } => (calling.clone(), called.clone()),
         _ => (None, None),

@@ -98,7 +98,11 @@ fn call_event() -> impl Strategy<Value = C> {
             }),
         dev().prop_map(|d| C::ConnectionCleared { device: d.into() }),
         Just(C::CallCleared),
-        dev().prop_map(|d| C::Failed { device: d.into() }),
+        dev().prop_map(|d| C::Failed {
+            device: d.into(),
+            calling: None,
+            called: None,
+        }),
         (dev(), state()).prop_map(|(d, s)| C::State {
             device: d.into(),
             state: s

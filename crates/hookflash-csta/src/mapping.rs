@@ -338,7 +338,14 @@ impl Mapper {
             },
             "callCleared" => call_ev("clearedCall", CallEventKind::CallCleared),
             "failed" => match or_subject(dev_id("failingDevice"), "failedConnection") {
-                Some(device) => call_ev("failedConnection", CallEventKind::Failed { device }),
+                Some(device) => call_ev(
+                    "failedConnection",
+                    CallEventKind::Failed {
+                        device,
+                        calling: dev("callingDevice"),
+                        called: dev("calledDevice"),
+                    },
+                ),
                 None => Vec::new(),
             },
             "networkReached"

@@ -60,7 +60,7 @@ fn corpus_events_map_to_driver_events() {
     }
     match &m.map(&corpus_event("failed_1"))[0] {
         DriverEvent::Call {
-            event: CallEventKind::Failed { device },
+            event: CallEventKind::Failed { device, .. },
             cause,
             ..
         } => {
