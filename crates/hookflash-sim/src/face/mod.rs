@@ -17,6 +17,10 @@
 //!   `ResetApplicationSessionTimer`, `StopApplicationSession`; a session whose timer is not
 //!   reset in time is stopped by the PBX. A resume of an old session id is refused (the PBX
 //!   keeps no session after its link is gone), and `TransferMonitorObjects` is refused too.
+//! - **Asterisk AMI** ([`FaceProtocol::Ami`]): the Asterisk Manager Interface of Asterisk 16
+//!   (banner, plain and MD5 login, channel, bridge, transfer, queue and agent events, the
+//!   actions a CTI client uses); see the `ami` module source for the details. After the login
+//!   the face monitors every device, as Asterisk reports everything to a manager session.
 //!
 //! The connection's monitors are its own: the engine's events for a cross reference that
 //! another connection started are not this face's business. The embedding loop routes
@@ -27,6 +31,7 @@
 //! counted, unsent output beyond [`FaceConfig::max_pending_out`] frames closes the link as a
 //! slow consumer), every wait a deadline (association, session timer, poll answers).
 
+mod ami;
 mod csta;
 mod xmltext;
 
@@ -49,6 +54,8 @@ pub enum FaceProtocol {
     CstaBer(Framing),
     /// CSTA XML (ECMA-323) with the 8-byte header, in ECMA-354 sessions.
     CstaXml,
+    /// Asterisk Manager Interface (Asterisk 12+ events) over a plain byte stream.
+    Ami,
 }
 
 /// The user and password a client must present.
@@ -176,13 +183,16 @@ pub struct Face {
     xml_ids: InvokeIds,
     ber_id: i64,
     stats: FaceStats,
+    /// The AMI face's own state (AMI only).
+    ami: Option<Box<ami::AmiState>>,
 }
 
 impl Face {
     /// A face for a connection accepted at `now` (engine ms). `id` makes session ids unique.
     pub fn new(cfg: FaceConfig, now: u64, id: u64) -> Self {
         let open = matches!(cfg.protocol, FaceProtocol::CstaBer(_)) && !cfg.require_association;
-        Self {
+        let is_ami = cfg.protocol == FaceProtocol::Ami;
+        let mut face = Self {
             login_deadline: (!open).then(|| now.saturating_add(cfg.login_timeout_ms)),
             cfg,
             state: if open { State::Active } else { State::Login },
@@ -199,7 +209,12 @@ impl Face {
             xml_ids: InvokeIds::new(),
             ber_id: 0,
             stats: FaceStats::default(),
+            ami: None,
+        };
+        if is_ami {
+            face.ami_banner(id);
         }
+        face
     }
 
     /// Whether the client has associated / started its session.
@@ -238,7 +253,7 @@ impl Face {
 
     /// Bytes received and not yet part of a whole frame (at most a frame's worth).
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.ami_buffered()
     }
 
     /// Counters.
@@ -316,13 +331,18 @@ impl Face {
         if self.is_closed() {
             return;
         }
+        if self.cfg.protocol == FaceProtocol::Ami {
+            return self.ami_output(now, output);
+        }
         match output {
             Output::Event(e) => {
                 if !self.is_active() || !self.monitors.contains(&e.cross_ref) {
                     return;
                 }
                 let id = match self.cfg.protocol {
-                    FaceProtocol::CstaXml => i64::from(framing::XML_EVENT_INVOKE_ID),
+                    FaceProtocol::CstaXml | FaceProtocol::Ami => {
+                        i64::from(framing::XML_EVENT_INVOKE_ID)
+                    }
                     FaceProtocol::CstaBer(_) => self.next_ber_id(),
                 };
                 if let Some(p) = csta::event_pdu(id, e) {
@@ -354,11 +374,12 @@ impl Face {
         if self.is_closed() {
             return;
         }
-        self.buf.extend_from_slice(bytes);
         let framing = match self.cfg.protocol {
             FaceProtocol::CstaBer(f) => f,
             FaceProtocol::CstaXml => Framing::XmlHeader,
+            FaceProtocol::Ami => return self.ami_input(now, bytes, engine),
         };
+        self.buf.extend_from_slice(bytes);
         while !self.is_closed() {
             match framing::next_frame(framing, &self.buf, self.cfg.max_frame) {
                 Ok(Some(f)) => {
@@ -368,7 +389,7 @@ impl Face {
                     if let Some(p) = payload {
                         match self.cfg.protocol {
                             FaceProtocol::CstaBer(_) => self.ber_frame(now, p, engine),
-                            FaceProtocol::CstaXml => {
+                            FaceProtocol::CstaXml | FaceProtocol::Ami => {
                                 self.xml_frame(now, &p, f.invoke_id.unwrap_or(0), engine)
                             }
                         }
@@ -411,7 +432,7 @@ impl Face {
             SystemStatus::Initializing => "initializing",
         };
         let id = match self.cfg.protocol {
-            FaceProtocol::CstaXml => i64::from(self.xml_ids.next()),
+            FaceProtocol::CstaXml | FaceProtocol::Ami => i64::from(self.xml_ids.next()),
             FaceProtocol::CstaBer(_) => self.next_ber_id(),
         };
         if let Some(p) = csta::invoke_pdu(id, "systemStatus", json!({"systemStatus": st})) {
@@ -433,7 +454,7 @@ impl Face {
                     self.out.push_back(frame);
                 }
             }
-            FaceProtocol::CstaXml => {
+            FaceProtocol::CstaXml | FaceProtocol::Ami => {
                 let mut body = Vec::new();
                 if let Ok(id) = xml::encode(p, &self.edition, &mut body) {
                     let mut frame = Vec::with_capacity(body.len() + 8);
@@ -752,7 +773,9 @@ impl Face {
                         self.send_pdu(&r);
                     }
                 }
-                FaceProtocol::CstaXml => self.error(id, "operation", "serviceNotSupported"),
+                FaceProtocol::CstaXml | FaceProtocol::Ami => {
+                    self.error(id, "operation", "serviceNotSupported")
+                }
             },
         }
     }
