@@ -3,11 +3,15 @@
 //! Channels are legs: the device is the channel name without its `-xxxxxxxx` suffix
 //! (`SIP/201-00000002` → `SIP/201`); the call is `Linkedid` (12+) or, on Asterisk 11, the
 //! channel's `Uniqueid`. Channel state 4 (`Ring`, placing a call) maps to `Originated`, 5
-//! (`Ringing`, being alerted) to `Delivered`, 6 (`Up`) to `Established`. Hold, transfers and
-//! queue-member (agent) state map to their own events. Anything else yields nothing.
+//! (`Ringing`, being alerted) to `Delivered`, 6 (`Up`) to `Established`. Queue joins, failed
+//! dials, hold, transfers and queue-member (agent) state map to their own events; a call ends
+//! when its last channel hangs up ([`Mapper`]). Anything else yields nothing. See
+//! [`map_into`] for the whole table.
 
-use hookflash_core::driver::{AgentEventKind, CallEventKind, DriverEvent};
-use hookflash_core::model::Name;
+use std::collections::{BTreeSet, HashMap};
+
+use hookflash_core::driver::{AgentEventKind, CallEventKind, Cause, DriverEvent};
+use hookflash_core::model::{ConnectionState, Name};
 
 use crate::event::{ChannelState, Event, EventKind};
 
@@ -29,28 +33,109 @@ fn call_id(ev: &Event) -> Option<Name> {
 }
 
 fn call(link: &Name, ev: &Event, event: CallEventKind) -> Option<DriverEvent> {
+    call_with(link, ev, event, None)
+}
+
+fn call_with(
+    link: &Name,
+    ev: &Event,
+    event: CallEventKind,
+    cause: Option<Cause>,
+) -> Option<DriverEvent> {
     Some(DriverEvent::Call {
         link: link.clone(),
         call: call_id(ev)?,
         event,
-        cause: None,
+        cause,
     })
 }
 
 fn opt(s: Option<&str>) -> Option<String> {
-    s.filter(|s| !s.is_empty()).map(str::to_owned)
+    s.filter(|s| !s.is_empty() && *s != "<unknown>")
+        .map(str::to_owned)
 }
 
 fn truthy(v: &str) -> bool {
     matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")
 }
 
-/// Stateful mapper: on Asterisk 11 (no `Linkedid`) it learns from `Dial` (`SubEvent: Begin`)
-/// and `DialBegin` that the dialled channel belongs to the caller's call, so both legs share
-/// one call id. Entries are dropped at `Hangup`; the table is bounded.
+/// The pause reason Hookflash's AMI driver gives for after-call work, read back as
+/// `WorkingAfterCall`.
+pub const AFTER_CALL_WORK_REASON: &str = "after-call-work";
+
+/// A Q.850 hangup cause (`Cause` of `Hangup`) as a core cause.
+pub fn hangup_cause(code: Option<&str>) -> Option<Cause> {
+    Some(match code?.trim().parse::<u16>().ok()? {
+        16 => Cause::Normal,
+        17 => Cause::Busy,
+        18..=19 => Cause::NoAnswer,
+        1 | 3 | 21 | 27 | 28 | 34 | 38 | 41 | 42 => Cause::Unreachable,
+        26 => Cause::Pickup,
+        _ => Cause::Other,
+    })
+}
+
+/// A `DialStatus` that is not `ANSWER` as a core cause (`None` for answered or in progress).
+pub fn dial_status_cause(status: &str) -> Option<Cause> {
+    Some(match status.trim().to_ascii_uppercase().as_str() {
+        "BUSY" => Cause::Busy,
+        "NOANSWER" => Cause::NoAnswer,
+        "CONGESTION" | "CHANUNAVAIL" | "INVALIDARGS" | "UNKNOWN" => Cause::Unreachable,
+        "CANCEL" => Cause::Normal,
+        _ => return None,
+    })
+}
+
+/// The agent event of a queue-member event's pause state (`Paused` / `PausedReason`):
+/// `Ready`, `NotReady` with the reason, or `WorkingAfterCall` for [`AFTER_CALL_WORK_REASON`].
+pub fn pause_event(ev: &Event) -> Option<AgentEventKind> {
+    let p = ev.get("Paused")?;
+    if !truthy(p) {
+        return Some(AgentEventKind::Ready);
+    }
+    let reason = opt(ev.get("PausedReason").or_else(|| ev.get("Reason")));
+    Some(match reason {
+        Some(r) if r == AFTER_CALL_WORK_REASON => AgentEventKind::WorkingAfterCall,
+        reason => AgentEventKind::NotReady { reason },
+    })
+}
+
+/// The agent a queue-member event names: `MemberName` (or `Name` in `QueueMember` lists),
+/// else the interface.
+pub fn member_agent(ev: &Event) -> Option<&str> {
+    ev.get("MemberName")
+        .or_else(|| ev.get("Name"))
+        .or_else(|| ev.get("Interface"))
+        .or_else(|| ev.get("Location"))
+        .filter(|s| !s.is_empty())
+}
+
+/// The device of a queue-member event (`Interface`, `Location` or `StateInterface`).
+pub fn member_device(ev: &Event) -> Option<&str> {
+    ev.get("Interface")
+        .or_else(|| ev.get("Location"))
+        .or_else(|| ev.get("StateInterface"))
+        .filter(|s| !s.is_empty())
+}
+
+/// Stateful mapper. It learns:
+///
+/// - on Asterisk 11 (no `Linkedid`), from `Dial` (`SubEvent: Begin`) and `DialBegin`, that the
+///   dialled channel belongs to the caller's call, so both legs share one call id;
+/// - which channels are alive on which call: when the last one hangs up the call ends
+///   (`CallCleared`), whatever the parties' numbers and devices look like;
+/// - which queues each agent is a member of: leaving the last one logs the agent off.
+///
+/// Every table is bounded.
 #[derive(Debug, Default, Clone)]
 pub struct Mapper {
-    calls: std::collections::HashMap<String, String>,
+    calls: HashMap<String, String>,
+    /// Live channel → its call.
+    live: HashMap<String, String>,
+    /// Call → live channels on it.
+    count: HashMap<String, u32>,
+    /// Agent → the queues it is a member of.
+    members: HashMap<String, BTreeSet<String>>,
 }
 
 /// Most learned channel → call links kept at once.
@@ -62,8 +147,85 @@ impl Mapper {
         Self::default()
     }
 
-    /// Maps one event, learning call membership on the way.
+    /// Maps one event, learning call membership on the way; the first driver event only (see
+    /// [`Mapper::map_into`] for all of them).
     pub fn map(&mut self, link: &Name, ev: &Event) -> Option<DriverEvent> {
+        let mut out = Vec::new();
+        self.map_into(link, ev, &mut out);
+        out.into_iter().next()
+    }
+
+    /// The calls that have live channels.
+    pub fn live_calls(&self) -> impl Iterator<Item = &str> + '_ {
+        self.count.keys().map(String::as_str)
+    }
+
+    /// The agents seen as queue members, with their queues.
+    pub fn agents(&self) -> impl Iterator<Item = (&str, &BTreeSet<String>)> + '_ {
+        self.members.iter().map(|(a, q)| (a.as_str(), q))
+    }
+
+    /// After a reconnect: the live channels are exactly those of a `CoreShowChannels` list.
+    /// Returns the calls that were alive before and have no channel any more (they ended
+    /// while the link was down).
+    pub fn resync_channels(&mut self, channels: &[Event]) -> Vec<String> {
+        let before: BTreeSet<String> = self.count.keys().cloned().collect();
+        self.live.clear();
+        self.count.clear();
+        for ev in channels {
+            self.register(ev);
+        }
+        before
+            .into_iter()
+            .filter(|c| !self.count.contains_key(c))
+            .collect()
+    }
+
+    /// After a reconnect: the queue memberships are exactly those of a `QueueStatus` list's
+    /// `QueueMember` entries. Returns the agents that are members of no queue any more.
+    pub fn resync_members(&mut self, members: &[Event]) -> Vec<String> {
+        let before: BTreeSet<String> = self.members.keys().cloned().collect();
+        self.members.clear();
+        for ev in members {
+            if let (Some(a), Some(q)) = (member_agent(ev), ev.get("Queue"))
+                && self.members.len() < MAX_LINKS
+            {
+                self.members
+                    .entry(a.to_owned())
+                    .or_default()
+                    .insert(q.to_owned());
+            }
+        }
+        before
+            .into_iter()
+            .filter(|a| !self.members.contains_key(a))
+            .collect()
+    }
+
+    fn call_of(&self, ev: &Event) -> Option<String> {
+        let id = ev
+            .get("Linkedid")
+            .filter(|s| !s.is_empty())
+            .or_else(|| ev.get("Uniqueid").filter(|s| !s.is_empty()))?;
+        Some(self.calls.get(id).cloned().unwrap_or_else(|| id.to_owned()))
+    }
+
+    fn register(&mut self, ev: &Event) {
+        let Some(ch) = ev.get("Channel").filter(|c| !c.is_empty()) else {
+            return;
+        };
+        if self.live.contains_key(ch) || self.live.len() >= MAX_LINKS {
+            return;
+        }
+        let Some(call) = self.call_of(ev) else {
+            return;
+        };
+        *self.count.entry(call.clone()).or_default() += 1;
+        self.live.insert(ch.to_owned(), call);
+    }
+
+    /// Maps one event into `out` (nothing, one or more driver events), learning on the way.
+    pub fn map_into(&mut self, link: &Name, ev: &Event, out: &mut Vec<DriverEvent>) {
         let is_dial_begin = ev.kind == EventKind::DialBegin
             || (ev.kind == EventKind::Dial
                 && ev
@@ -72,6 +234,7 @@ impl Mapper {
         if is_dial_begin
             && let Some(src) = ev.get("UniqueID").filter(|s| !s.is_empty())
             && let Some(dst) = ev.get("DestUniqueID").filter(|s| !s.is_empty())
+            && ev.get("Linkedid").is_none_or(str::is_empty)
             && self.calls.len() < MAX_LINKS
         {
             let call = self
@@ -81,25 +244,118 @@ impl Mapper {
                 .unwrap_or_else(|| src.to_owned());
             self.calls.insert(dst.to_owned(), call);
         }
-        let mut out = map_event(link, ev);
-        if ev.get("Linkedid").is_none_or(str::is_empty)
-            && let Some(DriverEvent::Call { call, .. }) = &mut out
-            && let Some(known) = self.calls.get(call.as_str())
-        {
-            *call = Name::from(known.as_str());
+        let first = out.len();
+        map_into(link, ev, out);
+        if ev.get("Linkedid").is_none_or(str::is_empty) {
+            for d in &mut out[first..] {
+                if let DriverEvent::Call { call, .. } = d
+                    && let Some(known) = self.calls.get(call.as_str())
+                {
+                    *call = Name::from(known.as_str());
+                }
+            }
         }
-        if ev.kind == EventKind::Hangup
-            && let Some(u) = ev.get("Uniqueid")
-        {
-            self.calls.remove(u);
+        match ev.kind {
+            EventKind::Hangup => {
+                if let Some(ch) = ev.get("Channel")
+                    && let Some(call) = self.live.remove(ch)
+                {
+                    let left = self.count.get_mut(&call).map(|n| {
+                        *n = n.saturating_sub(1);
+                        *n
+                    });
+                    if left == Some(0) {
+                        self.count.remove(&call);
+                        out.push(DriverEvent::Call {
+                            link: link.clone(),
+                            call: Name::from(call.as_str()),
+                            event: CallEventKind::CallCleared,
+                            cause: hangup_cause(ev.get("Cause")),
+                        });
+                    }
+                }
+                if let Some(u) = ev.get("Uniqueid") {
+                    self.calls.remove(u);
+                }
+            }
+            EventKind::Newchannel
+            | EventKind::Newstate
+            | EventKind::DialBegin
+            | EventKind::Dial
+            | EventKind::BridgeEnter
+            | EventKind::QueueCallerJoin
+            | EventKind::Join
+            | EventKind::Hold
+            | EventKind::Unhold => self.register(ev),
+            EventKind::QueueMemberAdded => {
+                if let (Some(a), Some(q)) = (member_agent(ev), ev.get("Queue"))
+                    && self.members.len() < MAX_LINKS
+                {
+                    self.members
+                        .entry(a.to_owned())
+                        .or_default()
+                        .insert(q.to_owned());
+                }
+            }
+            EventKind::QueueMemberRemoved => {
+                if let (Some(a), Some(q)) = (member_agent(ev), ev.get("Queue")) {
+                    let gone = self.members.get_mut(a).is_some_and(|set| {
+                        set.remove(q);
+                        set.is_empty()
+                    });
+                    if gone {
+                        self.members.remove(a);
+                        out.push(DriverEvent::Agent {
+                            link: link.clone(),
+                            agent: Name::from(a),
+                            event: AgentEventKind::LoggedOff,
+                        });
+                    }
+                }
+            }
+            _ => {}
         }
-        out
     }
 }
 
 /// Maps one AMI event of link `link` statelessly (call = `Linkedid`, else `Uniqueid`); `None`
-/// when it has no driver meaning. See [`Mapper`] for Asterisk 11 leg correlation.
+/// when it has no driver meaning, the first driver event when it has several. See [`Mapper`]
+/// for Asterisk 11 leg correlation and calls ending with their last channel.
 pub fn map_event(link: &Name, ev: &Event) -> Option<DriverEvent> {
+    let mut out = Vec::new();
+    map_into(link, ev, &mut out);
+    out.into_iter().next()
+}
+
+/// Maps one AMI event statelessly into `out`.
+///
+/// - `Newchannel`/`Newstate` 4 (`Ring`, placing a call) → `Originated` (calling = the
+///   channel's `CallerIDNum`, else its device); 5 (`Ringing`) → `Delivered`; 6 (`Up`) →
+///   `Established`, except for the call's first channel (`Uniqueid` = `Linkedid`), whose
+///   answer is no answer of the call: a `State` of `Connected`.
+/// - `QueueCallerJoin` (11: `Join`) → `Queued`.
+/// - `DialEnd` (11: `Dial` `SubEvent: End`) with `BUSY`, `NOANSWER`, `CONGESTION`… →
+///   `Failed` at the dialled device, with the cause.
+/// - `Hangup` → `ConnectionCleared` with the Q.850 cause.
+/// - `Hold`/`Unhold` (11: `MusicOnHold`), `BlindTransfer`/`AttendedTransfer`.
+/// - `QueueMemberAdded` → `LoggedOn` (device = interface) and the pause state;
+///   `QueueMemberRemoved` → `QueueLeft`; `QueueMemberPause`/`Status` → `Ready`, `NotReady`
+///   with the reason, or `WorkingAfterCall` (reason `after-call-work`).
+pub fn map_into(link: &Name, ev: &Event, out: &mut Vec<DriverEvent>) {
+    out.extend(map_one(link, ev));
+    if ev.kind == EventKind::QueueMemberAdded
+        && let Some(agent) = member_agent(ev)
+        && let Some(p) = pause_event(ev)
+    {
+        out.push(DriverEvent::Agent {
+            link: link.clone(),
+            agent: Name::from(agent),
+            event: p,
+        });
+    }
+}
+
+fn map_one(link: &Name, ev: &Event) -> Option<DriverEvent> {
     let channel = ev.get("Channel").map(device_of).map(Name::from);
     match ev.kind {
         EventKind::Newchannel | EventKind::Newstate => {
@@ -111,7 +367,7 @@ pub fn map_event(link: &Name, ev: &Event) -> Option<DriverEvent> {
                     link,
                     ev,
                     CallEventKind::Originated {
-                        calling: device,
+                        calling: calling.map(Name::from).unwrap_or(device),
                         called: info.exten.unwrap_or_default().to_owned(),
                     },
                 ),
@@ -125,6 +381,16 @@ pub fn map_event(link: &Name, ev: &Event) -> Option<DriverEvent> {
                         last_redirection: None,
                     },
                 ),
+                ChannelState::Up if info.linkedid.is_some() && info.linkedid == info.uniqueid => {
+                    call(
+                        link,
+                        ev,
+                        CallEventKind::State {
+                            device,
+                            state: ConnectionState::Connected,
+                        },
+                    )
+                }
                 ChannelState::Up if ev.kind == EventKind::Newstate => call(
                     link,
                     ev,
@@ -137,10 +403,50 @@ pub fn map_event(link: &Name, ev: &Event) -> Option<DriverEvent> {
                 _ => None,
             }
         }
-        EventKind::Hangup => call(
+        EventKind::QueueCallerJoin | EventKind::Join => {
+            let info = ev.channel()?;
+            call(
+                link,
+                ev,
+                CallEventKind::Queued {
+                    queue: Name::from(ev.get("Queue").filter(|q| !q.is_empty())?),
+                    calling: opt(info.caller_id_num),
+                    called: opt(info.exten),
+                },
+            )
+        }
+        EventKind::DialEnd | EventKind::Dial => {
+            if ev.kind == EventKind::Dial
+                && !ev
+                    .get("SubEvent")
+                    .is_some_and(|s| s.eq_ignore_ascii_case("End"))
+            {
+                return None;
+            }
+            let cause = dial_status_cause(ev.get("DialStatus")?)?;
+            if cause == Cause::Normal {
+                return None;
+            }
+            let dest = ev
+                .get("DestChannel")
+                .or_else(|| ev.get("Destination"))
+                .or_else(|| ev.get("Channel"))?;
+            call_with(
+                link,
+                ev,
+                CallEventKind::Failed {
+                    device: Name::from(device_of(dest)),
+                    calling: opt(ev.get("CallerIDNum")),
+                    called: opt(ev.get("Exten")).or_else(|| opt(ev.get("DestCallerIDNum"))),
+                },
+                Some(cause),
+            )
+        }
+        EventKind::Hangup => call_with(
             link,
             ev,
             CallEventKind::ConnectionCleared { device: channel? },
+            hangup_cause(ev.get("Cause")),
         ),
         EventKind::Hold | EventKind::MusicOnHoldStart => {
             call(link, ev, CallEventKind::Held { device: channel? })
@@ -189,22 +495,15 @@ pub fn map_event(link: &Name, ev: &Event) -> Option<DriverEvent> {
         | EventKind::QueueMemberPause
         | EventKind::QueueMemberPaused
         | EventKind::QueueMemberStatus => {
-            let agent = Name::from(
-                ev.get("MemberName")
-                    .or_else(|| ev.get("Interface"))
-                    .or_else(|| ev.get("Location"))?,
-            );
+            let agent = Name::from(member_agent(ev)?);
             let queue = Name::from(ev.get("Queue")?);
             let event = match ev.kind {
-                EventKind::QueueMemberAdded => AgentEventKind::QueueJoined { queue },
-                EventKind::QueueMemberRemoved => AgentEventKind::QueueLeft { queue },
-                _ => match ev.get("Paused") {
-                    Some(p) if truthy(p) => AgentEventKind::NotReady {
-                        reason: opt(ev.get("PausedReason").or_else(|| ev.get("Reason"))),
-                    },
-                    Some(_) => AgentEventKind::Ready,
-                    None => return None,
+                EventKind::QueueMemberAdded => AgentEventKind::LoggedOn {
+                    device: member_device(ev).map(Name::from),
+                    queues: vec![queue],
                 },
+                EventKind::QueueMemberRemoved => AgentEventKind::QueueLeft { queue },
+                _ => pause_event(ev)?,
             };
             Some(DriverEvent::Agent {
                 link: link.clone(),
@@ -258,6 +557,7 @@ mod tests {
         );
         assert!(matches!(r, Some(DriverEvent::Call { ref call, .. }) if call.as_str() == "1.1"));
         assert!(m.calls.is_empty());
+        assert_eq!(m.live_calls().count(), 0);
     }
 
     #[test]

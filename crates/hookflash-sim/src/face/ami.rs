@@ -115,7 +115,7 @@ struct Block(String);
 
 impl Block {
     fn new(first: &str, value: &str) -> Self {
-        let mut b = Block(String::with_capacity(256));
+        let mut b = Self(String::with_capacity(256));
         b.h(first, value);
         b
     }

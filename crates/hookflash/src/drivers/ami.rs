@@ -22,12 +22,12 @@ use async_trait::async_trait;
 use hookflash_ami::{
     Action, Event, EventKind, Session, SessionConfig, SessionEvent,
     event::ChannelState,
-    mapping::{Mapper, device_of},
+    mapping::{self, Mapper, device_of},
     session::ActionResult,
 };
 use hookflash_core::{
     command::{Command, Verbs},
-    driver::{DriverEvent, SnapshotEntry},
+    driver::{AgentEventKind, CallEventKind, DriverEvent, SnapshotEntry},
     model::{AgentId, ConnectionState, DeviceId, LinkId, NativeCallId, QueueId},
 };
 use hookflash_link::{
@@ -75,7 +75,50 @@ struct Shared {
 }
 
 impl Shared {
+    /// Learns an agent's interface and queues from a queue-member event, so that agent
+    /// commands work for agents that logged on elsewhere (or before the link came up).
+    fn learn_member(&mut self, ev: &Event) {
+        let (Some(agent), Some(queue)) = (mapping::member_agent(ev), ev.get("Queue")) else {
+            return;
+        };
+        let agent = AgentId::from(agent);
+        let queue = QueueId::from(queue);
+        match ev.kind {
+            EventKind::QueueMember | EventKind::QueueMemberAdded => {
+                let Some(device) = mapping::member_device(ev) else {
+                    return;
+                };
+                if self.agents.len() >= MAX_CHANNELS && !self.agents.contains_key(&agent) {
+                    return;
+                }
+                let e = self
+                    .agents
+                    .entry(agent)
+                    .or_insert_with(|| (DeviceId::from(device), Vec::new()));
+                e.0 = DeviceId::from(device);
+                if !e.1.contains(&queue) {
+                    e.1.push(queue);
+                }
+            }
+            EventKind::QueueMemberRemoved => {
+                if let Some(e) = self.agents.get_mut(&agent) {
+                    e.1.retain(|q| *q != queue);
+                    if e.1.is_empty() {
+                        self.agents.remove(&agent);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn observe(&mut self, ev: &Event) {
+        if matches!(
+            ev.kind,
+            EventKind::QueueMemberAdded | EventKind::QueueMemberRemoved
+        ) {
+            return self.learn_member(ev);
+        }
         let Some(info) = ev.channel() else { return };
         let channel = info.channel.to_owned();
         if ev.kind == EventKind::Hangup {
@@ -359,6 +402,8 @@ impl AmiDriver {
         let (mut reader, mut writer) = tokio::io::split(t);
         session.connected(clock.now_ms());
         let mut pending: HashMap<String, Pending> = HashMap::new();
+        let mut resync = Resync::done();
+        let mut mapped = Vec::new();
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             while let Some(ev) = session.poll_event() {
@@ -372,6 +417,11 @@ impl AmiDriver {
                             .send(clock.now_ms(), Action::CoreShowChannels)
                             .map_err(ami_error)?;
                         pending.insert(id, Pending::Snapshot);
+                        let id = session
+                            .send(clock.now_ms(), Action::QueueStatus { queue: None })
+                            .map_err(ami_error)?;
+                        pending.insert(id, Pending::Queues);
+                        resync = Resync::default();
                     }
                     SessionEvent::LoginFailed(e) => {
                         return Err(match e {
@@ -383,7 +433,8 @@ impl AmiDriver {
                     }
                     SessionEvent::Event(ev) => {
                         self.shared().observe(&ev);
-                        if let Some(de) = mapper.map(&self.link, &ev) {
+                        mapper.map_into(&self.link, &ev, &mut mapped);
+                        for de in mapped.drain(..) {
                             sink.send(de).await?;
                         }
                     }
@@ -393,13 +444,25 @@ impl AmiDriver {
                                 let _ = reply.send(result.map_err(ami_error));
                             }
                             Some(Pending::Snapshot) => {
-                                self.resync(result.ok(), sink).await?;
+                                resync.channels = Some(result.ok());
+                            }
+                            Some(Pending::Queues) => {
+                                resync.queues = Some(result.ok());
                             }
                             None => {}
                         }
                     }
                     SessionEvent::Unresponsive => return Err(Error::LinkDown),
                     _ => {}
+                }
+                if let Resync {
+                    channels: Some(channels),
+                    queues: Some(queues),
+                } = &mut resync
+                {
+                    let (channels, queues) = (channels.take(), queues.take());
+                    resync = Resync::done();
+                    self.resync(channels, queues, mapper, sink).await?;
                 }
             }
             while let Ok(ev) = events_rx.try_recv() {
@@ -435,70 +498,189 @@ impl AmiDriver {
         }
     }
 
-    /// After a (re)connect: the snapshot of every watched device, then the link is up.
-    async fn resync(&self, channels: Option<ActionResult>, sink: &EventSink) -> Result<(), Error> {
+    /// After a (re)connect: calls that ended during the outage end, the snapshot of every
+    /// watched device, the queue members (agents: logged on, paused with the reason) and the
+    /// callers waiting in queues; then the link is up.
+    async fn resync(
+        &self,
+        channels: Option<ActionResult>,
+        queues: Option<ActionResult>,
+        mapper: &mut Mapper,
+        sink: &EventSink,
+    ) -> Result<(), Error> {
+        let link = &self.link;
+        let list: &[Event] = channels.as_ref().map_or(&[], |r| r.events.as_slice());
+        // A failed CoreShowChannels tells nothing: keep the picture rather than end every call.
+        if channels.is_some() {
+            for call in mapper.resync_channels(list) {
+                sink.send(DriverEvent::Call {
+                    link: link.clone(),
+                    call: NativeCallId::from(call.as_str()),
+                    event: CallEventKind::CallCleared,
+                    cause: None,
+                })
+                .await?;
+            }
+        }
         let mut by_device: HashMap<DeviceId, Vec<SnapshotEntry>> = HashMap::new();
+        let mut call_of_channel: HashMap<&str, &str> = HashMap::new();
         let monitored = {
             let mut sh = self.shared();
             sh.reset();
-            if let Some(r) = &channels {
-                for ev in &r.events {
-                    sh.observe(ev);
-                    let Some(info) = ev.channel() else { continue };
-                    let Some(call) = info.linkedid.or(info.uniqueid) else {
-                        continue;
-                    };
-                    let state = match info.state {
-                        Some(ChannelState::Ring | ChannelState::Dialing) => {
-                            ConnectionState::Initiated
-                        }
-                        Some(ChannelState::Ringing | ChannelState::PreRing) => {
-                            ConnectionState::Alerting
-                        }
-                        Some(ChannelState::Up) => ConnectionState::Connected,
-                        Some(ChannelState::Busy) => ConnectionState::Failed,
-                        Some(ChannelState::Down) | None => continue,
-                        Some(other) => ConnectionState::Unknown {
-                            raw: format!("{other:?}"),
-                        },
-                    };
-                    by_device
-                        .entry(DeviceId::from(device_of(info.channel)))
-                        .or_default()
-                        .push(SnapshotEntry {
-                            call: NativeCallId::from(call),
-                            state,
-                        });
-                }
+            for ev in list {
+                sh.observe(ev);
+                let Some(info) = ev.channel() else { continue };
+                let Some(call) = info.linkedid.or(info.uniqueid) else {
+                    continue;
+                };
+                call_of_channel.insert(info.channel, call);
+                let state = match info.state {
+                    Some(ChannelState::Ring | ChannelState::Dialing) => ConnectionState::Initiated,
+                    Some(ChannelState::Ringing | ChannelState::PreRing) => {
+                        ConnectionState::Alerting
+                    }
+                    Some(ChannelState::Up) => ConnectionState::Connected,
+                    Some(ChannelState::Busy) => ConnectionState::Failed,
+                    Some(ChannelState::Down) | None => continue,
+                    Some(other) => ConnectionState::Unknown {
+                        raw: format!("{other:?}"),
+                    },
+                };
+                by_device
+                    .entry(DeviceId::from(device_of(info.channel)))
+                    .or_default()
+                    .push(SnapshotEntry {
+                        call: NativeCallId::from(call),
+                        state,
+                    });
             }
             sh.up = true;
             sh.monitored.iter().cloned().collect::<Vec<_>>()
         };
         for device in monitored {
             sink.send(DriverEvent::Monitor {
-                link: self.link.clone(),
+                link: link.clone(),
                 device: device.clone(),
                 monitored: true,
             })
             .await?;
             let calls = by_device.remove(&device).unwrap_or_default();
             sink.send(DriverEvent::DeviceSnapshot {
-                link: self.link.clone(),
+                link: link.clone(),
                 device,
                 calls,
             })
             .await?;
         }
-        sink.send(DriverEvent::LinkUp {
-            link: self.link.clone(),
-        })
-        .await
+        if let Some(q) = &queues {
+            let members: Vec<Event> = q
+                .events
+                .iter()
+                .filter(|e| e.kind == EventKind::QueueMember)
+                .cloned()
+                .collect();
+            for agent in mapper.resync_members(&members) {
+                self.shared().agents.remove(agent.as_str());
+                sink.send(DriverEvent::Agent {
+                    link: link.clone(),
+                    agent: AgentId::from(agent.as_str()),
+                    event: AgentEventKind::LoggedOff,
+                })
+                .await?;
+            }
+            for ev in &q.events {
+                for de in queue_status_events(link, ev, &call_of_channel) {
+                    sink.send(de).await?;
+                }
+                self.shared().learn_member(ev);
+            }
+        }
+        sink.send(DriverEvent::LinkUp { link: link.clone() }).await
+    }
+}
+
+/// The driver events of one `QueueStatus` list entry: a `QueueMember` is an agent logged on
+/// at its interface, in that queue, in its pause state; a `QueueEntry` is a caller waiting
+/// (its call found through the channel list).
+fn queue_status_events(
+    link: &LinkId,
+    ev: &Event,
+    call_of_channel: &HashMap<&str, &str>,
+) -> Vec<DriverEvent> {
+    let mut out = Vec::new();
+    let Some(queue) = ev.get("Queue").filter(|q| !q.is_empty()) else {
+        return out;
+    };
+    match ev.kind {
+        EventKind::QueueMember => {
+            let Some(agent) = mapping::member_agent(ev) else {
+                return out;
+            };
+            out.push(DriverEvent::Agent {
+                link: link.clone(),
+                agent: AgentId::from(agent),
+                event: AgentEventKind::LoggedOn {
+                    device: mapping::member_device(ev).map(DeviceId::from),
+                    queues: vec![QueueId::from(queue)],
+                },
+            });
+            if let Some(p) = mapping::pause_event(ev) {
+                out.push(DriverEvent::Agent {
+                    link: link.clone(),
+                    agent: AgentId::from(agent),
+                    event: p,
+                });
+            }
+        }
+        EventKind::QueueEntry => {
+            let call = ev
+                .get("Channel")
+                .and_then(|c| call_of_channel.get(c).copied())
+                .or_else(|| ev.get("Linkedid"))
+                .or_else(|| ev.get("Uniqueid"))
+                .filter(|c| !c.is_empty());
+            if let Some(call) = call {
+                out.push(DriverEvent::Call {
+                    link: link.clone(),
+                    call: NativeCallId::from(call),
+                    event: CallEventKind::Queued {
+                        queue: QueueId::from(queue),
+                        calling: ev
+                            .get("CallerIDNum")
+                            .filter(|n| !n.is_empty() && *n != "<unknown>")
+                            .map(str::to_owned),
+                        called: None,
+                    },
+                    cause: None,
+                });
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Which answers of the resync are in (`None` inside: the action failed).
+#[derive(Debug, Default)]
+struct Resync {
+    channels: Option<Option<ActionResult>>,
+    queues: Option<Option<ActionResult>>,
+}
+
+impl Resync {
+    /// Nothing to wait for.
+    fn done() -> Self {
+        Self {
+            channels: None,
+            queues: Some(None),
+        }
     }
 }
 
 enum Pending {
     User(oneshot::Sender<Result<ActionResult, Error>>),
     Snapshot,
+    Queues,
 }
 
 fn pause(
@@ -756,6 +938,16 @@ mod tests {
                  Event: CoreShowChannel\r\nActionID: {id}\r\nChannel: PJSIP/201-00000001\r\nChannelState: 6\r\nChannelStateDesc: Up\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n\r\n\
                  Event: CoreShowChannelsComplete\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: 1\r\n\r\n"
             ).as_bytes()).await.unwrap();
+            let a = read_action(&mut r).await;
+            assert_eq!(get(&a, "Action"), "QueueStatus");
+            let id = get(&a, "ActionID").to_owned();
+            w.write_all(format!(
+                "Response: Success\r\nActionID: {id}\r\nEventList: start\r\nMessage: Queue status will follow\r\n\r\n\
+                 Event: QueueParams\r\nActionID: {id}\r\nQueue: sales\r\nCalls: 1\r\n\r\n\
+                 Event: QueueMember\r\nActionID: {id}\r\nQueue: sales\r\nName: Agent/7\r\nLocation: PJSIP/201\r\nStateInterface: PJSIP/201\r\nPaused: 1\r\nPausedReason: lunch\r\n\r\n\
+                 Event: QueueEntry\r\nActionID: {id}\r\nQueue: sales\r\nPosition: 1\r\nChannel: PJSIP/trunk-00000009\r\nUniqueid: 3.1\r\nCallerIDNum: 5559999\r\n\r\n\
+                 Event: QueueStatusComplete\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: 3\r\n\r\n"
+            ).as_bytes()).await.unwrap();
             w.write_all(b"Event: Newchannel\r\nChannel: PJSIP/202-00000002\r\nChannelState: 5\r\nChannelStateDesc: Ringing\r\nCallerIDNum: 5551234\r\nExten: 202\r\nUniqueid: 2.1\r\nLinkedid: 2.0\r\n\r\n").await.unwrap();
             let a = read_action(&mut r).await;
             assert_eq!(get(&a, "Action"), "Originate");
@@ -804,6 +996,36 @@ mod tests {
                 assert_eq!(calls[0].state, ConnectionState::Connected);
             }
             other => panic!("expected a snapshot, got {other:?}"),
+        }
+        // The queue status: the agent logged on at its interface, paused with its reason; the
+        // waiting caller's call is queued.
+        match next(&mut rx).await {
+            DriverEvent::Agent {
+                agent,
+                event: AgentEventKind::LoggedOn { device, queues },
+                ..
+            } => {
+                assert_eq!(agent.as_str(), "Agent/7");
+                assert_eq!(device.as_deref(), Some("PJSIP/201"));
+                assert_eq!(queues, vec![QueueId::from("sales")]);
+            }
+            other => panic!("expected a log-on, got {other:?}"),
+        }
+        assert!(matches!(
+            next(&mut rx).await,
+            DriverEvent::Agent { event: AgentEventKind::NotReady { reason: Some(ref r) }, .. } if r == "lunch"
+        ));
+        match next(&mut rx).await {
+            DriverEvent::Call {
+                call,
+                event: CallEventKind::Queued { queue, calling, .. },
+                ..
+            } => {
+                assert_eq!(call.as_str(), "3.1");
+                assert_eq!(queue.as_str(), "sales");
+                assert_eq!(calling.as_deref(), Some("5559999"));
+            }
+            other => panic!("expected a queued call, got {other:?}"),
         }
         assert!(matches!(next(&mut rx).await, DriverEvent::LinkUp { .. }));
         match next(&mut rx).await {
