@@ -122,6 +122,10 @@ pub struct Engine {
     links: Map<LinkId, LinkState>,
     ended: VecDeque<Call>,
     out: VecDeque<Event>,
+    /// Calls a snapshot during a resync left without a monitored device: they end when the
+    /// link is up again unless a later snapshot of the same resync lists them (a queued call
+    /// may have moved from the queue to an agent while the link was down).
+    orphans: Vec<CallId>,
 }
 
 impl Default for Engine {
@@ -147,6 +151,7 @@ impl Engine {
             queues: Map::default(),
             links: Map::default(),
             ended: VecDeque::new(),
+            orphans: Vec::new(),
             out: VecDeque::new(),
         }
     }
@@ -306,9 +311,38 @@ impl Engine {
     }
 
     fn set_link(&mut self, at: Timestamp, link: LinkId, state: LinkState) {
+        if state == LinkState::Up {
+            self.end_orphans(at, &link);
+        }
         if self.links.get(&link) != Some(&state) {
             self.links.insert(link.clone(), state);
             self.emit(at, Some(&link), EventKind::LinkStateChanged { state });
+        }
+    }
+
+    /// The resync of `link` is complete: its calls that no snapshot listed at a monitored
+    /// device have ended.
+    fn end_orphans(&mut self, at: Timestamp, link: &LinkId) {
+        if self.orphans.is_empty() {
+            return;
+        }
+        let orphans = std::mem::take(&mut self.orphans);
+        for id in orphans {
+            let Some(l) = self.calls.get(&id) else {
+                continue;
+            };
+            if l.call.link != *link {
+                self.orphans.push(id);
+                continue;
+            }
+            let seen = l
+                .call
+                .legs
+                .iter()
+                .any(|g| self.devices.get(&g.device).is_some_and(|d| d.monitored));
+            if !seen {
+                self.end_call(at, Some(link), id);
+            }
         }
     }
 
@@ -1497,7 +1531,14 @@ impl Engine {
                 .iter()
                 .any(|g| self.devices.get(&g.device).is_some_and(|d| d.monitored));
             if !still_seen {
-                self.end_call(at, lk, id);
+                if self.links.get(&link) == Some(&LinkState::Resyncing) {
+                    // Another device's snapshot of this resync may still list it.
+                    if !self.orphans.contains(&id) {
+                        self.orphans.push(id);
+                    }
+                } else {
+                    self.end_call(at, lk, id);
+                }
             }
         }
         for e in entries {

@@ -290,6 +290,8 @@ fn busy_and_unreachable() {
         "0040",
         C::Failed {
             device: "2001".into(),
+            calling: None,
+            called: None,
         },
         Some(Cause::Busy),
     )
@@ -305,6 +307,8 @@ fn busy_and_unreachable() {
         "0041",
         C::Failed {
             device: "0999".into(),
+            calling: None,
+            called: None,
         },
         Some(Cause::Unreachable),
     )
@@ -877,10 +881,11 @@ fn resync_finds_a_call_that_ended_while_the_link_was_down() {
             "link Down",
             "link Resyncing",
             "left c1 1001",
-            "ended c1 Answered",
             "answered c2 1002",
             "offered c3 ani=- dnis=- -",
             "held c3 1002",
+            // No snapshot of the resync listed R1: it ends once all are in.
+            "ended c1 Answered",
             "link Up",
         ]
     );
@@ -900,6 +905,76 @@ fn resync_finds_a_call_that_ended_while_the_link_was_down() {
         ],
     });
     assert!(s.out().is_empty());
+}
+
+#[test]
+fn resync_keeps_a_queued_call_that_moved_to_an_agent_while_the_link_was_down() {
+    let mut s = Script::new(&["6000", "3001"]);
+    s.call(
+        "Q1",
+        C::Queued {
+            queue: "6000".into(),
+            calling: Some("+4930123456".into()),
+            called: Some("6000".into()),
+        },
+    );
+    s.out();
+    s.raw(DriverEvent::LinkDown { link: LINK.into() })
+        .raw(DriverEvent::LinkResyncing { link: LINK.into() });
+    // The queue's snapshot comes first and no longer lists the call; the agent's lists it
+    // ringing there.
+    s.raw(DriverEvent::DeviceSnapshot {
+        link: LINK.into(),
+        device: "6000".into(),
+        calls: vec![],
+    });
+    s.raw(DriverEvent::DeviceSnapshot {
+        link: LINK.into(),
+        device: "3001".into(),
+        calls: vec![SnapshotEntry {
+            call: "Q1".into(),
+            state: ConnectionState::Alerting,
+        }],
+    });
+    s.raw(DriverEvent::LinkUp { link: LINK.into() });
+    let out = s.calls_only();
+    assert!(!out.iter().any(|l| l.starts_with("ended")), "{out:?}");
+    // The agent answers after the reconnect: the call is answered, not abandoned.
+    s.call("Q1", established("3001", "+4930123456", "6000"))
+        .call("Q1", C::CallCleared);
+    let ended = s.e.ended_calls().last().cloned().expect("ended");
+    assert_eq!(ended.outcome, Some(Outcome::Answered));
+    assert_eq!(ended.answered_by.as_deref(), Some("3001"));
+    assert_eq!(
+        ended.data.ani.as_ref().map(|n| n.raw.as_str()),
+        Some("+4930123456")
+    );
+}
+
+#[test]
+fn resync_ends_a_call_no_snapshot_lists_only_when_the_link_is_up() {
+    let mut s = Script::new(&["6000", "3001"]);
+    s.call(
+        "Q2",
+        C::Queued {
+            queue: "6000".into(),
+            calling: Some("+4930123456".into()),
+            called: Some("6000".into()),
+        },
+    );
+    s.out();
+    s.raw(DriverEvent::LinkResyncing { link: LINK.into() });
+    for d in ["6000", "3001"] {
+        s.raw(DriverEvent::DeviceSnapshot {
+            link: LINK.into(),
+            device: d.into(),
+            calls: vec![],
+        });
+    }
+    assert!(!s.calls_only().iter().any(|l| l.starts_with("ended")));
+    s.raw(DriverEvent::LinkUp { link: LINK.into() });
+    let out = s.calls_only();
+    assert_eq!(out, ["ended c1 Abandoned", "link Up"]);
 }
 
 #[test]
