@@ -1556,7 +1556,10 @@ impl Face {
                 b.h("Privilege", "call,all")
                     .opt("ActionID", id)
                     .h("Response", "Success")
-                    .h("Channel", &format!("PJSIP/{from}"))
+                    .h(
+                        "Channel",
+                        &format!("PJSIP/{from}-{:08x}", fnv(&[&linkedid, &from])),
+                    )
                     .h("Context", CONTEXT)
                     .h("Exten", &to)
                     .h("Reason", "4")

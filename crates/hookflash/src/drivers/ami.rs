@@ -827,8 +827,26 @@ impl Driver for AmiDriver {
 
     async fn execute(&self, command: DriverCommand) -> Result<CommandOutcome, Error> {
         let (actions, new_call) = self.actions(&command)?;
-        for action in actions {
-            self.action(action).await?;
+        if matches!(command.command, Command::ClearCall { .. }) {
+            // Hanging up one party may end the call before the next hangup arrives: the call
+            // is cleared when any of its channels hung up.
+            let mut first_err = None;
+            let mut any_ok = false;
+            for action in actions {
+                match self.action(action).await {
+                    Ok(_) => any_ok = true,
+                    Err(e) => {
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+            if !any_ok && let Some(e) = first_err {
+                return Err(e);
+            }
+        } else {
+            for action in actions {
+                self.action(action).await?;
+            }
         }
         match &command.command {
             Command::AgentLogin {
