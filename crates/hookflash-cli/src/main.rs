@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod analyzer;
 mod bench;
+mod bench_e2e;
+mod bench_monitors;
 mod bridge;
 mod demo;
 mod records;
@@ -139,6 +141,10 @@ enum BenchCommand {
     Decode(BenchDecodeArgs),
     /// The core engine: driver events per second, and memory per active call and per device.
     Core(BenchCoreArgs),
+    /// End to end: simulated PBX, bridge and WebSocket subscribers under a call rate.
+    E2e(bench_e2e::BenchE2eArgs),
+    /// Memory of many monitored devices, and the resync after a reconnect.
+    Monitors(bench_monitors::BenchMonitorsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +209,8 @@ fn main() -> ExitCode {
         Command::Encode(a) => analyzer::encode(&a),
         Command::Bench(BenchCommand::Decode(a)) => bench::decode(&a),
         Command::Bench(BenchCommand::Core(a)) => bench::core(&a),
+        Command::Bench(BenchCommand::E2e(a)) => bench_e2e::e2e(&a),
+        Command::Bench(BenchCommand::Monitors(a)) => bench_monitors::monitors(&a),
         Command::Bridge(a) => bridge::bridge(&a),
         Command::Demo(a) => demo::demo(&a),
         Command::Sim(a) => sim::sim(&a),
