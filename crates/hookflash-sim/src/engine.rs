@@ -215,6 +215,9 @@ pub struct Engine {
     link_down: bool,
     polls_silent: bool,
     stats: Stats,
+    /// The fraction of a millisecond the arrival timer owes (rates above one call per
+    /// 100 ms keep it, so that 2,000 calls/s are 2,000 calls/s and not clamped to 1 per ms).
+    arrival_carry: f64,
 }
 
 fn exp_or(rng: &mut SplitMix64, mean: u64) -> u64 {
@@ -247,6 +250,7 @@ impl Engine {
             link_down: false,
             polls_silent: false,
             stats: Stats::default(),
+            arrival_carry: 0.0,
             cfg,
         };
         let queues = e.cfg.queues.clamp(1, 1_000);
@@ -422,7 +426,17 @@ impl Engine {
     fn arrival_gap(&mut self) -> u64 {
         let mean = 60_000.0 / self.cfg.calls_per_minute;
         let u = 1.0 - self.rng.next_f64();
-        ((-(u.ln()) * mean) as u64).max(1)
+        let gap = -(u.ln()) * mean;
+        if mean >= 100.0 {
+            // Whole milliseconds, as seeded runs have always had them.
+            return (gap as u64).max(1);
+        }
+        // Fast rates: several arrivals may share a millisecond; the fractions add up, so
+        // the offered rate is the configured one.
+        let total = gap + self.arrival_carry;
+        let whole = total.floor();
+        self.arrival_carry = total - whole;
+        whole as u64
     }
 
     fn fire(&mut self, t: Timer) {
@@ -2591,5 +2605,39 @@ impl Engine {
             // Fault commands were handled above.
             _ => Ok(Response::Ok),
         }
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    /// Offered calls over `secs` simulated seconds at `per_minute`.
+    fn offered(per_minute: f64, secs: u64) -> u64 {
+        let mut e = Engine::new(SimConfig {
+            agents: 1_000,
+            queues: 4,
+            trunks: 100_000,
+            calls_per_minute: per_minute,
+            ring_ms: 50,
+            talk_ms: 200,
+            acw_ms: 50,
+            poll_interval_ms: 0,
+            ..SimConfig::default()
+        });
+        for ms in 1..=secs * 1000 {
+            e.step(ms);
+            while e.poll_output().is_some() {}
+        }
+        e.stats().calls_offered
+    }
+
+    #[test]
+    fn fast_rates_are_offered_in_full() {
+        // 2,000 calls/s: whole-millisecond gaps of at least 1 ms would cap this near 1,000/s.
+        let n = offered(120_000.0, 5);
+        assert!((9_500..=10_500).contains(&n), "{n} calls in 5 s at 2,000/s");
+        let n = offered(30_000.0, 5);
+        assert!((2_300..=2_700).contains(&n), "{n} calls in 5 s at 500/s");
     }
 }
