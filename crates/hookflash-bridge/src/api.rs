@@ -32,6 +32,8 @@ const MAX_QUERY: usize = 4096;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often an idle WebSocket is pinged.
 const PING_EVERY: Duration = Duration::from_secs(30);
+/// Most queued events written to a WebSocket in one flush.
+const WS_BATCH: usize = 64;
 /// The most call records one request returns.
 const MAX_RECORDS: usize = 10_000;
 
@@ -406,7 +408,18 @@ async fn ws_session(
             }
             ev = feed.recv() => {
                 let Some(ev) = ev else { break };
-                match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(ev.json.clone().into()))).await {
+                // What is already queued goes out with it: frames are fed, then flushed in
+                // one write (a busy full stream is thousands of small frames a second).
+                let batch = async {
+                    use futures_util::SinkExt as _;
+                    socket.feed(Message::Text(ev.json.clone().into())).await?;
+                    for _ in 1..WS_BATCH {
+                        let Ok(more) = feed.try_recv() else { break };
+                        socket.feed(Message::Text(more.json.clone().into())).await?;
+                    }
+                    socket.flush().await
+                };
+                match tokio::time::timeout(SEND_TIMEOUT, batch).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => break,
                     Err(_) => {
@@ -654,6 +667,14 @@ async fn call_verb(
                 }
             },
         };
+        // An agent names only a call it can see (out of scope looks like absent).
+        if p.scope != Scope::Admin && !st.hub.backend.call(other).is_some_and(|o| p.sees_call(&o)) {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalidCall",
+                format!("no call {other}"),
+            ));
+        }
         let held_here = c.leg(dev).is_some_and(|l| l.state == ConnectionState::Held);
         Ok(if held_here { (id, other) } else { (other, id) })
     };
