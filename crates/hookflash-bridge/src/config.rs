@@ -8,6 +8,7 @@
 //! # [http.tls]                    # optional: serve HTTPS
 //! # cert = "/etc/hookflash/cert.pem"
 //! # key = "/etc/hookflash/key.pem"
+//! # client_ca = "/etc/hookflash/clients-ca.pem"  # optional: require client certificates
 //!
 //! [storage]
 //! path = "/var/lib/hookflash/journal.sqlite"
@@ -47,7 +48,8 @@
 //!
 //! Secrets (`tokens.token`, `webhooks.secret`, `links.url`) may name environment variables as
 //! `${NAME}`. Every error names the file, the line and the key, and is reported before anything
-//! starts.
+//! starts. [`Config::load`] refuses a file that every user may write, and a file with a secret
+//! written in it that every user may read (see [`Config::check_permissions`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -133,6 +135,9 @@ pub struct Tls {
     pub cert: PathBuf,
     /// The private key.
     pub key: PathBuf,
+    /// Mutual TLS: when set, clients must present a certificate issued by this CA (PEM).
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 /// The journal.
@@ -431,7 +436,97 @@ impl Config {
                 message: format!("cannot read: {e}"),
             }))
         })?;
-        Self::parse(file, &text, &|n| std::env::var(n).ok())
+        let cfg = Self::parse(file, &text, &|n| std::env::var(n).ok())?;
+        let meta = std::fs::metadata(file).map_err(|e| {
+            BridgeError::Config(Box::new(ConfigError {
+                file: file.to_path_buf(),
+                line: 0,
+                column: 0,
+                key: String::new(),
+                message: format!("cannot read: {e}"),
+            }))
+        })?;
+        cfg.check_permissions(file, &text, &meta)?;
+        Ok(cfg)
+    }
+
+    /// The secrets written in the file itself (not read from the environment), as (key, value).
+    pub fn inline_secrets<'a>(&'a self, text: &str) -> Vec<(&'static str, &'a str)> {
+        let mut out = Vec::new();
+        for t in &self.tokens {
+            if text.contains(t.token.as_str()) {
+                out.push(("tokens.token", t.token.as_str()));
+            }
+        }
+        for w in &self.webhooks {
+            if text.contains(w.secret.as_str()) {
+                out.push(("webhooks.secret", w.secret.as_str()));
+            }
+        }
+        for l in &self.links {
+            let has_password = l
+                .url
+                .parse::<hookflash_link::url::LinkUrl>()
+                .is_ok_and(|u| u.password.is_some_and(|p| !p.is_empty()));
+            if has_password && text.contains(l.url.as_str()) {
+                out.push(("links.url", l.url.as_str()));
+            }
+        }
+        out
+    }
+
+    /// Refuses a file that every user may change (anyone could add a token), and a file that
+    /// holds a secret (a token, a webhook secret, a link password written in it rather than
+    /// read from the environment) and that every user may read. The group bits are left to the
+    /// administrator: `root:hookflash` with mode 0640 is how a daemon reads a file it does not
+    /// own. Unix only.
+    pub fn check_permissions(
+        &self,
+        file: &Path,
+        text: &str,
+        meta: &std::fs::Metadata,
+    ) -> Result<(), BridgeError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            let refuse = |offset: usize, key: &str, message: String| {
+                let (line, column) = line_col(text, offset);
+                BridgeError::Config(Box::new(ConfigError {
+                    file: file.to_path_buf(),
+                    line,
+                    column,
+                    key: key.to_string(),
+                    message,
+                }))
+            };
+            if mode & 0o002 != 0 {
+                return Err(refuse(
+                    0,
+                    "",
+                    format!(
+                        "the file is writable by every user (mode {mode:03o}), who could add \
+                         a token: chmod o-w it"
+                    ),
+                ));
+            }
+            if mode & 0o004 != 0
+                && let Some((key, secret)) = self.inline_secrets(text).into_iter().next()
+            {
+                return Err(refuse(
+                    text.find(secret).unwrap_or(0),
+                    key,
+                    format!(
+                        "the file holds a secret and every user can read it (mode {mode:03o}): \
+                         chmod o-r (or 600) it, or read the secret from the environment \
+                         (`${{NAME}}`)"
+                    ),
+                ));
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = (file, text, meta);
+        Ok(())
     }
 
     /// Parses and validates `text` (named `file` in errors), reading `${NAME}` from `env`.

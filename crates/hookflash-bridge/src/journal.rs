@@ -92,12 +92,28 @@ fn to_u64(v: i64) -> u64 {
 }
 
 impl Journal {
-    /// Opens (creating) the journal at `path`, or an in-memory one.
+    /// Opens (creating, with mode 0600 on Unix) the journal at `path`, or an in-memory one.
     pub fn open(path: Option<&Path>) -> Result<Self, BridgeError> {
         let conn = match path {
             Some(p) => {
                 if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)?;
+                }
+                // Call records hold personal data: a new journal is readable by its owner only
+                // (SQLite gives its -wal and -shm files the same mode).
+                #[cfg(unix)]
+                if !p.exists() {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    match std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(p)
+                    {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(e.into()),
+                    }
                 }
                 Connection::open(p)?
             }

@@ -142,7 +142,11 @@ impl Bridge {
             enabled: cfg.log.redact,
         };
         let tls = match &cfg.http.tls {
-            Some(t) => Some(tls::server_config(&t.cert, &t.key)?),
+            Some(t) => Some(tls::server_config_with_clients(
+                &t.cert,
+                &t.key,
+                t.client_ca.as_deref(),
+            )?),
             None => None,
         };
         let listener = tokio::net::TcpListener::bind(cfg.http.listen).await?;
