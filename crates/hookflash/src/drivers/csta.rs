@@ -116,6 +116,14 @@ impl std::fmt::Debug for CstaDriver {
     }
 }
 
+/// Whether `n` is 1, 10, 100, …
+fn power_of_ten(mut n: u64) -> bool {
+    while n >= 10 && n.is_multiple_of(10) {
+        n /= 10;
+    }
+    n == 1
+}
+
 fn bad(name: &str) -> Error {
     Error::Config(UrlError::BadOption(name.to_owned()))
 }
@@ -184,6 +192,12 @@ impl CstaDriver {
     /// How many frames or messages from the PBX could not be read (each was skipped).
     pub fn malformed(&self) -> u64 {
         self.malformed.load(Ordering::Relaxed)
+    }
+
+    /// The counter behind [`CstaDriver::malformed`], to read after the driver was handed to
+    /// a [`Cti`](crate::Cti).
+    pub fn malformed_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.malformed)
     }
 
     /// Sets the reconnect backoff (tests use short delays).
@@ -331,6 +345,7 @@ enum End {
 }
 
 struct Task<'a> {
+    link: &'a LinkId,
     client: Client,
     malformed: &'a AtomicU64,
     clock: Clock,
@@ -404,8 +419,15 @@ impl Task<'_> {
                     }));
                 }
                 ClientEvent::Lost if end.is_none() => end = Some(End::Retry),
-                ClientEvent::Malformed { .. } => {
-                    self.malformed.fetch_add(1, Ordering::Relaxed);
+                ClientEvent::Malformed { error } => {
+                    let n = self.malformed.fetch_add(1, Ordering::Relaxed) + 1;
+                    // Logged at the 1st, 10th, 100th… so a hostile PBX cannot flood the log.
+                    if power_of_ten(n) {
+                        eprintln!(
+                            "hookflash: link {}: a malformed frame was skipped ({error}); {n} so far",
+                            self.link
+                        );
+                    }
                 }
                 _ => {}
             }
@@ -548,6 +570,7 @@ impl Driver for CstaDriver {
         let mut ops = self.rx.lock().await;
         let mut task = Task {
             client: Client::new(self.config.clone()),
+            link: &self.link,
             malformed: &self.malformed,
             clock: Clock::with_origin(crate::spi::now().0),
             sink: &sink,
