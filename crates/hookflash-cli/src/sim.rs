@@ -1,5 +1,6 @@
 //! `hookflash sim`: the simulated PBX on a socket (and optionally a pseudo-terminal), speaking
-//! CSTA BER or CSTA XML, with generated traffic and an optional ground-truth file.
+//! CSTA BER, CSTA XML or the Asterisk Manager Interface, with generated traffic and an
+//! optional ground-truth file.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -19,6 +20,8 @@ pub(crate) enum SimProtocol {
     CstaBer,
     /// CSTA XML (ECMA-323) in ECMA-354 sessions, 8-byte header.
     CstaXml,
+    /// Asterisk Manager Interface (as Asterisk 16 speaks it; devices are `PJSIP/<number>`).
+    Ami,
 }
 
 /// BER framings the simulator offers.
@@ -132,6 +135,7 @@ fn config(a: &SimArgs) -> Result<SimServerConfig, String> {
     };
     let protocol = match a.protocol {
         SimProtocol::CstaXml => FaceProtocol::CstaXml,
+        SimProtocol::Ami => FaceProtocol::Ami,
         SimProtocol::CstaBer => FaceProtocol::CstaBer(match a.framing {
             SimFraming::Len2 => Framing::Len2,
             SimFraming::Hipath => Framing::HiPath,
@@ -262,6 +266,8 @@ mod tests {
         );
         assert_eq!(c.tls, Some(TlsSetup::SelfSigned));
         assert_eq!(c.sim.mix.park, 4);
+        let ami = T::parse_from(["t", "--protocol", "ami", "--listen", "127.0.0.1:5038"]);
+        assert_eq!(config(&ami.a).unwrap().face.protocol, FaceProtocol::Ami);
         let bad = T::parse_from(["t", "--protocol", "csta-xml", "--time-scale", "0"]);
         assert!(config(&bad.a).is_err());
     }

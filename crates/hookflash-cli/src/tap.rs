@@ -34,10 +34,15 @@ pub(crate) struct TapArgs {
     count: Option<u64>,
 }
 
-/// Expands `1000-1003` into its devices; anything else is one device.
+/// Expands `1000-1003` (also with a technology prefix: `PJSIP/201-205`) into its devices;
+/// anything else is one device.
 fn devices(specs: &[String]) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for s in specs.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let (prefix, s) = match s.rfind('/') {
+            Some(i) => s.split_at(i + 1),
+            None => ("", s),
+        };
         match s.split_once('-') {
             Some((a, b))
                 if !a.is_empty()
@@ -51,9 +56,9 @@ fn devices(specs: &[String]) -> Result<Vec<String>, String> {
                 if hi < lo || hi - lo >= 100_000 {
                     return Err(format!("{s}: a range of 1 to 100000 devices"));
                 }
-                out.extend((lo..=hi).map(|n| format!("{n:0width$}", width = a.len())));
+                out.extend((lo..=hi).map(|n| format!("{prefix}{n:0width$}", width = a.len())));
             }
-            _ => out.push(s.to_owned()),
+            _ => out.push(format!("{prefix}{s}")),
         }
     }
     Ok(out)
@@ -147,5 +152,10 @@ mod tests {
         assert!(devices(&["1-999999".into()]).is_err());
         // Not a numeric range: one device.
         assert_eq!(devices(&["sip-100".into()]).unwrap(), ["sip-100"]);
+        // AMI devices: the technology stays in front of every number.
+        assert_eq!(
+            devices(&["PJSIP/201-202".into(), "SIP/x-1".into()]).unwrap(),
+            ["PJSIP/201", "PJSIP/202", "SIP/x-1"]
+        );
     }
 }
