@@ -57,7 +57,11 @@ fn event(b: &[u8; 4]) -> DriverEvent {
         },
         10 => C::ConnectionCleared { device: d(b[2]) },
         11 => C::CallCleared,
-        12 => C::Failed { device: d(b[2]) },
+        12 => C::Failed {
+            device: d(b[2]),
+            calling: Some(d(b[3]).to_string()),
+            called: None,
+        },
         13 => C::State {
             device: d(b[2]),
             state: ConnectionState::Unknown { raw: "x".into() },
