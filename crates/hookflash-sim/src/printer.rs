@@ -1,6 +1,8 @@
 //! The simulated PBX's SMDR printer: one Avaya IP Office style CSV record per finished call,
 //! made from the ground-truth log, served over TCP to every connected reader (as an IP Office
-//! sends SMDR to a configured TCP receiver).
+//! sends SMDR to a configured TCP receiver) or printed on a serial line — a pseudo-terminal
+//! whose path the reader opens, paced at the line's baud rate (10 bits a character) as a
+//! printer port is.
 //!
 //! [`ipoffice_record`] is pure (truth line in, record out); [`SmdrPrinter`] is the tokio side.
 //! Records carry the call's start, ring and connected times, the caller and called numbers,
@@ -8,6 +10,10 @@
 //! the same truth as the live CSTA links: calling, called, answered or not, answered by.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::{
@@ -89,11 +95,44 @@ pub fn ipoffice_record(truth: &str, call_id: u64) -> Option<String> {
     ))
 }
 
-/// The SMDR printer: every reader connected over TCP receives every record from then on.
+/// The SMDR printer: every reader connected over TCP (or the reader of the serial line)
+/// receives every record from then on.
 #[derive(Debug)]
 pub struct SmdrPrinter {
-    local_addr: SocketAddr,
+    local_addr: Option<SocketAddr>,
+    serial_path: Option<PathBuf>,
     stop: watch::Sender<bool>,
+    stopped: Arc<AtomicBool>,
+    /// The pseudo-terminal's reader side, kept open so the line never hangs up.
+    _serial_keep: Option<serialport::TTYPort>,
+}
+
+/// Turns truth lines into records on a broadcast channel until stopped.
+fn feed(
+    mut truth: broadcast::Receiver<String>,
+    mut stop: watch::Receiver<bool>,
+) -> broadcast::Sender<String> {
+    let (records, _) = broadcast::channel::<String>(4096);
+    let tx = records.clone();
+    tokio::spawn(async move {
+        let mut next_id: u64 = 1_000_001;
+        loop {
+            tokio::select! {
+                line = truth.recv() => match line {
+                    Ok(line) => {
+                        if let Some(r) = ipoffice_record(&line, next_id) {
+                            next_id += 1;
+                            let _ = tx.send(r);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                _ = stop.changed() => break,
+            }
+        }
+    });
+    records
 }
 
 impl SmdrPrinter {
@@ -101,32 +140,12 @@ impl SmdrPrinter {
     /// [`crate::net::SimServer::truth`]).
     pub async fn start(
         listen: SocketAddr,
-        mut truth: broadcast::Receiver<String>,
+        truth: broadcast::Receiver<String>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let local_addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
-        let (records, _) = broadcast::channel::<String>(4096);
-        let tx = records.clone();
-        let mut stop_feed = stopped.clone();
-        tokio::spawn(async move {
-            let mut next_id: u64 = 1_000_001;
-            loop {
-                tokio::select! {
-                    line = truth.recv() => match line {
-                        Ok(line) => {
-                            if let Some(r) = ipoffice_record(&line, next_id) {
-                                next_id += 1;
-                                let _ = tx.send(r);
-                            }
-                        }
-                        Err(broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(broadcast::error::RecvError::Closed) => break,
-                    },
-                    _ = stop_feed.changed() => break,
-                }
-            }
-        });
+        let records = feed(truth, stopped.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -157,16 +176,72 @@ impl SmdrPrinter {
                 }
             }
         });
-        Ok(Self { local_addr, stop })
+        Ok(Self {
+            local_addr: Some(local_addr),
+            serial_path: None,
+            stop,
+            stopped: Arc::new(AtomicBool::new(false)),
+            _serial_keep: None,
+        })
     }
 
-    /// Where readers connect.
-    pub fn local_addr(&self) -> SocketAddr {
+    /// Prints on a serial line: a pseudo-terminal (its path is [`SmdrPrinter::serial_path`]),
+    /// paced at `baud` (10 bits a character; records a slow line cannot carry in time queue
+    /// up, and beyond 4096 waiting records the oldest are lost, as on a printer port). Needs a
+    /// tokio runtime; the line is written from one thread of its own.
+    pub async fn start_serial(
+        truth: broadcast::Receiver<String>,
+        baud: u32,
+    ) -> std::io::Result<Self> {
+        let (master, slave) =
+            serialport::TTYPort::pair().map_err(|e| std::io::Error::other(e.to_string()))?;
+        let serial_path = serialport::SerialPort::name(&slave).map(PathBuf::from);
+        let (stop, stopped_rx) = watch::channel(false);
+        let mut rx = feed(truth, stopped_rx).subscribe();
+        let stopped = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stopped);
+        let mut writer = master;
+        let per_byte = Duration::from_secs_f64(10.0 / f64::from(baud.max(50)));
+        std::thread::Builder::new()
+            .name("smdr-printer-serial".into())
+            .spawn(move || {
+                loop {
+                    let rec = match rx.blocking_recv() {
+                        Ok(r) => r,
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    };
+                    if flag.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    // Nobody reading (EIO before a reader opens the line) loses the record.
+                    let _ = std::io::Write::write_all(&mut writer, rec.as_bytes());
+                    let _ = std::io::Write::flush(&mut writer);
+                    std::thread::sleep(per_byte * rec.len() as u32);
+                }
+            })?;
+        Ok(Self {
+            local_addr: None,
+            serial_path,
+            stop,
+            stopped,
+            _serial_keep: Some(slave),
+        })
+    }
+
+    /// Where TCP readers connect (`None` for a serial printer).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local_addr
+    }
+
+    /// The serial line's device path (`None` for a TCP printer).
+    pub fn serial_path(&self) -> Option<&Path> {
+        self.serial_path.as_deref()
     }
 
     /// Stops printing and closes every reader.
     pub fn shutdown(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
         let _ = self.stop.send(true);
     }
 }
