@@ -640,4 +640,243 @@ mod tests {
         ));
         assert!(map_event(&link, &ev(&[("Event", "VarSet")])).is_none());
     }
+
+    #[test]
+    fn a_call_ends_with_its_last_channel() {
+        let link = Name::from("pbx");
+        let mut m = Mapper::new();
+        let mut out = Vec::new();
+        let chan = |c: &str, u: &str, st: &str| {
+            ev(&[
+                ("Event", "Newchannel"),
+                ("Channel", c),
+                ("ChannelState", st),
+                ("CallerIDNum", "+4930111"),
+                ("Exten", "6000"),
+                ("Uniqueid", u),
+                ("Linkedid", "9.1"),
+            ])
+        };
+        m.map_into(&link, &chan("DAHDI/i1/+4930111-1", "9.1", "4"), &mut out);
+        // The caller placing the call names the number, not the channel's device.
+        assert!(matches!(
+            &out[0],
+            DriverEvent::Call { event: CallEventKind::Originated { calling, called }, .. }
+                if calling.as_str() == "+4930111" && called == "6000"
+        ));
+        m.map_into(&link, &chan("PJSIP/300-2", "9.2", "5"), &mut out);
+        assert_eq!(m.live_calls().collect::<Vec<_>>(), ["9.1"]);
+        out.clear();
+        let hangup = |c: &str, u: &str, cause: &str| {
+            ev(&[
+                ("Event", "Hangup"),
+                ("Channel", c),
+                ("Uniqueid", u),
+                ("Linkedid", "9.1"),
+                ("Cause", cause),
+            ])
+        };
+        m.map_into(&link, &hangup("PJSIP/300-2", "9.2", "19"), &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(matches!(
+            &out[0],
+            DriverEvent::Call {
+                event: CallEventKind::ConnectionCleared { .. },
+                cause: Some(Cause::NoAnswer),
+                ..
+            }
+        ));
+        out.clear();
+        m.map_into(&link, &hangup("DAHDI/i1/+4930111-1", "9.1", "16"), &mut out);
+        assert_eq!(out.len(), 2);
+        assert!(matches!(
+            &out[1],
+            DriverEvent::Call { event: CallEventKind::CallCleared, call, .. } if call.as_str() == "9.1"
+        ));
+        assert_eq!(m.live_calls().count(), 0);
+    }
+
+    #[test]
+    fn queue_join_busy_dial_and_the_callers_own_answer() {
+        let link = Name::from("pbx");
+        let r = map_event(
+            &link,
+            &ev(&[
+                ("Event", "QueueCallerJoin"),
+                ("Channel", "DAHDI/i1/+4930111-1"),
+                ("CallerIDNum", "+4930111"),
+                ("Exten", "6000"),
+                ("Queue", "6000"),
+                ("Uniqueid", "9.1"),
+                ("Linkedid", "9.1"),
+            ]),
+        );
+        assert!(matches!(
+            r,
+            Some(DriverEvent::Call { event: CallEventKind::Queued { ref queue, ref calling, .. }, .. })
+                if queue.as_str() == "6000" && calling.as_deref() == Some("+4930111")
+        ));
+        let r = map_event(
+            &link,
+            &ev(&[
+                ("Event", "DialEnd"),
+                ("Channel", "PJSIP/200-1"),
+                ("CallerIDNum", "200"),
+                ("Exten", "201"),
+                ("DestChannel", "PJSIP/201-2"),
+                ("DialStatus", "BUSY"),
+                ("Uniqueid", "8.1"),
+                ("Linkedid", "8.1"),
+            ]),
+        );
+        assert!(matches!(
+            r,
+            Some(DriverEvent::Call { event: CallEventKind::Failed { ref device, ref calling, .. }, cause: Some(Cause::Busy), .. })
+                if device.as_str() == "PJSIP/201" && calling.as_deref() == Some("200")
+        ));
+        // An answered dial is no failure.
+        assert!(
+            map_event(
+                &link,
+                &ev(&[
+                    ("Event", "DialEnd"),
+                    ("DestChannel", "PJSIP/201-2"),
+                    ("DialStatus", "ANSWER"),
+                    ("Linkedid", "8.1"),
+                ]),
+            )
+            .is_none()
+        );
+        // The call's first channel going up is not the call being answered.
+        let up = |u: &str| {
+            map_event(
+                &link,
+                &ev(&[
+                    ("Event", "Newstate"),
+                    ("Channel", "PJSIP/200-1"),
+                    ("ChannelState", "6"),
+                    ("Uniqueid", u),
+                    ("Linkedid", "8.1"),
+                ]),
+            )
+        };
+        assert!(matches!(
+            up("8.1"),
+            Some(DriverEvent::Call {
+                event: CallEventKind::State {
+                    state: ConnectionState::Connected,
+                    ..
+                },
+                ..
+            })
+        ));
+        assert!(matches!(
+            up("8.2"),
+            Some(DriverEvent::Call {
+                event: CallEventKind::Established { .. },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn members_log_on_pause_for_after_call_work_and_log_off_with_their_last_queue() {
+        let link = Name::from("pbx");
+        let mut m = Mapper::new();
+        let mut out = Vec::new();
+        let member = |name: &str, queue: &str, extra: &[(&str, &str)]| {
+            let mut h = vec![
+                ("Event", name),
+                ("Queue", queue),
+                ("MemberName", "A1"),
+                ("Interface", "PJSIP/300"),
+            ];
+            h.extend_from_slice(extra);
+            ev(&h)
+        };
+        m.map_into(
+            &link,
+            &member("QueueMemberAdded", "q1", &[("Paused", "0")]),
+            &mut out,
+        );
+        m.map_into(
+            &link,
+            &member("QueueMemberAdded", "q2", &[("Paused", "0")]),
+            &mut out,
+        );
+        assert!(matches!(
+            &out[0],
+            DriverEvent::Agent { event: AgentEventKind::LoggedOn { device: Some(d), queues }, .. }
+                if d.as_str() == "PJSIP/300" && queues.len() == 1
+        ));
+        assert!(matches!(
+            &out[1],
+            DriverEvent::Agent {
+                event: AgentEventKind::Ready,
+                ..
+            }
+        ));
+        out.clear();
+        m.map_into(
+            &link,
+            &member(
+                "QueueMemberPause",
+                "q1",
+                &[("Paused", "1"), ("PausedReason", AFTER_CALL_WORK_REASON)],
+            ),
+            &mut out,
+        );
+        assert!(matches!(
+            &out[0],
+            DriverEvent::Agent {
+                event: AgentEventKind::WorkingAfterCall,
+                ..
+            }
+        ));
+        out.clear();
+        m.map_into(&link, &member("QueueMemberRemoved", "q1", &[]), &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        m.map_into(&link, &member("QueueMemberRemoved", "q2", &[]), &mut out);
+        assert!(matches!(
+            out.last(),
+            Some(DriverEvent::Agent {
+                event: AgentEventKind::LoggedOff,
+                ..
+            })
+        ));
+        // A resync that lists the agent again, and one that does not.
+        let listed = [ev(&[
+            ("Event", "QueueMember"),
+            ("Queue", "q1"),
+            ("Name", "A1"),
+        ])];
+        assert!(m.resync_members(&listed).is_empty());
+        assert_eq!(m.resync_members(&[]), ["A1"]);
+    }
+
+    #[test]
+    fn resync_ends_the_calls_whose_channels_are_gone() {
+        let link = Name::from("pbx");
+        let mut m = Mapper::new();
+        for (c, l) in [("PJSIP/1-1", "1.1"), ("PJSIP/2-1", "2.1")] {
+            m.map(
+                &link,
+                &ev(&[
+                    ("Event", "Newchannel"),
+                    ("Channel", c),
+                    ("ChannelState", "4"),
+                    ("Uniqueid", l),
+                    ("Linkedid", l),
+                ]),
+            );
+        }
+        let still = [ev(&[
+            ("Event", "CoreShowChannel"),
+            ("Channel", "PJSIP/2-1"),
+            ("Uniqueid", "2.1"),
+            ("Linkedid", "2.1"),
+        ])];
+        assert_eq!(m.resync_channels(&still), ["1.1"]);
+        assert_eq!(m.live_calls().collect::<Vec<_>>(), ["2.1"]);
+    }
 }

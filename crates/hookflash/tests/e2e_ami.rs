@@ -215,7 +215,7 @@ async fn wait_up(cti: &Cti, limit: Duration) {
 /// Runs traffic for `run` with the link up (dropped `faults` times), comparing the core's
 /// calls with the truth. Calls that overlap the start, the end or an outage (± a margin) are
 /// left out on both sides.
-async fn compare_run(seed: u64, run: Duration, faults: u32) {
+async fn compare_run(seed: u64, run: Duration, faults: u32, restart: bool) {
     const AGENTS: u32 = 8;
     const EXTENSIONS: u32 = 8;
     let server = server(sim(seed, AGENTS, EXTENSIONS)).await;
@@ -236,7 +236,12 @@ async fn compare_run(seed: u64, run: Duration, faults: u32) {
         tokio::time::sleep(run / slices).await;
         if i < faults {
             let a = started.elapsed();
-            server.control().drop_links().await;
+            if restart {
+                // Asterisk restarting: a `Shutdown` event, the connection closes.
+                server.control().restart().await;
+            } else {
+                server.control().drop_links().await;
+            }
             tokio::time::sleep(Duration::from_millis(30)).await;
             wait_up(&cti, Duration::from_secs(10)).await;
             windows.push((a, started.elapsed()));
@@ -364,12 +369,17 @@ async fn compare_run(seed: u64, run: Duration, faults: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ami_over_tcp_matches_the_truth() {
-    compare_run(31, Duration::from_secs(8), 0).await;
+    compare_run(31, Duration::from_secs(8), 0, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ami_with_the_link_killed_three_times_matches_the_truth() {
-    compare_run(32, Duration::from_secs(8), 3).await;
+    compare_run(32, Duration::from_secs(8), 3, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ami_with_the_pbx_restarting_twice_matches_the_truth() {
+    compare_run(36, Duration::from_secs(6), 2, true).await;
 }
 
 /// Waits until `f` holds for the core's view of `agent`.
