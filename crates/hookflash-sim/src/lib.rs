@@ -1,6 +1,6 @@
 //! The simulated PBX: the project's PBX for demos, end-to-end, load and fault tests.
 //!
-//! Three layers:
+//! Three layers, and a printer:
 //!
 //! - [`Engine`], the call engine. It is sans-IO: time comes in as milliseconds since the
 //!   simulation start (`now`), all randomness comes from a seeded [`SplitMix64`], so the same
@@ -11,10 +11,15 @@
 //!   (ground-truth JSON lines) and [`Engine::handle_command`]; [`Engine::group_stats`] gives
 //!   per-ACD-group statistics.
 //! - [`face::Face`], one client connection's server side, also sans-IO: CSTA BER (ACSE with
-//!   authentication, ROSE, `len2`/`hipath` framing) or CSTA XML (ECMA-354 sessions, 8-byte
-//!   header). It turns requests into [`Command`]s, [`Response`]s and [`SimError`]s into CSTA
-//!   results and ECMA-269 errors, and [`Output`]s into CSTA event reports that decode with
-//!   `hookflash_csta` and map through `hookflash_csta::mapping`.
+//!   authentication, ROSE, `len2`/`hipath` framing), CSTA XML (ECMA-354 sessions, 8-byte
+//!   header) or the Asterisk Manager Interface (Asterisk 16: every device reported as
+//!   `PJSIP/<number>` channels, queue and agent events, the actions a CTI client uses). It
+//!   turns requests into [`Command`]s, [`Response`]s and [`SimError`]s into CSTA results and
+//!   ECMA-269 errors (or AMI responses), and [`Output`]s into CSTA event reports that decode
+//!   with `hookflash_csta` and map through `hookflash_csta::mapping` (or AMI events that map
+//!   through `hookflash_ami::mapping`).
+//! - [`printer::SmdrPrinter`], IP Office SMDR records of the finished calls over TCP or a
+//!   pseudo-terminal serial line.
 //! - [`net::SimServer`], the engine and a face per connection on real sockets (tokio): TCP,
 //!   TLS (self-signed certificate made at start, or PEM files), a pseudo-terminal serial line;
 //!   a control handle for faults and commands; a broadcast of the truth lines. The

@@ -27,6 +27,9 @@
 //!   Lists end with an `…Complete` event carrying `EventList: Complete` and `ListItems`.
 //!
 //! A PBX restart is a `Shutdown` event and a closed connection; the client logs in again.
+//! The engine's monitor limit ([`crate::SimConfig::monitor_limit`]) bounds the devices a
+//! session hears of: give it room for every device (agents, extensions, groups, park
+//! positions) and for the other connections' monitors.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
