@@ -1979,4 +1979,52 @@ mod tests {
             .unwrap_or(0);
         assert_eq!(hangups + open, newchannels);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever a client sends, cut anywhere, the face neither panics nor buffers more
+        /// than one message's worth, and a logged-in face keeps answering.
+        #[test]
+        fn arbitrary_input_never_panics(
+            chunks in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+                    proptest::sample::select(vec![
+                        b"Action: Hangup\r\nChannel: PJSIP/200000-1\r\n\r\n".to_vec(),
+                        b"Action: Originate\r\nChannel: PJSIP/200000\r\nExten: 200001\r\n\r\n".to_vec(),
+                        b"Action: Redirect\r\nChannel: \r\nExten: x\r\n\r\n".to_vec(),
+                        b"Action: QueuePause\r\nInterface: PJSIP/300000\r\nPaused: 1\r\nReason: \xff\r\n\r\n".to_vec(),
+                        b"Action: QueueStatus\r\n\r\n".to_vec(),
+                        b"Action: CoreShowChannels\r\n\r\n".to_vec(),
+                        b"Action: Atxfer\r\nChannel: PJSIP/300000-0\r\nExten: 200000\r\n\r\n".to_vec(),
+                        b"Action: Login\r\nAuthType: MD5\r\nKey: 00\r\n\r\n".to_vec(),
+                    ]),
+                ],
+                0..20,
+            )
+        ) {
+            let mut e = engine();
+            let mut f = face(false);
+            f.handle_input(0, b"Action: Login\r\nUsername: x\r\nSecret: y\r\n\r\n", &mut e);
+            let mut now = 0;
+            for c in &chunks {
+                now += 100;
+                e.step(now);
+                f.handle_input(now, c, &mut e);
+                route(&mut f, &mut e, now);
+                while f.poll_transmit().is_some() {}
+                proptest::prop_assert!(f.buffered() <= 1024 * 1024 + 16 * 1024);
+            }
+            if !f.is_closed() {
+                f.handle_input(now, b"\r\n\r\nAction: Ping\r\nActionID: last\r\n\r\n", &mut e);
+                let mut d = Decoder::new();
+                let m = drain(&mut f, &mut d);
+                proptest::prop_assert!(
+                    m.iter().any(|m| m.action_id() == Some("last")),
+                    "no answer to the last ping"
+                );
+            }
+        }
+    }
 }
