@@ -324,6 +324,14 @@ async fn compare_run(seed: u64, run: Duration, faults: u32, restart: bool) {
         not_reported.len(),
         not_true.len()
     );
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &truth_in {
+        *kinds.entry(r.outcome.clone()).or_default() += 1;
+        if !r.transfers.is_empty() {
+            *kinds.entry("transferred".into()).or_default() += 1;
+        }
+    }
+    println!("compared truth calls by outcome: {kinds:?}");
     for r in &not_reported {
         println!("not reported: {r:?}");
         for c in everything.iter() {
