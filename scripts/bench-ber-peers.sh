@@ -8,6 +8,7 @@
 # the script checks that every frame was dissected as BER. Two tshark figures: `-T fields`
 # (dissection, one field printed per frame) and `-V` (dissection plus the full text tree);
 # tshark's start-up time is measured on a one-copy file and subtracted.
+# HOOKFLASH=path/to/hookflash uses that binary instead of building one.
 # Needs: cargo, python3 (a venv with asn1tools is made by oracle-env.sh), tshark.
 set -euo pipefail
 source "$(dirname "$0")/oracle-env.sh"
@@ -15,8 +16,10 @@ secs=${1:-3}
 copies=${2:-500}
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
-cargo build --release -q -p hookflash-cli
-hookflash=$target/release/hookflash
+if [ -z "${HOOKFLASH:-}" ]; then
+  cargo build --release -q -p hookflash-cli
+fi
+hookflash=${HOOKFLASH:-$target/release/hookflash}
 command -v tshark >/dev/null || { echo "tshark is not installed (apt-get install tshark)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -43,7 +46,8 @@ per_copy=$(cat "$work/count")
 ts=(tshark -n -o tcp.check_checksum:FALSE -d tcp.port==4422,ber)
 
 # Every frame must carry a BER dissection, with no malformed-packet mark.
-dissected=$("${ts[@]}" -r "$work/one.pcap" -Y 'ber && !_ws.malformed' -T fields -e frame.number 2>/dev/null | wc -l)
+dissected=$("${ts[@]}" -r "$work/one.pcap" -T fields -e frame.protocols -e _ws.malformed 2>/dev/null \
+  | awk -F'\t' '$1 ~ /:ber$/ && $2 == "" { n++ } END { print n + 0 }')
 if [ "$dissected" -ne "$per_copy" ]; then
   echo "tshark dissected $dissected of $per_copy PDUs as BER" >&2
   exit 1
@@ -54,7 +58,7 @@ seconds_of() { # command... → wall seconds
   s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
   python3 -c "print($e - $s)"
 }
-fields=(-T fields -e ber.id.tag)
+fields=(-T fields -e frame.protocols -e ber.unknown.INTEGER)
 f1=$(seconds_of "${ts[@]}" -r "$work/one.pcap" "${fields[@]}")
 fn=$(seconds_of "${ts[@]}" -r "$work/many.pcap" "${fields[@]}")
 v1=$(seconds_of "${ts[@]}" -r "$work/one.pcap" -V)

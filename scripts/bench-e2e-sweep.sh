@@ -12,11 +12,11 @@ out=${1:-$target/bench-e2e-sweep.jsonl}
 shift || true
 rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(250 500 1000 1500 2000 2500)
-cargo build --release -q -p hookflash-cli
+[ -n "${HOOKFLASH:-}" ] || cargo build --release -q -p hookflash-cli
 : > "$out"
 for r in "${rates[@]}"; do
   echo "rate $r calls/s ..." >&2
-  "$target/release/hookflash" bench e2e --rate "$r" \
+  "${HOOKFLASH:-$target/release/hookflash}" bench e2e --rate "$r" \
     --devices "${DEVICES:-1000}" --subscribers "${SUBSCRIBERS:-1000}" \
     --duration "${DURATION:-10}" --warmup "${WARMUP:-2}" ${EXTRA:-} >> "$out"
   tail -n 1 "$out" >&2
