@@ -355,7 +355,13 @@ impl Decoder for BlockCodec {
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Item>, LinkError> {
         if self.leading_line {
-            let Some(i) = src.iter().position(|b| *b == b'\n') else {
+            // A first line longer than the maximum is no banner: it is handled (and discarded)
+            // as a block, whether it arrived in one read or in many.
+            let Some(i) = src
+                .iter()
+                .position(|b| *b == b'\n')
+                .filter(|&i| i <= self.max)
+            else {
                 if src.len() > self.max {
                     self.leading_line = false;
                 } else {
