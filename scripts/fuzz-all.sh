@@ -20,7 +20,7 @@
 # (`-s none`: the crates forbid unsafe code, so a panic or an abort is what there is to find,
 # and the throughput is several times higher); debug assertions (overflow checks) are on.
 #
-# Environment: CARGO_TARGET_DIR for the build (default fuzz/target, or fuzz/target-plain),
+# Environment: CARGO_TARGET_DIR for the build (default fuzz/target),
 # FUZZ_EXTRA_ARGS for extra libFuzzer flags (for example "-max_len=8192").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,7 +82,7 @@ case "$mode" in
     bindir="$tdir/$(rustc -vV | sed -n 's/^host: //p')/release"
     ;;
   plain)
-    tdir=${CARGO_TARGET_DIR:-fuzz/target-plain}
+    tdir=${CARGO_TARGET_DIR:-fuzz/target}
     cargo build --release --manifest-path fuzz/Cargo.toml --bins --target-dir "$tdir" \
       >"$out/build.log" 2>&1 || {
       tail -n 30 "$out/build.log" >&2
