@@ -7,8 +7,8 @@
 //! journaled before it is published, nothing falls between the two.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use hookflash_core::event::{Event, EventKind};
 use hookflash_core::model::{Call, CallId, Outcome};
@@ -26,6 +26,112 @@ use crate::redact::{Redactor, log};
 const LIVE_BUFFER: usize = 4096;
 /// How many events one journal read returns.
 const REPLAY_PAGE: usize = 500;
+/// How many routed events a device client may fall behind before it replays from the journal.
+const ROUTE_BUFFER: usize = 1024;
+
+/// Clients that follow devices, by device: an event is handed only to the clients of the
+/// devices it concerns, so a thousand agent desktops do not each look at every event.
+#[derive(Default)]
+struct Routes {
+    by_device: HashMap<String, Vec<u64>>,
+    clients: HashMap<u64, Route>,
+    next: u64,
+}
+
+struct Route {
+    devices: Vec<String>,
+    tx: mpsc::Sender<Arc<StoredEvent>>,
+    /// Set when the client fell behind and was dropped from the routes.
+    lagged: Arc<AtomicBool>,
+}
+
+impl Routes {
+    fn add(
+        &mut self,
+        devices: &BTreeSet<String>,
+    ) -> (u64, mpsc::Receiver<Arc<StoredEvent>>, Arc<AtomicBool>) {
+        self.next += 1;
+        let id = self.next;
+        let (tx, rx) = mpsc::channel(ROUTE_BUFFER);
+        let lagged = Arc::new(AtomicBool::new(false));
+        for d in devices {
+            self.by_device.entry(d.clone()).or_default().push(id);
+        }
+        self.clients.insert(
+            id,
+            Route {
+                devices: devices.iter().cloned().collect(),
+                tx,
+                lagged: lagged.clone(),
+            },
+        );
+        (id, rx, lagged)
+    }
+
+    fn remove(&mut self, id: u64) {
+        let Some(r) = self.clients.remove(&id) else {
+            return;
+        };
+        for d in &r.devices {
+            if let Some(ids) = self.by_device.get_mut(d) {
+                ids.retain(|x| *x != id);
+                if ids.is_empty() {
+                    self.by_device.remove(d);
+                }
+            }
+        }
+    }
+
+    /// Hands `e` to the clients of its devices, once each; a client whose buffer is full is
+    /// dropped (it replays from the journal), one that is gone is forgotten.
+    fn publish(&mut self, e: &Arc<StoredEvent>) {
+        if self.by_device.is_empty() {
+            return;
+        }
+        let mut sent: Vec<u64> = Vec::new();
+        let mut drop_ids: Vec<u64> = Vec::new();
+        for d in &e.devices {
+            let Some(ids) = self.by_device.get(d) else {
+                continue;
+            };
+            for id in ids {
+                if sent.contains(id) {
+                    continue;
+                }
+                sent.push(*id);
+                if let Some(r) = self.clients.get(id) {
+                    match r.tx.try_send(e.clone()) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            r.lagged.store(true, Ordering::Release);
+                            drop_ids.push(*id);
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => drop_ids.push(*id),
+                    }
+                }
+            }
+        }
+        for id in drop_ids {
+            self.remove(id);
+        }
+    }
+}
+
+/// Takes a routed client out of the routes when its feed ends.
+struct RouteGuard<'a> {
+    routes: &'a Mutex<Routes>,
+    id: u64,
+}
+
+impl Drop for RouteGuard<'_> {
+    fn drop(&mut self) {
+        lock(self.routes).remove(self.id);
+    }
+}
+
+fn lock(m: &Mutex<Routes>) -> MutexGuard<'_, Routes> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// The hub's shared state.
 pub struct Hub {
@@ -36,6 +142,7 @@ pub struct Hub {
     /// The counters.
     pub metrics: Arc<Metrics>,
     live: broadcast::Sender<Arc<StoredEvent>>,
+    routes: Mutex<Routes>,
     last_seq: AtomicU64,
     customers: HashMap<String, Customer>,
     /// The configured agent of each device (for records when the PBX did not say).
@@ -159,6 +266,7 @@ impl Hub {
             backend,
             metrics,
             live,
+            routes: Mutex::new(Routes::default()),
             last_seq: AtomicU64::new(last),
             customers,
             webhooks: cfg.webhooks.clone(),
@@ -318,9 +426,12 @@ impl Hub {
         if !outbox.is_empty() {
             self.outbox_notify.notify_one();
         }
+        let mut routes = lock(&self.routes);
         for s in stored {
             self.last_seq.store(s.seq, Ordering::Release);
-            let _ = self.live.send(Arc::new(s));
+            let s = Arc::new(s);
+            routes.publish(&s);
+            let _ = self.live.send(s);
         }
     }
 
@@ -413,6 +524,10 @@ impl Hub {
     ) -> mpsc::Receiver<Arc<StoredEvent>> {
         let (tx, rx) = mpsc::channel(256);
         let hub = self.clone();
+        if principal.reads_all() && !filter.devices.is_empty() {
+            tokio::spawn(async move { hub.routed_feed(principal, filter, since, tx).await });
+            return rx;
+        }
         tokio::spawn(async move {
             let mut live = hub.live.subscribe();
             let mut principal = principal;
@@ -500,6 +615,73 @@ impl Hub {
         });
         rx
     }
+
+    /// The feed of a client that may read everything and follows devices: live events come
+    /// through the routes (only its devices' events wake it) instead of the broadcast.
+    async fn routed_feed(
+        self: Arc<Self>,
+        principal: Principal,
+        filter: Filter,
+        since: Option<u64>,
+        tx: mpsc::Sender<Arc<StoredEvent>>,
+    ) {
+        let now = self.last_seq();
+        // `last`: the last event this client has been given or has passed over.
+        let mut last = since.map_or(now, |s| s.min(now));
+        loop {
+            // Routed first, then the journal (events published before the route existed are
+            // there), then live, skipping what the journal gave.
+            let (id, mut routed, lagged) = lock(&self.routes).add(&filter.devices);
+            let _guard = RouteGuard {
+                routes: &self.routes,
+                id,
+            };
+            loop {
+                let j = self.journal.clone();
+                let after = last;
+                let Ok(Ok(page)) =
+                    tokio::task::spawn_blocking(move || j.events_after(after, REPLAY_PAGE)).await
+                else {
+                    return;
+                };
+                if page.is_empty() {
+                    break;
+                }
+                for e in page {
+                    last = e.seq;
+                    if principal.sees(&e.devices, &e.agents)
+                        && filter.matches(&e)
+                        && tx.send(Arc::new(e)).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+            loop {
+                // A client that went away is noticed even when its devices are quiet.
+                let e = tokio::select! {
+                    e = routed.recv() => e,
+                    () = tx.closed() => return,
+                };
+                let Some(e) = e else { break };
+                if e.seq <= last {
+                    continue;
+                }
+                last = e.seq;
+                if principal.sees(&e.devices, &e.agents)
+                    && filter.matches(&e)
+                    && tx.send(e).await.is_err()
+                {
+                    return;
+                }
+            }
+            // The route ended: the client fell behind (replay and route again), or the hub is
+            // gone.
+            if !lagged.load(Ordering::Acquire) {
+                return;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -511,6 +693,67 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(1_795_442_400_250), "2026-11-23T14:00:00.250Z");
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    fn stored(seq: u64, devices: &[&str]) -> Arc<StoredEvent> {
+        Arc::new(StoredEvent {
+            seq,
+            at: 0,
+            kind: "callAlerting".into(),
+            devices: devices.iter().map(|d| d.to_string()).collect(),
+            agents: vec![],
+            queues: vec![],
+            json: String::new(),
+        })
+    }
+
+    #[test]
+    fn routes_hand_each_event_to_its_devices_clients_once() {
+        let mut r = Routes::default();
+        let set = |d: &[&str]| d.iter().map(|x| x.to_string()).collect::<BTreeSet<_>>();
+        let (a, mut rx_a, _) = r.add(&set(&["300000"]));
+        let (_b, mut rx_b, _) = r.add(&set(&["300001", "300002"]));
+        r.publish(&stored(1, &["300000"]));
+        r.publish(&stored(2, &["300001", "300002"]));
+        r.publish(&stored(3, &["300009"]));
+        r.publish(&stored(4, &["300002", "300000"]));
+        let seqs = |rx: &mut mpsc::Receiver<Arc<StoredEvent>>| {
+            let mut v = Vec::new();
+            while let Ok(e) = rx.try_recv() {
+                v.push(e.seq);
+            }
+            v
+        };
+        assert_eq!(seqs(&mut rx_a), vec![1, 4]);
+        // Two of its devices in one event: the event comes once.
+        assert_eq!(seqs(&mut rx_b), vec![2, 4]);
+        r.remove(a);
+        assert!(!r.by_device.contains_key("300000"));
+        r.publish(&stored(5, &["300000"]));
+        assert!(rx_a.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_client_that_falls_behind_is_dropped_and_told() {
+        let mut r = Routes::default();
+        let set: BTreeSet<String> = ["300000".to_string()].into();
+        let (_, mut rx, lagged) = r.add(&set);
+        for seq in 1..=ROUTE_BUFFER as u64 + 1 {
+            r.publish(&stored(seq, &["300000"]));
+        }
+        assert!(lagged.load(Ordering::Acquire));
+        assert!(r.clients.is_empty() && r.by_device.is_empty());
+        let mut n = 0;
+        while rx.try_recv().is_ok() {
+            n += 1;
+        }
+        assert_eq!(n, ROUTE_BUFFER);
+        // A client that is gone is forgotten, without the lag flag.
+        let (_, rx, lagged) = r.add(&set);
+        drop(rx);
+        r.publish(&stored(9, &["300000"]));
+        assert!(!lagged.load(Ordering::Acquire));
+        assert!(r.clients.is_empty());
     }
 
     #[test]
