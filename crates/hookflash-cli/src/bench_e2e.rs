@@ -695,7 +695,12 @@ mod tests {
             queues: 2,
             ..SimConfig::default()
         };
-        let text = bridge_toml(&dir, "127.0.0.1:7001".parse().unwrap(), &sim, "tok");
+        let text = bridge_toml(
+            &dir,
+            "127.0.0.1:7001".parse().unwrap(),
+            &sim,
+            "bench-0123456789abcdef",
+        );
         let file = dir.join("b.toml");
         write_private(&file, &text).unwrap();
         let cfg = hookflash_bridge::config::Config::load(&file).unwrap();
