@@ -53,12 +53,16 @@ fn sim(seed: u64, agents: u32, extensions: u32) -> SimConfig {
 }
 
 async fn server(s: SimConfig) -> SimServer {
+    server_at(s, SCALE).await
+}
+
+async fn server_at(s: SimConfig, scale: f64) -> SimServer {
     let mut cfg = SimServerConfig::new(FaceProtocol::Ami, s);
     cfg.face.credentials = Some(Credentials {
         user: "cti".into(),
         password: "s3cret".into(),
     });
-    cfg.time_scale = SCALE;
+    cfg.time_scale = scale;
     cfg.face.login_timeout_ms = 300_000;
     SimServer::start(cfg).await.expect("sim starts")
 }
@@ -181,9 +185,9 @@ fn truth_call(line: &str, start_ms: i64) -> Option<TruthCall> {
     })
 }
 
-/// Real time (since the server start) as engine milliseconds.
-fn engine_ms(since_start: Duration) -> i64 {
-    (since_start.as_secs_f64() * 1000.0 * SCALE) as i64
+/// Real time (since the server start) as engine milliseconds, at `scale`.
+fn engine_ms_at(since_start: Duration, scale: f64) -> i64 {
+    (since_start.as_secs_f64() * 1000.0 * scale) as i64
 }
 
 /// Multiset difference: what `a` has that `b` does not.
@@ -212,21 +216,83 @@ async fn wait_up(cti: &Cti, limit: Duration) {
     }
 }
 
+/// One comparison run.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    seed: u64,
+    /// How long traffic runs (real time).
+    run: Duration,
+    /// Outages during the run.
+    faults: u32,
+    /// The outages are PBX restarts (else dropped links).
+    restart: bool,
+    agents: u32,
+    extensions: u32,
+    /// Generated calls per simulated minute.
+    rate: f64,
+    /// Engine ms per real ms.
+    scale: f64,
+}
+
+impl Run {
+    fn new(seed: u64, run: Duration, faults: u32, restart: bool) -> Self {
+        Self {
+            seed,
+            run,
+            faults,
+            restart,
+            agents: 8,
+            extensions: 8,
+            rate: 60.0,
+            scale: SCALE,
+        }
+    }
+}
+
+async fn compare_run(seed: u64, run: Duration, faults: u32, restart: bool) {
+    compare(Run::new(seed, run, faults, restart)).await;
+}
+
 /// Runs traffic for `run` with the link up (dropped `faults` times), comparing the core's
 /// calls with the truth. Calls that overlap the start, the end or an outage (± a margin) are
 /// left out on both sides.
-async fn compare_run(seed: u64, run: Duration, faults: u32, restart: bool) {
-    const AGENTS: u32 = 8;
-    const EXTENSIONS: u32 = 8;
-    let server = server(sim(seed, AGENTS, EXTENSIONS)).await;
+async fn compare(r: Run) {
+    let Run {
+        seed,
+        run,
+        faults,
+        restart,
+        agents,
+        extensions,
+        rate,
+        scale,
+    } = r;
+    let engine_ms = |d: Duration| engine_ms_at(d, scale);
+    let s = SimConfig {
+        calls_per_minute: rate,
+        monitor_limit: (agents + extensions) as usize + 100,
+        ..sim(seed, agents, extensions)
+    };
+    let server = server_at(s, scale).await;
     let url = format!("ami+tcp://cti:s3cret@{}", server.local_addr().unwrap());
     let started = Instant::now();
     let start_ms = SimConfig::default().start_epoch_secs * 1000;
     let mut truth = server.truth();
     let driver: Box<dyn Driver> = Box::new(driver(&url));
-    let cti = Arc::new(Cti::builder().driver(driver).build().expect("cti"));
+    // The core keeps every finished call of the run (1,000 by default).
+    let engine = hookflash_core::engine::Config {
+        max_ended: 100_000,
+        ..hookflash_core::engine::Config::default()
+    };
+    let cti = Arc::new(
+        Cti::builder()
+            .driver(driver)
+            .engine_config(engine)
+            .build()
+            .expect("cti"),
+    );
     wait_up(&cti, Duration::from_secs(10)).await;
-    let results = cti.monitor_on("sim", &devices(AGENTS, EXTENSIONS)).await;
+    let results = cti.monitor_on("sim", &devices(agents, extensions)).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     tokio::time::sleep(Duration::from_millis(100)).await;
     let from = started.elapsed() + Duration::from_millis(50);
@@ -249,7 +315,14 @@ async fn compare_run(seed: u64, run: Duration, faults: u32, restart: bool) {
     }
     let until = started.elapsed();
     let stats = server.control().stats().await;
+    let seq = cti.last_seq();
     tokio::time::sleep(Duration::from_millis(300)).await;
+    println!(
+        "{} calls offered and {} events delivered by the PBX, {seq} normalized events in the core, in {:.1} s",
+        stats.engine.calls_offered,
+        stats.engine.events_delivered,
+        until.as_secs_f64()
+    );
     let finished = cti.finished_calls();
     let mut everything = finished.clone();
     everything.extend(cti.calls());
@@ -383,6 +456,23 @@ async fn ami_over_tcp_matches_the_truth() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ami_with_the_link_killed_three_times_matches_the_truth() {
     compare_run(32, Duration::from_secs(8), 3, false).await;
+}
+
+/// Load: 200 agents and 200 extensions, 600 calls a simulated minute, the PBX 50 times faster
+/// than real time (500 calls a second of real time), for 20 s, the link dropped once. A
+/// measurement for docs/PERFORMANCE.md; run it in release:
+/// `cargo test --release -p hookflash --test e2e_ami -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a load measurement (20 s, release build)"]
+async fn ami_under_load_matches_the_truth() {
+    compare(Run {
+        agents: 200,
+        extensions: 200,
+        rate: 600.0,
+        scale: 50.0,
+        ..Run::new(37, Duration::from_secs(20), 1, false)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
