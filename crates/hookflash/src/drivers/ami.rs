@@ -444,6 +444,11 @@ impl AmiDriver {
                                 let _ = reply.send(result.map_err(ami_error));
                             }
                             Some(Pending::Snapshot) => {
+                                // The live channels are the list's from here on (events
+                                // after it keep counting while the queue status comes).
+                                if let Ok(r) = &result {
+                                    resync.ended = mapper.resync_channels(&r.events);
+                                }
                                 resync.channels = Some(result.ok());
                             }
                             Some(Pending::Queues) => {
@@ -458,11 +463,13 @@ impl AmiDriver {
                 if let Resync {
                     channels: Some(channels),
                     queues: Some(queues),
+                    ..
                 } = &mut resync
                 {
                     let (channels, queues) = (channels.take(), queues.take());
+                    let ended = std::mem::take(&mut resync.ended);
                     resync = Resync::done();
-                    self.resync(channels, queues, mapper, sink).await?;
+                    self.resync(channels, queues, ended, mapper, sink).await?;
                 }
             }
             while let Ok(ev) = events_rx.try_recv() {
@@ -505,22 +512,23 @@ impl AmiDriver {
         &self,
         channels: Option<ActionResult>,
         queues: Option<ActionResult>,
+        ended: Vec<String>,
         mapper: &mut Mapper,
         sink: &EventSink,
     ) -> Result<(), Error> {
         let link = &self.link;
         let list: &[Event] = channels.as_ref().map_or(&[], |r| r.events.as_slice());
-        // A failed CoreShowChannels tells nothing: keep the picture rather than end every call.
-        if channels.is_some() {
-            for call in mapper.resync_channels(list) {
-                sink.send(DriverEvent::Call {
-                    link: link.clone(),
-                    call: NativeCallId::from(call.as_str()),
-                    event: CallEventKind::CallCleared,
-                    cause: None,
-                })
-                .await?;
-            }
+        // Calls alive before the outage whose channels are all gone ended meanwhile (a failed
+        // CoreShowChannels tells nothing: then the picture is kept rather than every call
+        // ended).
+        for call in ended {
+            sink.send(DriverEvent::Call {
+                link: link.clone(),
+                call: NativeCallId::from(call.as_str()),
+                event: CallEventKind::CallCleared,
+                cause: None,
+            })
+            .await?;
         }
         let mut by_device: HashMap<DeviceId, Vec<SnapshotEntry>> = HashMap::new();
         let mut call_of_channel: HashMap<&str, &str> = HashMap::new();
@@ -665,6 +673,8 @@ fn queue_status_events(
 struct Resync {
     channels: Option<Option<ActionResult>>,
     queues: Option<Option<ActionResult>>,
+    /// Calls found ended by the channel list.
+    ended: Vec<String>,
 }
 
 impl Resync {
@@ -673,6 +683,7 @@ impl Resync {
         Self {
             channels: None,
             queues: Some(None),
+            ended: Vec::new(),
         }
     }
 }
@@ -1095,6 +1106,108 @@ mod tests {
             Err(Error::InvalidDevice(_) | Error::LinkDown)
         ));
         drop(rx);
+        run.abort();
+    }
+
+    /// Serves one mock Asterisk session: plain login, the given `CoreShowChannel` and
+    /// `QueueMember` entries, then `then` (raw bytes), then waits for the client to go.
+    async fn mock_session(
+        listener: &TcpListener,
+        channels: &[&str],
+        members: &[&str],
+        then: &[u8],
+    ) {
+        let (s, _) = listener.accept().await.unwrap();
+        let (r, mut w) = s.into_split();
+        let mut r = BufReader::new(r);
+        w.write_all(b"Asterisk Call Manager/5.0.2\r\n")
+            .await
+            .unwrap();
+        let a = read_action(&mut r).await;
+        assert_eq!(get(&a, "Action"), "Login");
+        let id = get(&a, "ActionID").to_owned();
+        w.write_all(format!("Response: Success\r\nActionID: {id}\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        for (action, complete, items) in [
+            ("CoreShowChannels", "CoreShowChannelsComplete", channels),
+            ("QueueStatus", "QueueStatusComplete", members),
+        ] {
+            let a = read_action(&mut r).await;
+            assert_eq!(get(&a, "Action"), action);
+            let id = get(&a, "ActionID").to_owned();
+            let mut out =
+                format!("Response: Success\r\nActionID: {id}\r\nEventList: start\r\n\r\n");
+            for item in items {
+                out.push_str(&format!("{item}ActionID: {id}\r\n\r\n"));
+            }
+            out.push_str(&format!(
+                "Event: {complete}\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: {}\r\n\r\n",
+                items.len()
+            ));
+            w.write_all(out.as_bytes()).await.unwrap();
+        }
+        w.write_all(then).await.unwrap();
+        // Until the test drops the link.
+        let mut sink = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_millis(300), r.read_to_end(&mut sink)).await;
+    }
+
+    #[tokio::test]
+    async fn after_an_outage_calls_that_ended_end_and_agents_that_left_log_off() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let chan = "Event: CoreShowChannel\r\nChannel: PJSIP/201-00000001\r\nChannelState: 6\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n";
+            let member = "Event: QueueMember\r\nQueue: sales\r\nName: Agent/7\r\nLocation: PJSIP/201\r\nPaused: 0\r\n";
+            mock_session(&listener, &[chan], &[member], b"").await;
+            // The PBX comes back with neither the call nor the agent.
+            mock_session(&listener, &[], &[], b"").await;
+        });
+        let url: LinkUrl = format!("ami+tcp://crm:s3cret@127.0.0.1:{port}?md5=false")
+            .parse()
+            .unwrap();
+        let driver = Arc::new(AmiDriver::new("pbx".into(), &url).unwrap().with_backoff(
+            BackoffConfig {
+                initial: Duration::from_millis(10),
+                max: Duration::from_millis(20),
+            },
+        ));
+        let (sink, mut rx) = EventSink::channel(64);
+        let d = driver.clone();
+        let run = tokio::spawn(async move { d.run(sink).await });
+        let mut seen = Vec::new();
+        let mut ups = 0;
+        while ups < 2 {
+            let ev = next(&mut rx).await;
+            if matches!(ev, DriverEvent::LinkUp { .. }) {
+                ups += 1;
+            }
+            seen.push(ev);
+        }
+        let down = seen
+            .iter()
+            .position(|e| matches!(e, DriverEvent::LinkDown { .. }))
+            .expect("the link went down");
+        let after = &seen[down..];
+        assert!(
+            after.iter().any(|e| matches!(e, DriverEvent::Call { call, event: CallEventKind::CallCleared, .. } if call.as_str() == "1.1")),
+            "{after:?}"
+        );
+        assert!(
+            after.iter().any(|e| matches!(e, DriverEvent::Agent { agent, event: AgentEventKind::LoggedOff, .. } if agent.as_str() == "Agent/7")),
+            "{after:?}"
+        );
+        // Agent commands for an agent the PBX no longer has are refused before anything is sent.
+        assert!(matches!(
+            driver
+                .execute(DriverCommand::new(Command::AgentReady {
+                    agent: "Agent/7".into()
+                }))
+                .await,
+            Err(Error::InvalidDevice(_))
+        ));
+        server.await.unwrap();
         run.abort();
     }
 
