@@ -1,10 +1,18 @@
 //! The Asterisk Manager Interface driver (`ami+tcp://user:secret@pbx:5038`).
 //!
 //! Runs the sans-IO [`hookflash_ami::Session`] over a link transport: logs in (MD5 challenge
-//! unless `?md5=false`), maps every event through [`hookflash_ami::mapping::Mapper`], takes a
-//! `CoreShowChannels` snapshot after every (re)connect, reconnects with backoff, and turns core
-//! commands into AMI actions (`Originate`, `Hangup`, `BlindTransfer`, `Atxfer`, `Redirect`,
-//! `PlayDTMF`, `Setvar`, `QueueAdd`/`QueueRemove`/`QueuePause`).
+//! unless `?md5=false`), maps every event through [`hookflash_ami::mapping::Mapper`],
+//! reconnects with backoff, and turns core commands into AMI actions (`Originate`, `Hangup`,
+//! `BlindTransfer`, `Atxfer`, `Redirect`, `PlayDTMF`, `Setvar`, `QueueAdd`/`QueueRemove`/
+//! `QueuePause`).
+//!
+//! After every (re)connect it resyncs before the link is up: `CoreShowChannels` — calls known
+//! before whose channels are all gone ended during the outage (`CallCleared`), and every
+//! watched device gets a snapshot of its calls; then `QueueStatus` — every `QueueMember` is an
+//! agent logged on at its interface in that queue, ready or paused with the reason
+//! (`after-call-work` reads as wrap-up), agents no longer listed are logged off, and every
+//! `QueueEntry` is a caller waiting in its queue. Agents the PBX lists can be commanded (pause,
+//! ready, log off) even when they logged on elsewhere.
 //!
 //! AMI reports every channel on the PBX, so monitoring is logical: [`Driver::monitor`] marks
 //! devices as watched (screen pops, snapshots) and never fails. Asterisk has no hold or
