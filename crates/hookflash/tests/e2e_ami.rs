@@ -746,3 +746,113 @@ async fn originate_deflect_and_clear_reach_the_pbx() {
     drop(cti);
     server.shutdown().await;
 }
+
+/// Answers the call ringing at `device` on the simulated PBX (a person picking up).
+async fn pick_up(server: &SimServer, device: &str) {
+    let control = server.control();
+    let t0 = Instant::now();
+    loop {
+        if let Ok(hookflash_sim::Response::Device(s)) = control
+            .command(Command::SnapshotDevice(device.into()))
+            .await
+            && let Some((conn, _)) = s
+                .connections
+                .iter()
+                .find(|(_, st)| *st == hookflash_sim::LocalConnectionState::Alerting)
+        {
+            control
+                .command(Command::AnswerCall(conn.clone()))
+                .await
+                .expect("answer");
+            return;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "{device} never rang");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until `pred` holds for some call in the core (live or finished) and returns it.
+async fn call_where(cti: &Cti, pred: impl Fn(&Call) -> bool) -> Call {
+    let t0 = Instant::now();
+    loop {
+        if let Some(c) = cti
+            .calls()
+            .into_iter()
+            .chain(cti.finished_calls())
+            .find(|c| pred(c))
+        {
+            return c;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", cti.calls());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consultation_and_blind_transfers_through_the_driver() {
+    let s = SimConfig {
+        calls_per_minute: 0.0,
+        ..sim(38, 1, 5)
+    };
+    let server = server(s).await;
+    let url = format!("ami+tcp://cti:s3cret@{}", server.local_addr().unwrap());
+    let driver: Box<dyn Driver> = Box::new(driver(&url));
+    let cti = Cti::builder().driver(driver).build().expect("cti");
+    wait_up(&cti, Duration::from_secs(10)).await;
+    let has = |c: &Call, d: &str| c.legs.iter().any(|l| l.device.as_str() == d);
+
+    // 200000 calls 200001, who answers.
+    let made = cti
+        .make_call("PJSIP/200000", "200001")
+        .await
+        .expect("originate");
+    let native = made.native_call.expect("a call");
+    pick_up(&server, "200001").await;
+    let primary = call_where(&cti, |c| {
+        c.aliases.contains(&native) && c.answered_by.is_some()
+    })
+    .await
+    .id;
+    // 200001 consults 200002 (Atxfer), who answers; 200001 hangs up: the transfer completes.
+    cti.consult(primary, "PJSIP/200001", "200002")
+        .await
+        .expect("atxfer");
+    pick_up(&server, "200002").await;
+    let consult = call_where(&cti, |c| {
+        c.id != primary && has(c, "PJSIP/200002") && c.answered_by.is_some()
+    })
+    .await
+    .id;
+    cti.transfer(primary, consult, "PJSIP/200001")
+        .await
+        .expect("transfer");
+    let c = call_where(&cti, |c| c.id == primary && !c.transfers.is_empty()).await;
+    assert_eq!(
+        c.transfers[0]
+            .to
+            .as_ref()
+            .map(|d| number(d.as_str()))
+            .as_deref(),
+        Some("200002"),
+        "{c:?}"
+    );
+    assert!(!has(&c, "PJSIP/200001"), "{c:?}");
+    // 200002 passes the call on to 200003 blind (BlindTransfer).
+    cti.single_step_transfer(primary, "PJSIP/200002", "200003")
+        .await
+        .expect("blind transfer");
+    let c = call_where(&cti, |c| c.id == primary && c.transfers.len() == 2).await;
+    assert_eq!(
+        c.transfers[1]
+            .to
+            .as_ref()
+            .map(|d| number(d.as_str()))
+            .as_deref(),
+        Some("200003"),
+        "{c:?}"
+    );
+    pick_up(&server, "200003").await;
+    call_where(&cti, |c| c.id == primary && has(c, "PJSIP/200003")).await;
+    drop(cti);
+    server.shutdown().await;
+}

@@ -127,6 +127,23 @@ impl Shared {
         ) {
             return self.learn_member(ev);
         }
+        if ev.kind == EventKind::AttendedTransfer {
+            // The consultation's parties are the transferred call's now (their channels keep
+            // their own Linkedid, the core knows the call by the first one).
+            if let (Some(into), Some(from)) = (
+                ev.get("OrigTransfererLinkedid"),
+                ev.get("SecondTransfererLinkedid"),
+            ) && into != from
+                && let Some(moved) = self.channels.remove(&NativeCallId::from(from))
+            {
+                let into = NativeCallId::from(into);
+                for (_, c) in &moved {
+                    self.call_of.insert(c.clone(), into.clone());
+                }
+                self.channels.entry(into).or_default().extend(moved);
+            }
+            return;
+        }
         let Some(info) = ev.channel() else { return };
         let channel = info.channel.to_owned();
         if ev.kind == EventKind::Hangup {
