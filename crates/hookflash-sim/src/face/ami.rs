@@ -203,7 +203,12 @@ impl Face {
             conn_id: id,
             ..AmiState::default()
         };
-        st.decoder = hookflash_ami::Decoder::new();
+        // An action longer than the face's frame limit is skipped and counted.
+        st.decoder = hookflash_ami::Decoder::with_limits(hookflash_ami::Limits {
+            max_message: self.cfg.max_frame.max(1024),
+            max_line: self.cfg.max_frame.clamp(1024, 16 * 1024),
+            ..hookflash_ami::Limits::default()
+        });
         self.ami = Some(Box::new(st));
         self.out
             .push_back(format!("Asterisk Call Manager/{AMI_VERSION}\r\n").into_bytes());
@@ -1939,6 +1944,24 @@ mod tests {
         assert!(!f.is_closed());
         f.handle_input(0, b"Action: Ping\r\n\r\n", &mut e);
         assert!(!f.is_closed());
+        // An action beyond the frame limit is skipped; the next one is answered.
+        let before = f.stats().malformed;
+        let mut big =
+            b"Action: Login\r\nUsername: x\r\nSecret: y\r\n\r\nAction: Setvar\r\n".to_vec();
+        for _ in 0..100 {
+            big.extend_from_slice(b"Variable: ");
+            big.extend_from_slice(&[b'v'; 1000]);
+            big.extend_from_slice(b"\r\n");
+        }
+        big.extend_from_slice(b"\r\nAction: Ping\r\nActionID: after\r\n\r\n");
+        for c in big.chunks(777) {
+            f.handle_input(0, c, &mut e);
+        }
+        assert!(f.stats().malformed > before);
+        assert!(f.buffered() < 70 * 1024);
+        let mut d = Decoder::new();
+        let m = drain(&mut f, &mut d);
+        assert!(m.iter().any(|m| m.action_id() == Some("after")), "{m:?}");
     }
 
     #[test]
@@ -2014,7 +2037,7 @@ mod tests {
                 f.handle_input(now, c, &mut e);
                 route(&mut f, &mut e, now);
                 while f.poll_transmit().is_some() {}
-                proptest::prop_assert!(f.buffered() <= 1024 * 1024 + 16 * 1024);
+                proptest::prop_assert!(f.buffered() <= 64 * 1024 + 16 * 1024);
             }
             if !f.is_closed() {
                 f.handle_input(now, b"\r\n\r\nAction: Ping\r\nActionID: last\r\n\r\n", &mut e);
