@@ -283,4 +283,44 @@ mod tests {
         assert_eq!(ipoffice_record(r#"{"kind":"agent"}"#, 1), None);
         assert_eq!(ipoffice_record("not json", 1), None);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_serial_line_carries_records_at_its_baud_rate() {
+        let (tx, rx) = broadcast::channel(64);
+        let printer = SmdrPrinter::start_serial(rx, 9_600).await.expect("pty");
+        let path = printer.serial_path().expect("a path").to_owned();
+        assert!(printer.local_addr().is_none());
+        let mut port = serialport::new(path.to_string_lossy(), 9_600)
+            .timeout(Duration::from_millis(100))
+            .open()
+            .expect("open the line");
+        let line = r#"{"kind":"call","calling":"+4930123456","called":"6000","answered_by":"300001","outcome":"answered","offered_at":"2026-11-23T14:00:00.250Z","answered_at":"2026-11-23T14:00:04.250Z","ended_at":"2026-11-23T14:01:09.000Z"}"#;
+        let one = ipoffice_record(line, 1_000_001).unwrap().len();
+        let t0 = std::time::Instant::now();
+        for _ in 0..12 {
+            tx.send(line.to_owned()).unwrap();
+        }
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            let until = std::time::Instant::now() + Duration::from_secs(10);
+            while got.len() < 12 * one && std::time::Instant::now() < until {
+                if let Ok(n) = std::io::Read::read(&mut port, &mut buf) {
+                    got.extend_from_slice(&buf[..n]);
+                }
+            }
+            got
+        });
+        let got = tokio::task::spawn_blocking(move || reader.join().unwrap())
+            .await
+            .unwrap();
+        let took = t0.elapsed();
+        let text = String::from_utf8_lossy(&got);
+        assert_eq!(text.lines().count(), 12, "{text}");
+        assert!(text.lines().all(|l| l.contains(",E300001,")), "{text}");
+        // 12 records of about 90 characters at 960 characters a second: over a second.
+        let expected = Duration::from_secs_f64((12 * one) as f64 / 960.0);
+        assert!(took >= expected.mul_f64(0.8), "{took:?} for {expected:?}");
+        printer.shutdown();
+    }
 }
