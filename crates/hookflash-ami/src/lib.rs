@@ -7,6 +7,10 @@
 //! * [`event`]: typed view of AMI events (Asterisk 11 and 12+), channel states.
 //! * [`action`]: the actions a CTI bridge sends.
 //! * [`agent`]: queue-member / agent state tracking (logged in, paused with reason, ready).
+//! * [`mapping`]: AMI events → `hookflash_core` driver events (channels as legs, `Linkedid` as
+//!   the call, a call ending with its last channel, queue joins, failed dials, transfers, queue
+//!   members as agents), and the resync of its tables from `CoreShowChannels` and
+//!   `QueueStatus` lists after a reconnect.
 //!
 //! Nothing here reads a clock or touches a socket.
 
