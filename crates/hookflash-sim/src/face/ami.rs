@@ -793,17 +793,28 @@ impl Face {
                         );
                     }
                 } else if self.chan_mut(&conn.call, from).is_some() {
-                    self.dial_end(&conn.call, from, "NOANSWER");
-                    if self.ami().agents.contains_key(from.as_str()) && rec_queue.is_some() {
+                    // Picked up or deflected elsewhere: the dial was cancelled; otherwise it
+                    // rang out.
+                    let cancelled =
+                        matches!(cause, EventCause::CallPickup | EventCause::Redirected);
+                    self.dial_end(
+                        &conn.call,
+                        from,
+                        if cancelled { "CANCEL" } else { "NOANSWER" },
+                    );
+                    if !cancelled
+                        && self.ami().agents.contains_key(from.as_str())
+                        && rec_queue.is_some()
+                    {
                         let mut b = Block::new("Event", "AgentRingNoAnswer");
                         self.agent_headers(&mut b, from);
                         b.h("RingTime", "0");
                         self.push(b);
                     }
-                    let c = if *cause == EventCause::CallPickup {
-                        EventCause::CallPickup
-                    } else {
-                        EventCause::NoAnswer
+                    let c = match cause {
+                        EventCause::CallPickup => EventCause::CallPickup,
+                        EventCause::Redirected => EventCause::NormalClearing,
+                        _ => EventCause::NoAnswer,
                     };
                     self.hangup(&conn.call, from, c);
                 }
