@@ -44,7 +44,9 @@ done
 if [ -z "$runs" ] && [ -z "$secs" ]; then
   runs=100000
 fi
+named=yes
 if [ ${#targets[@]} -eq 0 ]; then
+  named=no
   for f in fuzz/fuzz_targets/*.rs; do targets+=("$(basename "$f" .rs)"); done
 fi
 out=${out:-$(mktemp -d /tmp/hookflash-fuzz.XXXXXX)}
@@ -75,10 +77,16 @@ case "$mode" in
       export RUSTC_BOOTSTRAP=1
       fuzz=(cargo fuzz)
     fi
-    "${fuzz[@]}" build -s none -a --target-dir "$tdir" >"$out/build.log" 2>&1 || {
-      tail -n 30 "$out/build.log" >&2
-      exit 1
-    }
+    # All targets at once, or only the ones named (they share the dependencies' build).
+    builds=("")
+    [ "$named" = yes ] && builds=("${targets[@]}")
+    for b in "${builds[@]}"; do
+      # shellcheck disable=SC2086
+      "${fuzz[@]}" build -s none -a --target-dir "$tdir" $b >>"$out/build.log" 2>&1 || {
+        tail -n 30 "$out/build.log" >&2
+        exit 1
+      }
+    done
     bindir="$tdir/$(rustc -vV | sed -n 's/^host: //p')/release"
     ;;
   plain)
@@ -117,7 +125,7 @@ for t in "${targets[@]}"; do
     crashes=1 # died without writing an input (out of memory, killed): still a failure
   fi
   elapsed=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
-  rate=$(awk -v n="${execs:-0}" -v s="$elapsed" 'BEGIN { printf "%d", n / (s + 0.001) }')
+  rate=$(awk -v n="${execs:-0}" -v a="$start" -v b="$end" 'BEGIN { printf "%d", n / (b - a + 0.001) }')
   printf '%-20s %12s %9s %10s %8s\n' "$t" "${execs:-?}" "$elapsed" "$rate" "$crashes"
   if [ "$crashes" -ne 0 ]; then
     failed=1
