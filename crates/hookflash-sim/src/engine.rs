@@ -865,6 +865,8 @@ impl Engine {
         );
         if let Some(c) = self.calls.get_mut(&key) {
             c.outcome = Some("failed");
+            // The called device heard of the call (its Failed): it hears of the end too.
+            c.witnesses.push(called.to_owned());
         }
         self.clear_call(key, EventCause::TrunksBusy);
     }
