@@ -55,6 +55,9 @@ pub(crate) struct BenchE2eArgs {
     /// Run the bridge in this process (peak memory is then the whole process's).
     #[arg(long)]
     in_process: bool,
+    /// Keep the bridge's journal in memory instead of an SQLite file on disk.
+    #[arg(long)]
+    memory_journal: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,7 +308,7 @@ impl Drop for ChildGuard {
 
 /// The bridge's configuration: one CSTA BER link to the simulator, every agent device and
 /// ACD group monitored, one admin token.
-fn bridge_toml(dir: &Path, pbx: SocketAddr, sim: &SimConfig, token: &str) -> String {
+fn bridge_toml(dir: Option<&Path>, pbx: SocketAddr, sim: &SimConfig, token: &str) -> String {
     let mut monitor = Vec::new();
     let mut agents = String::new();
     for i in 0..sim.agents {
@@ -318,13 +321,16 @@ fn bridge_toml(dir: &Path, pbx: SocketAddr, sim: &SimConfig, token: &str) -> Str
     for q in 0..sim.queues {
         monitor.push(format!("\"{}\"", 6_000 + q));
     }
-    let journal = dir.join("journal.sqlite");
+    // Without a directory the journal is kept in memory.
+    let storage = dir.map_or(String::new(), |d| {
+        let journal = d.join("journal.sqlite").display().to_string();
+        format!("[storage]\npath = {journal:?}\n\n")
+    });
     format!(
-        "[http]\nlisten = \"127.0.0.1:0\"\n\n[storage]\npath = {journal:?}\n\n[log]\nredact = true\n\n\
+        "[http]\nlisten = \"127.0.0.1:0\"\n\n{storage}[log]\nredact = true\n\n\
          [[links]]\nname = \"sim\"\nurl = \"csta-ber+tcp://{pbx}?framing=len2\"\nmonitor = [{}]\n\n\
          {agents}[[tokens]]\nname = \"bench\"\ntoken = \"{token}\"\nscope = \"admin\"\n",
         monitor.join(", "),
-        journal = journal.display().to_string(),
     )
 }
 
@@ -484,8 +490,11 @@ async fn run_in(a: &BenchE2eArgs, dir: &Path) -> Result<Value, String> {
         .ok_or("the simulated PBX has no TCP address")?;
     let token = format!("bench-{:016x}", rand::random::<u64>());
     let config: PathBuf = dir.join("bridge.toml");
-    write_private(&config, &bridge_toml(dir, pbx, &sim_cfg, &token))
-        .map_err(|e| format!("{}: {e}", config.display()))?;
+    write_private(
+        &config,
+        &bridge_toml((!a.memory_journal).then_some(dir), pbx, &sim_cfg, &token),
+    )
+    .map_err(|e| format!("{}: {e}", config.display()))?;
 
     let (bridge, http, pid) = if a.in_process {
         let cfg = hookflash_bridge::config::Config::load(&config).map_err(|e| e.to_string())?;
@@ -562,12 +571,14 @@ async fn run_in(a: &BenchE2eArgs, dir: &Path) -> Result<Value, String> {
     tokio::time::sleep(Duration::from_secs_f64(a.warmup)).await;
     let s0 = sim.control().stats().await;
     let cpu0 = cpu_seconds(&pid);
+    let own0 = cpu_seconds("self");
     let t0 = Instant::now();
     sh.phase.store(MEASURING, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
     sh.phase.store(DONE, Ordering::Relaxed);
     let secs = t0.elapsed().as_secs_f64();
     let cpu1 = cpu_seconds(&pid);
+    let own1 = cpu_seconds("self");
     let s1 = sim.control().stats().await;
     let peak_rss = proc_status_bytes(&pid, "VmHWM");
 
@@ -592,6 +603,7 @@ async fn run_in(a: &BenchE2eArgs, dir: &Path) -> Result<Value, String> {
         "events_per_sec": round2((device_events + full_events) as f64 / secs),
         "latency_ms": sh.all.summary_ms(),
         "peak_rss_bytes": peak_rss,
+        "journal": if a.memory_journal { "memory" } else { "disk" },
         "peak_rss_of": if a.in_process { "the whole process: simulator, bridge and subscribers" } else { "the bridge process" },
         "offered_calls_per_sec": a.rate,
         "sim_calls_offered_per_sec": round2((s1.engine.calls_offered - s0.engine.calls_offered) as f64 / secs),
@@ -609,6 +621,7 @@ async fn run_in(a: &BenchE2eArgs, dir: &Path) -> Result<Value, String> {
         "errors": sh.errors.load(Ordering::Relaxed),
         "disconnects": sh.disconnects.load(Ordering::Relaxed),
         "bridge_cpu_percent": if a.in_process { Value::Null } else { json!(round2((cpu1 - cpu0) / secs * 100.0)) },
+        "bench_process_cpu_percent": round2((own1 - own0) / secs * 100.0),
         "devices": sim_cfg.agents,
         "subscribers": a.subscribers,
         "full_subscribers": a.full_subscribers,
@@ -696,7 +709,7 @@ mod tests {
             ..SimConfig::default()
         };
         let text = bridge_toml(
-            &dir,
+            Some(&dir),
             "127.0.0.1:7001".parse().unwrap(),
             &sim,
             "bench-0123456789abcdef",
