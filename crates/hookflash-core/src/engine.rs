@@ -481,10 +481,24 @@ impl Engine {
         let before = l.call.legs.len();
         l.call.legs.retain(|g| &g.device != device);
         let removed = l.call.legs.len() != before;
-        if let Some(d) = self.devices.get_mut(device) {
-            d.calls.retain(|c| *c != id);
-        }
+        self.leave_device(device, id);
         removed
+    }
+
+    /// `id` is no longer at `device`. A device nobody monitors, with no agent and no calls
+    /// (an outside number, a trunk) is forgotten: a day of calls from distinct numbers must
+    /// not grow the table.
+    fn leave_device(&mut self, device: &DeviceId, id: CallId) {
+        let idle = match self.devices.get_mut(device) {
+            Some(d) => {
+                d.calls.retain(|c| *c != id);
+                d.calls.is_empty() && !d.monitored && d.agent.is_none()
+            }
+            None => false,
+        };
+        if idle {
+            self.devices.remove(device);
+        }
     }
 
     fn on_call(
@@ -1254,9 +1268,7 @@ impl Engine {
         let devices: Vec<DeviceId> = c.legs.iter().map(|g| g.device.clone()).collect();
         c.legs.clear();
         for d in &devices {
-            if let Some(dev) = self.devices.get_mut(d) {
-                dev.calls.retain(|x| *x != id);
-            }
+            self.leave_device(d, id);
         }
         for a in &c.aliases {
             let key = (c.link.clone(), a.clone());

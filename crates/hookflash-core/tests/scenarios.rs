@@ -1213,3 +1213,24 @@ fn single_step_transfer_of_an_answered_call() {
     );
     assert!(c.leg("1001").is_none() && c.leg("1002").is_some());
 }
+
+#[test]
+fn outside_numbers_are_forgotten_when_their_calls_end() {
+    let mut s = Script::new(&["1001"]);
+    for i in 0..100 {
+        let call = format!("X{i}");
+        let from = format!("+49301234{i:03}");
+        s.call(&call, delivered("1001", &from, "1001"))
+            .call(&call, established("1001", &from, "1001"))
+            .call(
+                &call,
+                C::State {
+                    device: from.as_str().into(),
+                    state: ConnectionState::Connected,
+                },
+            )
+            .call(&call, C::CallCleared);
+    }
+    let devices: Vec<String> = s.e.devices().map(|(d, _)| d.to_string()).collect();
+    assert_eq!(devices, ["1001"], "only the monitored device is kept");
+}
