@@ -11,12 +11,14 @@
 //!   the call, a call ending with its last channel, queue joins, failed dials, transfers, queue
 //!   members as agents), and the resync of its tables from `CoreShowChannels` and
 //!   `QueueStatus` lists after a reconnect.
+//! * [`devstate`]: device states from `DeviceStateList` / `ExtensionStateList` entries.
 //!
 //! Nothing here reads a clock or touches a socket.
 
 pub mod action;
 pub mod agent;
 pub mod codec;
+pub mod devstate;
 mod error;
 pub mod event;
 pub mod mapping;

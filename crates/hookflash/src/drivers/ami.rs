@@ -14,21 +14,35 @@
 //! `QueueEntry` is a caller waiting in its queue. Agents the PBX lists can be commanded (pause,
 //! ready, log off) even when they logged on elsewhere.
 //!
+//! Then the device states: `DeviceStateList` (Asterisk 13+), else `ExtensionStateList` (the
+//! devices of the hints); a PBX that answers neither (Asterisk 11) leaves the device check off.
+//! A device the list shows busy (in use, busy, ringing, on hold) with no channel in the channel
+//! list, or idle with a live channel, is counted
+//! ([`AmiDriver::device_state_mismatches`]) and calls are not invented from it.
+//!
 //! AMI reports every channel on the PBX, so monitoring is logical: [`Driver::monitor`] marks
-//! devices as watched (screen pops, snapshots) and never fails. Asterisk has no hold or
+//! devices as watched (screen pops, snapshots). It refuses a device the PBX's device list does
+//! not have ([`Error::InvalidDevice`]); while no list is known (before the first resync, or a
+//! PBX without the lists) every device is accepted. A watched device is checked again at every
+//! resync: one that left the list is reported unmonitored, one that joined it monitored.
+//! Asterisk has no hold or
 //! conference verb in AMI, so those are not in the capabilities. Devices are channel
 //! technology names (`PJSIP/201`); the dial-plan context for originate and transfers comes from
 //! `?context=` (default `from-internal`).
 
 use std::{
-    collections::{BTreeSet, HashMap},
-    sync::{Arc, Mutex, MutexGuard},
+    collections::{BTreeSet, HashMap, HashSet},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
 use async_trait::async_trait;
 use hookflash_ami::{
     Action, Event, EventKind, Session, SessionConfig, SessionEvent,
+    devstate::{self, DeviceState},
     event::ChannelState,
     mapping::{self, Mapper, device_of},
     session::ActionResult,
@@ -78,6 +92,11 @@ struct Shared {
     agents: HashMap<AgentId, (DeviceId, Vec<QueueId>)>,
     /// Watched devices.
     monitored: BTreeSet<DeviceId>,
+    /// Watched devices last reported monitored to the core.
+    reported: BTreeSet<DeviceId>,
+    /// The PBX's devices and their states, from the last resync's device list and the
+    /// state events since (`None`: no list, every device is accepted).
+    states: Option<HashMap<DeviceId, DeviceState>>,
     /// Whether the link is logged in.
     up: bool,
 }
@@ -120,7 +139,34 @@ impl Shared {
         }
     }
 
+    /// Whether `device` may be monitored: the device list has it (in any state but
+    /// `INVALID`), or there is no list.
+    fn known(&self, device: &DeviceId) -> bool {
+        self.states
+            .as_ref()
+            .is_none_or(|m| m.get(device).is_some_and(DeviceState::exists))
+    }
+
+    /// Keeps the device list current from a live state event.
+    fn observe_state(&mut self, ev: &Event) {
+        let Some(states) = self.states.as_mut() else {
+            return;
+        };
+        for (device, state) in devstate::device_states(ev) {
+            let device = DeviceId::from(device);
+            if states.len() < MAX_CHANNELS || states.contains_key(&device) {
+                states.insert(device, state);
+            }
+        }
+    }
+
     fn observe(&mut self, ev: &Event) {
+        if matches!(
+            ev.kind,
+            EventKind::DeviceStateChange | EventKind::ExtensionStatus
+        ) {
+            return self.observe_state(ev);
+        }
         if matches!(
             ev.kind,
             EventKind::QueueMemberAdded | EventKind::QueueMemberRemoved
@@ -206,6 +252,7 @@ pub struct AmiDriver {
     shared: Arc<Mutex<Shared>>,
     events: mpsc::UnboundedSender<DriverEvent>,
     events_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<DriverEvent>>,
+    mismatches: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for AmiDriver {
@@ -239,7 +286,26 @@ impl AmiDriver {
             shared: Arc::new(Mutex::new(Shared::default())),
             events,
             events_rx: tokio::sync::Mutex::new(events_rx),
+            mismatches: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// How many times a resync found a device's listed state at odds with the channel list
+    /// (listed busy with no channel, or idle with a live channel).
+    pub fn device_state_mismatches(&self) -> u64 {
+        self.mismatches.load(Ordering::Relaxed)
+    }
+
+    /// The counter behind [`AmiDriver::device_state_mismatches`], to read after the driver
+    /// was handed to a [`Cti`](crate::Cti).
+    pub fn device_state_mismatch_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.mismatches)
+    }
+
+    /// A device's state as the PBX last listed or reported it (`None`: not listed, or no
+    /// list).
+    pub fn device_state(&self, device: &DeviceId) -> Option<DeviceState> {
+        self.shared().states.as_ref()?.get(device).cloned()
     }
 
     /// Sets the reconnect backoff (tests use short delays).
@@ -446,6 +512,10 @@ impl AmiDriver {
                             .send(clock.now_ms(), Action::QueueStatus { queue: None })
                             .map_err(ami_error)?;
                         pending.insert(id, Pending::Queues);
+                        let id = session
+                            .send(clock.now_ms(), Action::DeviceStateList)
+                            .map_err(ami_error)?;
+                        pending.insert(id, Pending::Devices { fallback: true });
                         resync = Resync::default();
                     }
                     SessionEvent::LoginFailed(e) => {
@@ -479,6 +549,24 @@ impl AmiDriver {
                             Some(Pending::Queues) => {
                                 resync.queues = Some(result.ok());
                             }
+                            Some(Pending::Devices { fallback }) => match result {
+                                Ok(r) => resync.devices = Some(Some(r)),
+                                // An older PBX: the hints' extension states instead.
+                                Err(hookflash_ami::Error::ActionFailed { .. }) if fallback => {
+                                    let id = session
+                                        .send(
+                                            clock.now_ms(),
+                                            Action::Custom {
+                                                name: "ExtensionStateList".into(),
+                                                headers: Vec::new(),
+                                            },
+                                        )
+                                        .map_err(ami_error)?;
+                                    pending.insert(id, Pending::Devices { fallback: false });
+                                }
+                                // Neither list: the device check is off.
+                                Err(_) => resync.devices = Some(None),
+                            },
                             None => {}
                         }
                     }
@@ -488,13 +576,18 @@ impl AmiDriver {
                 if let Resync {
                     channels: Some(channels),
                     queues: Some(queues),
+                    devices: Some(devices),
                     ..
                 } = &mut resync
                 {
-                    let (channels, queues) = (channels.take(), queues.take());
+                    let lists = Lists {
+                        channels: channels.take(),
+                        queues: queues.take(),
+                        devices: devices.take(),
+                    };
                     let ended = std::mem::take(&mut resync.ended);
                     resync = Resync::done();
-                    self.resync(channels, queues, ended, mapper, sink).await?;
+                    self.resync(lists, ended, mapper, sink).await?;
                 }
             }
             while let Ok(ev) = events_rx.try_recv() {
@@ -530,18 +623,34 @@ impl AmiDriver {
         }
     }
 
-    /// After a (re)connect: calls that ended during the outage end, the snapshot of every
-    /// watched device, the queue members (agents: logged on, paused with the reason) and the
-    /// callers waiting in queues; then the link is up.
+    /// After a (re)connect: calls that ended during the outage end, the device list is
+    /// checked against the channel list, every watched device the PBX has is monitored and
+    /// snapshotted (one it no longer has is unmonitored), the queue members (agents: logged
+    /// on, paused with the reason) and the callers waiting in queues; then the link is up.
     async fn resync(
         &self,
-        channels: Option<ActionResult>,
-        queues: Option<ActionResult>,
+        lists: Lists,
         ended: Vec<String>,
         mapper: &mut Mapper,
         sink: &EventSink,
     ) -> Result<(), Error> {
+        let Lists {
+            channels,
+            queues,
+            devices,
+        } = lists;
         let link = &self.link;
+        let states = devices.map(|r| {
+            let mut m = HashMap::new();
+            for ev in &r.events {
+                for (device, state) in devstate::device_states(ev) {
+                    if m.len() < MAX_CHANNELS {
+                        m.insert(DeviceId::from(device), state);
+                    }
+                }
+            }
+            m
+        });
         let list: &[Event] = channels.as_ref().map_or(&[], |r| r.events.as_slice());
         // Calls alive before the outage whose channels are all gone ended meanwhile (a failed
         // CoreShowChannels tells nothing: then the picture is kept rather than every call
@@ -557,12 +666,17 @@ impl AmiDriver {
         }
         let mut by_device: HashMap<DeviceId, Vec<SnapshotEntry>> = HashMap::new();
         let mut call_of_channel: HashMap<&str, &str> = HashMap::new();
-        let monitored = {
+        // Devices with any channel in the list (a `Down` one included).
+        let mut with_channel: HashSet<DeviceId> = HashSet::new();
+        let (watched, gone) = {
             let mut sh = self.shared();
             sh.reset();
             for ev in list {
                 sh.observe(ev);
                 let Some(info) = ev.channel() else { continue };
+                if with_channel.len() < MAX_CHANNELS {
+                    with_channel.insert(DeviceId::from(device_of(info.channel)));
+                }
                 let Some(call) = info.linkedid.or(info.uniqueid) else {
                     continue;
                 };
@@ -587,10 +701,29 @@ impl AmiDriver {
                         state,
                     });
             }
+            if let Some(states) = &states {
+                self.cross_check(states, &with_channel, &by_device);
+            }
+            sh.states = states;
             sh.up = true;
-            sh.monitored.iter().cloned().collect::<Vec<_>>()
+            let (watched, gone): (Vec<DeviceId>, Vec<DeviceId>) =
+                sh.monitored.iter().cloned().partition(|d| sh.known(d));
+            let gone: Vec<DeviceId> = gone
+                .into_iter()
+                .filter(|d| sh.reported.contains(d))
+                .collect();
+            sh.reported = watched.iter().cloned().collect();
+            (watched, gone)
         };
-        for device in monitored {
+        for device in gone {
+            sink.send(DriverEvent::Monitor {
+                link: link.clone(),
+                device,
+                monitored: false,
+            })
+            .await?;
+        }
+        for device in watched {
             sink.send(DriverEvent::Monitor {
                 link: link.clone(),
                 device: device.clone(),
@@ -630,6 +763,52 @@ impl AmiDriver {
         }
         sink.send(DriverEvent::LinkUp { link: link.clone() }).await
     }
+}
+
+impl AmiDriver {
+    /// Counts the devices whose listed state the channel list contradicts: busy (in use,
+    /// busy, ringing, on hold) with no channel, or idle with a live channel. Only channel
+    /// devices (`PJSIP/201`) are checked; nothing is inferred from a mismatch.
+    fn cross_check(
+        &self,
+        states: &HashMap<DeviceId, DeviceState>,
+        with_channel: &HashSet<DeviceId>,
+        live: &HashMap<DeviceId, Vec<SnapshotEntry>>,
+    ) {
+        for (device, state) in states {
+            if !devstate::is_channel_device(device.as_str()) {
+                continue;
+            }
+            let odd = (state.is_busy() && !with_channel.contains(device))
+                || (state.is_idle() && live.contains_key(device));
+            if !odd {
+                continue;
+            }
+            let n = self.mismatches.fetch_add(1, Ordering::Relaxed) + 1;
+            // Logged at the 1st, 10th, 100th… so a PBX cannot flood the log.
+            if power_of_ten(n) {
+                eprintln!(
+                    "hookflash: link {}: device {device} is listed {state:?} but the channel list \
+                     says otherwise; {n} such mismatches so far",
+                    self.link
+                );
+            }
+        }
+    }
+}
+
+fn power_of_ten(mut n: u64) -> bool {
+    while n >= 10 && n.is_multiple_of(10) {
+        n /= 10;
+    }
+    n == 1
+}
+
+/// The lists a resync reads (`None`: the action failed or the PBX has no such list).
+struct Lists {
+    channels: Option<ActionResult>,
+    queues: Option<ActionResult>,
+    devices: Option<ActionResult>,
 }
 
 /// The driver events of one `QueueStatus` list entry: a `QueueMember` is an agent logged on
@@ -698,6 +877,7 @@ fn queue_status_events(
 struct Resync {
     channels: Option<Option<ActionResult>>,
     queues: Option<Option<ActionResult>>,
+    devices: Option<Option<ActionResult>>,
     /// Calls found ended by the channel list.
     ended: Vec<String>,
 }
@@ -708,6 +888,7 @@ impl Resync {
         Self {
             channels: None,
             queues: Some(None),
+            devices: Some(None),
             ended: Vec::new(),
         }
     }
@@ -717,6 +898,10 @@ enum Pending {
     User(oneshot::Sender<Result<ActionResult, Error>>),
     Snapshot,
     Queues,
+    /// A device-state list; `fallback`: on refusal, try `ExtensionStateList`.
+    Devices {
+        fallback: bool,
+    },
 }
 
 fn pause(
@@ -831,27 +1016,35 @@ impl Driver for AmiDriver {
     }
 
     async fn monitor(&self, devices: &[DeviceId]) -> Vec<MonitorResult> {
-        let up = {
-            let mut sh = self.shared();
-            sh.monitored.extend(devices.iter().cloned());
-            sh.up
-        };
-        if up {
-            for device in devices {
-                let _ = self.events.send(DriverEvent::Monitor {
-                    link: self.link.clone(),
-                    device: device.clone(),
-                    monitored: true,
-                });
-            }
-        }
-        devices.iter().map(|_| Ok(())).collect()
+        let mut sh = self.shared();
+        // Before the link is up (or during its resync) every device is taken: the resync
+        // checks it against the list.
+        let up = sh.up;
+        devices
+            .iter()
+            .map(|device| {
+                if up && !sh.known(device) {
+                    return Err(Error::InvalidDevice(device.clone()));
+                }
+                sh.monitored.insert(device.clone());
+                if up {
+                    sh.reported.insert(device.clone());
+                    let _ = self.events.send(DriverEvent::Monitor {
+                        link: self.link.clone(),
+                        device: device.clone(),
+                        monitored: true,
+                    });
+                }
+                Ok(())
+            })
+            .collect()
     }
 
     async fn unmonitor(&self, devices: &[DeviceId]) -> Vec<MonitorResult> {
         let mut sh = self.shared();
         for device in devices {
             sh.monitored.remove(device);
+            sh.reported.remove(device);
             let _ = self.events.send(DriverEvent::Monitor {
                 link: self.link.clone(),
                 device: device.clone(),
@@ -1002,6 +1195,20 @@ mod tests {
                  Event: QueueEntry\r\nActionID: {id}\r\nQueue: sales\r\nPosition: 1\r\nChannel: PJSIP/trunk-00000009\r\nUniqueid: 3.1\r\nCallerIDNum: 5559999\r\n\r\n\
                  Event: QueueStatusComplete\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: 3\r\n\r\n"
             ).as_bytes()).await.unwrap();
+            // An Asterisk 11: neither device-state list.
+            for name in ["DeviceStateList", "ExtensionStateList"] {
+                let a = read_action(&mut r).await;
+                assert_eq!(get(&a, "Action"), name);
+                let id = get(&a, "ActionID").to_owned();
+                w.write_all(
+                    format!(
+                        "Response: Error\r\nActionID: {id}\r\nMessage: Invalid/unknown command\r\n\r\n"
+                    )
+                    .as_bytes(),
+                )
+                .await
+                .unwrap();
+            }
             w.write_all(b"Event: Newchannel\r\nChannel: PJSIP/202-00000002\r\nChannelState: 5\r\nChannelStateDesc: Ringing\r\nCallerIDNum: 5551234\r\nExten: 202\r\nUniqueid: 2.1\r\nLinkedid: 2.0\r\n\r\n").await.unwrap();
             let a = read_action(&mut r).await;
             assert_eq!(get(&a, "Action"), "Originate");
@@ -1093,6 +1300,14 @@ mod tests {
             }
             other => panic!("expected Delivered, got {other:?}"),
         }
+        // Without a device list any device is taken.
+        assert!(driver.monitor(&["PJSIP/999".into()]).await[0].is_ok());
+        assert!(matches!(
+            next(&mut rx).await,
+            DriverEvent::Monitor { ref device, monitored: true, .. } if device.as_str() == "PJSIP/999"
+        ));
+        assert_eq!(driver.device_state(&"PJSIP/201".into()), None);
+        assert_eq!(driver.device_state_mismatches(), 0);
         let out = driver
             .execute(DriverCommand::new(Command::MakeCall {
                 from: "PJSIP/201".into(),
@@ -1134,13 +1349,30 @@ mod tests {
         run.abort();
     }
 
+    /// Which device-state list a mock PBX answers, with its entries (`None`: neither).
+    type DeviceList<'a> = Option<(&'a str, &'a [&'a str])>;
+
     /// Serves one mock Asterisk session: plain login, the given `CoreShowChannel` and
-    /// `QueueMember` entries, then `then` (raw bytes), then waits for the client to go.
+    /// `QueueMember` entries, the device list, then `then` (raw bytes), then waits for the
+    /// client to go.
     async fn mock_session(
         listener: &TcpListener,
         channels: &[&str],
         members: &[&str],
         then: &[u8],
+    ) {
+        mock_session_with(listener, channels, members, None, then, None).await;
+    }
+
+    /// [`mock_session`] with a device list, and holding the link until `hold` fires (else
+    /// for 300 ms).
+    async fn mock_session_with(
+        listener: &TcpListener,
+        channels: &[&str],
+        members: &[&str],
+        devices: DeviceList<'_>,
+        then: &[u8],
+        hold: Option<oneshot::Receiver<()>>,
     ) {
         let (s, _) = listener.accept().await.unwrap();
         let (r, mut w) = s.into_split();
@@ -1172,10 +1404,199 @@ mod tests {
             ));
             w.write_all(out.as_bytes()).await.unwrap();
         }
+        // DeviceStateList, then (refused) ExtensionStateList.
+        loop {
+            let a = read_action(&mut r).await;
+            let name = get(&a, "Action").to_owned();
+            assert!(
+                name == "DeviceStateList" || name == "ExtensionStateList",
+                "{name}"
+            );
+            let id = get(&a, "ActionID").to_owned();
+            match devices {
+                Some((list, items)) if list == name => {
+                    let mut out =
+                        format!("Response: Success\r\nActionID: {id}\r\nEventList: start\r\n\r\n");
+                    for item in items {
+                        out.push_str(&format!("{item}ActionID: {id}\r\n\r\n"));
+                    }
+                    out.push_str(&format!(
+                        "Event: {name}Complete\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: {}\r\n\r\n",
+                        items.len()
+                    ));
+                    w.write_all(out.as_bytes()).await.unwrap();
+                    break;
+                }
+                _ => {
+                    w.write_all(
+                        format!("Response: Error\r\nActionID: {id}\r\nMessage: Invalid/unknown command\r\n\r\n")
+                            .as_bytes(),
+                    )
+                    .await
+                    .unwrap();
+                    if name == "ExtensionStateList" {
+                        break;
+                    }
+                }
+            }
+        }
         w.write_all(then).await.unwrap();
         // Until the test drops the link.
-        let mut sink = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_millis(300), r.read_to_end(&mut sink)).await;
+        match hold {
+            Some(hold) => {
+                let _ = tokio::time::timeout(Duration::from_secs(10), hold).await;
+            }
+            None => {
+                let mut sink = Vec::new();
+                let _ = tokio::time::timeout(Duration::from_millis(300), r.read_to_end(&mut sink))
+                    .await;
+            }
+        }
+    }
+
+    fn monitor_event(ev: &DriverEvent) -> Option<(&str, bool)> {
+        match ev {
+            DriverEvent::Monitor {
+                device, monitored, ..
+            } => Some((device.as_str(), *monitored)),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn devices_are_checked_against_the_device_list_again_after_a_reconnect() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (release, hold) = oneshot::channel();
+        let server = tokio::spawn(async move {
+            let chan = "Event: CoreShowChannel\r\nChannel: PJSIP/201-00000001\r\nChannelState: 6\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n";
+            let states: &[&str] = &[
+                // Idle although it has a live channel: a mismatch.
+                "Event: DeviceStateChange\r\nDevice: PJSIP/201\r\nState: NOT_INUSE\r\n",
+                // In use with no channel: a mismatch.
+                "Event: DeviceStateChange\r\nDevice: PJSIP/202\r\nState: INUSE\r\n",
+                "Event: DeviceStateChange\r\nDevice: PJSIP/203\r\nState: INVALID\r\n",
+                "Event: DeviceStateChange\r\nDevice: SIP/204\r\nState: UNAVAILABLE\r\n",
+                // Not a channel device: never a mismatch.
+                "Event: DeviceStateChange\r\nDevice: Custom:DND201\r\nState: INUSE\r\n",
+            ];
+            mock_session_with(
+                &listener,
+                &[chan],
+                &[],
+                Some(("DeviceStateList", states)),
+                b"",
+                Some(hold),
+            )
+            .await;
+            // Back without DeviceStateList; the hints list 202 and 205, 201 is gone.
+            let hints: &[&str] = &[
+                "Event: ExtensionStatus\r\nExten: 202\r\nContext: from-internal\r\nHint: PJSIP/202\r\nStatus: 0\r\nStatusText: Idle\r\n",
+                "Event: ExtensionStatus\r\nExten: 205\r\nContext: from-internal\r\nHint: PJSIP/205&Custom:DND205\r\nStatus: 0\r\nStatusText: Idle\r\n",
+            ];
+            mock_session_with(
+                &listener,
+                &[],
+                &[],
+                Some(("ExtensionStateList", hints)),
+                b"",
+                None,
+            )
+            .await;
+        });
+        let url: LinkUrl = format!("ami+tcp://crm:s3cret@127.0.0.1:{port}?md5=false")
+            .parse()
+            .unwrap();
+        let driver = Arc::new(AmiDriver::new("pbx".into(), &url).unwrap().with_backoff(
+            BackoffConfig {
+                initial: Duration::from_millis(10),
+                max: Duration::from_millis(20),
+            },
+        ));
+        // No list yet: both are taken, and checked at the resync.
+        let res = driver
+            .monitor(&["PJSIP/201".into(), "PJSIP/205".into()])
+            .await;
+        assert!(res.iter().all(Result::is_ok), "{res:?}");
+        let (sink, mut rx) = EventSink::channel(64);
+        let d = driver.clone();
+        let run = tokio::spawn(async move { d.run(sink).await });
+        let mut seen = Vec::new();
+        loop {
+            let ev = next(&mut rx).await;
+            if matches!(ev, DriverEvent::LinkUp { .. }) {
+                break;
+            }
+            seen.push(ev);
+        }
+        let monitors: Vec<_> = seen.iter().filter_map(monitor_event).collect();
+        assert_eq!(monitors, vec![("PJSIP/201", true)], "{seen:?}");
+        assert!(
+            seen.iter().any(|e| matches!(e, DriverEvent::DeviceSnapshot { device, calls, .. } if device.as_str() == "PJSIP/201" && calls.len() == 1)),
+            "{seen:?}"
+        );
+        assert!(
+            !seen.iter().any(|e| matches!(e, DriverEvent::DeviceSnapshot { device, .. } if device.as_str() == "PJSIP/205")),
+            "{seen:?}"
+        );
+        assert_eq!(driver.device_state_mismatches(), 2);
+        assert_eq!(
+            driver.device_state(&"SIP/204".into()),
+            Some(DeviceState::Unavailable)
+        );
+        // Per device: listed ones are taken (unavailable too), an invalid or unlisted one is
+        // refused and not reported monitored.
+        let res = driver
+            .monitor(&[
+                "PJSIP/202".into(),
+                "PJSIP/203".into(),
+                "PJSIP/206".into(),
+                "SIP/204".into(),
+            ])
+            .await;
+        assert!(res[0].is_ok(), "{res:?}");
+        assert!(matches!(&res[1], Err(Error::InvalidDevice(d)) if d.as_str() == "PJSIP/203"));
+        assert!(matches!(&res[2], Err(Error::InvalidDevice(d)) if d.as_str() == "PJSIP/206"));
+        assert!(res[3].is_ok(), "{res:?}");
+        for want in ["PJSIP/202", "SIP/204"] {
+            let ev = next(&mut rx).await;
+            assert_eq!(monitor_event(&ev), Some((want, true)), "{ev:?}");
+        }
+        // The PBX goes away and comes back with another list.
+        release.send(()).unwrap();
+        let mut seen = Vec::new();
+        let mut ups = 0;
+        while ups < 1 {
+            let ev = next(&mut rx).await;
+            if matches!(ev, DriverEvent::LinkUp { .. }) {
+                ups += 1;
+            }
+            seen.push(ev);
+        }
+        let mut monitors: Vec<_> = seen.iter().filter_map(monitor_event).collect();
+        monitors.sort_unstable();
+        assert_eq!(
+            monitors,
+            vec![
+                ("PJSIP/201", false),
+                ("PJSIP/202", true),
+                ("PJSIP/205", true),
+                ("SIP/204", false)
+            ],
+            "{seen:?}"
+        );
+        // The hints' states are consistent with no channels: no new mismatch.
+        assert_eq!(driver.device_state_mismatches(), 2);
+        assert_eq!(
+            driver.device_state(&"PJSIP/205".into()),
+            Some(DeviceState::Unknown)
+        );
+        assert!(matches!(
+            &driver.monitor(&["PJSIP/201".into()]).await[0],
+            Err(Error::InvalidDevice(_))
+        ));
+        server.await.unwrap();
+        run.abort();
     }
 
     #[tokio::test]
