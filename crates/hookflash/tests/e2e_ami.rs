@@ -856,3 +856,61 @@ async fn consultation_and_blind_transfers_through_the_driver() {
     drop(cti);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_the_pbx_does_not_have_is_refused_the_others_monitor() {
+    let s = SimConfig {
+        calls_per_minute: 0.0,
+        ..sim(37, 1, 2)
+    };
+    let server = server(s).await;
+    let url = format!("ami+tcp://cti:s3cret@{}", server.local_addr().unwrap());
+    let d = driver(&url);
+    let mismatches = d.device_state_mismatch_counter();
+    let driver: Box<dyn Driver> = Box::new(d);
+    let cti = Cti::builder().driver(driver).build().expect("cti");
+    wait_up(&cti, Duration::from_secs(10)).await;
+    let res = cti
+        .monitor_on("sim", &["PJSIP/200000", "PJSIP/999999", "PJSIP/300000"])
+        .await;
+    assert!(res[0].is_ok(), "{res:?}");
+    assert!(
+        matches!(&res[1], Err(hookflash::Error::InvalidDevice(d)) if d.as_str() == "PJSIP/999999"),
+        "{res:?}"
+    );
+    assert!(res[2].is_ok(), "{res:?}");
+    let monitored = |cti: &Cti| -> Vec<String> {
+        cti.devices()
+            .into_iter()
+            .filter(|d| d.monitored)
+            .map(|d| d.id.to_string())
+            .collect()
+    };
+    let t0 = Instant::now();
+    while monitored(&cti) != ["PJSIP/200000", "PJSIP/300000"] {
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", cti.devices());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        cti.devices()
+            .iter()
+            .all(|d| d.id.as_str() != "PJSIP/999999")
+    );
+    // After an outage the check is redone against the new list: the same devices.
+    server.control().drop_links().await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    wait_up(&cti, Duration::from_secs(10)).await;
+    assert_eq!(monitored(&cti), ["PJSIP/200000", "PJSIP/300000"]);
+    let res = cti
+        .monitor_on("sim", &["PJSIP/999999", "PJSIP/200001"])
+        .await;
+    assert!(
+        matches!(&res[0], Err(hookflash::Error::InvalidDevice(_))),
+        "{res:?}"
+    );
+    assert!(res[1].is_ok(), "{res:?}");
+    // An idle PBX's device states agree with its channel list.
+    assert_eq!(mismatches.load(std::sync::atomic::Ordering::Relaxed), 0);
+    drop(cti);
+    server.shutdown().await;
+}
