@@ -38,7 +38,7 @@ enum Command {
     Bridge(bridge::BridgeArgs),
     /// Run a simulated PBX, the bridge and the web page on this machine, no configuration needed.
     Demo(demo::DemoArgs),
-    /// Run the simulated PBX (CSTA BER or CSTA XML server) with generated traffic.
+    /// Run the simulated PBX (CSTA BER, CSTA XML or Asterisk AMI server) with generated traffic.
     Sim(sim::SimArgs),
     /// Connect to a PBX link and print normalized events as JSON lines, live.
     Tap(tap::TapArgs),
