@@ -1485,7 +1485,8 @@ mod tests {
                 &[chan],
                 &[],
                 Some(("DeviceStateList", states)),
-                b"",
+                // A device that appears after the list.
+                b"Event: DeviceStateChange\r\nDevice: PJSIP/207\r\nState: NOT_INUSE\r\n\r\n",
                 Some(hold),
             )
             .await;
@@ -1562,6 +1563,18 @@ mod tests {
             let ev = next(&mut rx).await;
             assert_eq!(monitor_event(&ev), Some((want, true)), "{ev:?}");
         }
+        // A device announced by a live state event joins the list.
+        let t0 = std::time::Instant::now();
+        while driver.device_state(&"PJSIP/207".into()).is_none() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "PJSIP/207 never listed"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(driver.monitor(&["PJSIP/207".into()]).await[0].is_ok());
+        let ev = next(&mut rx).await;
+        assert_eq!(monitor_event(&ev), Some(("PJSIP/207", true)), "{ev:?}");
         // The PBX goes away and comes back with another list.
         release.send(()).unwrap();
         let mut seen = Vec::new();
@@ -1581,6 +1594,7 @@ mod tests {
                 ("PJSIP/201", false),
                 ("PJSIP/202", true),
                 ("PJSIP/205", true),
+                ("PJSIP/207", false),
                 ("SIP/204", false)
             ],
             "{seen:?}"
