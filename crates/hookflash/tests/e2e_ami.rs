@@ -4,7 +4,8 @@
 //! simulator's ground truth for seeded runs of several hundred calls, also with the link
 //! killed several times (the resync through `CoreShowChannels` and `QueueStatus` restores the
 //! picture); agent log-on, pause (with a reason), after-call work and log-off flows end in the
-//! states the simulator records, also across an outage.
+//! states the simulator records, also across an outage; a device missing from the PBX's
+//! device-state list is refused per device.
 
 #![cfg(feature = "ami")]
 
