@@ -121,9 +121,14 @@ pub fn next_frame(framing: Framing, buf: &[u8], max: usize) -> Result<Option<Fra
                     invoke_id: None,
                 })),
                 Err(crate::Error::Truncated { .. }) => {
-                    // Incomplete, unless the header already announces too much.
+                    // Incomplete, unless the header already announces too much, or (an indefinite
+                    // length announces nothing) more than the maximum is buffered already.
                     match announced_ber_len(buf) {
                         Some(n) if n > max => Err(FrameError::TooLong { len: n, max }),
+                        _ if buf.len() > max => Err(FrameError::TooLong {
+                            len: buf.len(),
+                            max,
+                        }),
                         _ => Ok(None),
                     }
                 }
