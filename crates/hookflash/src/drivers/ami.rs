@@ -154,6 +154,10 @@ impl Shared {
         };
         for (device, state) in devstate::device_states(ev) {
             let device = DeviceId::from(device);
+            // A hint of several devices tells no one device's state: keep what is known.
+            if state == DeviceState::Unknown && states.contains_key(&device) {
+                continue;
+            }
             if states.len() < MAX_CHANNELS || states.contains_key(&device) {
                 states.insert(device, state);
             }
