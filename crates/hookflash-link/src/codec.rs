@@ -419,7 +419,9 @@ impl Decoder for BlockCodec {
                         invoke_id: None,
                     }));
                 }
-                (Some(_), None) | (None, None) if src.len() > self.max => {
+                // A blank line after too long a block, or none yet and none can come soon enough:
+                // a block of `max` bytes may still be ended by the `\r\n` of a `\n\r\n`.
+                (Some(_), None) | (None, None) if found.is_some() || src.len() > self.max + 2 => {
                     self.malformed += 1;
                     self.discarding = Some((self.offset, 0));
                     self.searched = 0;

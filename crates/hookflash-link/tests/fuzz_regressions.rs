@@ -52,3 +52,40 @@ fn a_leading_line_over_the_maximum_is_never_delivered() {
         );
     }
 }
+
+/// `link_codecs`: a block of exactly the maximum (512 bytes) ended by `\n\r\n` was delivered in
+/// one read but discarded when fed byte by byte (the limit was checked before the terminator's
+/// `\r\n` could arrive).
+#[test]
+fn a_block_of_the_maximum_is_delivered_however_it_arrives() {
+    let data = include_bytes!("data/fuzz/link_codecs-block-of-max-with-crlf-terminator.bin");
+    let rest = &data[1..];
+    let whole = frames(BlockCodec::new(512), rest, rest.len());
+    assert_eq!(frames(BlockCodec::new(512), rest, 1), whole);
+    assert_eq!(whole.len(), 2);
+    assert_eq!(whole[1].len(), 512);
+    // The same at its simplest, with both terminators; one byte more is discarded either way.
+    for term in [&b"\n\r\n"[..], b"\n\n"] {
+        for len in [511, 512, 513] {
+            let mut block = vec![b'x'; len - 1];
+            block.push(b'\n');
+            block.extend_from_slice(&term[1..]);
+            block.extend_from_slice(b"next\n\n");
+            let want: Vec<Vec<u8>> = if len <= 512 {
+                vec![
+                    [&vec![b'x'; len - 1][..], b"\n"].concat(),
+                    b"next\n".to_vec(),
+                ]
+            } else {
+                vec![b"next\n".to_vec()]
+            };
+            for chunk in [block.len(), 1, 7] {
+                assert_eq!(
+                    frames(BlockCodec::new(512), &block, chunk),
+                    want,
+                    "{len} {chunk}"
+                );
+            }
+        }
+    }
+}
