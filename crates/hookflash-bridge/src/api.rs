@@ -412,10 +412,10 @@ async fn ws_session(
                 // one write (a busy full stream is thousands of small frames a second).
                 let batch = async {
                     use futures_util::SinkExt as _;
-                    socket.feed(Message::Text(ev.json.clone().into())).await?;
+                    socket.feed(Message::Text(ev.json.clone())).await?;
                     for _ in 1..WS_BATCH {
                         let Ok(more) = feed.try_recv() else { break };
-                        socket.feed(Message::Text(more.json.clone().into())).await?;
+                        socket.feed(Message::Text(more.json.clone())).await?;
                     }
                     socket.flush().await
                 };

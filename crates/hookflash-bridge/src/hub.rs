@@ -230,6 +230,40 @@ pub fn call_record(call: &Call) -> Value {
     })
 }
 
+/// Adds `"name":value` at the end of the JSON object `text` (as inserting into a
+/// `serde_json::Value` object with `preserve_order` would); `text` that is not an object is left
+/// as it is. A value that does not serialize is `null`.
+fn append_field<T: serde::Serialize>(text: &mut String, name: &str, value: Option<&T>) {
+    if !(text.starts_with('{') && text.ends_with('}')) {
+        return;
+    }
+    text.pop();
+    if text.len() > 1 {
+        text.push(',');
+    }
+    // A name serializes as a JSON string; it never fails.
+    text.push_str(&serde_json::to_string(name).unwrap_or_default());
+    text.push(':');
+    match value.map(serde_json::to_string) {
+        Some(Ok(v)) => text.push_str(&v),
+        _ => text.push_str("null"),
+    }
+    text.push('}');
+}
+
+/// The `type` of a serialized event: the first `"type":"…"` member. Inside a JSON string every
+/// `"` is escaped, so the first unescaped `"type":"` is a member name; the event's own fields
+/// before its tag (`seq`, `at`, `link`) are scalars, so it is the event's tag.
+fn type_of(text: &str) -> &str {
+    const KEY: &str = "\"type\":\"";
+    let Some(i) = text.find(KEY) else {
+        return "";
+    };
+    let rest = &text[i + KEY.len()..];
+    // Event types are plain camelCase names: no escapes to undo.
+    rest.find('"').map_or("", |end| &rest[..end])
+}
+
 fn push(v: &mut Vec<String>, s: &str) {
     if !v.iter().any(|x| x == s) {
         v.push(s.to_string());
@@ -330,26 +364,20 @@ impl Hub {
             let call = ev.kind.call();
             let live_call = call.and_then(|c| self.backend.call(c));
             let (devices, agents, queues) = self.scope_of(ev, live_call.as_ref(), parties);
-            let mut v = serde_json::to_value(&*ev).unwrap_or(Value::Null);
+            // Straight to text, once: the same text is journaled and shared by every client.
+            let mut text = serde_json::to_string(&*ev).unwrap_or_else(|_| "null".to_string());
             if let EventKind::ScreenPop { ani, .. } = &ev.kind {
                 let customer = self.lookup(
                     ani.as_ref().map(|n| n.raw.as_str()),
                     ani.as_ref().and_then(|n| n.e164.as_deref()),
                 );
-                if let Value::Object(m) = &mut v {
-                    m.insert(
-                        "customer".into(),
-                        customer.map_or(Value::Null, |c| {
-                            serde_json::to_value(c).unwrap_or(Value::Null)
-                        }),
-                    );
-                }
+                append_field(&mut text, "customer", customer);
                 for w in self
                     .webhooks
                     .iter()
                     .filter(|w| w.events.iter().any(|e| e == "screenPop"))
                 {
-                    outbox.push((w.url.clone(), "screenPop".to_string(), v.to_string()));
+                    outbox.push((w.url.clone(), "screenPop".to_string(), text.clone()));
                 }
             }
             if let EventKind::CallEnded { call: id, outcome } = &ev.kind {
@@ -400,15 +428,11 @@ impl Hub {
             stored.push(StoredEvent {
                 seq,
                 at: ev.at.0,
-                kind: v
-                    .get("type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
+                kind: type_of(&text).to_string(),
                 devices,
                 agents,
                 queues,
-                json: v.to_string(),
+                json: text.into(),
             });
         }
         let now = hookflash::spi::now().0;
@@ -703,7 +727,7 @@ mod tests {
             devices: devices.iter().map(|d| d.to_string()).collect(),
             agents: vec![],
             queues: vec![],
-            json: String::new(),
+            json: Default::default(),
         })
     }
 
@@ -756,6 +780,89 @@ mod tests {
         assert!(r.clients.is_empty());
     }
 
+    /// The text as it was built through `serde_json::Value` before events went straight to
+    /// text: the wire format must not change by a byte.
+    fn via_value(ev: &Event, customer: Option<&Customer>) -> String {
+        let mut v = serde_json::to_value(ev).unwrap();
+        if matches!(ev.kind, EventKind::ScreenPop { .. })
+            && let Value::Object(m) = &mut v
+        {
+            m.insert(
+                "customer".into(),
+                customer.map_or(Value::Null, |c| serde_json::to_value(c).unwrap()),
+            );
+        }
+        v.to_string()
+    }
+
+    #[test]
+    fn events_go_to_text_as_they_did_through_values() {
+        use hookflash_core::model::{CallData, Name, Number, Timestamp};
+        let name = |s: &str| Name(s.into());
+        let number = |raw: &str, e164: Option<&str>| Number {
+            raw: raw.into(),
+            e164: e164.map(str::to_string),
+        };
+        let mut data = CallData::default();
+        data.attached.insert("z\"key".into(), "v\u{1f}é".into());
+        data.attached.insert("a".into(), "\"type\":\"x".into());
+        let kinds = vec![
+            EventKind::CallAlerting {
+                call: CallId(7),
+                device: name("300000"),
+            },
+            EventKind::ScreenPop {
+                call: CallId(7),
+                agent: Some(name("A300000")),
+                device: name("300000"),
+                ani: Some(number("0612345678", Some("+33612345678"))),
+                dnis: None,
+                data: Box::new(data),
+            },
+            EventKind::ScreenPop {
+                call: CallId(8),
+                agent: None,
+                device: name("300001"),
+                ani: None,
+                dnis: Some(number("6000", None)),
+                data: Box::default(),
+            },
+        ];
+        let customer = Customer {
+            number: "+33612345678".into(),
+            name: "Ada \"L\"".into(),
+            fields: [
+                ("tier".to_string(), "gold".to_string()),
+                ("a".into(), "b".into()),
+            ]
+            .into(),
+        };
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let ev = Event {
+                seq: 41 + i as u64,
+                at: Timestamp(1_795_442_400_250),
+                link: Some(name("pbx\"type\":\"a")),
+                kind,
+            };
+            for c in [None, Some(&customer)] {
+                let mut text = serde_json::to_string(&ev).unwrap();
+                if matches!(ev.kind, EventKind::ScreenPop { .. }) {
+                    append_field(&mut text, "customer", c);
+                }
+                assert_eq!(text, via_value(&ev, c));
+                let v: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(type_of(&text), v["type"].as_str().unwrap());
+            }
+        }
+        assert_eq!(type_of("null"), "");
+        let mut t = "{}".to_string();
+        append_field(&mut t, "customer", Some(&1));
+        assert_eq!(t, r#"{"customer":1}"#);
+        let mut t = "null".to_string();
+        append_field(&mut t, "customer", Some(&1));
+        assert_eq!(t, "null");
+    }
+
     #[test]
     fn filters_combine() {
         let e = StoredEvent {
@@ -765,7 +872,7 @@ mod tests {
             devices: vec!["300000".into()],
             agents: vec!["A300000".into()],
             queues: vec![],
-            json: String::new(),
+            json: Default::default(),
         };
         let mut f = Filter::default();
         assert!(f.matches(&e));

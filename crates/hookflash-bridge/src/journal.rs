@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::extract::ws::Utf8Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::BridgeError;
@@ -26,8 +27,8 @@ pub struct StoredEvent {
     pub agents: Vec<String>,
     /// The queues it concerns.
     pub queues: Vec<String>,
-    /// The JSON text sent to clients.
-    pub json: String,
+    /// The JSON text sent to clients, serialized once and shared (cloning it copies no text).
+    pub json: Utf8Bytes,
 }
 
 /// One finished call.
@@ -186,7 +187,7 @@ impl Journal {
                     join(&e.devices),
                     join(&e.agents),
                     join(&e.queues),
-                    e.json
+                    e.json.as_str()
                 ])?;
             }
             if let Some(last) = events.iter().map(|e| e.seq).max() {
@@ -233,7 +234,7 @@ impl Journal {
                 devices: split(&r.get::<_, String>(3)?),
                 agents: split(&r.get::<_, String>(4)?),
                 queues: split(&r.get::<_, String>(5)?),
-                json: r.get(6)?,
+                json: r.get::<_, String>(6)?.into(),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -364,7 +365,7 @@ mod tests {
             devices: vec!["300000".into(), "200001".into()],
             agents: vec![],
             queues: vec!["6000".into()],
-            json: format!("{{\"seq\":{seq}}}"),
+            json: format!("{{\"seq\":{seq}}}").into(),
         }
     }
 
