@@ -39,8 +39,8 @@ fn sim(seed: u64, agents: u32, extensions: u32) -> SimConfig {
         agents,
         queues: 2,
         extensions,
-        // Enough trunks: a call that finds none meets `Failed(trunksBusy)`, which the simulator
-        // never clears at the called device.
+        // Enough trunks for the traffic: the runs are about answered, transferred and
+        // abandoned calls, not about a full trunk group.
         trunks: 400,
         calls_per_minute: 100.0,
         ring_ms: 1_500,
