@@ -22,8 +22,12 @@ use crate::journal::{Journal, StoredEvent, StoredRecord};
 use crate::metrics::Metrics;
 use crate::redact::{Redactor, log};
 
-/// How many live events a slow client may fall behind before it replays from the journal.
-const LIVE_BUFFER: usize = 4096;
+/// How many live events a slow client may fall behind before it replays from the journal: at
+/// 2,000 calls/s (about 42,000 events/s) some 400 ms, so that a full-stream client delayed by
+/// a busy machine catches up from memory instead of every such client re-reading the same
+/// pages from SQLite (17 % of the bridge's time with 4,096). The channel keeps the last this
+/// many events (their text and scope lists) in memory.
+const LIVE_BUFFER: usize = 16_384;
 /// How many events one journal read returns.
 const REPLAY_PAGE: usize = 500;
 /// How many routed events a device client may fall behind before it replays from the journal.
