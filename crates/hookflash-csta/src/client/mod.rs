@@ -33,6 +33,8 @@ use hookflash_core::model::{AgentId, CallId, DeviceId, LinkId, NativeCallId};
 use serde_json::{Value, json};
 
 use crate::framing::{self, Framing, InvokeIds};
+use crate::generated::ops::{Argument, Operation};
+use crate::generated::types::{Code, SystemStatus};
 use crate::mapping::Mapper;
 use crate::pdu::{self, Pdu};
 use crate::xml::session::{self as xml_session, SessionEvent};
@@ -926,26 +928,29 @@ impl Client {
         match &pdu {
             Pdu::Acse(a) => self.on_acse(a),
             Pdu::Invoke(inv) => {
-                let doc = pdu.to_json();
-                match doc.get("service").and_then(Value::as_str) {
-                    Some("systemStatus") if self.xml.is_none() => {
-                        let answer = json!({"rose": "returnResult", "invokeId": inv.invoke_id,
-                            "operation": "systemStatus", "result": {"noData": null}});
-                        if let Ok(p) = Pdu::from_jer(&answer) {
-                            self.send_pdu_raw(&p);
-                        }
-                        if doc
-                            .pointer("/argument/systemStatus")
-                            .and_then(Value::as_str)
-                            .is_some_and(lost_monitors)
-                        {
-                            self.resync(now);
-                        }
+                // Read from the typed invoke: an event report (nearly every PDU) is mapped
+                // without first being turned into a JSON document.
+                let system_status = matches!(inv.opcode, Code::Local(c)
+                    if Operation::from_code(c) == Some(Operation::SystemStatus));
+                if system_status && self.xml.is_none() {
+                    let answer = json!({"rose": "returnResult", "invokeId": inv.invoke_id,
+                        "operation": "systemStatus", "result": {"noData": null}});
+                    if let Ok(p) = Pdu::from_jer(&answer) {
+                        self.send_pdu_raw(&p);
                     }
-                    _ => {
-                        for ev in self.mapper.map(&pdu) {
-                            self.call_event(ev);
-                        }
+                    if let Some(pdu::Payload::Typed(Argument::SystemStatus(arg))) = &inv.argument
+                        && matches!(
+                            arg.system_status,
+                            SystemStatus::Initializing
+                                | SystemStatus::Enabled
+                                | SystemStatus::MessagesLost
+                        )
+                    {
+                        self.resync(now);
+                    }
+                } else {
+                    for ev in self.mapper.map(&pdu) {
+                        self.call_event(ev);
                     }
                 }
             }
@@ -1218,7 +1223,8 @@ impl Client {
     }
 }
 
-/// Whether a PBX's `SystemStatus` means its monitors are gone (a restart, lost messages).
+/// Whether a PBX's `SystemStatus` (its JER name) means its monitors are gone (a restart, lost
+/// messages); the typed check in `on_pdu` names the same three values.
 fn lost_monitors(status: &str) -> bool {
     matches!(status, "initializing" | "enabled" | "messagesLost")
 }
