@@ -1,7 +1,7 @@
 //! Decode throughput per format: the fixture records repeated into a large stream, fed in
 //! 4 KiB chunks through the splitter and parser.
 //!
-//! `cargo run --release -p hookflash-smdr --example throughput [MiB]`
+//! `cargo run --release -p hookflash-smdr --example smdr_throughput [MiB]`
 
 use std::time::Instant;
 

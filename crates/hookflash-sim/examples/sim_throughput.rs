@@ -1,4 +1,4 @@
-//! Measures engine throughput: `cargo run --release -p hookflash-sim --example throughput`.
+//! Measures engine throughput: `cargo run --release -p hookflash-sim --example sim_throughput`.
 
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
 //! Parse rate of the AMI decoder over the panoramisk transcripts.
 //!
-//! `cargo run --release -p hookflash-ami --example throughput [MiB]`: every transcript is
+//! `cargo run --release -p hookflash-ami --example ami_throughput [MiB]`: every transcript is
 //! concatenated, repeated into a stream of about `MiB` mebibytes (default 32) and fed in 4 KiB
 //! chunks; each event is also typed ([`Event::from_message`]) and its `Channel` looked up.
 
