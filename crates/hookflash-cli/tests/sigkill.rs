@@ -257,7 +257,9 @@ scope = "admin"
     let sub2 = subscribe(&addr, Some(last), seqs.clone());
     tokio::time::sleep(Duration::from_secs(5)).await;
     let end = Instant::now();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Room for a bridge that lags behind the PBX on a loaded machine: every call that ended by
+    // `end` has reached the journal when the records are read.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let records = get_json(&addr, "/v1/call-records?since=0&limit=100000").await;
     let records = records.as_array().expect("records").clone();
     bridge.kill().expect("stop");
@@ -283,8 +285,8 @@ scope = "admin"
 
     // The records against the truth. A call is compared when its whole life fell into one of
     // the bridge's two lives (the first from its snapshots, the second from its link coming
-    // up), with a margin for frames in flight at the kill.
-    let margin = (200.0 * SCALE) as i64;
+    // up), with a margin for frames in flight (and events not yet journaled) at the kill.
+    let margin = (500.0 * SCALE) as i64;
     let lives = [
         (engine(up1), engine(killed) - margin),
         (
