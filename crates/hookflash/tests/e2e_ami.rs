@@ -16,13 +16,17 @@ use std::time::{Duration, Instant};
 use hookflash::Cti;
 use hookflash::drivers::ami::AmiDriver;
 use hookflash::spi::Driver;
-use hookflash_core::model::{AgentStatus, Call, DeviceId, LinkState, Outcome, QueueId};
+use hookflash_core::model::{AgentStatus, Call, DeviceId, Outcome, QueueId};
 use hookflash_link::backoff::BackoffConfig;
 use hookflash_link::url::LinkUrl;
 use hookflash_sim::face::{Credentials, FaceProtocol};
 use hookflash_sim::net::{SimServer, SimServerConfig};
 use hookflash_sim::{AgentState, Command, SimConfig};
 use serde_json::Value;
+
+#[path = "common/compare.rs"]
+mod compare;
+use compare::{missing, wait_up};
 
 /// Calls this close to an outage (real time) are left out of the comparison on both sides.
 const FAULT_MARGIN: Duration = Duration::from_millis(300);
@@ -189,32 +193,6 @@ fn truth_call(line: &str, start_ms: i64) -> Option<TruthCall> {
 /// Real time (since the server start) as engine milliseconds, at `scale`.
 fn engine_ms_at(since_start: Duration, scale: f64) -> i64 {
     (since_start.as_secs_f64() * 1000.0 * scale) as i64
-}
-
-/// Multiset difference: what `a` has that `b` does not.
-fn missing(a: &[Record], b: &[Record]) -> Vec<Record> {
-    let mut counts: BTreeMap<&Record, i64> = BTreeMap::new();
-    for r in b {
-        *counts.entry(r).or_default() += 1;
-    }
-    let mut out = Vec::new();
-    for r in a {
-        let c = counts.entry(r).or_default();
-        if *c > 0 {
-            *c -= 1;
-        } else {
-            out.push(r.clone());
-        }
-    }
-    out
-}
-
-async fn wait_up(cti: &Cti, limit: Duration) {
-    let t0 = Instant::now();
-    while cti.link_state("sim") != LinkState::Up {
-        assert!(t0.elapsed() < limit, "link not up in {limit:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// One comparison run.

@@ -6,7 +6,6 @@
 
 #![cfg(feature = "csta")]
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +20,10 @@ use hookflash_sim::SimConfig;
 use hookflash_sim::face::{Credentials, FaceProtocol};
 use hookflash_sim::net::{SimServer, SimServerConfig, TlsSetup};
 use serde_json::Value;
+
+#[path = "common/compare.rs"]
+mod compare;
+use compare::{missing, wait_up};
 
 #[path = "common/proxy.rs"]
 mod proxy;
@@ -252,32 +255,6 @@ fn truth_call(line: &str, start_ms: i64) -> Option<TruthCall> {
 /// Real time (since the server start) as engine milliseconds.
 fn engine_ms(since_start: Duration) -> i64 {
     (since_start.as_secs_f64() * 1000.0 * SCALE) as i64
-}
-
-/// Multiset difference: what `a` has that `b` does not.
-fn missing(a: &[Record], b: &[Record]) -> Vec<Record> {
-    let mut counts: BTreeMap<&Record, i64> = BTreeMap::new();
-    for r in b {
-        *counts.entry(r).or_default() += 1;
-    }
-    let mut out = Vec::new();
-    for r in a {
-        let c = counts.entry(r).or_default();
-        if *c > 0 {
-            *c -= 1;
-        } else {
-            out.push(r.clone());
-        }
-    }
-    out
-}
-
-async fn wait_up(cti: &Cti, limit: Duration) {
-    let t0 = Instant::now();
-    while cti.link_state("sim") != LinkState::Up {
-        assert!(t0.elapsed() < limit, "link not up in {limit:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// What a run disturbs.
