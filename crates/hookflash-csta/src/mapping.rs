@@ -13,7 +13,11 @@ use hookflash_core::driver::{AgentEventKind, CallEventKind, Cause, DriverEvent};
 use hookflash_core::model::{ConnectionState, DeviceId, LinkId, NativeCallId};
 use serde_json::Value;
 
-use crate::pdu::Pdu;
+use crate::generated::ops::{Argument, Operation};
+use crate::generated::types::{CSTAEventReportArgument, Code};
+use crate::pdu::{Payload, Pdu};
+
+mod typed;
 
 /// Maps the CSTA events of one link.
 #[derive(Debug, Clone)]
@@ -112,7 +116,12 @@ pub(crate) fn agent_id(v: &Value) -> Option<String> {
 }
 
 fn local_state(v: Option<&Value>) -> Option<ConnectionState> {
-    Some(match v?.as_str()? {
+    Some(local_state_named(v?.as_str()?))
+}
+
+/// The core's connection state for an ECMA-269 LocalConnectionState, by its name.
+fn local_state_named(name: &str) -> ConnectionState {
+    match name {
         "null" => ConnectionState::Null,
         "initiated" => ConnectionState::Initiated,
         "alerting" => ConnectionState::Alerting,
@@ -123,7 +132,7 @@ fn local_state(v: Option<&Value>) -> Option<ConnectionState> {
         other => ConnectionState::Unknown {
             raw: other.to_owned(),
         },
-    })
+    }
 }
 
 impl Mapper {
@@ -154,7 +163,11 @@ impl Mapper {
 
     /// The device a monitor watches.
     pub fn monitored_device(&self, xref: &str) -> Option<&DeviceId> {
-        self.monitors.get(&xref.to_ascii_uppercase())
+        if xref.bytes().any(|b| b.is_ascii_lowercase()) {
+            self.monitors.get(&xref.to_ascii_uppercase())
+        } else {
+            self.monitors.get(xref)
+        }
     }
 
     /// Forgets every monitor (after the PBX lost them).
@@ -163,7 +176,26 @@ impl Mapper {
     }
 
     /// The driver events for one CSTA message (none for messages that are no event reports).
+    ///
+    /// A decoded event report is read as it is ([`Mapper::map_report`]); an event report whose
+    /// argument stayed raw goes through its JSON document ([`Mapper::map_json`]), as a vendor's
+    /// mapping of its own PDUs would. Both give the same driver events for the same event.
     pub fn map(&self, pdu: &Pdu) -> Vec<DriverEvent> {
+        self.map_one(pdu).into_iter().collect()
+    }
+
+    /// Like [`Mapper::map`], without the vector: one CSTA event gives at most one driver event.
+    pub fn map_one(&self, pdu: &Pdu) -> Option<DriverEvent> {
+        match event_report(pdu) {
+            Report::Typed(arg) => self.map_report(arg),
+            Report::Raw => self.map_json(pdu).into_iter().next(),
+            Report::None => None,
+        }
+    }
+
+    /// The driver events for one CSTA message through its typed JSON document
+    /// ([`Pdu::to_json`], then [`Mapper::map_event`]): the slower reference path.
+    pub fn map_json(&self, pdu: &Pdu) -> Vec<DriverEvent> {
         let doc = pdu.to_json();
         if doc.get("kind").and_then(Value::as_str) != Some("event") {
             return Vec::new();
@@ -177,7 +209,8 @@ impl Mapper {
         self.map_event(name, &v, xref)
     }
 
-    /// The driver events for one event, given its name, value (JER) and cross reference.
+    /// The driver events for one event, given its name, value (JER) and cross reference: none
+    /// or one.
     pub fn map_event(&self, name: &str, v: &Value, xref: &str) -> Vec<DriverEvent> {
         let subject = self.monitored_device(xref).cloned();
         let dev = |k: &str| v.get(k).and_then(device);
@@ -434,6 +467,35 @@ impl Mapper {
             }
             _ => Vec::new(),
         }
+    }
+}
+
+/// What a PDU is to the mapper.
+enum Report<'p> {
+    /// A decoded event report.
+    Typed(&'p CSTAEventReportArgument),
+    /// An invoke whose argument stayed raw (an unknown or vendor operation, or an argument the
+    /// decoder could not type).
+    Raw,
+    /// Anything else: requests, results, errors, rejects, association PDUs.
+    None,
+}
+
+/// The event report a PDU carries, if it is one: a ROSE invoke of `cSTAEventReport` with its
+/// argument decoded (exactly the PDUs whose JSON document is of kind `event`).
+fn event_report(pdu: &Pdu) -> Report<'_> {
+    let Pdu::Invoke(inv) = pdu else {
+        return Report::None;
+    };
+    match &inv.argument {
+        Some(Payload::Typed(Argument::CSTAEventReport(arg)))
+            if matches!(inv.opcode, Code::Local(c)
+                if Operation::from_code(c) == Some(Operation::CSTAEventReport)) =>
+        {
+            Report::Typed(arg)
+        }
+        Some(Payload::Raw(_)) => Report::Raw,
+        _ => Report::None,
     }
 }
 

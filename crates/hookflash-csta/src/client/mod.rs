@@ -948,10 +948,8 @@ impl Client {
                     {
                         self.resync(now);
                     }
-                } else {
-                    for ev in self.mapper.map(&pdu) {
-                        self.call_event(ev);
-                    }
+                } else if let Some(ev) = self.mapper.map_one(&pdu) {
+                    self.call_event(ev);
                 }
             }
             Pdu::ReturnResult(_) | Pdu::ReturnError(_) | Pdu::Reject(_) => {
