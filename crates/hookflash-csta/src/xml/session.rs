@@ -170,6 +170,9 @@ pub struct Session {
     buf: Vec<u8>,
     out: VecDeque<Vec<u8>>,
     events: VecDeque<SessionEvent>,
+    /// Bytes moved to the front of `buf` so far (what the tests bound).
+    #[cfg(test)]
+    moved: u64,
 }
 
 /// A duration in whole milliseconds.
@@ -200,6 +203,8 @@ impl Session {
             buf: Vec::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
+            #[cfg(test)]
+            moved: 0,
         }
     }
 
@@ -272,17 +277,21 @@ impl Session {
     /// Feeds bytes received from the switch.
     pub fn handle_input(&mut self, now: u64, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
+        // Frames are taken from `at` on and what is left is moved to the front once, at the
+        // end: removing each frame as it is taken moved the rest of the buffer every time
+        // (quadratic in the size of a read that holds many small or broken frames).
+        let mut at = 0;
         loop {
-            match framing::next_frame(Framing::XmlHeader, &self.buf, framing::DEFAULT_MAX_FRAME) {
+            let rest = self.buf.get(at..).unwrap_or_default();
+            match framing::next_frame(Framing::XmlHeader, rest, framing::DEFAULT_MAX_FRAME) {
                 Ok(Some(f)) => {
-                    let payload = self.buf[f.payload.clone()].to_vec();
-                    self.buf.drain(..f.consumed);
+                    let payload = rest[f.payload.clone()].to_vec();
+                    at += f.consumed;
                     self.handle_message(now, &payload, f.invoke_id.unwrap_or(0));
                 }
                 Ok(None) => break,
                 Err(_) => {
-                    let skip = framing::resync(Framing::XmlHeader, &self.buf);
-                    self.buf.drain(..skip.min(self.buf.len()));
+                    at += framing::resync(Framing::XmlHeader, rest).min(rest.len());
                     self.events.push_back(SessionEvent::Malformed {
                         error: Error::Xml {
                             offset: 0,
@@ -291,6 +300,14 @@ impl Session {
                     });
                 }
             }
+        }
+        let at = at.min(self.buf.len());
+        if at > 0 {
+            #[cfg(test)]
+            {
+                self.moved += (self.buf.len() - at) as u64;
+            }
+            self.buf.drain(..at);
         }
     }
 
@@ -760,5 +777,59 @@ mod tests {
             s.poll_event(),
             Some(SessionEvent::Malformed { .. })
         ));
+    }
+
+    /// A read holding many small or broken frames is cut up without moving the rest of the
+    /// buffer to the front after each frame (which is quadratic in the size of the read): only
+    /// the unfinished frame at the end of each read is moved.
+    #[test]
+    fn a_large_read_of_small_frames_moves_the_buffer_once() {
+        let msg = frame(
+            "<HeldEvent xmlns=\"http://www.ecma-international.org/standards/ecma-323/csta/ed3\"><monitorCrossRefID>01</monitorCrossRefID><heldConnection><callID>02</callID><deviceID>100</deviceID></heldConnection><holdingDevice><deviceIdentifier>100</deviceIdentifier></holdingDevice><cause>normal</cause></HeldEvent>",
+            9999,
+        );
+        let mut input = Vec::new();
+        let mut frames = 0;
+        while input.len() < 1 << 20 {
+            input.extend_from_slice(&msg);
+            // A header announcing fewer bytes than itself: reported, skipped to the next frame.
+            input.extend_from_slice(b"\x00\x00\x00\x040001");
+            frames += 1;
+        }
+        input.extend_from_slice(&msg[..5]);
+        let run = |read: usize| {
+            let mut s = Session::new(Config::default());
+            let (mut messages, mut malformed) = (0, 0);
+            for chunk in input.chunks(read) {
+                s.handle_input(1_000, chunk);
+                while let Some(e) = s.poll_event() {
+                    match e {
+                        SessionEvent::Message { .. } => messages += 1,
+                        SessionEvent::Malformed { .. } => malformed += 1,
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+            (
+                messages,
+                malformed,
+                s.moved,
+                s.buf.len(),
+                input.len().div_ceil(read),
+            )
+        };
+        let (messages, malformed, moved, left, _) = run(input.len());
+        assert_eq!((messages, left), (frames, 5));
+        assert!(
+            malformed >= frames,
+            "{malformed} broken headers reported of {frames}"
+        );
+        assert_eq!(moved, 5, "only the unfinished frame is moved");
+        let (messages, _, moved, left, reads) = run(64 * 1024);
+        assert_eq!((messages, left), (frames, 5));
+        assert!(
+            moved <= reads as u64 * msg.len() as u64,
+            "{moved} bytes moved in {reads} reads"
+        );
     }
 }
