@@ -25,7 +25,7 @@
 //! client to trust — or a certificate and key from PEM), and a serial line on a
 //! pseudo-terminal ([`SimServerConfig::serial`]; the client opens [`SimServer::serial_path`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,7 +42,7 @@ use tokio::time::Instant;
 use crate::config::SimConfig;
 use crate::engine::{Engine, GroupStats, Stats};
 use crate::error::SimError;
-use crate::face::{Face, FaceConfig, FaceProtocol};
+use crate::face::{CloseReason, Face, FaceConfig, FaceProtocol};
 use crate::model::{Command, Output, Response};
 
 /// Frames queued for one connection before it is dropped as a slow consumer.
@@ -140,7 +140,18 @@ pub struct ServerStats {
     pub polls_sent: u64,
     /// Per-ACD-group statistics.
     pub groups: Vec<GroupStats>,
+    /// Connections the server dropped because their output queue was full: the client did not
+    /// read fast enough (a slow consumer).
+    pub slow_consumer_drops: u64,
+    /// Connections the client ended (end of stream or a socket error on its side).
+    pub peer_closes: u64,
+    /// Why the protocol face closed connections, most recent last (the last
+    /// [`CLOSES_KEPT`] closes; a slow consumer is [`CloseReason::SlowConsumer`] here too).
+    pub face_closes: Vec<CloseReason>,
 }
+
+/// How many close reasons [`ServerStats::face_closes`] keeps.
+pub const CLOSES_KEPT: usize = 64;
 
 enum Ctl {
     Command(Command, oneshot::Sender<Result<Response, SimError>>),
@@ -328,6 +339,9 @@ impl SimServer {
             accepted: 0,
             malformed_closed: 0,
             polls_closed: 0,
+            slow_consumer_drops: 0,
+            peer_closes: 0,
+            face_closes: VecDeque::new(),
         };
         tasks.push(tokio::spawn(engine_task.run(rx, stop_rx)));
         Ok(Self {
@@ -554,6 +568,9 @@ struct EngineTask {
     accepted: u64,
     malformed_closed: u64,
     polls_closed: u64,
+    slow_consumer_drops: u64,
+    peer_closes: u64,
+    face_closes: VecDeque<CloseReason>,
 }
 
 impl EngineTask {
@@ -642,6 +659,9 @@ impl EngineTask {
             }
             Msg::Closed { id } => {
                 if let Some(mut c) = self.conns.remove(&id) {
+                    if !c.face.is_closed() {
+                        self.peer_closes += 1;
+                    }
                     self.retire(now, &mut c.face);
                 }
             }
@@ -660,6 +680,9 @@ impl EngineTask {
                     malformed: self.malformed_closed + malformed,
                     polls_sent: self.polls_closed + polls,
                     groups: self.engine.group_stats(),
+                    slow_consumer_drops: self.slow_consumer_drops,
+                    peer_closes: self.peer_closes,
+                    face_closes: self.face_closes.iter().cloned().collect(),
                 });
             }
             Msg::Ctl(Ctl::DropLinks(reply)) => {
@@ -725,20 +748,32 @@ impl EngineTask {
         }
         let mut gone = Vec::new();
         for (id, c) in self.conns.iter_mut() {
+            let mut full = false;
             while let Some(f) = c.face.poll_transmit() {
                 if c.tx.try_send(ToConn::Frame(f)).is_err() {
-                    gone.push(*id);
+                    full = true;
                     break;
                 }
             }
-            if c.face.is_closed() {
-                gone.push(*id);
+            if full {
+                gone.push((*id, Some(CloseReason::SlowConsumer)));
+            } else if let Some(r) = c.face.close_reason() {
+                gone.push((*id, Some(r.clone())));
             }
         }
-        for id in gone {
+        for (id, reason) in gone {
             let Some(mut c) = self.conns.remove(&id) else {
                 continue;
             };
+            if let Some(r) = reason {
+                if r == CloseReason::SlowConsumer {
+                    self.slow_consumer_drops += 1;
+                }
+                if self.face_closes.len() == CLOSES_KEPT {
+                    self.face_closes.pop_front();
+                }
+                self.face_closes.push_back(r);
+            }
             self.retire(now, &mut c.face);
             if c.permanent {
                 let face = Face::new(self.face_cfg.clone(), now, id);

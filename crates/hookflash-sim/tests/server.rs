@@ -287,11 +287,28 @@ async fn dropped_links_and_restarts_reach_the_client() {
     server.control().drop_links().await;
     let (_, closed) = drive(&mut tcp, &mut client, t0, Duration::from_secs(5), |_| false).await;
     assert!(closed, "the link was dropped");
-    assert_eq!(server.control().stats().await.monitors, 0);
+    let st = server.control().stats().await;
+    assert_eq!(st.monitors, 0);
+    // The server says why the connection ended: the PBX dropped it.
+    assert_eq!(st.face_closes, vec![face::CloseReason::LinkDropped]);
+    assert_eq!((st.slow_consumer_drops, st.peer_closes), (0, 0));
     // And a new connection is served again.
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let c = ber_client(Framing::Len2, "secret");
     call_between(&server, &mut tcp, c, "200002", "200003").await;
+    // The client hangs up: counted as the client's close, not the face's.
+    drop(tcp);
+    let t = Instant::now();
+    while server.control().stats().await.peer_closes == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the close was not seen"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let st = server.control().stats().await;
+    assert_eq!(st.peer_closes, 1);
+    assert_eq!(st.face_closes, vec![face::CloseReason::LinkDropped]);
     server.shutdown().await;
 }
 
