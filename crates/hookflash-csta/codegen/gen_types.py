@@ -76,6 +76,15 @@ def tag_lit(tagbytes):
     return "Tag::new(%d, %d)" % (cls, num)
 
 
+def tag_raw(tagbytes):
+    cls, num = tag_parts(tagbytes)
+    return (cls << 29) | num
+
+
+def raw_lit(v):
+    return "0x%08X" % v
+
+
 def has_module(n):
     return "module_name" in vars(n) and n.module_name is not None
 
@@ -334,6 +343,30 @@ class Gen:
             return "true"
         return "%s == %s" % (t, tag_lit(core["tag"]))
 
+    def tag_set(self, m):
+        """The raw tags that start member m, or None when it matches any tag."""
+        if m["chain"]:
+            return [tag_raw(m["chain"][0])]
+        core = m["core"]
+        if core["kind"] == "choice":
+            out = []
+            for a in self.typedefs[core["rust"]]["members"]:
+                t = self.tag_set(a)
+                if t is None:
+                    return None
+                out += [x for x in t if x not in out]
+            return out
+        if core["kind"] == "any":
+            return None
+        return [tag_raw(core["tag"])]
+
+    def pattern(self, m):
+        """A match pattern over raw tags for member m ("_" when it matches any tag)."""
+        t = self.tag_set(m)
+        if t is None:
+            return "_"
+        return " | ".join(raw_lit(x) for x in t)
+
     def chain_lines(self, m, c):
         """Statements that unwrap member m's explicit tags from TLV variable c; returns the
         statements and the variable holding the core element."""
@@ -439,16 +472,20 @@ class Gen:
             w("        let mut seen = 0u32;")
             w("        let mut idx = 0usize;")
         w("        while let Some(c) = it.next()? {")
+        # One match over the raw tag: the compiler turns it into a jump table or a binary
+        # search; the guards keep the members in order and each at most once, as before.
+        w("            match c.tag.raw() {")
+        wild = False
         for i, m in enumerate(td["members"]):
-            cond = self.match_expr(m, "c.tag")
-            w("            if idx <= %d && seen & (1 << %d) == 0 && %s {" % (i, i, cond))
+            pat = self.pattern(m)
+            w("                %s if idx <= %d && seen & (1 << %d) == 0 => {" % (pat, i, i))
             for line in self.dec_into_stmts(m, "c", "out.%s" % m["field"]):
-                w("                " + line)
-            w("                seen |= 1 << %d;" % i)
-            w("                idx = %d;" % (i + 1))
-            w("                continue;")
-            w("            }")
-        w("            out.unrecognized.push(d.any(&c));")
+                w("                    " + line)
+            w("                    seen |= 1 << %d;" % i)
+            w("                    idx = %d;" % (i + 1))
+            w("                }")
+        w("                _ => out.unrecognized.push(d.any(&c)),")
+        w("            }")
         w("        }")
         for i, m in enumerate(td["members"]):
             if not m["optional"]:
@@ -558,20 +595,32 @@ class Gen:
         w("impl %s {" % name)
         w("    /// Whether a TLV with this tag is one of this CHOICE's alternatives.")
         w("    pub(crate) fn has_tag(t: Tag) -> bool {")
-        conds = [self.match_expr(m, "t") for m in td["members"]]
-        w("        %s" % (" || ".join("(%s)" % c for c in conds) if len(conds) > 1 else (conds[0] if conds else "false")))
+        pats = [self.pattern(m) for m in td["members"]]
+        if "_" in pats:
+            w("        let _ = t;")
+            w("        true")
+        elif pats:
+            w("        matches!(t.raw(), %s)" % " | ".join(pats))
+        else:
+            w("        let _ = t;")
+            w("        false")
         w("    }")
         w("}")
         w("")
         w("impl Ber for %s {" % name)
         w("    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {")
         w("        let c = tlv;")
+        w("        Ok(match c.tag.raw() {")
+        wild = False
         for m in td["members"]:
-            cond = self.match_expr(m, "c.tag")
-            w("        if %s {" % cond)
-            w("            return Ok(Self::%s(%s));" % (m["variant"], self.dec_expr(m, "*c").replace("&*c", "c")))
-            w("        }")
-        w("        Ok(Self::Unrecognized(d.any(c)))")
+            pat = self.pattern(m)
+            w("            %s => Self::%s(%s)," % (pat, m["variant"], self.dec_expr(m, "*c").replace("&*c", "c")))
+            if pat == "_":
+                wild = True
+                break
+        if not wild:
+            w("            _ => Self::Unrecognized(d.any(c)),")
+        w("        })")
         w("    }")
         w("    fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {")
         w("        match self {")

@@ -38,6 +38,12 @@ impl Tag {
     pub const fn number(self) -> u32 {
         self.0 & 0x1FFF_FFFF
     }
+
+    /// Class and number in one word (class in the top two bits), for matching.
+    #[inline]
+    pub(crate) const fn raw(self) -> u32 {
+        self.0
+    }
 }
 
 impl std::fmt::Display for Tag {
@@ -66,7 +72,7 @@ pub struct Tlv {
 
 /// Reads the header of the element at `pos`, which must end by `limit`. Indefinite lengths are
 /// resolved by walking the nested elements to their end-of-contents octets.
-#[inline]
+#[inline(always)]
 pub fn read_tlv(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv, Error> {
     // Fast path: a one-octet tag and a short definite length, which is nearly every CSTA element.
     if limit <= buf.len() && pos < limit && limit - pos >= 2 {
@@ -194,7 +200,7 @@ pub struct Children<'d, 'a> {
 impl Children<'_, '_> {
     /// The next child, or `None` at the end of the parent's contents.
     #[allow(clippy::should_implement_trait)]
-    #[inline]
+    #[inline(always)]
     pub fn next(&mut self) -> Result<Option<Tlv>, Error> {
         if self.pos >= self.end {
             return Ok(None);
@@ -243,7 +249,7 @@ impl<'a> Dec<'a> {
     }
 
     /// The single element inside an explicit tag, checked against `expect` when given.
-    #[inline]
+    #[inline(always)]
     pub fn inner(&self, tlv: &Tlv, expect: Option<Tag>) -> Result<Tlv, Error> {
         self.need_constructed(tlv)?;
         let c = read_tlv(self.buf, tlv.content_start, tlv.content_end, 0)?;
@@ -516,6 +522,20 @@ impl Octets {
     /// Octets from a range of a shared buffer (copied inline when short).
     #[inline]
     pub fn from_shared(buf: &Bytes, range: std::ops::Range<usize>) -> Self {
+        // A short value with room after it in the frame: copy a fixed-size block (a few
+        // register moves instead of a call to memcpy); the bytes past the value's length are
+        // never read.
+        if range.start <= range.end
+            && range.end - range.start <= Self::INLINE
+            && let Some(block) = range
+                .start
+                .checked_add(Self::INLINE)
+                .and_then(|end| buf.get(range.start..end))
+        {
+            let mut inline = [0u8; Self::INLINE];
+            inline.copy_from_slice(block);
+            return Self(Repr::Inline((range.end - range.start) as u8, inline));
+        }
         match buf.get(range.clone()) {
             Some(b) if b.len() <= Self::INLINE => Self::copy_from_slice(b),
             Some(_) => Self(Repr::Shared(buf.slice(range))),

@@ -341,37 +341,25 @@ impl Default for PublicTON {
 impl PublicTON {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
-            || (t == Tag::new(2, 4))
-            || (t == Tag::new(2, 5))
+        matches!(
+            t.raw(),
+            0x40000000 | 0x40000001 | 0x40000002 | 0x40000003 | 0x40000004 | 0x40000005
+        )
     }
 }
 
 impl Ber for PublicTON {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::Unknown(<Text as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::International(<Text as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::National(<Text as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::Networkspecific(<Text as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 4) {
-            return Ok(Self::Subscriber(<Text as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 5) {
-            return Ok(Self::Abbreviated(<Text as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::Unknown(<Text as Ber>::dec(d, c)?),
+            0x40000001 => Self::International(<Text as Ber>::dec(d, c)?),
+            0x40000002 => Self::National(<Text as Ber>::dec(d, c)?),
+            0x40000003 => Self::Networkspecific(<Text as Ber>::dec(d, c)?),
+            0x40000004 => Self::Subscriber(<Text as Ber>::dec(d, c)?),
+            0x40000005 => Self::Abbreviated(<Text as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -473,41 +461,32 @@ impl Default for PrivateTON {
 impl PrivateTON {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
-            || (t == Tag::new(2, 4))
-            || (t == Tag::new(2, 5))
-            || (t == Tag::new(2, 6))
+        matches!(
+            t.raw(),
+            0x40000000
+                | 0x40000001
+                | 0x40000002
+                | 0x40000003
+                | 0x40000004
+                | 0x40000005
+                | 0x40000006
+        )
     }
 }
 
 impl Ber for PrivateTON {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::Unknown(<Text as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Level3RegionalNumber(<Text as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::Level2RegionalNumber(<Text as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::Level1RegionalNumber(<Text as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 4) {
-            return Ok(Self::PTNSpecificNumber(<Text as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 5) {
-            return Ok(Self::LocalNumber(<Text as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 6) {
-            return Ok(Self::Abbreviated(<Text as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::Unknown(<Text as Ber>::dec(d, c)?),
+            0x40000001 => Self::Level3RegionalNumber(<Text as Ber>::dec(d, c)?),
+            0x40000002 => Self::Level2RegionalNumber(<Text as Ber>::dec(d, c)?),
+            0x40000003 => Self::Level1RegionalNumber(<Text as Ber>::dec(d, c)?),
+            0x40000004 => Self::PTNSpecificNumber(<Text as Ber>::dec(d, c)?),
+            0x40000005 => Self::LocalNumber(<Text as Ber>::dec(d, c)?),
+            0x40000006 => Self::Abbreviated(<Text as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -615,47 +594,38 @@ impl Default for DeviceIDDeviceIdentifier {
 impl DeviceIDDeviceIdentifier {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
-            || (t == Tag::new(2, 4))
-            || (t == Tag::new(2, 5))
-            || (t == Tag::new(2, 6))
+        matches!(
+            t.raw(),
+            0x40000000
+                | 0x40000001
+                | 0x40000002
+                | 0x40000003
+                | 0x40000004
+                | 0x40000005
+                | 0x40000006
+        )
     }
 }
 
 impl Ber for DeviceIDDeviceIdentifier {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::DialingNumber(<NumberDigits as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::DeviceNumber(<DeviceNumber as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::ImplicitPublic(<NumberDigits as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::ExplicitPublic({
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::DialingNumber(<NumberDigits as Ber>::dec(d, c)?),
+            0x40000001 => Self::DeviceNumber(<DeviceNumber as Ber>::dec(d, c)?),
+            0x40000002 => Self::ImplicitPublic(<NumberDigits as Ber>::dec(d, c)?),
+            0x40000003 => Self::ExplicitPublic({
                 let x0 = d.inner(c, None)?;
                 <PublicTON as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 4) {
-            return Ok(Self::ImplicitPrivate(<NumberDigits as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 5) {
-            return Ok(Self::ExplicitPrivate({
+            }),
+            0x40000004 => Self::ImplicitPrivate(<NumberDigits as Ber>::dec(d, c)?),
+            0x40000005 => Self::ExplicitPrivate({
                 let x0 = d.inner(c, None)?;
                 <PrivateTON as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 6) {
-            return Ok(Self::Other(<OtherPlan as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+            }),
+            0x40000006 => Self::Other(<OtherPlan as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -968,45 +938,42 @@ impl Ber for MediaCallCharacteristics {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 3) {
-                out.media_class = <MediaClass as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.media_class = <MediaClass as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.connection_rate = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.bit_rate = Some(<MediaCallCharacteristicsBitRate as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.delay_tolerance = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000003 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.switching_sub_domain_ccie_type = Some(
+                        <MediaCallCharacteristicsSwitchingSubDomainCCIEType as Ber>::dec(d, &c)?,
+                    );
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x00000004 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.switching_sub_domain_information_elements =
+                        Some(<OctetString as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                out.connection_rate = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                out.bit_rate = Some(<MediaCallCharacteristicsBitRate as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                out.delay_tolerance = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
-                out.switching_sub_domain_ccie_type =
-                    Some(<MediaCallCharacteristicsSwitchingSubDomainCCIEType as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 4) {
-                out.switching_sub_domain_information_elements =
-                    Some(<OctetString as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -1127,38 +1094,39 @@ impl Ber for DeviceID {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && DeviceIDDeviceIdentifier::has_tag(c.tag) {
-                out.device_identifier = <DeviceIDDeviceIdentifier as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 | 0x40000001 | 0x40000002 | 0x40000003 | 0x40000004 | 0x40000005
+                | 0x40000006
+                    if idx <= 0 && seen & (1 << 0) == 0 =>
+                {
+                    out.device_identifier = <DeviceIDDeviceIdentifier as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 22)))?;
+                    out.private_number = Some(<NumberDigits as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 22)))?;
+                    out.private_name = Some(<Text as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x00000010 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 22)))?;
-                out.private_number = Some(<NumberDigits as Ber>::dec(d, &x0)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 22)))?;
-                out.private_name = Some(<Text as Ber>::dec(d, &x0)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -1252,20 +1220,18 @@ impl Default for LocalDeviceID {
 impl LocalDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(2, 3))
+        matches!(t.raw(), 0x00000010 | 0x40000003)
     }
 }
 
 impl Ber for LocalDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::StaticID(<Box<DeviceID> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::DynamicID(<OctetString as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::StaticID(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x40000003 => Self::DynamicID(<OctetString as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -1336,20 +1302,20 @@ impl Ber for ConnectionIDBoth {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                out.call_id = <CallID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.call_id = <CallID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.device_id = <LocalDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                let x0 = d.inner(&c, None)?;
-                out.device_id = <LocalDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -1430,26 +1396,22 @@ impl Default for ConnectionID {
 impl ConnectionID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(0, 16))
+        matches!(t.raw(), 0x40000000 | 0x40000001 | 0x00000010)
     }
 }
 
 impl Ber for ConnectionID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::CallID(<CallID as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::DeviceID({
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::CallID(<CallID as Ber>::dec(d, c)?),
+            0x40000001 => Self::DeviceID({
                 let x0 = d.inner(c, None)?;
                 <LocalDeviceID as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::Both(<ConnectionIDBoth as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+            }),
+            0x00000010 => Self::Both(<ConnectionIDBoth as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -1620,20 +1582,18 @@ impl Default for SecurityInfo {
 impl SecurityInfo {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 4)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x00000004 | 0x00000005)
     }
 }
 
 impl Ber for SecurityInfo {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 4) {
-            return Ok(Self::String(<OctetString as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::Private(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000004 => Self::String(<OctetString as Ber>::dec(d, c)?),
+            0x00000005 => Self::Private(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -1706,25 +1666,24 @@ impl Ber for CSTASecurityData {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                out.message_sequence_number = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.message_sequence_number = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000018 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.timestamp = Some(<TimeInfo as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000004 | 0x00000005 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.security_info = Some(<SecurityInfo as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 24) {
-                out.timestamp = Some(<TimeInfo as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && SecurityInfo::has_tag(c.tag) {
-                out.security_info = Some(<SecurityInfo as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -1803,20 +1762,18 @@ impl Default for CSTAPrivateData {
 impl CSTAPrivateData {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 4)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x00000004 | 0x00000005)
     }
 }
 
 impl Ber for CSTAPrivateData {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 4) {
-            return Ok(Self::String(<OctetString as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::Private(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000004 => Self::String(<OctetString as Ber>::dec(d, c)?),
+            0x00000005 => Self::Private(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -1887,23 +1844,23 @@ impl Ber for CSTACommonArguments {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                <Box<CSTASecurityData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.security.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <Box<CSTASecurityData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.security.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.private_data = Some(seqof_0(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                out.private_data = Some(seqof_0(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -1983,43 +1940,40 @@ impl Ber for AlternateCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.connection_reservation = Some(<bool as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x0000000A if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.consult_options = Some(<ConsultOptions as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 1) {
-                out.connection_reservation = Some(<bool as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
-                out.consult_options = Some(<ConsultOptions as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -2132,20 +2086,18 @@ impl Default for AlternateCallResult {
 impl AlternateCallResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for AlternateCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -2220,37 +2172,35 @@ impl Ber for AnswerCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.call_to_be_answered = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.call_to_be_answered = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001D if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x2000001E if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -2344,20 +2294,18 @@ impl Default for AnswerCallResult {
 impl AnswerCallResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for AnswerCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -3343,37 +3291,35 @@ impl Ber for ClearCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.call_to_be_cleared = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.call_to_be_cleared = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001D if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x0000000A if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x2000001E if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 10) {
-                out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -3467,20 +3413,18 @@ impl Default for ClearCallResult {
 impl ClearCallResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for ClearCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -3557,43 +3501,40 @@ impl Ber for ClearConnectionArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.connection_to_be_cleared = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.connection_to_be_cleared = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001D if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x0000000A if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
-                out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -3702,20 +3643,18 @@ impl Default for ClearConnectionResult {
 impl ClearConnectionResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for ClearConnectionResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -3788,31 +3727,30 @@ impl Ber for ConferenceCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -3903,26 +3841,22 @@ impl Default for ConnectionListItemEndpoint {
 impl ConnectionListItemEndpoint {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(0, 5)) || (t == Tag::new(2, 1))
+        matches!(t.raw(), 0x00000010 | 0x00000005 | 0x40000001)
     }
 }
 
 impl Ber for ConnectionListItemEndpoint {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceID(<Box<DeviceID> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Restricted({
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::DeviceID(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000005 => Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000001 => Self::Restricted({
                 let x0 = d.inner(c, Some(Tag::new(0, 5)))?;
                 <() as Ber>::dec(d, &x0)?
-            }));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+            }),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -3998,20 +3932,18 @@ impl Default for ConnectionListItemAssociatedNID {
 impl ConnectionListItemAssociatedNID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x00000010 | 0x00000005)
     }
 }
 
 impl Ber for ConnectionListItemAssociatedNID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceID(<Box<DeviceID> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::DeviceID(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000005 => Self::NotKnown(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -4184,25 +4116,25 @@ impl Ber for ConnectionInformation {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
-                out.flow_direction = Some(<ConnectionInformationFlowDirection as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.flow_direction =
+                        Some(<ConnectionInformationFlowDirection as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000002 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.number_of_channels = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000016 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.media_session_information = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 2) {
-                out.number_of_channels = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 22) {
-                out.media_session_information = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -4295,48 +4227,46 @@ impl Ber for ConnectionListItem {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                let x0 = d.inner(&c, Some(Tag::new(1, 11)))?;
-                let x1 = d.inner(&x0, None)?;
-                out.new_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x1)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(1, 11)))?;
+                    let x1 = d.inner(&x0, None)?;
+                    out.new_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x1)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(1, 11)))?;
+                    let x1 = d.inner(&x0, None)?;
+                    out.old_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x1)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.endpoint = Some(<ConnectionListItemEndpoint as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_nid =
+                        Some(<ConnectionListItemAssociatedNID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x00000010 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.resulting_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                let x0 = d.inner(&c, Some(Tag::new(1, 11)))?;
-                let x1 = d.inner(&x0, None)?;
-                out.old_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x1)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.endpoint = Some(<ConnectionListItemEndpoint as Ber>::dec(d, &x0)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_nid = Some(<ConnectionListItemAssociatedNID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.resulting_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -4443,24 +4373,18 @@ impl Default for GlobalCallLinkageID {
 impl GlobalCallLinkageID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1))
+        matches!(t.raw(), 0x40000000 | 0x40000001)
     }
 }
 
 impl Ber for GlobalCallLinkageID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::SubDomainCallLinkageID(<OctetString as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::GloballyUniqueCallLinkageID(
-                <OctetString as Ber>::dec(d, c)?,
-            ));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::SubDomainCallLinkageID(<OctetString as Ber>::dec(d, c)?),
+            0x40000001 => Self::GloballyUniqueCallLinkageID(<OctetString as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -4537,25 +4461,24 @@ impl Ber for GlobalCallData {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 22) {
-                out.global_call_switching_sub_domain_name = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000016 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.global_call_switching_sub_domain_name = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 | 0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.global_call_linkage_id = <GlobalCallLinkageID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000018 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.call_linkage_id_timestamp = Some(<TimeInfo as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && GlobalCallLinkageID::has_tag(c.tag) {
-                out.global_call_linkage_id = <GlobalCallLinkageID as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 24) {
-                out.call_linkage_id_timestamp = Some(<TimeInfo as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
@@ -4640,22 +4563,18 @@ impl Default for ThreadLinkageID {
 impl ThreadLinkageID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1))
+        matches!(t.raw(), 0x40000000 | 0x40000001)
     }
 }
 
 impl Ber for ThreadLinkageID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::SubDomainThreadID(<OctetString as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::GloballyUniqueThreadID(<OctetString as Ber>::dec(
-                d, c,
-            )?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::SubDomainThreadID(<OctetString as Ber>::dec(d, c)?),
+            0x40000001 => Self::GloballyUniqueThreadID(<OctetString as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -4728,25 +4647,24 @@ impl Ber for ThreadData {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 22) {
-                out.thread_switching_sub_domain_name = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000016 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.thread_switching_sub_domain_name = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 | 0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.thread_linkage_id = <ThreadLinkageID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000018 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.thread_id_time_stamp = Some(<TimeInfo as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && ThreadLinkageID::has_tag(c.tag) {
-                out.thread_linkage_id = <ThreadLinkageID as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 24) {
-                out.thread_id_time_stamp = Some(<TimeInfo as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
@@ -4831,23 +4749,23 @@ impl Ber for CallLinkageData {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <GlobalCallData as Ber>::dec_into(d, &c, &mut out.global_call_data)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <GlobalCallData as Ber>::dec_into(d, &c, &mut out.global_call_data)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<ThreadData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.thread_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<ThreadData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.thread_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -4924,19 +4842,19 @@ impl Ber for CallLinkageDataList {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <CallLinkageData as Ber>::dec_into(d, &c, &mut out.new_call_linkage_data)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <CallLinkageData as Ber>::dec_into(d, &c, &mut out.new_call_linkage_data)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <CallLinkageData as Ber>::dec_into(d, &c, &mut out.old_call_linkage_data)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <CallLinkageData as Ber>::dec_into(d, &c, &mut out.old_call_linkage_data)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -5028,52 +4946,49 @@ impl Ber for ConferenceCallResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.conference_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.conference_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.connections = Some(seqof_1(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.conference_call_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<CallLinkageDataList> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data_list
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                out.connections = Some(seqof_1(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.conference_call_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<CallLinkageDataList> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data_list
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -5200,108 +5115,96 @@ impl Ber for ConsultationCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                let x0 = d.inner(&c, None)?;
-                out.existing_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.existing_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 16)))?;
+                    <DeviceID as Ber>::dec_into(d, &x0, &mut out.consulted_device)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.connection_reservation = Some(<bool as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000004 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000005 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000006 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000007 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000008 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000009 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.calling_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x4000000A if idx <= 10 && seen & (1 << 10) == 0 => {
+                    out.consult_options = Some(<ConsultOptions as Ber>::dec(d, &c)?);
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x4000000B if idx <= 11 && seen & (1 << 11) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x4000000C if idx <= 12 && seen & (1 << 12) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x2000001E if idx <= 13 && seen & (1 << 13) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 16)))?;
-                <DeviceID as Ber>::dec_into(d, &x0, &mut out.consulted_device)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
-                out.connection_reservation = Some(<bool as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
-                out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 4) {
-                out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 5) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 6) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 7) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 8) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 9) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.calling_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 10) {
-                out.consult_options = Some(<ConsultOptions as Ber>::dec(d, &c)?);
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 11) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 12) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -5497,55 +5400,52 @@ impl Ber for ConsultationCallResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.initiated_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.initiated_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.initiated_call_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.initiated_call_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -5650,30 +5550,29 @@ impl Ber for HoldCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.call_to_be_held = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.call_to_be_held = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.connection_reservation = Some(<bool as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 1) {
-                out.connection_reservation = Some(<bool as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -5757,20 +5656,18 @@ impl Default for HoldCallResult {
 impl HoldCallResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for HoldCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -5943,106 +5840,94 @@ impl Ber for MakeCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.calling_device)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.calling_device)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.called_directory_number)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000000 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000001 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000003 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.auto_originate = Some(<AutoOriginate as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000002 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x2000001D if idx <= 6 && seen & (1 << 6) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x00000003 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000004 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000005 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.calling_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000006 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000007 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000008 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x2000001E if idx <= 13 && seen & (1 << 13) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.called_directory_number)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 0) {
-                out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 1) {
-                out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
-                out.auto_originate = Some(<AutoOriginate as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(0, 3) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.calling_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 6) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 7) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 8) {
-                out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -6234,55 +6119,52 @@ impl Ber for MakeCallResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_device = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_device = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.initiated_call_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.initiated_call_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -6552,19 +6434,20 @@ impl Ber for SignallingDetection {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
-                out.signalling_condition = <SignallingCondition as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.signalling_condition = <SignallingCondition as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x0000000A if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.signalling_conditions_action =
+                        <SignallingConditionsAction as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
-                out.signalling_conditions_action = <SignallingConditionsAction as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -6823,19 +6706,19 @@ impl Ber for DestinationDetectionItem {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
-                out.destination_condition = <DestinationCondition as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.destination_condition = <DestinationCondition as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x0000000A if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.detection_action = <DetectionAction as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
-                out.detection_action = <DetectionAction as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -7025,107 +6908,94 @@ impl Ber for MakePredictiveCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.calling_device)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.calling_device)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.called_directory_number)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000000 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<SignallingDetection> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.signalling_detection
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000001 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.destination_detection = Some(seqof_2(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000002 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.default_action = Some(<DefaultAction as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000003 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000004 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000005 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.auto_originate = Some(<AutoOriginate as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000006 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    out.alert_time = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000007 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000008 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x2000001D if idx <= 11 && seen & (1 << 11) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000009 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x4000000A if idx <= 13 && seen & (1 << 13) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x2000001E if idx <= 14 && seen & (1 << 14) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.called_directory_number)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 0) {
-                <Box<SignallingDetection> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.signalling_detection
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 1) {
-                out.destination_detection = Some(seqof_2(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 2) {
-                out.default_action = Some(<DefaultAction as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 3) {
-                out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 4) {
-                out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 5) {
-                out.auto_originate = Some(<AutoOriginate as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 6) {
-                out.alert_time = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 7) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 8) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 9) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 10) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -7327,44 +7197,42 @@ impl Ber for MakePredictiveCallResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.initiated_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.initiated_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.initiated_call_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x2000001E if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.initiated_call_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -7461,31 +7329,30 @@ impl Ber for ReconnectCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -7574,20 +7441,18 @@ impl Default for ReconnectCallResult {
 impl ReconnectCallResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for ReconnectCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -7658,24 +7523,24 @@ impl Ber for RetrieveCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.call_to_be_retrieved = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.call_to_be_retrieved = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -7754,20 +7619,18 @@ impl Default for RetrieveCallResult {
 impl RetrieveCallResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for RetrieveCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -7840,31 +7703,30 @@ impl Ber for TransferCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -7962,52 +7824,49 @@ impl Ber for TransferCallResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.transferred_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.transferred_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.connections = Some(seqof_1(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.transferred_call_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<CallLinkageDataList> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data_list
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                out.connections = Some(seqof_1(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.transferred_call_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<CallLinkageDataList> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data_list
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -8214,73 +8073,65 @@ impl Ber for SingleStepConfArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.device_to_join)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x0000000A if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.participation_type = Some(<ParticipationType as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000001 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000002 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x2000001D if idx <= 6 && seen & (1 << 6) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000003 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000004 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x2000001E if idx <= 9 && seen & (1 << 9) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.device_to_join)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 10) {
-                out.participation_type = Some(<ParticipationType as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
-                out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 1) {
-                out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 3) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 4) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -8437,46 +8288,44 @@ impl Ber for SingleStepConfResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.conferenced_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.conferenced_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.conferenced_call_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CallLinkageDataList> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data_list
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x2000001E if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.conferenced_call_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<CallLinkageDataList> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data_list
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -8570,23 +8419,19 @@ impl Default for SubjectDeviceID {
 impl SubjectDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(2, 7)) || (t == Tag::new(2, 8))
+        matches!(t.raw(), 0x00000010 | 0x40000007 | 0x40000008)
     }
 }
 
 impl Ber for SubjectDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 8) {
-            return Ok(Self::Restricted(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -8785,37 +8630,34 @@ impl Ber for ServicesPermitted {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 3) {
-                out.call_control_services = <CallControlServices as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.call_control_services = <CallControlServices as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.call_associated_services = <CallAssociatedServices as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000003 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.media_attachment_services = <MediaAttachmentServices as Ber>::dec(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x00000003 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.routeing_services = <RouteingServices as Ber>::dec(d, &c)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x00000003 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.voice_unit_services = <VoiceUnitServices as Ber>::dec(d, &c)?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
-                out.call_associated_services = <CallAssociatedServices as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 3) {
-                out.media_attachment_services = <MediaAttachmentServices as Ber>::dec(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 3) {
-                out.routeing_services = <RouteingServices as Ber>::dec(d, &c)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 3) {
-                out.voice_unit_services = <VoiceUnitServices as Ber>::dec(d, &c)?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -8970,109 +8812,94 @@ impl Ber for GpLocationInfoCivicLocGmlCivicLoc {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 22) {
-                out.country = <Text as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000016 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.country = <Text as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.a1 = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.a2 = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.a3 = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000003 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.a4 = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000004 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.a5 = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000005 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.a6 = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000006 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.prd = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000007 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    out.pod = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000008 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    out.sts = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000009 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    out.hno = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x4000000A if idx <= 11 && seen & (1 << 11) == 0 => {
+                    out.hns = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x4000000B if idx <= 12 && seen & (1 << 12) == 0 => {
+                    out.lmk = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x4000000C if idx <= 13 && seen & (1 << 13) == 0 => {
+                    out.loc = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x4000000D if idx <= 14 && seen & (1 << 14) == 0 => {
+                    out.flr = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x4000000E if idx <= 15 && seen & (1 << 15) == 0 => {
+                    out.nam = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x4000000F if idx <= 16 && seen & (1 << 16) == 0 => {
+                    out.pc = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                out.a1 = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                out.a2 = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                out.a3 = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
-                out.a4 = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 4) {
-                out.a5 = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 5) {
-                out.a6 = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 6) {
-                out.prd = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 7) {
-                out.pod = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 8) {
-                out.sts = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 9) {
-                out.hno = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 10) {
-                out.hns = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 11) {
-                out.lmk = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 12) {
-                out.loc = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 13) {
-                out.flr = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 14) {
-                out.nam = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 15) {
-                out.pc = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -9269,23 +9096,23 @@ impl Ber for GpLocationInfoCivicLocGml {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.gml_format = <OctetString as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.gml_format = <OctetString as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<GpLocationInfoCivicLocGmlCivicLoc> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.civic_loc.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<GpLocationInfoCivicLocGmlCivicLoc> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.civic_loc.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -9360,13 +9187,14 @@ impl Ber for GpLocationInfo {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <GpLocationInfoCivicLocGml as Ber>::dec_into(d, &c, &mut out.civic_loc_gml)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <GpLocationInfoCivicLocGml as Ber>::dec_into(d, &c, &mut out.civic_loc_gml)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -9439,31 +9267,29 @@ impl Ber for UsageRules {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 1) {
-                out.retransmission_allowed = <bool as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000001 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.retransmission_allowed = <bool as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000018 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.retention_expires = <TimeInfo as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000016 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.ruleset_reference = <Text as Ber>::dec(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x00000016 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.note_well = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 24) {
-                out.retention_expires = <TimeInfo as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 22) {
-                out.ruleset_reference = <Text as Ber>::dec(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 22) {
-                out.note_well = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -9823,25 +9649,24 @@ impl Ber for ProvidedBy {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 22) {
-                out.dataprovider_id = <NenaCompanyIDType as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000016 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.dataprovider_id = <NenaCompanyIDType as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000016 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.tel_uri = <TelUri247Type as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000016 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.u_rl = <Text as Ber>::dec(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 22) {
-                out.tel_uri = <TelUri247Type as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 22) {
-                out.u_rl = <Text as Ber>::dec(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -9936,39 +9761,37 @@ impl Ber for GeoPriv {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                out.gp_location_info = seqof_3(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.gp_location_info = seqof_3(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<UsageRules> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.usage_rules.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.method = Some(<Method as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<ProvidedBy> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.provided_by.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                <Box<UsageRules> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.usage_rules.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                out.method = Some(<Method as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<ProvidedBy> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.provided_by.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -10085,116 +9908,104 @@ impl Ber for BridgedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.bridged_connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.bridged_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.bridged_appearance = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000000E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001D if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x0000000A if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000001 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000002 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000003 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000004 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.bridged_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000005 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000006 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000007 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x2000001E if idx <= 13 && seen & (1 << 13) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.bridged_appearance = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 3) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.bridged_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 6) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 7) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -10395,82 +10206,74 @@ impl Ber for CallClearedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.cleared_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.cleared_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001D if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x0000000A if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000002 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000003 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000004 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000005 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000006 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x2000001E if idx <= 9 && seen & (1 << 9) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 3) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 5) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 6) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -10620,26 +10423,25 @@ impl Ber for DeviceHistory {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.old_device_id)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.old_device_id)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.event_cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.old_connection_id = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                out.event_cause = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.old_connection_id = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -10756,136 +10558,121 @@ impl Ber for ConferencedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.primary_old_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.primary_old_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.secondary_old_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000003 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.conferencing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000003 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.added_party = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x00000010 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.conference_connections = seqof_1(d, &c)?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000000E if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000001 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x2000001D if idx <= 7 && seen & (1 << 7) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x0000000A if idx <= 8 && seen & (1 << 8) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000002 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000003 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000004 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000006 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    <Box<CallLinkageDataList> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data_list
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x40000007 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x40000008 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    <Box<DeviceHistory> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.device_history.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x40000009 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x40000005 if idx <= 16 && seen & (1 << 16) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.secondary_old_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.conferencing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.added_party = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 16) {
-                out.conference_connections = seqof_1(d, &c)?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 3) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 4) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 6) {
-                <Box<CallLinkageDataList> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data_list
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 7) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 8) {
-                <Box<DeviceHistory> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.device_history.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 9) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -11110,19 +10897,19 @@ impl Ber for NumberOfChargingUnitsItem {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 2) {
-                out.charging_units = <i64 as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000002 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.charging_units = <i64 as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.type_of_units = Some(<OctetString as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
-                out.type_of_units = Some(<OctetString as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -11322,26 +11109,25 @@ impl Ber for NumberOfCurrencyUnits {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.currency_type = <OctetString as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.currency_type = <OctetString as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000002 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.currency_amount = <i64 as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x0000000A if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.currency_multiplier =
+                        <NumberOfCurrencyUnitsCurrencyMultiplier as Ber>::dec(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 2) {
-                out.currency_amount = <i64 as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 10) {
-                out.currency_multiplier =
-                    <NumberOfCurrencyUnitsCurrencyMultiplier as Ber>::dec(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -11432,22 +11218,18 @@ impl Default for NumberUnits {
 impl NumberUnits {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1))
+        matches!(t.raw(), 0x40000000 | 0x40000001)
     }
 }
 
 impl Ber for NumberUnits {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::NumberOfChargeUnits(seqof_6(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::NumberOfCurrencyUnits(
-                <NumberOfCurrencyUnits as Ber>::dec(d, c)?,
-            ));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::NumberOfChargeUnits(seqof_6(d, c)?),
+            0x40000001 => Self::NumberOfCurrencyUnits(<NumberOfCurrencyUnits as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -11604,19 +11386,20 @@ impl Ber for ChargingInfo {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && NumberUnits::has_tag(c.tag) {
-                out.number_units = <NumberUnits as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 | 0x40000001 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.number_units = <NumberUnits as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x0000000A if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.type_of_charging_info =
+                        <ChargingInfoTypeOfChargingInfo as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
-                out.type_of_charging_info = <ChargingInfoTypeOfChargingInfo as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -11727,136 +11510,122 @@ impl Ber for ConnectionClearedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.dropped_connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.dropped_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.releasing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000000E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001D if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000001 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    <Box<ChargingInfo> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.charging_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x0000000A if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000002 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000003 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000004 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000005 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.dropped_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000006 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000007 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x40000008 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    <Box<DeviceHistory> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.device_history.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x40000009 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x2000001E if idx <= 15 && seen & (1 << 15) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.releasing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ChargingInfo> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.charging_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 3) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 4) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.dropped_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 6) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 7) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 8) {
-                <Box<DeviceHistory> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.device_history.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 9) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -12056,23 +11825,19 @@ impl Default for CallingDeviceID {
 impl CallingDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(2, 7)) || (t == Tag::new(2, 8))
+        matches!(t.raw(), 0x00000010 | 0x40000007 | 0x40000008)
     }
 }
 
 impl Ber for CallingDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 8) {
-            return Ok(Self::Restricted(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -12148,23 +11913,19 @@ impl Default for CalledDeviceID {
 impl CalledDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(2, 7)) || (t == Tag::new(2, 8))
+        matches!(t.raw(), 0x00000010 | 0x40000007 | 0x40000008)
     }
 }
 
 impl Ber for CalledDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 8) {
-            return Ok(Self::Restricted(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -12244,33 +12005,24 @@ impl Default for RedirectionDeviceID {
 impl RedirectionDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16))
-            || (t == Tag::new(2, 7))
-            || (t == Tag::new(2, 8))
-            || (t == Tag::new(2, 9))
-            || (t == Tag::new(2, 10))
+        matches!(
+            t.raw(),
+            0x00000010 | 0x40000007 | 0x40000008 | 0x40000009 | 0x4000000A
+        )
     }
 }
 
 impl Ber for RedirectionDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::Numberdialed(<Box<DeviceID> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 8) {
-            return Ok(Self::NotRequired(<() as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 9) {
-            return Ok(Self::NotSpecified(<() as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 10) {
-            return Ok(Self::Restricted(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::Numberdialed(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => Self::NotRequired(<() as Ber>::dec(d, c)?),
+            0x40000009 => Self::NotSpecified(<() as Ber>::dec(d, c)?),
+            0x4000000A => Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -12358,23 +12110,19 @@ impl Default for NetworkCallingDeviceID {
 impl NetworkCallingDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(2, 7)) || (t == Tag::new(2, 8))
+        matches!(t.raw(), 0x00000010 | 0x40000007 | 0x40000008)
     }
 }
 
 impl Ber for NetworkCallingDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 8) {
-            return Ok(Self::Restricted(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -12450,23 +12198,19 @@ impl Default for NetworkCalledDeviceID {
 impl NetworkCalledDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(2, 7)) || (t == Tag::new(2, 8))
+        matches!(t.raw(), 0x00000010 | 0x40000007 | 0x40000008)
     }
 }
 
 impl Ber for NetworkCalledDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 8) {
-            return Ok(Self::Restricted(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -12542,23 +12286,19 @@ impl Default for AssociatedCallingDeviceID {
 impl AssociatedCallingDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(2, 7)) || (t == Tag::new(2, 8))
+        matches!(t.raw(), 0x00000010 | 0x40000007 | 0x40000008)
     }
 }
 
 impl Ber for AssociatedCallingDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 8) {
-            return Ok(Self::Restricted(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -12634,23 +12374,19 @@ impl Default for AssociatedCalledDeviceID {
 impl AssociatedCalledDeviceID {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(2, 7)) || (t == Tag::new(2, 8))
+        matches!(t.raw(), 0x00000010 | 0x40000007 | 0x40000008)
     }
 }
 
 impl Ber for AssociatedCalledDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::NotKnown(<() as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 8) {
-            return Ok(Self::Restricted(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -12729,25 +12465,24 @@ impl Ber for MessageInfo {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 22) {
-                out.contents = <Text as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000016 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.contents = <Text as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000016 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.content_type_and_subtype = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.contents_length = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 22) {
-                out.content_type_and_subtype = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 2) {
-                out.contents_length = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -12878,199 +12613,177 @@ impl Ber for DeliveredEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.alerting_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x20000004 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000000B if idx <= 5 && seen & (1 << 5) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x2000000E if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000000 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x2000001D if idx <= 8 && seen & (1 << 8) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x0000000A if idx <= 9 && seen & (1 << 9) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000001 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x20000007 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_calling_device =
+                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x20000008 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x20000005 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_calling_device =
+                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x20000006 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_called_device =
+                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x40000002 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x40000003 if idx <= 16 && seen & (1 << 16) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                0x40000004 if idx <= 17 && seen & (1 << 17) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.connection_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 17;
+                    idx = 18;
+                }
+                0x40000005 if idx <= 18 && seen & (1 << 18) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 18;
+                    idx = 19;
+                }
+                0x40000006 if idx <= 19 && seen & (1 << 19) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 19;
+                    idx = 20;
+                }
+                0x40000007 if idx <= 20 && seen & (1 << 20) == 0 => {
+                    <Box<MessageInfo> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.message_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 20;
+                    idx = 21;
+                }
+                0x40000008 if idx <= 21 && seen & (1 << 21) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 21;
+                    idx = 22;
+                }
+                0x40000009 if idx <= 22 && seen & (1 << 22) == 0 => {
+                    <Box<DeviceHistory> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.device_history.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 22;
+                    idx = 23;
+                }
+                0x4000000A if idx <= 23 && seen & (1 << 23) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 23;
+                    idx = 24;
+                }
+                0x2000001E if idx <= 24 && seen & (1 << 24) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 24;
+                    idx = 25;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.alerting_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 4) {
-                let x0 = d.inner(&c, None)?;
-                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 0) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 7) {
-                let x0 = d.inner(&c, None)?;
-                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 8) {
-                let x0 = d.inner(&c, None)?;
-                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_calling_device =
-                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 6) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_called_device =
-                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 3) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.connection_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 17;
-                idx = 18;
-                continue;
-            }
-            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 18;
-                idx = 19;
-                continue;
-            }
-            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 6) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 19;
-                idx = 20;
-                continue;
-            }
-            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 7) {
-                <Box<MessageInfo> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.message_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 20;
-                idx = 21;
-                continue;
-            }
-            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 8) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 21;
-                idx = 22;
-                continue;
-            }
-            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(2, 9) {
-                <Box<DeviceHistory> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.device_history.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 22;
-                idx = 23;
-                continue;
-            }
-            if idx <= 23 && seen & (1 << 23) == 0 && c.tag == Tag::new(2, 10) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 23;
-                idx = 24;
-                continue;
-            }
-            if idx <= 24 && seen & (1 << 24) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 24;
-                idx = 25;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -13401,134 +13114,120 @@ impl Ber for DigitsDialedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.dialing_connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.dialing_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.dialing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.dialing_sequence)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x2000000E if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000000 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x0000000A if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000001 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x20000007 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_calling_device =
+                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x20000008 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x20000005 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_calling_device =
+                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x20000006 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_called_device =
+                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000002 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.dialing_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000003 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x40000004 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x40000005 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x40000006 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x2000001E if idx <= 16 && seen & (1 << 16) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.dialing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.dialing_sequence)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 0) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 7) {
-                let x0 = d.inner(&c, None)?;
-                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 8) {
-                let x0 = d.inner(&c, None)?;
-                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(1, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_calling_device =
-                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(1, 6) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_called_device =
-                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.dialing_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 3) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 5) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 6) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -13792,199 +13491,177 @@ impl Ber for DivertedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.diverting_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000003 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.new_destination = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000001 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x20000002 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.called_device = Some(<CalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x20000004 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x2000000E if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000000 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x2000001D if idx <= 8 && seen & (1 << 8) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x0000000A if idx <= 9 && seen & (1 << 9) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000001 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000002 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000003 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x40000004 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.connection_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x20000007 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_calling_device =
+                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x20000008 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x20000005 if idx <= 16 && seen & (1 << 16) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_calling_device =
+                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                0x20000006 if idx <= 17 && seen & (1 << 17) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_called_device =
+                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 17;
+                    idx = 18;
+                }
+                0x40000005 if idx <= 18 && seen & (1 << 18) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 18;
+                    idx = 19;
+                }
+                0x40000006 if idx <= 19 && seen & (1 << 19) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 19;
+                    idx = 20;
+                }
+                0x40000007 if idx <= 20 && seen & (1 << 20) == 0 => {
+                    <Box<MessageInfo> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.message_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 20;
+                    idx = 21;
+                }
+                0x40000008 if idx <= 21 && seen & (1 << 21) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 21;
+                    idx = 22;
+                }
+                0x40000009 if idx <= 22 && seen & (1 << 22) == 0 => {
+                    <Box<DeviceHistory> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.device_history.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 22;
+                    idx = 23;
+                }
+                0x4000000A if idx <= 23 && seen & (1 << 23) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 23;
+                    idx = 24;
+                }
+                0x2000001E if idx <= 24 && seen & (1 << 24) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 24;
+                    idx = 25;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.diverting_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.new_destination = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 1) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.called_device = Some(<CalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 4) {
-                let x0 = d.inner(&c, None)?;
-                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 0) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 3) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.connection_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 7) {
-                let x0 = d.inner(&c, None)?;
-                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(1, 8) {
-                let x0 = d.inner(&c, None)?;
-                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(1, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_calling_device =
-                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(1, 6) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_called_device =
-                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 17;
-                idx = 18;
-                continue;
-            }
-            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 18;
-                idx = 19;
-                continue;
-            }
-            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 6) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 19;
-                idx = 20;
-                continue;
-            }
-            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 7) {
-                <Box<MessageInfo> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.message_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 20;
-                idx = 21;
-                continue;
-            }
-            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 8) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 21;
-                idx = 22;
-                continue;
-            }
-            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(2, 9) {
-                <Box<DeviceHistory> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.device_history.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 22;
-                idx = 23;
-                continue;
-            }
-            if idx <= 23 && seen & (1 << 23) == 0 && c.tag == Tag::new(2, 10) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 23;
-                idx = 24;
-                continue;
-            }
-            if idx <= 24 && seen & (1 << 24) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 24;
-                idx = 25;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -14328,200 +14005,178 @@ impl Ber for EstablishedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.established_connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.established_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.answering_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x20000004 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000000B if idx <= 5 && seen & (1 << 5) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x2000000E if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000001 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x2000001D if idx <= 8 && seen & (1 << 8) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x0000000A if idx <= 9 && seen & (1 << 9) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000002 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x20000007 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_calling_device =
+                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x20000008 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x20000005 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_calling_device =
+                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x20000006 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_called_device =
+                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x40000003 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x40000004 if idx <= 16 && seen & (1 << 16) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                0x40000005 if idx <= 17 && seen & (1 << 17) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.established_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 17;
+                    idx = 18;
+                }
+                0x40000006 if idx <= 18 && seen & (1 << 18) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 18;
+                    idx = 19;
+                }
+                0x40000007 if idx <= 19 && seen & (1 << 19) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 19;
+                    idx = 20;
+                }
+                0x40000008 if idx <= 20 && seen & (1 << 20) == 0 => {
+                    <Box<MessageInfo> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.message_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 20;
+                    idx = 21;
+                }
+                0x40000009 if idx <= 21 && seen & (1 << 21) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 21;
+                    idx = 22;
+                }
+                0x4000000A if idx <= 22 && seen & (1 << 22) == 0 => {
+                    <Box<DeviceHistory> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.device_history.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 22;
+                    idx = 23;
+                }
+                0x4000000B if idx <= 23 && seen & (1 << 23) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 23;
+                    idx = 24;
+                }
+                0x2000001E if idx <= 24 && seen & (1 << 24) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 24;
+                    idx = 25;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.answering_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 4) {
-                let x0 = d.inner(&c, None)?;
-                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 1) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 7) {
-                let x0 = d.inner(&c, None)?;
-                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 8) {
-                let x0 = d.inner(&c, None)?;
-                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_calling_device =
-                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 6) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_called_device =
-                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 3) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 4) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.established_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 17;
-                idx = 18;
-                continue;
-            }
-            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 6) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 18;
-                idx = 19;
-                continue;
-            }
-            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 7) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 19;
-                idx = 20;
-                continue;
-            }
-            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 8) {
-                <Box<MessageInfo> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.message_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 20;
-                idx = 21;
-                continue;
-            }
-            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 9) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 21;
-                idx = 22;
-                continue;
-            }
-            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(2, 10) {
-                <Box<DeviceHistory> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.device_history.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 22;
-                idx = 23;
-                continue;
-            }
-            if idx <= 23 && seen & (1 << 23) == 0 && c.tag == Tag::new(2, 11) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 23;
-                idx = 24;
-                continue;
-            }
-            if idx <= 24 && seen & (1 << 24) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 24;
-                idx = 25;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -14871,200 +14526,178 @@ impl Ber for FailedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.failed_connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.failed_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.failing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x20000004 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000000B if idx <= 5 && seen & (1 << 5) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x2000000E if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000000 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x2000001D if idx <= 8 && seen & (1 << 8) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x0000000A if idx <= 9 && seen & (1 << 9) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000001 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x20000007 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_calling_device =
+                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x20000008 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x20000005 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_calling_device =
+                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x20000006 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_called_device =
+                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x40000002 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x40000003 if idx <= 16 && seen & (1 << 16) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                0x40000004 if idx <= 17 && seen & (1 << 17) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.failed_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 17;
+                    idx = 18;
+                }
+                0x40000005 if idx <= 18 && seen & (1 << 18) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 18;
+                    idx = 19;
+                }
+                0x40000006 if idx <= 19 && seen & (1 << 19) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 19;
+                    idx = 20;
+                }
+                0x40000007 if idx <= 20 && seen & (1 << 20) == 0 => {
+                    <Box<MessageInfo> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.message_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 20;
+                    idx = 21;
+                }
+                0x40000008 if idx <= 21 && seen & (1 << 21) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 21;
+                    idx = 22;
+                }
+                0x40000009 if idx <= 22 && seen & (1 << 22) == 0 => {
+                    <Box<DeviceHistory> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.device_history.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 22;
+                    idx = 23;
+                }
+                0x4000000A if idx <= 23 && seen & (1 << 23) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 23;
+                    idx = 24;
+                }
+                0x2000001E if idx <= 24 && seen & (1 << 24) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 24;
+                    idx = 25;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.failing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 4) {
-                let x0 = d.inner(&c, None)?;
-                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 0) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 7) {
-                let x0 = d.inner(&c, None)?;
-                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 8) {
-                let x0 = d.inner(&c, None)?;
-                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_calling_device =
-                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 6) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_called_device =
-                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 3) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.failed_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 17;
-                idx = 18;
-                continue;
-            }
-            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 18;
-                idx = 19;
-                continue;
-            }
-            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 6) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 19;
-                idx = 20;
-                continue;
-            }
-            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 7) {
-                <Box<MessageInfo> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.message_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 20;
-                idx = 21;
-                continue;
-            }
-            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 8) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 21;
-                idx = 22;
-                continue;
-            }
-            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(2, 9) {
-                <Box<DeviceHistory> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.device_history.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 22;
-                idx = 23;
-                continue;
-            }
-            if idx <= 23 && seen & (1 << 23) == 0 && c.tag == Tag::new(2, 10) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 23;
-                idx = 24;
-                continue;
-            }
-            if idx <= 24 && seen & (1 << 24) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 24;
-                idx = 25;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -15387,109 +15020,98 @@ impl Ber for HeldEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.held_connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.held_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.holding_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000000E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x0000000A if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000001 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000002 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000003 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000004 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.held_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000005 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000006 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000007 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x2000001E if idx <= 12 && seen & (1 << 12) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.holding_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 3) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.held_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 6) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 7) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -15899,20 +15521,20 @@ impl Ber for ProgressIndicator {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
-                out.progress_location = <ProgressIndicatorProgressLocation as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.progress_location = <ProgressIndicatorProgressLocation as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x0000000A if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.progress_description =
+                        <ProgressIndicatorProgressDescription as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
-                out.progress_description =
-                    <ProgressIndicatorProgressDescription as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -16102,19 +15724,19 @@ impl Ber for NetworkCapability {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
-                out.network_type = <NetworkCapabilityNetworkType as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.network_type = <NetworkCapabilityNetworkType as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.events_provided = Some(<BitString as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
-                out.events_provided = Some(<BitString as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -16221,139 +15843,124 @@ impl Ber for NetworkCapabilitiesChangedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.outbound_connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.outbound_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_interface_used = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x00000010 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <ProgressIndicator as Ber>::dec_into(d, &c, &mut out.progress_indicator)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000000E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x00000004 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x2000001D if idx <= 6 && seen & (1 << 6) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000000 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    <Box<NetworkCapability> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.network_capability.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x0000000A if idx <= 8 && seen & (1 << 8) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000001 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000002 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000003 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000004 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.outbound_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x40000005 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x40000006 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x40000007 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x2000001E if idx <= 16 && seen & (1 << 16) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.network_interface_used = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
-                <ProgressIndicator as Ber>::dec_into(d, &c, &mut out.progress_indicator)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 4) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 0) {
-                <Box<NetworkCapability> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.network_capability.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 3) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.outbound_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 6) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 7) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -16630,186 +16237,166 @@ impl Ber for NetworkReachedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.outbound_connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.outbound_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_interface_used = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x20000004 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000000B if idx <= 5 && seen & (1 << 5) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.originating_nid_conneciton = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x2000000E if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000000 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x2000001D if idx <= 8 && seen & (1 << 8) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000001 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    <Box<NetworkCapability> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.network_capability.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x0000000A if idx <= 10 && seen & (1 << 10) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000002 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000003 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x40000004 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x40000005 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.outbound_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x20000007 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_calling_device =
+                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x20000008 if idx <= 16 && seen & (1 << 16) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                0x20000005 if idx <= 17 && seen & (1 << 17) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_calling_device =
+                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 17;
+                    idx = 18;
+                }
+                0x40000006 if idx <= 18 && seen & (1 << 18) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 18;
+                    idx = 19;
+                }
+                0x40000007 if idx <= 19 && seen & (1 << 19) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 19;
+                    idx = 20;
+                }
+                0x40000008 if idx <= 20 && seen & (1 << 20) == 0 => {
+                    <Box<DeviceHistory> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.device_history.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 20;
+                    idx = 21;
+                }
+                0x40000009 if idx <= 21 && seen & (1 << 21) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 21;
+                    idx = 22;
+                }
+                0x2000001E if idx <= 22 && seen & (1 << 22) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 22;
+                    idx = 23;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.network_interface_used = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 4) {
-                let x0 = d.inner(&c, None)?;
-                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.originating_nid_conneciton = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 0) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<NetworkCapability> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.network_capability.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 3) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 4) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.outbound_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(1, 7) {
-                let x0 = d.inner(&c, None)?;
-                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(1, 8) {
-                let x0 = d.inner(&c, None)?;
-                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(1, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_calling_device =
-                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 17;
-                idx = 18;
-                continue;
-            }
-            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 6) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 18;
-                idx = 19;
-                continue;
-            }
-            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 7) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 19;
-                idx = 20;
-                continue;
-            }
-            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 8) {
-                <Box<DeviceHistory> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.device_history.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 20;
-                idx = 21;
-                continue;
-            }
-            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 9) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 21;
-                idx = 22;
-                continue;
-            }
-            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 22;
-                idx = 23;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -17144,200 +16731,178 @@ impl Ber for OfferedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.offered_connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.offered_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.offered_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x20000004 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000000B if idx <= 5 && seen & (1 << 5) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x2000000E if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x00000004 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x2000001D if idx <= 8 && seen & (1 << 8) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x0000000A if idx <= 9 && seen & (1 << 9) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000000 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x20000007 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_calling_device =
+                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x20000008 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x20000005 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_calling_device =
+                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x20000006 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_called_device =
+                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x40000001 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x40000002 if idx <= 16 && seen & (1 << 16) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                0x40000003 if idx <= 17 && seen & (1 << 17) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.offered_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 17;
+                    idx = 18;
+                }
+                0x40000004 if idx <= 18 && seen & (1 << 18) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 18;
+                    idx = 19;
+                }
+                0x40000005 if idx <= 19 && seen & (1 << 19) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 19;
+                    idx = 20;
+                }
+                0x40000006 if idx <= 20 && seen & (1 << 20) == 0 => {
+                    <Box<MessageInfo> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.message_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 20;
+                    idx = 21;
+                }
+                0x40000007 if idx <= 21 && seen & (1 << 21) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 21;
+                    idx = 22;
+                }
+                0x40000008 if idx <= 22 && seen & (1 << 22) == 0 => {
+                    <Box<DeviceHistory> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.device_history.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 22;
+                    idx = 23;
+                }
+                0x40000009 if idx <= 23 && seen & (1 << 23) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 23;
+                    idx = 24;
+                }
+                0x2000001E if idx <= 24 && seen & (1 << 24) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 24;
+                    idx = 25;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.offered_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 4) {
-                let x0 = d.inner(&c, None)?;
-                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(0, 4) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 0) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 7) {
-                let x0 = d.inner(&c, None)?;
-                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 8) {
-                let x0 = d.inner(&c, None)?;
-                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_calling_device =
-                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 6) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_called_device =
-                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 2) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 3) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.offered_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 17;
-                idx = 18;
-                continue;
-            }
-            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 18;
-                idx = 19;
-                continue;
-            }
-            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 5) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 19;
-                idx = 20;
-                continue;
-            }
-            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 6) {
-                <Box<MessageInfo> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.message_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 20;
-                idx = 21;
-                continue;
-            }
-            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 7) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 21;
-                idx = 22;
-                continue;
-            }
-            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(2, 8) {
-                <Box<DeviceHistory> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.device_history.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 22;
-                idx = 23;
-                continue;
-            }
-            if idx <= 23 && seen & (1 << 23) == 0 && c.tag == Tag::new(2, 9) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 23;
-                idx = 24;
-                continue;
-            }
-            if idx <= 24 && seen & (1 << 24) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 24;
-                idx = 25;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -17676,172 +17241,154 @@ impl Ber for OriginatedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.originated_connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.originated_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x00000010 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.originating_device.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000000E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000002 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x0000000A if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000003 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x20000007 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_calling_device =
+                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x20000008 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x20000005 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_calling_device =
+                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x20000006 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_called_device =
+                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000004 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x40000005 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x40000006 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.originated_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x40000007 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x40000008 if idx <= 16 && seen & (1 << 16) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                0x40000009 if idx <= 17 && seen & (1 << 17) == 0 => {
+                    <Box<MessageInfo> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.message_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 17;
+                    idx = 18;
+                }
+                0x4000000A if idx <= 18 && seen & (1 << 18) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 18;
+                    idx = 19;
+                }
+                0x4000000B if idx <= 19 && seen & (1 << 19) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 19;
+                    idx = 20;
+                }
+                0x2000001E if idx <= 20 && seen & (1 << 20) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 20;
+                    idx = 21;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.originating_device.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 3) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 7) {
-                let x0 = d.inner(&c, None)?;
-                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(1, 8) {
-                let x0 = d.inner(&c, None)?;
-                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(1, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_calling_device =
-                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 6) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_called_device =
-                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 5) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 6) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.originated_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 7) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 8) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 9) {
-                <Box<MessageInfo> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.message_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 17;
-                idx = 18;
-                continue;
-            }
-            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 10) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 18;
-                idx = 19;
-                continue;
-            }
-            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 11) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 19;
-                idx = 20;
-                continue;
-            }
-            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 20;
-                idx = 21;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -18144,205 +17691,182 @@ impl Ber for QueuedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.queued_connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.queued_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.queue = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x20000004 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000000 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.number_queued = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000001 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.calls_in_front = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x2000000E if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000002 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x2000001D if idx <= 9 && seen & (1 << 9) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x0000000A if idx <= 10 && seen & (1 << 10) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000003 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x20000007 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_calling_device =
+                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x20000008 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x20000005 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_calling_device =
+                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x20000006 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_called_device =
+                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x40000004 if idx <= 16 && seen & (1 << 16) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                0x40000005 if idx <= 17 && seen & (1 << 17) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 17;
+                    idx = 18;
+                }
+                0x40000006 if idx <= 18 && seen & (1 << 18) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.queued_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 18;
+                    idx = 19;
+                }
+                0x40000007 if idx <= 19 && seen & (1 << 19) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 19;
+                    idx = 20;
+                }
+                0x40000008 if idx <= 20 && seen & (1 << 20) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 20;
+                    idx = 21;
+                }
+                0x40000009 if idx <= 21 && seen & (1 << 21) == 0 => {
+                    <Box<MessageInfo> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.message_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 21;
+                    idx = 22;
+                }
+                0x4000000A if idx <= 22 && seen & (1 << 22) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 22;
+                    idx = 23;
+                }
+                0x4000000B if idx <= 23 && seen & (1 << 23) == 0 => {
+                    <Box<DeviceHistory> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.device_history.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 23;
+                    idx = 24;
+                }
+                0x4000000C if idx <= 24 && seen & (1 << 24) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 24;
+                    idx = 25;
+                }
+                0x2000001E if idx <= 25 && seen & (1 << 25) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 25;
+                    idx = 26;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.queue = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 4) {
-                let x0 = d.inner(&c, None)?;
-                out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 0) {
-                out.number_queued = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
-                out.calls_in_front = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 2) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 3) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 7) {
-                let x0 = d.inner(&c, None)?;
-                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 8) {
-                let x0 = d.inner(&c, None)?;
-                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(1, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_calling_device =
-                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(1, 6) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_called_device =
-                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 5) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 17;
-                idx = 18;
-                continue;
-            }
-            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 6) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.queued_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 18;
-                idx = 19;
-                continue;
-            }
-            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 7) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 19;
-                idx = 20;
-                continue;
-            }
-            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(2, 8) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 20;
-                idx = 21;
-                continue;
-            }
-            if idx <= 21 && seen & (1 << 21) == 0 && c.tag == Tag::new(2, 9) {
-                <Box<MessageInfo> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.message_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 21;
-                idx = 22;
-                continue;
-            }
-            if idx <= 22 && seen & (1 << 22) == 0 && c.tag == Tag::new(2, 10) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 22;
-                idx = 23;
-                continue;
-            }
-            if idx <= 23 && seen & (1 << 23) == 0 && c.tag == Tag::new(2, 11) {
-                <Box<DeviceHistory> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.device_history.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 23;
-                idx = 24;
-                continue;
-            }
-            if idx <= 24 && seen & (1 << 24) == 0 && c.tag == Tag::new(2, 12) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 24;
-                idx = 25;
-                continue;
-            }
-            if idx <= 25 && seen & (1 << 25) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 25;
-                idx = 26;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -18671,109 +18195,98 @@ impl Ber for RetrievedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.retrieved_connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.retrieved_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.retrieving_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000000E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x0000000A if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000001 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000002 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000003 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000004 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.retrieved_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000005 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000006 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000007 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x2000001E if idx <= 12 && seen & (1 << 12) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.retrieving_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 3) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.retrieved_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 6) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 7) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -18985,154 +18498,138 @@ impl Ber for ServiceInitiatedEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.initiated_connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.initiated_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.initiating_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.called_device = Some(<CalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x2000000E if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000000 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x0000000A if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000001 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000002 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000003 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000004 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.initiated_connection_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x20000007 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_calling_device =
+                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x20000008 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x20000005 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_calling_device =
+                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x40000005 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x40000007 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x40000008 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    <Box<MessageInfo> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.message_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x40000009 if idx <= 16 && seen & (1 << 16) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                0x4000000A if idx <= 17 && seen & (1 << 17) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 17;
+                    idx = 18;
+                }
+                0x2000001E if idx <= 18 && seen & (1 << 18) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 18;
+                    idx = 19;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.initiating_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.called_device = Some(<CalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 0) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 3) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.initiated_connection_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(1, 7) {
-                let x0 = d.inner(&c, None)?;
-                out.network_calling_device = Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(1, 8) {
-                let x0 = d.inner(&c, None)?;
-                out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(1, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_calling_device =
-                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 7) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 8) {
-                <Box<MessageInfo> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.message_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 9) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 10) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 17;
-                idx = 18;
-                continue;
-            }
-            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 18;
-                idx = 19;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -19398,146 +18895,130 @@ impl Ber for TransferredEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.primary_old_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.primary_old_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.secondary_old_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000003 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.transferring_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000003 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.transferred_to_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000001 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.transferred_connections = seqof_1(d, &c)?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000000E if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000002 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x2000001D if idx <= 7 && seen & (1 << 7) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000003 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    <Box<ChargingInfo> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.charging_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x0000000A if idx <= 9 && seen & (1 << 9) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000004 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000005 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000006 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x40000007 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    <Box<CallLinkageDataList> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data_list
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x40000008 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x40000009 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    <Box<DeviceHistory> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.device_history.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x4000000A if idx <= 16 && seen & (1 << 16) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                0x2000001E if idx <= 17 && seen & (1 << 17) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 17;
+                    idx = 18;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                let x0 = d.inner(&c, None)?;
-                out.secondary_old_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.transferring_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.transferred_to_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 1) {
-                out.transferred_connections = seqof_1(d, &c)?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_info = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 2) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 3) {
-                <Box<ChargingInfo> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.charging_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 6) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 7) {
-                <Box<CallLinkageDataList> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data_list
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 8) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 9) {
-                <Box<DeviceHistory> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.device_history.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 10) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 17;
-                idx = 18;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -19802,105 +19283,56 @@ impl Default for CallControlEvents {
 impl CallControlEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
-            || (t == Tag::new(2, 4))
-            || (t == Tag::new(2, 5))
-            || (t == Tag::new(2, 6))
-            || (t == Tag::new(2, 7))
-            || (t == Tag::new(2, 8))
-            || (t == Tag::new(2, 9))
-            || (t == Tag::new(2, 10))
-            || (t == Tag::new(2, 11))
-            || (t == Tag::new(2, 12))
-            || (t == Tag::new(2, 13))
-            || (t == Tag::new(2, 14))
-            || (t == Tag::new(2, 15))
-            || (t == Tag::new(2, 16))
-            || (t == Tag::new(2, 17))
+        matches!(
+            t.raw(),
+            0x40000000
+                | 0x40000001
+                | 0x40000002
+                | 0x40000003
+                | 0x40000004
+                | 0x40000005
+                | 0x40000006
+                | 0x40000007
+                | 0x40000008
+                | 0x40000009
+                | 0x4000000A
+                | 0x4000000B
+                | 0x4000000C
+                | 0x4000000D
+                | 0x4000000E
+                | 0x4000000F
+                | 0x40000010
+                | 0x40000011
+        )
     }
 }
 
 impl Ber for CallControlEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::Bridged(<Box<BridgedEvent> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::CallCleared(<Box<CallClearedEvent> as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::Conferenced(<Box<ConferencedEvent> as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::ConnectionCleared(
-                <Box<ConnectionClearedEvent> as Ber>::dec(d, c)?,
-            ));
-        }
-        if c.tag == Tag::new(2, 4) {
-            return Ok(Self::Delivered(<Box<DeliveredEvent> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 5) {
-            return Ok(Self::DigitsDialed(<Box<DigitsDialedEvent> as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 6) {
-            return Ok(Self::Diverted(<Box<DivertedEvent> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::Established(<Box<EstablishedEvent> as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 8) {
-            return Ok(Self::Failed(<Box<FailedEvent> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 9) {
-            return Ok(Self::Held(<Box<HeldEvent> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 10) {
-            return Ok(Self::NetworkCapabilitiesChanged(<Box<
-                NetworkCapabilitiesChangedEvent,
-            > as Ber>::dec(
-                d, c
-            )?));
-        }
-        if c.tag == Tag::new(2, 11) {
-            return Ok(Self::NetworkReached(
-                <Box<NetworkReachedEvent> as Ber>::dec(d, c)?,
-            ));
-        }
-        if c.tag == Tag::new(2, 12) {
-            return Ok(Self::Offered(<Box<OfferedEvent> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 13) {
-            return Ok(Self::Originated(<Box<OriginatedEvent> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 14) {
-            return Ok(Self::Queued(<Box<QueuedEvent> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 15) {
-            return Ok(Self::Retrieved(<Box<RetrievedEvent> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 16) {
-            return Ok(Self::ServiceInitiated(
-                <Box<ServiceInitiatedEvent> as Ber>::dec(d, c)?,
-            ));
-        }
-        if c.tag == Tag::new(2, 17) {
-            return Ok(Self::Transferred(<Box<TransferredEvent> as Ber>::dec(
-                d, c,
-            )?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::Bridged(<Box<BridgedEvent> as Ber>::dec(d, c)?),
+            0x40000001 => Self::CallCleared(<Box<CallClearedEvent> as Ber>::dec(d, c)?),
+            0x40000002 => Self::Conferenced(<Box<ConferencedEvent> as Ber>::dec(d, c)?),
+            0x40000003 => Self::ConnectionCleared(<Box<ConnectionClearedEvent> as Ber>::dec(d, c)?),
+            0x40000004 => Self::Delivered(<Box<DeliveredEvent> as Ber>::dec(d, c)?),
+            0x40000005 => Self::DigitsDialed(<Box<DigitsDialedEvent> as Ber>::dec(d, c)?),
+            0x40000006 => Self::Diverted(<Box<DivertedEvent> as Ber>::dec(d, c)?),
+            0x40000007 => Self::Established(<Box<EstablishedEvent> as Ber>::dec(d, c)?),
+            0x40000008 => Self::Failed(<Box<FailedEvent> as Ber>::dec(d, c)?),
+            0x40000009 => Self::Held(<Box<HeldEvent> as Ber>::dec(d, c)?),
+            0x4000000A => Self::NetworkCapabilitiesChanged(
+                <Box<NetworkCapabilitiesChangedEvent> as Ber>::dec(d, c)?,
+            ),
+            0x4000000B => Self::NetworkReached(<Box<NetworkReachedEvent> as Ber>::dec(d, c)?),
+            0x4000000C => Self::Offered(<Box<OfferedEvent> as Ber>::dec(d, c)?),
+            0x4000000D => Self::Originated(<Box<OriginatedEvent> as Ber>::dec(d, c)?),
+            0x4000000E => Self::Queued(<Box<QueuedEvent> as Ber>::dec(d, c)?),
+            0x4000000F => Self::Retrieved(<Box<RetrievedEvent> as Ber>::dec(d, c)?),
+            0x40000010 => Self::ServiceInitiated(<Box<ServiceInitiatedEvent> as Ber>::dec(d, c)?),
+            0x40000011 => Self::Transferred(<Box<TransferredEvent> as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -20097,128 +19529,114 @@ impl Ber for CallInformationEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.account_info = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000001 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000002 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000003 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x2000001D if idx <= 7 && seen & (1 << 7) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000004 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    out.call_qualifying_data = Some(<CallQualifyingData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x00000010 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.connection_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000005 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    <Box<CallLinkageDataList> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data_list
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000006 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000007 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x40000008 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x40000009 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.device_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x2000001E if idx <= 15 && seen & (1 << 15) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 1) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
-                out.account_info = Some(<AccountInfo as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 1) {
-                out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 3) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 4) {
-                out.call_qualifying_data = Some(<CallQualifyingData as Ber>::dec(d, &c)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.connection_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<CallLinkageDataList> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data_list
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 6) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 7) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 8) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 9) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.device_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -20424,42 +19842,39 @@ impl Ber for ChargingEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.charged_device)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <ChargingInfo as Ber>::dec_into(d, &c, &mut out.charging_info)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x0000000A if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.charged_device)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                <ChargingInfo as Ber>::dec_into(d, &c, &mut out.charging_info)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -20562,7 +19977,9 @@ impl Ber for DigitsGeneratedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -20614,7 +20031,9 @@ impl Ber for TelephonyTonesGeneratedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -20676,36 +20095,34 @@ impl Ber for PrimaryOrSecondaryCall {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.device_id)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.device_id)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.connection_id = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000000E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.local_connection_state = <LocalConnectionState as Ber>::dec(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x00000010 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.connection_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.connection_id = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_state = <LocalConnectionState as Ber>::dec(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.connection_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -20813,36 +20230,34 @@ impl Ber for OtherCall {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.device_id)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.device_id)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.connection_id = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000000E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.local_connection_state = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x00000010 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.connection_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.connection_id = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_state = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.connection_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -20950,62 +20365,57 @@ impl Ber for ServiceCompletionFailureEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <PrimaryOrSecondaryCall as Ber>::dec_into(d, &c, &mut out.primary_call)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <PrimaryOrSecondaryCall as Ber>::dec_into(d, &c, &mut out.primary_call)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<PrimaryOrSecondaryCall> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.secondary_call.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.other_devs_primary_call_list = Some(seqof_7(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.other_devs_secondary_call_list = Some(seqof_7(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000003 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x0000000A if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.cause = <EventCause as Ber>::dec(d, &c)?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x2000001E if idx <= 6 && seen & (1 << 6) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                <Box<PrimaryOrSecondaryCall> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.secondary_call.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                out.other_devs_primary_call_list = Some(seqof_7(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                out.other_devs_secondary_call_list = Some(seqof_7(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = <EventCause as Ber>::dec(d, &c)?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -21128,43 +20538,28 @@ impl Default for CallAssociatedEvents {
 impl CallAssociatedEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
-            || (t == Tag::new(2, 4))
+        matches!(
+            t.raw(),
+            0x40000000 | 0x40000001 | 0x40000002 | 0x40000003 | 0x40000004
+        )
     }
 }
 
 impl Ber for CallAssociatedEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::CallInformation(
-                <Box<CallInformationEvent> as Ber>::dec(d, c)?,
-            ));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Charging(<Box<ChargingEvent> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::DigitsGeneratedEvent(
-                <DigitsGeneratedEvent as Ber>::dec(d, c)?,
-            ));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::TelephonyTonesGeneratedEvent(
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::CallInformation(<Box<CallInformationEvent> as Ber>::dec(d, c)?),
+            0x40000001 => Self::Charging(<Box<ChargingEvent> as Ber>::dec(d, c)?),
+            0x40000002 => Self::DigitsGeneratedEvent(<DigitsGeneratedEvent as Ber>::dec(d, c)?),
+            0x40000003 => Self::TelephonyTonesGeneratedEvent(
                 <TelephonyTonesGeneratedEvent as Ber>::dec(d, c)?,
-            ));
-        }
-        if c.tag == Tag::new(2, 4) {
-            return Ok(Self::ServiceCompletionFailure(<Box<
-                ServiceCompletionFailureEvent,
-            > as Ber>::dec(
-                d, c
-            )?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+            ),
+            0x40000004 => Self::ServiceCompletionFailure(
+                <Box<ServiceCompletionFailureEvent> as Ber>::dec(d, c)?,
+            ),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -21253,7 +20648,9 @@ impl Ber for MediaAttachedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -21305,7 +20702,9 @@ impl Ber for MediaDetachedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -21360,20 +20759,18 @@ impl Default for MediaAttachmentEvents {
 impl MediaAttachmentEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1))
+        matches!(t.raw(), 0x40000000 | 0x40000001)
     }
 }
 
 impl Ber for MediaAttachmentEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::MediaAttached(<MediaAttachedEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::MediaDetached(<MediaDetachedEvent as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::MediaAttached(<MediaAttachedEvent as Ber>::dec(d, c)?),
+            0x40000001 => Self::MediaDetached(<MediaDetachedEvent as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -21438,7 +20835,9 @@ impl Ber for ButtonInformationEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -21490,7 +20889,9 @@ impl Ber for ButtonPressEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -21542,7 +20943,9 @@ impl Ber for DisplayUpdatedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -21594,7 +20997,9 @@ impl Ber for HookswitchEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -21646,7 +21051,9 @@ impl Ber for LampModeEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -21698,7 +21105,9 @@ impl Ber for MessageWaitingEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -21750,7 +21159,9 @@ impl Ber for MicrophoneGainEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -21802,7 +21213,9 @@ impl Ber for MicrophoneMuteEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -21854,7 +21267,9 @@ impl Ber for RingerStatusEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -21906,7 +21321,9 @@ impl Ber for SpeakerMuteEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -21958,7 +21375,9 @@ impl Ber for SpeakerVolumeEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -22031,67 +21450,40 @@ impl Default for PhysicalDeviceFeatureEvents {
 impl PhysicalDeviceFeatureEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
-            || (t == Tag::new(2, 4))
-            || (t == Tag::new(2, 5))
-            || (t == Tag::new(2, 6))
-            || (t == Tag::new(2, 7))
-            || (t == Tag::new(2, 8))
-            || (t == Tag::new(2, 9))
-            || (t == Tag::new(2, 10))
+        matches!(
+            t.raw(),
+            0x40000000
+                | 0x40000001
+                | 0x40000002
+                | 0x40000003
+                | 0x40000004
+                | 0x40000005
+                | 0x40000006
+                | 0x40000007
+                | 0x40000008
+                | 0x40000009
+                | 0x4000000A
+        )
     }
 }
 
 impl Ber for PhysicalDeviceFeatureEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::ButtonInformation(
-                <ButtonInformationEvent as Ber>::dec(d, c)?,
-            ));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::ButtonPress(<ButtonPressEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::DisplayUpdated(<DisplayUpdatedEvent as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::Hookswitch(<HookswitchEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 4) {
-            return Ok(Self::LampMode(<LampModeEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 5) {
-            return Ok(Self::MessageWaiting(<MessageWaitingEvent as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 6) {
-            return Ok(Self::MicrophoneGain(<MicrophoneGainEvent as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::MicrophoneMute(<MicrophoneMuteEvent as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 8) {
-            return Ok(Self::RingerStatus(<RingerStatusEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 9) {
-            return Ok(Self::SpeakerMute(<SpeakerMuteEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 10) {
-            return Ok(Self::SpeakerVolume(<SpeakerVolumeEvent as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::ButtonInformation(<ButtonInformationEvent as Ber>::dec(d, c)?),
+            0x40000001 => Self::ButtonPress(<ButtonPressEvent as Ber>::dec(d, c)?),
+            0x40000002 => Self::DisplayUpdated(<DisplayUpdatedEvent as Ber>::dec(d, c)?),
+            0x40000003 => Self::Hookswitch(<HookswitchEvent as Ber>::dec(d, c)?),
+            0x40000004 => Self::LampMode(<LampModeEvent as Ber>::dec(d, c)?),
+            0x40000005 => Self::MessageWaiting(<MessageWaitingEvent as Ber>::dec(d, c)?),
+            0x40000006 => Self::MicrophoneGain(<MicrophoneGainEvent as Ber>::dec(d, c)?),
+            0x40000007 => Self::MicrophoneMute(<MicrophoneMuteEvent as Ber>::dec(d, c)?),
+            0x40000008 => Self::RingerStatus(<RingerStatusEvent as Ber>::dec(d, c)?),
+            0x40000009 => Self::SpeakerMute(<SpeakerMuteEvent as Ber>::dec(d, c)?),
+            0x4000000A => Self::SpeakerVolume(<SpeakerVolumeEvent as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -22319,52 +21711,48 @@ impl Ber for AgentBusyEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.acd_group.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.pending_agent_state = Some(<PendingAgentState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000003 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000001E if idx <= 5 && seen & (1 << 5) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
-                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.acd_group.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                out.pending_agent_state = Some(<PendingAgentState as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
-                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -22483,52 +21871,48 @@ impl Ber for AgentLoggedOnEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000002 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.acd_group.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.agent_password = Some(<AgentPassword as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x0000000A if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000001E if idx <= 5 && seen & (1 << 5) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 2) {
-                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.acd_group.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
-                out.agent_password = Some(<AgentPassword as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -22647,52 +22031,48 @@ impl Ber for AgentLoggedOffEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000002 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.acd_group.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.agent_password = Some(<AgentPassword as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x0000000A if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000001E if idx <= 5 && seen & (1 << 5) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 2) {
-                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.acd_group.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
-                out.agent_password = Some(<AgentPassword as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -22809,46 +22189,43 @@ impl Ber for AgentNotReadyEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.acd_group.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x0000000A if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
-                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.acd_group.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -22957,46 +22334,43 @@ impl Ber for AgentReadyEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.acd_group.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x0000000A if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
-                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.acd_group.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -23200,54 +22574,50 @@ impl Ber for AgentWorkingAfterCallEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.acd_group.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.pending_agent_state = Some(
+                        <AgentWorkingAfterCallEventPendingAgentState as Ber>::dec(d, &c)?,
+                    );
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000003 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000001E if idx <= 5 && seen & (1 << 5) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 4) {
-                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.acd_group.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                out.pending_agent_state = Some(
-                    <AgentWorkingAfterCallEventPendingAgentState as Ber>::dec(d, &c)?,
-                );
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
-                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -23352,7 +22722,9 @@ impl Ber for AutoAnswerEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -23404,7 +22776,9 @@ impl Ber for AutoWorkModeEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -23456,7 +22830,9 @@ impl Ber for CallBackEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -23508,7 +22884,9 @@ impl Ber for CallBackMessageEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -23560,7 +22938,9 @@ impl Ber for CallerIDStatusEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -23624,42 +23004,39 @@ impl Ber for DoNotDisturbEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.do_not_disturb_on = <bool as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000003 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.call_origination = Some(<CallOrigination as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x00000010 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.calling_device_list = Some(seqof_8(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 1) {
-                out.do_not_disturb_on = <bool as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 3) {
-                out.call_origination = Some(<CallOrigination as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
-                out.calling_device_list = Some(seqof_8(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -24016,64 +23393,58 @@ impl Ber for ForwardingEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x0000000A if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.forwarding_type = Some(<ForwardingType as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.forward_status = <bool as Ber>::dec(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x00000010 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.forward_to.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x0000000A if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.forward_default = Some(<ForwardDefault as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x00000002 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.ring_count = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000004 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.ring_duration = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x2000001E if idx <= 7 && seen & (1 << 7) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
-                out.forwarding_type = Some(<ForwardingType as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 1) {
-                out.forward_status = <bool as Ber>::dec(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.forward_to.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 10) {
-                out.forward_default = Some(<ForwardDefault as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 2) {
-                out.ring_count = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 4) {
-                out.ring_duration = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -24197,7 +23568,9 @@ impl Ber for PresenceStateEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -24249,7 +23622,9 @@ impl Ber for RouteingModeEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -24330,89 +23705,50 @@ impl Default for LogicalDeviceFeatureEvents {
 impl LogicalDeviceFeatureEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
-            || (t == Tag::new(2, 4))
-            || (t == Tag::new(2, 5))
-            || (t == Tag::new(2, 6))
-            || (t == Tag::new(2, 7))
-            || (t == Tag::new(2, 8))
-            || (t == Tag::new(2, 9))
-            || (t == Tag::new(2, 10))
-            || (t == Tag::new(2, 11))
-            || (t == Tag::new(2, 12))
-            || (t == Tag::new(2, 14))
-            || (t == Tag::new(2, 13))
+        matches!(
+            t.raw(),
+            0x40000000
+                | 0x40000001
+                | 0x40000002
+                | 0x40000003
+                | 0x40000004
+                | 0x40000005
+                | 0x40000006
+                | 0x40000007
+                | 0x40000008
+                | 0x40000009
+                | 0x4000000A
+                | 0x4000000B
+                | 0x4000000C
+                | 0x4000000E
+                | 0x4000000D
+        )
     }
 }
 
 impl Ber for LogicalDeviceFeatureEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::AgentBusy(<Box<AgentBusyEvent> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::AgentLoggedOn(<Box<AgentLoggedOnEvent> as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::AgentLoggedOff(
-                <Box<AgentLoggedOffEvent> as Ber>::dec(d, c)?,
-            ));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::AgentNotReady(<Box<AgentNotReadyEvent> as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 4) {
-            return Ok(Self::AgentReady(<Box<AgentReadyEvent> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 5) {
-            return Ok(Self::AgentWorkingAfterCall(<Box<
-                AgentWorkingAfterCallEvent,
-            > as Ber>::dec(
-                d, c
-            )?));
-        }
-        if c.tag == Tag::new(2, 6) {
-            return Ok(Self::AutoAnswer(<AutoAnswerEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::AutoWorkMode(<AutoWorkModeEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 8) {
-            return Ok(Self::CallBack(<CallBackEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 9) {
-            return Ok(Self::CallBackMessage(<CallBackMessageEvent as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 10) {
-            return Ok(Self::CallerIDStatus(<CallerIDStatusEvent as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 11) {
-            return Ok(Self::DoNotDisturb(<Box<DoNotDisturbEvent> as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 12) {
-            return Ok(Self::Forwarding(<Box<ForwardingEvent> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 14) {
-            return Ok(Self::PresenceState(<PresenceStateEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 13) {
-            return Ok(Self::RouteingMode(<RouteingModeEvent as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::AgentBusy(<Box<AgentBusyEvent> as Ber>::dec(d, c)?),
+            0x40000001 => Self::AgentLoggedOn(<Box<AgentLoggedOnEvent> as Ber>::dec(d, c)?),
+            0x40000002 => Self::AgentLoggedOff(<Box<AgentLoggedOffEvent> as Ber>::dec(d, c)?),
+            0x40000003 => Self::AgentNotReady(<Box<AgentNotReadyEvent> as Ber>::dec(d, c)?),
+            0x40000004 => Self::AgentReady(<Box<AgentReadyEvent> as Ber>::dec(d, c)?),
+            0x40000005 => {
+                Self::AgentWorkingAfterCall(<Box<AgentWorkingAfterCallEvent> as Ber>::dec(d, c)?)
+            }
+            0x40000006 => Self::AutoAnswer(<AutoAnswerEvent as Ber>::dec(d, c)?),
+            0x40000007 => Self::AutoWorkMode(<AutoWorkModeEvent as Ber>::dec(d, c)?),
+            0x40000008 => Self::CallBack(<CallBackEvent as Ber>::dec(d, c)?),
+            0x40000009 => Self::CallBackMessage(<CallBackMessageEvent as Ber>::dec(d, c)?),
+            0x4000000A => Self::CallerIDStatus(<CallerIDStatusEvent as Ber>::dec(d, c)?),
+            0x4000000B => Self::DoNotDisturb(<Box<DoNotDisturbEvent> as Ber>::dec(d, c)?),
+            0x4000000C => Self::Forwarding(<Box<ForwardingEvent> as Ber>::dec(d, c)?),
+            0x4000000E => Self::PresenceState(<PresenceStateEvent as Ber>::dec(d, c)?),
+            0x4000000D => Self::RouteingMode(<RouteingModeEvent as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -24563,30 +23899,29 @@ impl Ber for BackInServiceEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x0000000A if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -24667,7 +24002,9 @@ impl Ber for DeviceCapsChangedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -24727,30 +24064,29 @@ impl Ber for OutOfServiceEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x0000000A if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
-                out.cause = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -24831,7 +24167,9 @@ impl Ber for PartiallyInServiceEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -24890,33 +24228,22 @@ impl Default for DeviceMaintenanceEvents {
 impl DeviceMaintenanceEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
+        matches!(t.raw(), 0x40000000 | 0x40000001 | 0x40000002 | 0x40000003)
     }
 }
 
 impl Ber for DeviceMaintenanceEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::BackInService(<BackInServiceEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::DeviceCapabilityChanged(
-                <DeviceCapsChangedEvent as Ber>::dec(d, c)?,
-            ));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::OutOfService(<OutOfServiceEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::PartiallyInService(
-                <PartiallyInServiceEvent as Ber>::dec(d, c)?,
-            ));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::BackInService(<BackInServiceEvent as Ber>::dec(d, c)?),
+            0x40000001 => {
+                Self::DeviceCapabilityChanged(<DeviceCapsChangedEvent as Ber>::dec(d, c)?)
+            }
+            0x40000002 => Self::OutOfService(<OutOfServiceEvent as Ber>::dec(d, c)?),
+            0x40000003 => Self::PartiallyInService(<PartiallyInServiceEvent as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -24993,7 +24320,9 @@ impl Ber for BookmarkReachedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25045,7 +24374,9 @@ impl Ber for CompletedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25097,7 +24428,9 @@ impl Ber for DtmfDetectedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25149,7 +24482,9 @@ impl Ber for EmptiedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25201,7 +24536,9 @@ impl Ber for InterruptionDetectedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25253,7 +24590,9 @@ impl Ber for NotRecognizedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25305,7 +24644,9 @@ impl Ber for PlayEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25357,7 +24698,9 @@ impl Ber for RecognizedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25409,7 +24752,9 @@ impl Ber for RecordEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25461,7 +24806,9 @@ impl Ber for ReviewEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25513,7 +24860,9 @@ impl Ber for SilenceTimeoutExpiredEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25565,7 +24914,9 @@ impl Ber for SpeechDetectedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25617,7 +24968,9 @@ impl Ber for StartedEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25669,7 +25022,9 @@ impl Ber for StopEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25721,7 +25076,9 @@ impl Ber for SuspendPlayEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25773,7 +25130,9 @@ impl Ber for SuspendRecordEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25825,7 +25184,9 @@ impl Ber for VoiceAttributesChangeEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25877,7 +25238,9 @@ impl Ber for VoiceErrorOccuredEvent {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
-            out.unrecognized.push(d.any(&c));
+            match c.tag.raw() {
+                _ => out.unrecognized.push(d.any(&c)),
+            }
         }
         Ok(())
     }
@@ -25964,97 +25327,60 @@ impl Default for VoiceUnitEvents {
 impl VoiceUnitEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 7))
-            || (t == Tag::new(2, 8))
-            || (t == Tag::new(2, 9))
-            || (t == Tag::new(2, 10))
-            || (t == Tag::new(2, 11))
-            || (t == Tag::new(2, 12))
-            || (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 13))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 14))
-            || (t == Tag::new(2, 15))
-            || (t == Tag::new(2, 16))
-            || (t == Tag::new(2, 3))
-            || (t == Tag::new(2, 4))
-            || (t == Tag::new(2, 5))
-            || (t == Tag::new(2, 6))
-            || (t == Tag::new(2, 17))
+        matches!(
+            t.raw(),
+            0x40000007
+                | 0x40000008
+                | 0x40000009
+                | 0x4000000A
+                | 0x4000000B
+                | 0x4000000C
+                | 0x40000000
+                | 0x4000000D
+                | 0x40000001
+                | 0x40000002
+                | 0x4000000E
+                | 0x4000000F
+                | 0x40000010
+                | 0x40000003
+                | 0x40000004
+                | 0x40000005
+                | 0x40000006
+                | 0x40000011
+        )
     }
 }
 
 impl Ber for VoiceUnitEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::BookmarkReached(<BookmarkReachedEvent as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 8) {
-            return Ok(Self::Completed(<CompletedEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 9) {
-            return Ok(Self::DtmfDetected(<DtmfDetectedEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 10) {
-            return Ok(Self::Emptied(<EmptiedEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 11) {
-            return Ok(Self::InterruptionDetected(
-                <InterruptionDetectedEvent as Ber>::dec(d, c)?,
-            ));
-        }
-        if c.tag == Tag::new(2, 12) {
-            return Ok(Self::NotRecognized(<NotRecognizedEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::Play(<PlayEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 13) {
-            return Ok(Self::Recognized(<RecognizedEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Record(<RecordEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::Review(<ReviewEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 14) {
-            return Ok(Self::SilenceTimeoutExpired(
-                <SilenceTimeoutExpiredEvent as Ber>::dec(d, c)?,
-            ));
-        }
-        if c.tag == Tag::new(2, 15) {
-            return Ok(Self::SpeechDetected(<SpeechDetectedEvent as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 16) {
-            return Ok(Self::Started(<StartedEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::Stop(<StopEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 4) {
-            return Ok(Self::SuspendPlay(<SuspendPlayEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 5) {
-            return Ok(Self::SuspendRecord(<SuspendRecordEvent as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 6) {
-            return Ok(Self::VoiceAttributesChange(
-                <VoiceAttributesChangeEvent as Ber>::dec(d, c)?,
-            ));
-        }
-        if c.tag == Tag::new(2, 17) {
-            return Ok(Self::VoiceErrorOccured(
-                <VoiceErrorOccuredEvent as Ber>::dec(d, c)?,
-            ));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000007 => Self::BookmarkReached(<BookmarkReachedEvent as Ber>::dec(d, c)?),
+            0x40000008 => Self::Completed(<CompletedEvent as Ber>::dec(d, c)?),
+            0x40000009 => Self::DtmfDetected(<DtmfDetectedEvent as Ber>::dec(d, c)?),
+            0x4000000A => Self::Emptied(<EmptiedEvent as Ber>::dec(d, c)?),
+            0x4000000B => {
+                Self::InterruptionDetected(<InterruptionDetectedEvent as Ber>::dec(d, c)?)
+            }
+            0x4000000C => Self::NotRecognized(<NotRecognizedEvent as Ber>::dec(d, c)?),
+            0x40000000 => Self::Play(<PlayEvent as Ber>::dec(d, c)?),
+            0x4000000D => Self::Recognized(<RecognizedEvent as Ber>::dec(d, c)?),
+            0x40000001 => Self::Record(<RecordEvent as Ber>::dec(d, c)?),
+            0x40000002 => Self::Review(<ReviewEvent as Ber>::dec(d, c)?),
+            0x4000000E => {
+                Self::SilenceTimeoutExpired(<SilenceTimeoutExpiredEvent as Ber>::dec(d, c)?)
+            }
+            0x4000000F => Self::SpeechDetected(<SpeechDetectedEvent as Ber>::dec(d, c)?),
+            0x40000010 => Self::Started(<StartedEvent as Ber>::dec(d, c)?),
+            0x40000003 => Self::Stop(<StopEvent as Ber>::dec(d, c)?),
+            0x40000004 => Self::SuspendPlay(<SuspendPlayEvent as Ber>::dec(d, c)?),
+            0x40000005 => Self::SuspendRecord(<SuspendRecordEvent as Ber>::dec(d, c)?),
+            0x40000006 => {
+                Self::VoiceAttributesChange(<VoiceAttributesChangeEvent as Ber>::dec(d, c)?)
+            }
+            0x40000011 => Self::VoiceErrorOccured(<VoiceErrorOccuredEvent as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -26221,23 +25547,23 @@ impl Ber for PrivateEvent {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<CSTASecurityData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.security.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <Box<CSTASecurityData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.security.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000004 | 0x00000005 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.private_data = <CSTAPrivateData as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && CSTAPrivateData::has_tag(c.tag) {
-                out.private_data = <CSTAPrivateData as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
@@ -26309,17 +25635,17 @@ impl Default for VendorSpecEvents {
 impl VendorSpecEvents {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        t == Tag::new(2, 0)
+        matches!(t.raw(), 0x40000000)
     }
 }
 
 impl Ber for VendorSpecEvents {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::PrivateEvent(<PrivateEvent as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::PrivateEvent(<PrivateEvent as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -26393,69 +25719,58 @@ impl Default for EventSpecificInfo {
 impl EventSpecificInfo {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
-            || (t == Tag::new(2, 4))
-            || (t == Tag::new(2, 5))
-            || (t == Tag::new(2, 6))
-            || (t == Tag::new(2, 7))
+        matches!(
+            t.raw(),
+            0x40000000
+                | 0x40000001
+                | 0x40000002
+                | 0x40000003
+                | 0x40000004
+                | 0x40000005
+                | 0x40000006
+                | 0x40000007
+        )
     }
 }
 
 impl Ber for EventSpecificInfo {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::CallControlEvents({
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::CallControlEvents({
                 let x0 = d.inner(c, None)?;
                 <CallControlEvents as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::CallAssociatedEvents({
+            }),
+            0x40000001 => Self::CallAssociatedEvents({
                 let x0 = d.inner(c, None)?;
                 <CallAssociatedEvents as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::MediaAttachmentEvents({
+            }),
+            0x40000002 => Self::MediaAttachmentEvents({
                 let x0 = d.inner(c, None)?;
                 <MediaAttachmentEvents as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::PhysicalDeviceFeatureEvents({
+            }),
+            0x40000003 => Self::PhysicalDeviceFeatureEvents({
                 let x0 = d.inner(c, None)?;
                 <PhysicalDeviceFeatureEvents as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 4) {
-            return Ok(Self::LogicalDeviceFeatureEvents({
+            }),
+            0x40000004 => Self::LogicalDeviceFeatureEvents({
                 let x0 = d.inner(c, None)?;
                 <LogicalDeviceFeatureEvents as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 5) {
-            return Ok(Self::DeviceMaintenanceEvents({
+            }),
+            0x40000005 => Self::DeviceMaintenanceEvents({
                 let x0 = d.inner(c, None)?;
                 <DeviceMaintenanceEvents as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 6) {
-            return Ok(Self::VoiceUnitEvents({
+            }),
+            0x40000006 => Self::VoiceUnitEvents({
                 let x0 = d.inner(c, None)?;
                 <VoiceUnitEvents as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::VendorSpecEvents({
+            }),
+            0x40000007 => Self::VendorSpecEvents({
                 let x0 = d.inner(c, None)?;
                 <VendorSpecEvents as Ber>::dec(d, &x0)?
-            }));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+            }),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -26584,19 +25899,22 @@ impl Ber for CSTAEventReportArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 21) {
-                out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000015 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 | 0x40000001 | 0x40000002 | 0x40000003 | 0x40000004 | 0x40000005
+                | 0x40000006 | 0x40000007
+                    if idx <= 1 && seen & (1 << 1) == 0 =>
+                {
+                    out.event_specific_info = <EventSpecificInfo as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && EventSpecificInfo::has_tag(c.tag) {
-                out.event_specific_info = <EventSpecificInfo as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -26822,166 +26140,147 @@ impl Ber for RouteRequestArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 24) {
-                out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000018 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.current_route = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000001 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x20000003 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.routeing_device = Some(<SubjectDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000000B if idx <= 5 && seen & (1 << 5) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.routed_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000001 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.route_sel_algorithm = Some(<SelectValue as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x20000005 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_calling_device =
+                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x20000006 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_called_device =
+                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000002 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    out.priority = Some(<bool as Ber>::dec(d, &c)?);
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000003 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    out.reply_timeout = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000004 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000005 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x40000006 if idx <= 13 && seen & (1 << 13) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x40000007 if idx <= 14 && seen & (1 << 14) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.route_call_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x40000008 if idx <= 15 && seen & (1 << 15) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x40000009 if idx <= 16 && seen & (1 << 16) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                0x4000000A if idx <= 17 && seen & (1 << 17) == 0 => {
+                    <Box<MessageInfo> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.message_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 17;
+                    idx = 18;
+                }
+                0x4000000B if idx <= 18 && seen & (1 << 18) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 18;
+                    idx = 19;
+                }
+                0x4000000C if idx <= 19 && seen & (1 << 19) == 0 => {
+                    <Box<DeviceHistory> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.device_history.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 19;
+                    idx = 20;
+                }
+                0x2000001E if idx <= 20 && seen & (1 << 20) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 20;
+                    idx = 21;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.current_route = <CalledDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 1) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.routeing_device = Some(<SubjectDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.routed_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
-                out.route_sel_algorithm = Some(<SelectValue as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_calling_device =
-                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(1, 6) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_called_device =
-                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 2) {
-                out.priority = Some(<bool as Ber>::dec(d, &c)?);
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 3) {
-                out.reply_timeout = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 4) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 5) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 6) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 7) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.route_call_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 8) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 9) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 10) {
-                <Box<MessageInfo> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.message_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 17;
-                idx = 18;
-                continue;
-            }
-            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 11) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 18;
-                idx = 19;
-                continue;
-            }
-            if idx <= 19 && seen & (1 << 19) == 0 && c.tag == Tag::new(2, 12) {
-                <Box<DeviceHistory> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.device_history.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 19;
-                idx = 20;
-                continue;
-            }
-            if idx <= 20 && seen & (1 << 20) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 20;
-                idx = 21;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -27236,51 +26535,47 @@ impl Ber for ReRouteRequestArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 24) {
-                out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000018 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.reply_timeout = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000003 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000001E if idx <= 5 && seen & (1 << 5) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                out.reply_timeout = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -27391,23 +26686,19 @@ impl Default for RetryValue {
 impl RetryValue {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2))
+        matches!(t.raw(), 0x40000000 | 0x40000001 | 0x40000002)
     }
 }
 
 impl Ber for RetryValue {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::NoListAvailable(<bool as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::NoCountAvailable(<bool as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::RetryCount(<i64 as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::NoListAvailable(<bool as Ber>::dec(d, c)?),
+            0x40000001 => Self::NoCountAvailable(<bool as Ber>::dec(d, c)?),
+            0x40000002 => Self::RetryCount(<i64 as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -27496,61 +26787,55 @@ impl Ber for RouteSelectRequestArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 24) {
-                out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000018 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 16)))?;
+                    <DeviceID as Ber>::dec_into(d, &x0, &mut out.route_selected)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.alternate_routes = Some(seqof_8(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000003 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.remain_retries = Some(<RetryValue as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000004 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.route_used_req = Some(<bool as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000005 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x2000001E if idx <= 7 && seen & (1 << 7) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 16)))?;
-                <DeviceID as Ber>::dec_into(d, &x0, &mut out.route_selected)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                out.alternate_routes = Some(seqof_8(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.remain_retries = Some(<RetryValue as Ber>::dec(d, &x0)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 4) {
-                out.route_used_req = Some(<bool as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 5) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -27697,65 +26982,59 @@ impl Ber for RouteUsedRequestArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 24) {
-                out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000018 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x20000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.route_used = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000001 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x00000001 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.domain = Some(<bool as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000001 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000002 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x2000001E if idx <= 7 && seen & (1 << 7) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.route_used = <CalledDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 1) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 1) {
-                out.domain = Some(<bool as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 1) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -30299,69 +29578,58 @@ impl Default for ErrorValue {
 impl ErrorValue {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
-            || (t == Tag::new(2, 4))
-            || (t == Tag::new(2, 5))
-            || (t == Tag::new(2, 6))
-            || (t == Tag::new(2, 7))
+        matches!(
+            t.raw(),
+            0x40000000
+                | 0x40000001
+                | 0x40000002
+                | 0x40000003
+                | 0x40000004
+                | 0x40000005
+                | 0x40000006
+                | 0x40000007
+        )
     }
 }
 
 impl Ber for ErrorValue {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::Operation({
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::Operation({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <OperationErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Security({
+            }),
+            0x40000001 => Self::Security({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <SecurityErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::StateIncompatibility({
+            }),
+            0x40000002 => Self::StateIncompatibility({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <StateIncompatibilityErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::SystemResourceAvailability({
+            }),
+            0x40000003 => Self::SystemResourceAvailability({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <SystemResourceAvailabilityErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 4) {
-            return Ok(Self::SubscribedResourceAvailability({
+            }),
+            0x40000004 => Self::SubscribedResourceAvailability({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <SubscribedResourceAvailabilityErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 5) {
-            return Ok(Self::PerformanceManagement({
+            }),
+            0x40000005 => Self::PerformanceManagement({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <PerformanceManagementErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 6) {
-            return Ok(Self::PrivateData({
+            }),
+            0x40000006 => Self::PrivateData({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <PrivateDataInfoErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::Unspecified({
+            }),
+            0x40000007 => Self::Unspecified({
                 let x0 = d.inner(c, Some(Tag::new(0, 5)))?;
                 <UnspecifiedErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+            }),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -30496,42 +29764,39 @@ impl Ber for RouteEndRequestArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 24) {
-                out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000018 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.error_value = Some(<ErrorValue as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                let x0 = d.inner(&c, None)?;
-                out.error_value = Some(<ErrorValue as Ber>::dec(d, &x0)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -30745,41 +30010,38 @@ impl Ber for RouteRejectArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 24) {
-                out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000018 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.reject_cause = Some(<RejectCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                out.reject_cause = Some(<RejectCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -30901,79 +30163,70 @@ impl Ber for SingleStepTransArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.transferred_to)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000000 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000001 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000002 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000001D if idx <= 5 && seen & (1 << 5) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000003 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000004 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000005 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000006 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x2000001E if idx <= 10 && seen & (1 << 10) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.transferred_to)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 0) {
-                out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 1) {
-                out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 2) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 3) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 4) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 5) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 6) {
-                out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -31135,52 +30388,49 @@ impl Ber for SingleStepTransResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.transferred_call = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.transferred_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.connections = Some(seqof_1(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.transferred_call_info
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<CallLinkageDataList> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data_list
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                out.connections = Some(seqof_1(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.transferred_call_info
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<CallLinkageDataList> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data_list
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -31280,23 +30530,21 @@ impl Default for MonitorObject {
 impl MonitorObject {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(1, 11))
+        matches!(t.raw(), 0x00000010 | 0x2000000B)
     }
 }
 
 impl Ber for MonitorObject {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::DeviceObject(<Box<DeviceID> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(1, 11) {
-            return Ok(Self::CallObject({
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::DeviceObject(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x2000000B => Self::CallObject({
                 let x0 = d.inner(c, None)?;
                 <ConnectionID as Ber>::dec(d, &x0)?
-            }));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+            }),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -31383,72 +30631,71 @@ impl Ber for MonitorFilter {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                out.call_control =
-                    Some(<ApplicationContextInformationCsta3CallControlEvents as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.call_control = Some(
+                        <ApplicationContextInformationCsta3CallControlEvents as Ber>::dec(d, &c)?,
+                    );
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000006 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.call_associated = Some(
+                        <ApplicationContextInformationCsta3CallAssociatedEvents as Ber>::dec(
+                            d, &c,
+                        )?,
+                    );
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000007 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.media_attachment = Some(
+                        <ApplicationContextInformationCsta3MediaAttachmentEvents as Ber>::dec(
+                            d, &c,
+                        )?,
+                    );
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000008 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.physical_device_feature = Some(<ApplicationContextInformationCsta3PhysicalDeviceFeatureEvents as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000009 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.logical_device_feature = Some(
+                        <ApplicationContextInformationCsta3LogicalDeviceFeatureEvents as Ber>::dec(
+                            d, &c,
+                        )?,
+                    );
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000003 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.maintenance = Some(
+                        <ApplicationContextInformationCsta3DeviceMaintenanceEvents as Ber>::dec(
+                            d, &c,
+                        )?,
+                    );
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000005 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.voice_unit = Some(
+                        <ApplicationContextInformationCsta3VoiceUnitEvents as Ber>::dec(d, &c)?,
+                    );
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000004 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.private = Some(
+                        <ApplicationContextInformationCsta3VendorSpecEvents as Ber>::dec(d, &c)?,
+                    );
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 6) {
-                out.call_associated = Some(
-                    <ApplicationContextInformationCsta3CallAssociatedEvents as Ber>::dec(d, &c)?,
-                );
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 7) {
-                out.media_attachment = Some(
-                    <ApplicationContextInformationCsta3MediaAttachmentEvents as Ber>::dec(d, &c)?,
-                );
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 8) {
-                out.physical_device_feature = Some(
-                    <ApplicationContextInformationCsta3PhysicalDeviceFeatureEvents as Ber>::dec(
-                        d, &c,
-                    )?,
-                );
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 9) {
-                out.logical_device_feature = Some(
-                    <ApplicationContextInformationCsta3LogicalDeviceFeatureEvents as Ber>::dec(
-                        d, &c,
-                    )?,
-                );
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 3) {
-                out.maintenance = Some(
-                    <ApplicationContextInformationCsta3DeviceMaintenanceEvents as Ber>::dec(d, &c)?,
-                );
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 5) {
-                out.voice_unit =
-                    Some(<ApplicationContextInformationCsta3VoiceUnitEvents as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 4) {
-                out.private =
-                    Some(<ApplicationContextInformationCsta3VendorSpecEvents as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -31734,46 +30981,44 @@ impl Ber for MonitorStartArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && MonitorObject::has_tag(c.tag) {
-                out.monitor_object = <MonitorObject as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 | 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.monitor_object = <MonitorObject as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<MonitorFilter> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.requested_monitor_filter
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x0000000A if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.monitor_type = Some(<MonitorType as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000001 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.requested_monitor_media_class =
+                        Some(<MonitorMediaClass as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                <Box<MonitorFilter> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.requested_monitor_filter
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 10) {
-                out.monitor_type = Some(<MonitorType as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 1) {
-                out.requested_monitor_media_class = Some(<MonitorMediaClass as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -31880,46 +31125,43 @@ impl Ber for MonitorStartResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 21) {
-                out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000015 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<MonitorFilter> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.actualmonitor_filter
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.actual_monitor_media_class = Some(<MonitorMediaClass as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x00000001 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.monitor_existing_calls = Some(<bool as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                <Box<MonitorFilter> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.actualmonitor_filter
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                out.actual_monitor_media_class = Some(<MonitorMediaClass as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 1) {
-                out.monitor_existing_calls = Some(<bool as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -32025,29 +31267,28 @@ impl Ber for ChangeMonitorFilterArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 21) {
-                out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000015 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <MonitorFilter as Ber>::dec_into(d, &c, &mut out.requested_filter_list)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <MonitorFilter as Ber>::dec_into(d, &c, &mut out.requested_filter_list)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -32145,27 +31386,27 @@ impl Ber for ChangeMonitorFilterResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<MonitorFilter> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.actual_filter_list.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <Box<MonitorFilter> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.actual_filter_list.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -32239,23 +31480,23 @@ impl Ber for MonitorStopArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 21) {
-                out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000015 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -32332,20 +31573,18 @@ impl Default for MonitorStopResult {
 impl MonitorStopResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for MonitorStopResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -32416,23 +31655,23 @@ impl Ber for SnapshotDeviceArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.snapshot_object)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.snapshot_object)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -32680,23 +31919,19 @@ impl Default for CallState {
 impl CallState {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2))
+        matches!(t.raw(), 0x40000000 | 0x40000001 | 0x40000002)
     }
 }
 
 impl Ber for CallState {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::CompoundCallState(seqof_9(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::SimpleCallState(<SimpleCallState as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::Unknown(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::CompoundCallState(seqof_9(d, c)?),
+            0x40000001 => Self::SimpleCallState(<SimpleCallState as Ber>::dec(d, c)?),
+            0x40000002 => Self::Unknown(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -32773,24 +32008,24 @@ impl Ber for DeviceMediaInfoListItem {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.media_stream_id = Some(<MediaStreamID as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.media_stream_id = Some(<MediaStreamID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.connection_information
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.connection_information
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -32874,64 +32109,59 @@ impl Ber for SnapshotDeviceResponseInfo {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.connection_identifier = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.connection_identifier = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.endpoint_device = Some(<SubjectDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000000 | 0x40000001 | 0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.local_call_state = <CallState as Ber>::dec(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000001 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.media_service_info_list = Some(seqof_10(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000002 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000004 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.endpoint_device = Some(<SubjectDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && CallState::has_tag(c.tag) {
-                out.local_call_state = <CallState as Ber>::dec(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 1) {
-                out.media_service_info_list = Some(seqof_10(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -33059,22 +32289,18 @@ impl Default for SnapshotDeviceResultCrossRefIDorSnapshotData {
 impl SnapshotDeviceResultCrossRefIDorSnapshotData {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 4)) || (t == Tag::new(1, 22))
+        matches!(t.raw(), 0x00000004 | 0x20000016)
     }
 }
 
 impl Ber for SnapshotDeviceResultCrossRefIDorSnapshotData {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 4) {
-            return Ok(Self::ServiceCrossRefID(<ServiceCrossRefID as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(1, 22) {
-            return Ok(Self::SnapshotData(seqof_11(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000004 => Self::ServiceCrossRefID(<ServiceCrossRefID as Ber>::dec(d, c)?),
+            0x20000016 => Self::SnapshotData(seqof_11(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -33145,27 +32371,24 @@ impl Ber for SnapshotDeviceResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0
-                && seen & (1 << 0) == 0
-                && SnapshotDeviceResultCrossRefIDorSnapshotData::has_tag(c.tag)
-            {
-                out.cross_ref_i_dor_snapshot_data =
-                    <SnapshotDeviceResultCrossRefIDorSnapshotData as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 | 0x20000016 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.cross_ref_i_dor_snapshot_data =
+                        <SnapshotDeviceResultCrossRefIDorSnapshotData as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -33249,24 +32472,24 @@ impl Ber for SnapshotCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.snapshot_object = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.snapshot_object = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -33691,42 +32914,39 @@ impl Ber for CallMediaInfoListItem {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                out.media_service_type = <MediaServiceType as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.media_service_type = <MediaServiceType as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.media_service_version = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.media_service_instance = Some(<MediaServiceInstanceID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.media_stream_id = Some(<MediaStreamID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000004 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.connection_information
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                out.media_service_version = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
-                out.media_service_instance = Some(<MediaServiceInstanceID as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
-                out.media_stream_id = Some(<MediaStreamID as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.connection_information
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -33835,49 +33055,45 @@ impl Ber for SnapshotCallResponseInfo {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.device_on_call = <SubjectDeviceID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.device_on_call = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.call_identifier = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000000E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.local_connection_state = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<ServicesPermitted> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.services_permitted.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000001 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.media_service_info_list = Some(seqof_12(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000002 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.location_info = Some(seqof_5(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.call_identifier = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 14) {
-                out.local_connection_state = Some(<LocalConnectionState as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
-                <Box<ServicesPermitted> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.services_permitted.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 1) {
-                out.media_service_info_list = Some(seqof_12(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
-                out.location_info = Some(seqof_5(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -33987,22 +33203,18 @@ impl Default for SnapshotCallResultCrossRefIDorSnapshotData {
 impl SnapshotCallResultCrossRefIDorSnapshotData {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(1, 23))
+        matches!(t.raw(), 0x40000000 | 0x20000017)
     }
 }
 
 impl Ber for SnapshotCallResultCrossRefIDorSnapshotData {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::ServiceCrossRefID(<ServiceCrossRefID as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(1, 23) {
-            return Ok(Self::SnapshotData(seqof_13(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::ServiceCrossRefID(<ServiceCrossRefID as Ber>::dec(d, c)?),
+            0x20000017 => Self::SnapshotData(seqof_13(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -34097,122 +33309,107 @@ impl Ber for SnapshotCallResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0
-                && seen & (1 << 0) == 0
-                && SnapshotCallResultCrossRefIDorSnapshotData::has_tag(c.tag)
-            {
-                out.cross_ref_i_dor_snapshot_data =
-                    <SnapshotCallResultCrossRefIDorSnapshotData as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 | 0x20000017 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.cross_ref_i_dor_snapshot_data =
+                        <SnapshotCallResultCrossRefIDorSnapshotData as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<MediaCallCharacteristics> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_call_characteristics
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000003 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000001 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x20000002 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.called_device = Some(<CalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x20000005 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_calling_device_id =
+                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x20000006 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.associated_called_device_id =
+                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000001 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000002 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000003 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x40000004 if idx <= 10 && seen & (1 << 10) == 0 => {
+                    <Box<MessageInfo> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.message_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x40000005 if idx <= 11 && seen & (1 << 11) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x40000006 if idx <= 12 && seen & (1 << 12) == 0 => {
+                    <Box<DeviceHistory> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.device_history.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x2000001E if idx <= 13 && seen & (1 << 13) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<MediaCallCharacteristics> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.media_call_characteristics
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 3) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 1) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.called_device = Some(<CalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_calling_device_id =
-                    Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 6) {
-                let x0 = d.inner(&c, None)?;
-                out.associated_called_device_id =
-                    Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 1) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 2) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 3) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 4) {
-                <Box<MessageInfo> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.message_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 5) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 6) {
-                <Box<DeviceHistory> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.device_history.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -34406,41 +33603,38 @@ impl Ber for SnapshotCallDataArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.service_cross_ref_id = <ServiceCrossRefID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.service_cross_ref_id = <ServiceCrossRefID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000002 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.segment_id = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.last_segment = <bool as Ber>::dec(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000017 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.snapshot_data = seqof_13(d, &c)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 2) {
-                out.segment_id = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 1) {
-                out.last_segment = <bool as Ber>::dec(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 23) {
-                out.snapshot_data = seqof_13(d, &c)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -34556,41 +33750,38 @@ impl Ber for SnapshotDeviceDataArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.service_cross_ref_id = <ServiceCrossRefID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.service_cross_ref_id = <ServiceCrossRefID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000002 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.segment_id = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.last_segment = <bool as Ber>::dec(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x20000016 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.snapshot_data = seqof_11(d, &c)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 2) {
-                out.segment_id = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 1) {
-                out.last_segment = <bool as Ber>::dec(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 22) {
-                out.snapshot_data = seqof_11(d, &c)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -34702,29 +33893,28 @@ impl Ber for SystemRegisterArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 3) {
-                out.request_types = <RequestTypes as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.request_types = <RequestTypes as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.requested_status_filter = Some(<StatusFilter as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
-                out.requested_status_filter = Some(<StatusFilter as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -34811,29 +34001,28 @@ impl Ber for SystemRegisterResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.sys_stat_register_id = <SysStatRegisterID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.sys_stat_register_id = <SysStatRegisterID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.actual_status_filter = Some(<StatusFilter as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
-                out.actual_status_filter = Some(<StatusFilter as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -34921,23 +34110,23 @@ impl Ber for SystemRegisterAbortArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.sys_stat_register_id = <SysStatRegisterID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.sys_stat_register_id = <SysStatRegisterID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -35017,23 +34206,23 @@ impl Ber for SystemRegisterCancelArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.sys_stat_register_id = <SysStatRegisterID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.sys_stat_register_id = <SysStatRegisterID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -35110,20 +34299,18 @@ impl Default for SystemRegisterCancelResult {
 impl SystemRegisterCancelResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for SystemRegisterCancelResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -35194,23 +34381,23 @@ impl Ber for RequestSysStatArg {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.sys_stat_register_id = Some(<SysStatRegisterID as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.sys_stat_register_id = Some(<SysStatRegisterID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -35414,23 +34601,23 @@ impl Ber for RequestSysStatRes {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
-                out.system_status = <SystemStatus as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.system_status = <SystemStatus as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -35509,29 +34696,28 @@ impl Ber for SystemStatusArg {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.sys_stat_register_id = Some(<SysStatRegisterID as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.sys_stat_register_id = Some(<SysStatRegisterID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x0000000A if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.system_status = <SystemStatus as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
-                out.system_status = <SystemStatus as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
@@ -35613,20 +34799,18 @@ impl Default for SystemStatusRes {
 impl SystemStatusRes {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for SystemStatusRes {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -35713,73 +34897,65 @@ impl Ber for DeflectCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.call_to_be_diverted = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.call_to_be_diverted = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.new_destination)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.add_new_destinations_list = Some(seqof_8(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x00000004 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001D if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000000 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000001 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000002 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000003 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x2000001E if idx <= 9 && seen & (1 << 9) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.new_destination)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                out.add_new_destinations_list = Some(seqof_8(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 4) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 0) {
-                out.call_characteristics = Some(<CallCharacteristics as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 1) {
-                out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 2) {
-                out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 3) {
-                out.reason = Some(<EventCause as Ber>::dec(d, &c)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -35924,20 +35100,18 @@ impl Default for DeflectCallResult {
 impl DeflectCallResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for DeflectCallResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -36014,43 +35188,40 @@ impl Ber for DirectedPickupCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.call_to_be_picked_up = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.call_to_be_picked_up = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.requesting_device)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000004 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x2000001D if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.requesting_device)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 4) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -36165,44 +35336,42 @@ impl Ber for DirectedPickupCallResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.picked_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.picked_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.picked_call_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x2000001E if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.picked_call_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -36300,46 +35469,43 @@ impl Ber for GroupPickupCallArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.new_destination)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.new_destination)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.pick_group.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000004 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x2000001D if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
+                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.pick_group.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 4) {
-                out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 29) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -36446,44 +35612,42 @@ impl Ber for GroupPickupCallResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.picked_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.picked_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<ConnectionInformation> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.picked_call_info.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CallLinkageData> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_data.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x2000001E if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<ConnectionInformation> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.picked_call_info.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<CallLinkageData> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.call_linkage_data.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -36663,54 +35827,49 @@ impl Ber for GenerateDigitsArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(1, 11) {
-                let x0 = d.inner(&c, None)?;
-                out.connection_to_send_digits = <ConnectionID as Ber>::dec(d, &x0)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.connection_to_send_digits = <ConnectionID as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x0000000A if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.digit_mode = Some(<DigitMode as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000016 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.characters_to_send = <Text as Ber>::dec(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.tone_duration = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000001 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.pulse_rate = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000002 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.pause_duration = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x2000001E if idx <= 6 && seen & (1 << 6) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
-                out.digit_mode = Some(<DigitMode as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 22) {
-                out.characters_to_send = <Text as Ber>::dec(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 0) {
-                out.tone_duration = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 1) {
-                out.pulse_rate = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 2) {
-                out.pause_duration = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -36836,20 +35995,18 @@ impl Default for GenerateDigitsResult {
 impl GenerateDigitsResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for GenerateDigitsResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -36922,33 +36079,32 @@ impl Ber for RouteRegisterArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.routeing_device.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.routeing_device.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.requested_routeing_media_class = Some(<MediaClass as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
-                out.requested_routeing_media_class = Some(<MediaClass as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -37032,29 +36188,28 @@ impl Ber for RouteRegisterResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.route_register_req_id = <RouteRegisterReqID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.route_register_req_id = <RouteRegisterReqID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.actual_routeing_media_class = Some(<MediaClass as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
-                out.actual_routeing_media_class = Some(<MediaClass as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -37142,23 +36297,23 @@ impl Ber for RouteRegisterAbortArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.route_register_req_id = <RouteRegisterReqID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.route_register_req_id = <RouteRegisterReqID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -37238,23 +36393,23 @@ impl Ber for RouteRegisterCancelArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.route_register_req_id = <RouteRegisterReqID as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.route_register_req_id = <RouteRegisterReqID as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -37335,20 +36490,18 @@ impl Default for RouteRegisterCancelResult {
 impl RouteRegisterCancelResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for RouteRegisterCancelResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -37421,33 +36574,32 @@ impl Ber for GetAgentStateArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.acd_group.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x2000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.acd_group.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -37717,35 +36869,33 @@ impl Ber for AgentInfo {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.acd_group.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.acd_group.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x0000000A if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.agent_state = <AgentState as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000000 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.pending_agent_state = Some(<PendingAgentState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000001 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.agent_state_condition = Some(<AgentStateCondition as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
-                out.agent_state = <AgentState as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 0) {
-                out.pending_agent_state = Some(<PendingAgentState as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 1) {
-                out.agent_state_condition = Some(<AgentStateCondition as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
@@ -37840,25 +36990,24 @@ impl Ber for AgentStateEntry {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 4) {
-                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.logged_on = <bool as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.agent_info = Some(seqof_14(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 1) {
-                out.logged_on = <bool as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                out.agent_info = Some(seqof_14(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
@@ -37943,23 +37092,23 @@ impl Ber for GetAgentStateResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                out.agent_state_list = seqof_15(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.agent_state_list = seqof_15(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -38036,23 +37185,23 @@ impl Ber for GetDoNotDisturbArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -38133,35 +37282,33 @@ impl Ber for GetDoNotDisturbResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 1) {
-                out.do_not_disturb_on = <bool as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000001 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.do_not_disturb_on = <bool as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000003 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.call_origination = Some(<CallOrigination as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.calling_device_list = Some(seqof_8(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x2000001E if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 3) {
-                out.call_origination = Some(<CallOrigination as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                out.calling_device_list = Some(seqof_8(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -38254,23 +37401,23 @@ impl Ber for GetForwardingArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -38355,47 +37502,43 @@ impl Ber for ForwardListItem {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
-                out.forwarding_type = Some(<ForwardingType as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.forwarding_type = Some(<ForwardingType as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.forward_status = <bool as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.forward_dn.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x0000000A if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.forward_default = Some(<ForwardDefault as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000000 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.ring_duration = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x00000002 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.ring_count = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 1) {
-                out.forward_status = <bool as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.forward_dn.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 10) {
-                out.forward_default = Some(<ForwardDefault as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 0) {
-                out.ring_duration = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(0, 2) {
-                out.ring_count = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
@@ -38504,23 +37647,23 @@ impl Ber for GetForwardingResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                out.forwarding_list = seqof_16(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.forwarding_list = seqof_16(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -38707,51 +37850,47 @@ impl Ber for SetAgentStateArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x0000000A if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.requested_agent_state = <ReqAgentState as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.password = Some(<AgentPassword as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x00000010 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.group.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x2000001E if idx <= 5 && seen & (1 << 5) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
-                out.requested_agent_state = <ReqAgentState as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
-                out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
-                out.password = Some(<AgentPassword as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.group.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -38866,23 +38005,23 @@ impl Ber for SetAgentStateResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 10) {
-                out.pending_agent_state = Some(<PendingAgentState as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.pending_agent_state = Some(<PendingAgentState as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x2000001E if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -38962,41 +38101,38 @@ impl Ber for SetDoNotDisturbArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.do_not_disturb_on = <bool as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000003 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.call_origination = Some(<CallOrigination as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x00000010 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.calling_device_list = Some(seqof_8(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x2000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 1) {
-                out.do_not_disturb_on = <bool as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 3) {
-                out.call_origination = Some(<CallOrigination as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
-                out.calling_device_list = Some(seqof_8(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -39097,20 +38233,18 @@ impl Default for SetDoNotDisturbResult {
 impl SetDoNotDisturbResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for SetDoNotDisturbResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -39191,57 +38325,52 @@ impl Ber for SetForwardingArgument {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 16) {
-                <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x0000000A if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.forwarding_type = Some(<ForwardingType as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.activate_forward = <bool as Ber>::dec(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x00000010 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    <Box<DeviceID> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.forward_dn.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x00000002 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.ring_count = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000003 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.ring_duration = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x2000001E if idx <= 6 && seen & (1 << 6) == 0 => {
+                    <Box<CSTACommonArguments> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.extensions.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 10) {
-                out.forwarding_type = Some(<ForwardingType as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 1) {
-                out.activate_forward = <bool as Ber>::dec(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(0, 16) {
-                <Box<DeviceID> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.forward_dn.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(0, 2) {
-                out.ring_count = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 3) {
-                out.ring_duration = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(1, 30) {
-                <Box<CSTACommonArguments> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.extensions.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -39358,20 +38487,18 @@ impl Default for SetForwardingResult {
 impl SetForwardingResult {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 30)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x2000001E | 0x00000005)
     }
 }
 
 impl Ber for SetForwardingResult {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 30) {
-            return Ok(Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::NoData(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
+            0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -39451,69 +38578,58 @@ impl Default for UniversalFailure {
 impl UniversalFailure {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
-            || (t == Tag::new(2, 4))
-            || (t == Tag::new(2, 5))
-            || (t == Tag::new(2, 6))
-            || (t == Tag::new(2, 7))
+        matches!(
+            t.raw(),
+            0x40000000
+                | 0x40000001
+                | 0x40000002
+                | 0x40000003
+                | 0x40000004
+                | 0x40000005
+                | 0x40000006
+                | 0x40000007
+        )
     }
 }
 
 impl Ber for UniversalFailure {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::Operation({
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::Operation({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <OperationErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Security({
+            }),
+            0x40000001 => Self::Security({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <SecurityErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::StateIncompatibility({
+            }),
+            0x40000002 => Self::StateIncompatibility({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <StateIncompatibilityErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::SystemResourceAvailability({
+            }),
+            0x40000003 => Self::SystemResourceAvailability({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <SystemResourceAvailabilityErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 4) {
-            return Ok(Self::SubscribedResourceAvailability({
+            }),
+            0x40000004 => Self::SubscribedResourceAvailability({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <SubscribedResourceAvailabilityErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 5) {
-            return Ok(Self::PerformanceManagement({
+            }),
+            0x40000005 => Self::PerformanceManagement({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <PerformanceManagementErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 6) {
-            return Ok(Self::PrivateData({
+            }),
+            0x40000006 => Self::PrivateData({
                 let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
                 <PrivateDataInfoErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 7) {
-            return Ok(Self::Unspecified({
+            }),
+            0x40000007 => Self::Unspecified({
                 let x0 = d.inner(c, Some(Tag::new(0, 5)))?;
                 <UnspecifiedErrors as Ber>::dec(d, &x0)?
-            }));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+            }),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -39639,20 +38755,18 @@ impl Default for InvokeId {
 impl InvokeId {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 2)) || (t == Tag::new(0, 5))
+        matches!(t.raw(), 0x00000002 | 0x00000005)
     }
 }
 
 impl Ber for InvokeId {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 2) {
-            return Ok(Self::Present(<i64 as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 5) {
-            return Ok(Self::Absent(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000002 => Self::Present(<i64 as Ber>::dec(d, c)?),
+            0x00000005 => Self::Absent(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -39720,20 +38834,18 @@ impl Default for InvokeLinkedId {
 impl InvokeLinkedId {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1))
+        matches!(t.raw(), 0x40000000 | 0x40000001)
     }
 }
 
 impl Ber for InvokeLinkedId {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::Present(<i64 as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Absent(<() as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::Present(<i64 as Ber>::dec(d, c)?),
+            0x40000001 => Self::Absent(<() as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -39801,20 +38913,18 @@ impl Default for Code {
 impl Code {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 2)) || (t == Tag::new(0, 6))
+        matches!(t.raw(), 0x00000002 | 0x00000006)
     }
 }
 
 impl Ber for Code {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 2) {
-            return Ok(Self::Local(<i64 as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 6) {
-            return Ok(Self::Global(<Oid as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000002 => Self::Local(<i64 as Ber>::dec(d, c)?),
+            0x00000006 => Self::Global(<Oid as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -39889,31 +38999,29 @@ impl Ber for Invoke {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && InvokeId::has_tag(c.tag) {
-                out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000002 | 0x00000005 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 | 0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.linked_id = Some(<InvokeLinkedId as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000002 | 0x00000006 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.opcode = <Code as Ber>::dec(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.argument = Some(<Any as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && InvokeLinkedId::has_tag(c.tag) {
-                out.linked_id = Some(<InvokeLinkedId as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && Code::has_tag(c.tag) {
-                out.opcode = <Code as Ber>::dec(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && true {
-                out.argument = Some(<Any as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -40009,19 +39117,19 @@ impl Ber for ReturnResultResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && Code::has_tag(c.tag) {
-                out.opcode = <Code as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000002 | 0x00000006 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.opcode = <Code as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                _ if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.result = <Any as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && true {
-                out.result = <Any as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -40101,23 +39209,23 @@ impl Ber for ReturnResult {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && InvokeId::has_tag(c.tag) {
-                out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000002 | 0x00000005 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <ReturnResultResult as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.result.get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <ReturnResultResult as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.result.get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -40196,25 +39304,24 @@ impl Ber for ReturnError {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && InvokeId::has_tag(c.tag) {
-                out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000002 | 0x00000005 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000002 | 0x00000006 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.errcode = <Code as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.parameter = Some(<Any as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && Code::has_tag(c.tag) {
-                out.errcode = <Code as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && true {
-                out.parameter = Some(<Any as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -40303,29 +39410,20 @@ impl Default for RejectProblem {
 impl RejectProblem {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
+        matches!(t.raw(), 0x40000000 | 0x40000001 | 0x40000002 | 0x40000003)
     }
 }
 
 impl Ber for RejectProblem {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::General(<GeneralProblem as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Invoke(<InvokeProblem as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::ReturnResult(<ReturnResultProblem as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::ReturnError(<ReturnErrorProblem as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::General(<GeneralProblem as Ber>::dec(d, c)?),
+            0x40000001 => Self::Invoke(<InvokeProblem as Ber>::dec(d, c)?),
+            0x40000002 => Self::ReturnResult(<ReturnResultProblem as Ber>::dec(d, c)?),
+            0x40000003 => Self::ReturnError(<ReturnErrorProblem as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -40408,19 +39506,21 @@ impl Ber for Reject {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && InvokeId::has_tag(c.tag) {
-                out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000002 | 0x00000005 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 | 0x40000001 | 0x40000002 | 0x40000003
+                    if idx <= 1 && seen & (1 << 1) == 0 =>
+                {
+                    out.problem = <RejectProblem as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && RejectProblem::has_tag(c.tag) {
-                out.problem = <RejectProblem as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -40501,29 +39601,20 @@ impl Default for ROSEPDU {
 impl ROSEPDU {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
-            || (t == Tag::new(2, 4))
+        matches!(t.raw(), 0x40000001 | 0x40000002 | 0x40000003 | 0x40000004)
     }
 }
 
 impl Ber for ROSEPDU {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Invoke(<Invoke as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::ReturnResult(<ReturnResult as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::ReturnError(<ReturnError as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 4) {
-            return Ok(Self::Reject(<Reject as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000001 => Self::Invoke(<Invoke as Ber>::dec(d, c)?),
+            0x40000002 => Self::ReturnResult(<ReturnResult as Ber>::dec(d, c)?),
+            0x40000003 => Self::ReturnError(<ReturnError as Ber>::dec(d, c)?),
+            0x40000004 => Self::Reject(<Reject as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -40606,19 +39697,19 @@ impl Ber for AttributeTypeAndValue {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 6) {
-                out.type_ = <Oid as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000006 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.type_ = <Oid as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                _ if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.value = <Any as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && true {
-                out.value = <Any as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -40693,17 +39784,17 @@ impl Default for APTitleForm1 {
 impl APTitleForm1 {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        t == Tag::new(0, 16)
+        matches!(t.raw(), 0x00000010)
     }
 }
 
 impl Ber for APTitleForm1 {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::RdnSequence(seqof_18(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::RdnSequence(seqof_18(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -40767,23 +39858,19 @@ impl Default for APTitle {
 impl APTitle {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (APTitleForm1::has_tag(t)) || (t == Tag::new(0, 6)) || (t == Tag::new(0, 19))
+        matches!(t.raw(), 0x00000010 | 0x00000006 | 0x00000013)
     }
 }
 
 impl Ber for APTitle {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if APTitleForm1::has_tag(c.tag) {
-            return Ok(Self::ApTitleForm1(<APTitleForm1 as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 6) {
-            return Ok(Self::ApTitleForm2(<APTitleForm2 as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(0, 19) {
-            return Ok(Self::ApTitleForm3(<APTitleForm3 as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::ApTitleForm1(<APTitleForm1 as Ber>::dec(d, c)?),
+            0x00000006 => Self::ApTitleForm2(<APTitleForm2 as Ber>::dec(d, c)?),
+            0x00000013 => Self::ApTitleForm3(<APTitleForm3 as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -40861,35 +39948,22 @@ impl Default for AEQualifier {
 impl AEQualifier {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 17))
-            || (t == Tag::new(0, 2))
-            || (t == Tag::new(0, 19))
-            || (t == Tag::new(0, 4))
+        matches!(t.raw(), 0x00000011 | 0x00000002 | 0x00000013 | 0x00000004)
     }
 }
 
 impl Ber for AEQualifier {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 17) {
-            return Ok(Self::AsoQualifierForm1(seqof_17(d, c)?));
-        }
-        if c.tag == Tag::new(0, 2) {
-            return Ok(Self::AsoQualifierForm2(<ASOQualifierForm2 as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(0, 19) {
-            return Ok(Self::AsoQualifierForm3(<ASOQualifierForm3 as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(0, 4) {
-            return Ok(Self::AsoQualifierFormAnyOctets(
-                <ASOQualifierFormOctets as Ber>::dec(d, c)?,
-            ));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000011 => Self::AsoQualifierForm1(seqof_17(d, c)?),
+            0x00000002 => Self::AsoQualifierForm2(<ASOQualifierForm2 as Ber>::dec(d, c)?),
+            0x00000013 => Self::AsoQualifierForm3(<ASOQualifierForm3 as Ber>::dec(d, c)?),
+            0x00000004 => {
+                Self::AsoQualifierFormAnyOctets(<ASOQualifierFormOctets as Ber>::dec(d, c)?)
+            }
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -40975,26 +40049,22 @@ impl Default for EXTERNALtEncoding {
 impl EXTERNALtEncoding {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2))
+        matches!(t.raw(), 0x40000000 | 0x40000001 | 0x40000002)
     }
 }
 
 impl Ber for EXTERNALtEncoding {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::SingleASN1Type({
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::SingleASN1Type({
                 let x0 = d.inner(c, None)?;
                 <Any as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::OctetAligned(<OctetString as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::Arbitrary(<BitString as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+            }),
+            0x40000001 => Self::OctetAligned(<OctetString as Ber>::dec(d, c)?),
+            0x40000002 => Self::Arbitrary(<BitString as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -41077,31 +40147,29 @@ impl Ber for EXTERNALt {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 6) {
-                out.direct_reference = Some(<Oid as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000006 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.direct_reference = Some(<Oid as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000002 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.indirect_reference = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000007 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.data_value_descriptor = Some(<Text as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000000 | 0x40000001 | 0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.encoding = <EXTERNALtEncoding as Ber>::dec(d, &c)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 2) {
-                out.indirect_reference = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 7) {
-                out.data_value_descriptor = Some(<Text as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && EXTERNALtEncoding::has_tag(c.tag) {
-                out.encoding = <EXTERNALtEncoding as Ber>::dec(d, &c)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
@@ -41194,19 +40262,19 @@ impl Ber for AuthenticationValueOther {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 6) {
-                out.other_mechanism_name = <Oid as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000006 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.other_mechanism_name = <Oid as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                _ if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.other_mechanism_value = <Any as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && true {
-                out.other_mechanism_value = <Any as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -41297,29 +40365,20 @@ impl Default for AuthenticationValue {
 impl AuthenticationValue {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0))
-            || (t == Tag::new(2, 1))
-            || (t == Tag::new(2, 2))
-            || (t == Tag::new(2, 3))
+        matches!(t.raw(), 0x40000000 | 0x40000001 | 0x40000002 | 0x40000003)
     }
 }
 
 impl Ber for AuthenticationValue {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::Charstring(<Text as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::Bitstring(<BitString as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::External(<Box<EXTERNALt> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 3) {
-            return Ok(Self::Other(<AuthenticationValueOther as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::Charstring(<Text as Ber>::dec(d, c)?),
+            0x40000001 => Self::Bitstring(<BitString as Ber>::dec(d, c)?),
+            0x40000002 => Self::External(<Box<EXTERNALt> as Ber>::dec(d, c)?),
+            0x40000003 => Self::Other(<AuthenticationValueOther as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -41404,25 +40463,24 @@ impl Ber for ContextListItem {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 2) {
-                out.pci = <PresentationContextIdentifier as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000002 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.pci = <PresentationContextIdentifier as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000006 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.abstract_syntax = <AbstractSyntaxName as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.transfer_syntaxes = seqof_20(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 6) {
-                out.abstract_syntax = <AbstractSyntaxName as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                out.transfer_syntaxes = seqof_20(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -41513,19 +40571,19 @@ impl Ber for DefaultContextListItem {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                out.abstract_syntax_name = Some(<AbstractSyntaxName as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.abstract_syntax_name = Some(<AbstractSyntaxName as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.transfer_syntax_name = <TransferSyntaxName as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                out.transfer_syntax_name = <TransferSyntaxName as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
@@ -41602,26 +40660,24 @@ impl Default for SyntacticContextList {
 impl SyntacticContextList {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1))
+        matches!(t.raw(), 0x40000000 | 0x40000001)
     }
 }
 
 impl Ber for SyntacticContextList {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::ContextList({
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::ContextList({
                 let x0 = d.inner(c, Some(Tag::new(0, 16)))?;
                 seqof_21(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::DefaultContactList({
+            }),
+            0x40000001 => Self::DefaultContactList({
                 let x0 = d.inner(c, Some(Tag::new(0, 16)))?;
                 seqof_22(d, &x0)?
-            }));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+            }),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -41697,35 +40753,22 @@ impl Default for ASOQualifier {
 impl ASOQualifier {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 17))
-            || (t == Tag::new(0, 2))
-            || (t == Tag::new(0, 19))
-            || (t == Tag::new(0, 4))
+        matches!(t.raw(), 0x00000011 | 0x00000002 | 0x00000013 | 0x00000004)
     }
 }
 
 impl Ber for ASOQualifier {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 17) {
-            return Ok(Self::AsoQualifierForm1(seqof_17(d, c)?));
-        }
-        if c.tag == Tag::new(0, 2) {
-            return Ok(Self::AsoQualifierForm2(<ASOQualifierForm2 as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(0, 19) {
-            return Ok(Self::AsoQualifierForm3(<ASOQualifierForm3 as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(0, 4) {
-            return Ok(Self::AsoQualifierFormAnyOctets(
-                <ASOQualifierFormOctets as Ber>::dec(d, c)?,
-            ));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000011 => Self::AsoQualifierForm1(seqof_17(d, c)?),
+            0x00000002 => Self::AsoQualifierForm2(<ASOQualifierForm2 as Ber>::dec(d, c)?),
+            0x00000013 => Self::AsoQualifierForm3(<ASOQualifierForm3 as Ber>::dec(d, c)?),
+            0x00000004 => {
+                Self::AsoQualifierFormAnyOctets(<ASOQualifierFormOctets as Ber>::dec(d, c)?)
+            }
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -41812,21 +40855,21 @@ impl Ber for ASOITagItem {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                let x0 = d.inner(&c, None)?;
-                out.qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    out.identifier = Some(<ASOIIdentifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                out.identifier = Some(<ASOIIdentifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -41938,137 +40981,121 @@ impl Ber for AARQApdu {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                out.protocol_version = Some(<BitString as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.protocol_version = Some(<BitString as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 6)))?;
+                    out.a_so_context_name = <ASOContextName as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.called_ap_title = Some(<APTitle as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.called_ae_qualifier = Some(<AEQualifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000004 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    out.called_ap_invocation_identifier =
+                        Some(<APInvocationIdentifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000005 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    out.called_ae_invocation_identifier =
+                        Some(<AEInvocationIdentifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000006 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_ap_title = Some(<APTitle as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000007 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_ae_qualifier = Some(<AEQualifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000008 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    out.calling_ap_invocation_identifier =
+                        Some(<APInvocationIdentifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000009 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    out.calling_ae_invocation_identifier =
+                        Some(<AEInvocationIdentifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x4000000A if idx <= 10 && seen & (1 << 10) == 0 => {
+                    out.sender_acse_requirements = Some(<ACSERequirements as Ber>::dec(d, &c)?);
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x4000000B if idx <= 11 && seen & (1 << 11) == 0 => {
+                    out.mechanism_name = Some(<MechanismName as Ber>::dec(d, &c)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x4000000C if idx <= 12 && seen & (1 << 12) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.calling_authentication_value =
+                        Some(<Box<AuthenticationValue> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x4000000D if idx <= 13 && seen & (1 << 13) == 0 => {
+                    out.a_so_context_name_list = Some(seqof_19(d, &c)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x4000001D if idx <= 14 && seen & (1 << 14) == 0 => {
+                    out.implementation_information = Some(<ImplementationData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x4000000E if idx <= 15 && seen & (1 << 15) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.p_context_definition_list =
+                        Some(<SyntacticContextList as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x4000000F if idx <= 16 && seen & (1 << 16) == 0 => {
+                    out.called_asoi_tag = Some(seqof_23(d, &c)?);
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                0x40000010 if idx <= 17 && seen & (1 << 17) == 0 => {
+                    out.calling_asoi_tag = Some(seqof_23(d, &c)?);
+                    seen |= 1 << 17;
+                    idx = 18;
+                }
+                0x4000001E if idx <= 18 && seen & (1 << 18) == 0 => {
+                    out.user_information = Some(seqof_24(d, &c)?);
+                    seen |= 1 << 18;
+                    idx = 19;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 6)))?;
-                out.a_so_context_name = <ASOContextName as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
-                let x0 = d.inner(&c, None)?;
-                out.called_ap_title = Some(<APTitle as Ber>::dec(d, &x0)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.called_ae_qualifier = Some(<AEQualifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 4) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                out.called_ap_invocation_identifier =
-                    Some(<APInvocationIdentifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 5) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                out.called_ae_invocation_identifier =
-                    Some(<AEInvocationIdentifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 6) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_ap_title = Some(<APTitle as Ber>::dec(d, &x0)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 7) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_ae_qualifier = Some(<AEQualifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 8) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                out.calling_ap_invocation_identifier =
-                    Some(<APInvocationIdentifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 9) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                out.calling_ae_invocation_identifier =
-                    Some(<AEInvocationIdentifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 10) {
-                out.sender_acse_requirements = Some(<ACSERequirements as Ber>::dec(d, &c)?);
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 11) {
-                out.mechanism_name = Some(<MechanismName as Ber>::dec(d, &c)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 12) {
-                let x0 = d.inner(&c, None)?;
-                out.calling_authentication_value =
-                    Some(<Box<AuthenticationValue> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 13) {
-                out.a_so_context_name_list = Some(seqof_19(d, &c)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 29) {
-                out.implementation_information = Some(<ImplementationData as Ber>::dec(d, &c)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 14) {
-                let x0 = d.inner(&c, None)?;
-                out.p_context_definition_list = Some(<SyntacticContextList as Ber>::dec(d, &x0)?);
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 15) {
-                out.called_asoi_tag = Some(seqof_23(d, &c)?);
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            if idx <= 17 && seen & (1 << 17) == 0 && c.tag == Tag::new(2, 16) {
-                out.calling_asoi_tag = Some(seqof_23(d, &c)?);
-                seen |= 1 << 17;
-                idx = 18;
-                continue;
-            }
-            if idx <= 18 && seen & (1 << 18) == 0 && c.tag == Tag::new(2, 30) {
-                out.user_information = Some(seqof_24(d, &c)?);
-                seen |= 1 << 18;
-                idx = 19;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
@@ -42312,26 +41339,24 @@ impl Default for AssociateSourceDiagnostic {
 impl AssociateSourceDiagnostic {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 1)) || (t == Tag::new(2, 2))
+        matches!(t.raw(), 0x40000001 | 0x40000002)
     }
 }
 
 impl Ber for AssociateSourceDiagnostic {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::ServiceUser({
+        Ok(match c.tag.raw() {
+            0x40000001 => Self::ServiceUser({
                 let x0 = d.inner(c, Some(Tag::new(0, 2)))?;
                 <i64 as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::ServiceProvider({
+            }),
+            0x40000002 => Self::ServiceProvider({
                 let x0 = d.inner(c, Some(Tag::new(0, 2)))?;
                 <i64 as Ber>::dec(d, &x0)?
-            }));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+            }),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -42408,25 +41433,24 @@ impl Ber for PContextResultListItem {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                out.result = <ResultType as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.result = <ResultType as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.concrete_syntax_name = Some(<ConcreteSyntaxName as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.provider_reason = Some(<i64 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                out.concrete_syntax_name = Some(<ConcreteSyntaxName as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
-                out.provider_reason = Some(<i64 as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -42541,120 +41565,105 @@ impl Ber for AAREApdu {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                out.protocol_version = Some(<BitString as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.protocol_version = Some(<BitString as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 6)))?;
+                    out.a_so_context_name = <ASOContextName as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    out.result = <AssociateResult as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.result_source_diagnostic = <AssociateSourceDiagnostic as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000004 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.responding_ap_title = Some(<APTitle as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000005 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.responding_ae_qualifier = Some(<AEQualifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000006 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    out.responding_ap_invocation_identifier =
+                        Some(<APInvocationIdentifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                0x40000007 if idx <= 7 && seen & (1 << 7) == 0 => {
+                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    out.responding_ae_invocation_identifier =
+                        Some(<AEInvocationIdentifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 7;
+                    idx = 8;
+                }
+                0x40000008 if idx <= 8 && seen & (1 << 8) == 0 => {
+                    out.responder_acse_requirements = Some(<ACSERequirements as Ber>::dec(d, &c)?);
+                    seen |= 1 << 8;
+                    idx = 9;
+                }
+                0x40000009 if idx <= 9 && seen & (1 << 9) == 0 => {
+                    out.mechanism_name = Some(<MechanismName as Ber>::dec(d, &c)?);
+                    seen |= 1 << 9;
+                    idx = 10;
+                }
+                0x4000000A if idx <= 10 && seen & (1 << 10) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.responding_authentication_value =
+                        Some(<Box<AuthenticationValue> as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 10;
+                    idx = 11;
+                }
+                0x4000000B if idx <= 11 && seen & (1 << 11) == 0 => {
+                    out.a_so_context_name_list = Some(seqof_19(d, &c)?);
+                    seen |= 1 << 11;
+                    idx = 12;
+                }
+                0x4000001D if idx <= 12 && seen & (1 << 12) == 0 => {
+                    out.implementation_information = Some(<ImplementationData as Ber>::dec(d, &c)?);
+                    seen |= 1 << 12;
+                    idx = 13;
+                }
+                0x4000000C if idx <= 13 && seen & (1 << 13) == 0 => {
+                    out.p_context_result_list = Some(seqof_25(d, &c)?);
+                    seen |= 1 << 13;
+                    idx = 14;
+                }
+                0x4000000D if idx <= 14 && seen & (1 << 14) == 0 => {
+                    out.called_asoi_tag = Some(seqof_23(d, &c)?);
+                    seen |= 1 << 14;
+                    idx = 15;
+                }
+                0x4000000E if idx <= 15 && seen & (1 << 15) == 0 => {
+                    out.calling_asoi_tag = Some(seqof_23(d, &c)?);
+                    seen |= 1 << 15;
+                    idx = 16;
+                }
+                0x4000001E if idx <= 16 && seen & (1 << 16) == 0 => {
+                    out.user_information = Some(seqof_24(d, &c)?);
+                    seen |= 1 << 16;
+                    idx = 17;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 6)))?;
-                out.a_so_context_name = <ASOContextName as Ber>::dec(d, &x0)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                out.result = <AssociateResult as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
-                let x0 = d.inner(&c, None)?;
-                out.result_source_diagnostic = <AssociateSourceDiagnostic as Ber>::dec(d, &x0)?;
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 4) {
-                let x0 = d.inner(&c, None)?;
-                out.responding_ap_title = Some(<APTitle as Ber>::dec(d, &x0)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.responding_ae_qualifier = Some(<AEQualifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 6) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                out.responding_ap_invocation_identifier =
-                    Some(<APInvocationIdentifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            if idx <= 7 && seen & (1 << 7) == 0 && c.tag == Tag::new(2, 7) {
-                let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
-                out.responding_ae_invocation_identifier =
-                    Some(<AEInvocationIdentifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 7;
-                idx = 8;
-                continue;
-            }
-            if idx <= 8 && seen & (1 << 8) == 0 && c.tag == Tag::new(2, 8) {
-                out.responder_acse_requirements = Some(<ACSERequirements as Ber>::dec(d, &c)?);
-                seen |= 1 << 8;
-                idx = 9;
-                continue;
-            }
-            if idx <= 9 && seen & (1 << 9) == 0 && c.tag == Tag::new(2, 9) {
-                out.mechanism_name = Some(<MechanismName as Ber>::dec(d, &c)?);
-                seen |= 1 << 9;
-                idx = 10;
-                continue;
-            }
-            if idx <= 10 && seen & (1 << 10) == 0 && c.tag == Tag::new(2, 10) {
-                let x0 = d.inner(&c, None)?;
-                out.responding_authentication_value =
-                    Some(<Box<AuthenticationValue> as Ber>::dec(d, &x0)?);
-                seen |= 1 << 10;
-                idx = 11;
-                continue;
-            }
-            if idx <= 11 && seen & (1 << 11) == 0 && c.tag == Tag::new(2, 11) {
-                out.a_so_context_name_list = Some(seqof_19(d, &c)?);
-                seen |= 1 << 11;
-                idx = 12;
-                continue;
-            }
-            if idx <= 12 && seen & (1 << 12) == 0 && c.tag == Tag::new(2, 29) {
-                out.implementation_information = Some(<ImplementationData as Ber>::dec(d, &c)?);
-                seen |= 1 << 12;
-                idx = 13;
-                continue;
-            }
-            if idx <= 13 && seen & (1 << 13) == 0 && c.tag == Tag::new(2, 12) {
-                out.p_context_result_list = Some(seqof_25(d, &c)?);
-                seen |= 1 << 13;
-                idx = 14;
-                continue;
-            }
-            if idx <= 14 && seen & (1 << 14) == 0 && c.tag == Tag::new(2, 13) {
-                out.called_asoi_tag = Some(seqof_23(d, &c)?);
-                seen |= 1 << 14;
-                idx = 15;
-                continue;
-            }
-            if idx <= 15 && seen & (1 << 15) == 0 && c.tag == Tag::new(2, 14) {
-                out.calling_asoi_tag = Some(seqof_23(d, &c)?);
-                seen |= 1 << 15;
-                idx = 16;
-                continue;
-            }
-            if idx <= 16 && seen & (1 << 16) == 0 && c.tag == Tag::new(2, 30) {
-                out.user_information = Some(seqof_24(d, &c)?);
-                seen |= 1 << 16;
-                idx = 17;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
@@ -42898,32 +41907,30 @@ impl Ber for RLRQApdu {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                out.reason = Some(<ReleaseRequestReason as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.reason = Some(<ReleaseRequestReason as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x4000000D if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x4000000E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x4000001E if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.user_information = Some(seqof_24(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 13) {
-                let x0 = d.inner(&c, None)?;
-                out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 14) {
-                out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 30) {
-                out.user_information = Some(seqof_24(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -43019,32 +42026,30 @@ impl Ber for RLREApdu {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                out.reason = Some(<ReleaseResponseReason as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.reason = Some(<ReleaseResponseReason as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x4000000D if idx <= 1 && seen & (1 << 1) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x4000000E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x4000001E if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.user_information = Some(seqof_24(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 13) {
-                let x0 = d.inner(&c, None)?;
-                out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 14) {
-                out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 30) {
-                out.user_information = Some(seqof_24(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -43259,38 +42264,35 @@ impl Ber for ABRTApdu {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                out.abort_source = <ABRTSource as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.abort_source = <ABRTSource as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.abort_diagnostic = Some(<ABRTDiagnostic as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x4000000D if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x4000000E if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x4000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.user_information = Some(seqof_24(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                out.abort_diagnostic = Some(<ABRTDiagnostic as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 13) {
-                let x0 = d.inner(&c, None)?;
-                out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 14) {
-                out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 30) {
-                out.user_information = Some(seqof_24(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -43392,26 +42394,22 @@ impl Default for PDVListPresentationDataValues {
 impl PDVListPresentationDataValues {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(2, 0)) || (t == Tag::new(2, 1)) || (t == Tag::new(2, 2))
+        matches!(t.raw(), 0x40000000 | 0x40000001 | 0x40000002)
     }
 }
 
 impl Ber for PDVListPresentationDataValues {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::SimpleASN1Type({
+        Ok(match c.tag.raw() {
+            0x40000000 => Self::SimpleASN1Type({
                 let x0 = d.inner(c, None)?;
                 <Any as Ber>::dec(d, &x0)?
-            }));
-        }
-        if c.tag == Tag::new(2, 1) {
-            return Ok(Self::OctetAligned(<OctetString as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(2, 2) {
-            return Ok(Self::Arbitrary(<BitString as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+            }),
+            0x40000001 => Self::OctetAligned(<OctetString as Ber>::dec(d, c)?),
+            0x40000002 => Self::Arbitrary(<BitString as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -43492,26 +42490,26 @@ impl Ber for PDVList {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 6) {
-                out.transfer_syntax_name = Some(<TransferSyntaxName as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000006 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.transfer_syntax_name = Some(<TransferSyntaxName as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000002 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.presentation_context_identifier =
+                        <PresentationContextIdentifier as Ber>::dec(d, &c)?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000000 | 0x40000001 | 0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.presentation_data_values =
+                        <PDVListPresentationDataValues as Ber>::dec(d, &c)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 2) {
-                out.presentation_context_identifier =
-                    <PresentationContextIdentifier as Ber>::dec(d, &c)?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && PDVListPresentationDataValues::has_tag(c.tag) {
-                out.presentation_data_values = <PDVListPresentationDataValues as Ber>::dec(d, &c)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
@@ -43608,28 +42606,22 @@ impl Default for UserData2 {
 impl UserData2 {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(0, 4)) || (t == Tag::new(2, 0))
+        matches!(t.raw(), 0x00000010 | 0x00000004 | 0x40000000)
     }
 }
 
 impl Ber for UserData2 {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::UserInformation(seqof_24(d, c)?));
-        }
-        if c.tag == Tag::new(0, 4) {
-            return Ok(Self::SimplyEncodedData(<SimplyEncodedData as Ber>::dec(
-                d, c,
-            )?));
-        }
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::FullyEncodedData({
+        Ok(match c.tag.raw() {
+            0x00000010 => Self::UserInformation(seqof_24(d, c)?),
+            0x00000004 => Self::SimplyEncodedData(<SimplyEncodedData as Ber>::dec(d, c)?),
+            0x40000000 => Self::FullyEncodedData({
                 let x0 = d.inner(c, Some(Tag::new(0, 16)))?;
                 <PDVList as Ber>::dec(d, &x0)?
-            }));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+            }),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -43710,27 +42702,26 @@ impl Ber for ADTApdu {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                let x0 = d.inner(&c, None)?;
-                out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x4000001E if idx <= 2 && seen & (1 << 2) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.a_user_data = <UserData2 as Ber>::dec(d, &x0)?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 30) {
-                let x0 = d.inner(&c, None)?;
-                out.a_user_data = <UserData2 as Ber>::dec(d, &x0)?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
@@ -43827,45 +42818,42 @@ impl Ber for ACRQApdu {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                let x0 = d.inner(&c, None)?;
-                out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000003 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.a_so_context_name = Some(<ASOContextName as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000004 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.a_so_context_name_list = Some(seqof_19(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000005 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.p_context_definition_list =
+                        Some(<SyntacticContextList as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x4000001E if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.user_information = Some(seqof_24(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 3) {
-                out.a_so_context_name = Some(<ASOContextName as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 4) {
-                out.a_so_context_name_list = Some(seqof_19(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 5) {
-                let x0 = d.inner(&c, None)?;
-                out.p_context_definition_list = Some(<SyntacticContextList as Ber>::dec(d, &x0)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 30) {
-                out.user_information = Some(seqof_24(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -43981,38 +42969,35 @@ impl Ber for ACRPApdu {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                let x0 = d.inner(&c, None)?;
-                out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    let x0 = d.inner(&c, None)?;
+                    out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000003 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.a_so_context_name = Some(<ASOContextName as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000004 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.p_context_result_list = Some(seqof_25(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x4000001E if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.user_information = Some(seqof_24(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                out.asoi_identifier = Some(<ASOIIdentifier as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 3) {
-                out.a_so_context_name = Some(<ASOContextName as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 4) {
-                out.p_context_result_list = Some(seqof_25(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 30) {
-                out.user_information = Some(seqof_24(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -44121,45 +43106,34 @@ impl Default for ACSEApdu {
 impl ACSEApdu {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(1, 0))
-            || (t == Tag::new(1, 1))
-            || (t == Tag::new(1, 2))
-            || (t == Tag::new(1, 3))
-            || (t == Tag::new(1, 4))
-            || (t == Tag::new(1, 5))
-            || (t == Tag::new(1, 6))
-            || (t == Tag::new(1, 7))
+        matches!(
+            t.raw(),
+            0x20000000
+                | 0x20000001
+                | 0x20000002
+                | 0x20000003
+                | 0x20000004
+                | 0x20000005
+                | 0x20000006
+                | 0x20000007
+        )
     }
 }
 
 impl Ber for ACSEApdu {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(1, 0) {
-            return Ok(Self::Aarq(<Box<AARQApdu> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(1, 1) {
-            return Ok(Self::Aare(<Box<AAREApdu> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(1, 2) {
-            return Ok(Self::Rlrq(<Box<RLRQApdu> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(1, 3) {
-            return Ok(Self::Rlre(<Box<RLREApdu> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(1, 4) {
-            return Ok(Self::Abrt(<Box<ABRTApdu> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(1, 5) {
-            return Ok(Self::Adt(<Box<ADTApdu> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(1, 6) {
-            return Ok(Self::Acrq(<Box<ACRQApdu> as Ber>::dec(d, c)?));
-        }
-        if c.tag == Tag::new(1, 7) {
-            return Ok(Self::Acrp(<Box<ACRPApdu> as Ber>::dec(d, c)?));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x20000000 => Self::Aarq(<Box<AARQApdu> as Ber>::dec(d, c)?),
+            0x20000001 => Self::Aare(<Box<AAREApdu> as Ber>::dec(d, c)?),
+            0x20000002 => Self::Rlrq(<Box<RLRQApdu> as Ber>::dec(d, c)?),
+            0x20000003 => Self::Rlre(<Box<RLREApdu> as Ber>::dec(d, c)?),
+            0x20000004 => Self::Abrt(<Box<ABRTApdu> as Ber>::dec(d, c)?),
+            0x20000005 => Self::Adt(<Box<ADTApdu> as Ber>::dec(d, c)?),
+            0x20000006 => Self::Acrq(<Box<ACRQApdu> as Ber>::dec(d, c)?),
+            0x20000007 => Self::Acrp(<Box<ACRPApdu> as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -44276,52 +43250,48 @@ impl Ber for CSTAFunctionality {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(2, 0) {
-                out.switching_function_services =
-                    Some(<SwitchingFunctionServicesC2 as Ber>::dec(d, &c)?);
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.switching_function_services =
+                        Some(<SwitchingFunctionServicesC2 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    out.event_report_services = Some(<EventReportServicesC2 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    out.computing_function_services =
+                        Some(<ComputingFunctionServicesC2 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.bidirectional_services =
+                        Some(<BidirectionalServicesC2 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                0x40000004 if idx <= 4 && seen & (1 << 4) == 0 => {
+                    out.status_reporting_services =
+                        Some(<StatusReportingServicesC2 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 4;
+                    idx = 5;
+                }
+                0x40000005 if idx <= 5 && seen & (1 << 5) == 0 => {
+                    out.input_output_services = Some(<InputOutputServicesC2 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 5;
+                    idx = 6;
+                }
+                0x40000006 if idx <= 6 && seen & (1 << 6) == 0 => {
+                    out.voice_unit_services = Some(<VoiceUnitServicesC2 as Ber>::dec(d, &c)?);
+                    seen |= 1 << 6;
+                    idx = 7;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 1) {
-                out.event_report_services = Some(<EventReportServicesC2 as Ber>::dec(d, &c)?);
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 2) {
-                out.computing_function_services =
-                    Some(<ComputingFunctionServicesC2 as Ber>::dec(d, &c)?);
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 3) {
-                out.bidirectional_services = Some(<BidirectionalServicesC2 as Ber>::dec(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            if idx <= 4 && seen & (1 << 4) == 0 && c.tag == Tag::new(2, 4) {
-                out.status_reporting_services =
-                    Some(<StatusReportingServicesC2 as Ber>::dec(d, &c)?);
-                seen |= 1 << 4;
-                idx = 5;
-                continue;
-            }
-            if idx <= 5 && seen & (1 << 5) == 0 && c.tag == Tag::new(2, 5) {
-                out.input_output_services = Some(<InputOutputServicesC2 as Ber>::dec(d, &c)?);
-                seen |= 1 << 5;
-                idx = 6;
-                continue;
-            }
-            if idx <= 6 && seen & (1 << 6) == 0 && c.tag == Tag::new(2, 6) {
-                out.voice_unit_services = Some(<VoiceUnitServicesC2 as Ber>::dec(d, &c)?);
-                seen |= 1 << 6;
-                idx = 7;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         Ok(())
     }
@@ -44521,33 +43491,32 @@ impl Ber for OldACSEUserInformationForCSTA {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 3) {
-                out.c_sta_version = <CSTAVersion as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.c_sta_version = <CSTAVersion as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x00000010 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <CSTAFunctionality as Ber>::dec_into(
+                        d,
+                        &c,
+                        &mut out.c_sta_functions_required_by_application,
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x00000010 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <CSTAFunctionality as Ber>::dec_into(
+                        d,
+                        &c,
+                        &mut out.c_sta_functions_that_can_be_supplied,
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(0, 16) {
-                <CSTAFunctionality as Ber>::dec_into(
-                    d,
-                    &c,
-                    &mut out.c_sta_functions_required_by_application,
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(0, 16) {
-                <CSTAFunctionality as Ber>::dec_into(
-                    d,
-                    &c,
-                    &mut out.c_sta_functions_that_can_be_supplied,
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -44664,41 +43633,39 @@ impl Ber for NewACSEUserInformationForCSTA {
         let mut seen = 0u32;
         let mut idx = 0usize;
         while let Some(c) = it.next()? {
-            if idx <= 0 && seen & (1 << 0) == 0 && c.tag == Tag::new(0, 3) {
-                out.c_sta_version = <CSTAVersion as Ber>::dec(d, &c)?;
-                seen |= 1 << 0;
-                idx = 1;
-                continue;
+            match c.tag.raw() {
+                0x00000003 if idx <= 0 && seen & (1 << 0) == 0 => {
+                    out.c_sta_version = <CSTAVersion as Ber>::dec(d, &c)?;
+                    seen |= 1 << 0;
+                    idx = 1;
+                }
+                0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
+                    <Box<CSTAFunctionality> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.c_sta_functions_required_by_application
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 1;
+                    idx = 2;
+                }
+                0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
+                    <Box<CSTAFunctionality> as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.c_sta_functions_that_can_be_supplied
+                            .get_or_insert_with(Default::default),
+                    )?;
+                    seen |= 1 << 2;
+                    idx = 3;
+                }
+                0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
+                    out.c_sta_private_data_version_list = Some(seqof_26(d, &c)?);
+                    seen |= 1 << 3;
+                    idx = 4;
+                }
+                _ => out.unrecognized.push(d.any(&c)),
             }
-            if idx <= 1 && seen & (1 << 1) == 0 && c.tag == Tag::new(2, 0) {
-                <Box<CSTAFunctionality> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.c_sta_functions_required_by_application
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 1;
-                idx = 2;
-                continue;
-            }
-            if idx <= 2 && seen & (1 << 2) == 0 && c.tag == Tag::new(2, 1) {
-                <Box<CSTAFunctionality> as Ber>::dec_into(
-                    d,
-                    &c,
-                    out.c_sta_functions_that_can_be_supplied
-                        .get_or_insert_with(Default::default),
-                )?;
-                seen |= 1 << 2;
-                idx = 3;
-                continue;
-            }
-            if idx <= 3 && seen & (1 << 3) == 0 && c.tag == Tag::new(2, 2) {
-                out.c_sta_private_data_version_list = Some(seqof_26(d, &c)?);
-                seen |= 1 << 3;
-                idx = 4;
-                continue;
-            }
-            out.unrecognized.push(d.any(&c));
         }
         if seen & (1 << 0) == 0 {
             return Err(Error::MissingField {
@@ -44791,24 +43758,20 @@ impl Default for ACSEUserInformationForCSTA {
 impl ACSEUserInformationForCSTA {
     /// Whether a TLV with this tag is one of this CHOICE's alternatives.
     pub(crate) fn has_tag(t: Tag) -> bool {
-        (t == Tag::new(0, 16)) || (t == Tag::new(2, 0))
+        matches!(t.raw(), 0x00000010 | 0x40000000)
     }
 }
 
 impl Ber for ACSEUserInformationForCSTA {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
         let c = tlv;
-        if c.tag == Tag::new(0, 16) {
-            return Ok(Self::OldDefinition(
-                <Box<OldACSEUserInformationForCSTA> as Ber>::dec(d, c)?,
-            ));
-        }
-        if c.tag == Tag::new(2, 0) {
-            return Ok(Self::NewDefinition(
-                <NewACSEUserInformationForCSTA as Ber>::dec(d, c)?,
-            ));
-        }
-        Ok(Self::Unrecognized(d.any(c)))
+        Ok(match c.tag.raw() {
+            0x00000010 => {
+                Self::OldDefinition(<Box<OldACSEUserInformationForCSTA> as Ber>::dec(d, c)?)
+            }
+            0x40000000 => Self::NewDefinition(<NewACSEUserInformationForCSTA as Ber>::dec(d, c)?),
+            _ => Self::Unrecognized(d.any(c)),
+        })
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
