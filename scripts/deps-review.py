@@ -4,11 +4,17 @@
 the newest released version of each direct dependency (from `cargo info`, one registry query per
 direct dependency).
 
-    scripts/deps-review.py [--latest] [--fuzz] [--markdown]
+    scripts/deps-review.py [--latest] [--fuzz] [--markdown] [--audit ADVISORY_DB]
 
 Exits 1 when a licence is flagged (not on the permissive list below, and not reviewed in
-REVIEWED), else 0. Advisories are not checked here: cargo-audit and cargo-deny need the RustSec
-advisory database, a git repository this machine cannot fetch; see docs/SECURITY.md.
+REVIEWED), else 0.
+
+With --audit ADVISORY_DB (a local clone of the RustSec advisory database,
+https://github.com/rustsec/advisory-db), `cargo audit` checks Cargo.lock (and, with --fuzz,
+fuzz/Cargo.lock) against it without fetching (`--no-fetch --stale`), and every finding is
+printed with its advisory; a vulnerability also makes the exit status 1, an informational
+warning (unmaintained, unsound, yanked) does not. Needs cargo-audit
+(`cargo install cargo-audit --locked`).
 """
 
 import json
@@ -136,6 +142,50 @@ def latest(name):
     return m.group(1) if m else "?"
 
 
+def audit(db, lockfiles):
+    """Runs cargo-audit against a local advisory database; returns the number of vulnerabilities."""
+    head = subprocess.run(
+        ["git", "-C", db, "log", "-1", "--format=%h %cs"], capture_output=True, text=True
+    ).stdout.strip()
+    version = subprocess.run(["cargo", "audit", "--version"], capture_output=True, text=True)
+    if version.returncode != 0:
+        print("\ncargo-audit is not installed: cargo install cargo-audit --locked", file=sys.stderr)
+        return 1
+    print(f"\nadvisories: {version.stdout.strip()}, database {db} (commit {head or '?'})")
+    vulnerable = 0
+    for lock in lockfiles:
+        r = subprocess.run(
+            ["cargo", "audit", "--db", db, "--no-fetch", "--stale", "--json", "-f", lock],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        try:
+            report = json.loads(r.stdout)
+        except ValueError:
+            print(f"  {lock}: cargo audit failed: {r.stderr.strip()}", file=sys.stderr)
+            vulnerable += 1
+            continue
+        vulns = report["vulnerabilities"]["list"]
+        warnings = [w for ws in report["warnings"].values() for w in ws]
+        print(
+            f"  {lock}: {report['lockfile']['dependency-count']} packages, "
+            f"{report['database']['advisory-count']} advisories: "
+            f"{len(vulns)} vulnerabilities, {len(warnings)} warnings"
+        )
+        for f in vulns + warnings:
+            adv = f.get("advisory") or {}
+            pkg = f["package"]
+            kind = f.get("kind", "vulnerability")
+            patched = ", ".join((f.get("versions") or {}).get("patched", [])) or "none"
+            print(
+                f"    {kind:13} {pkg['name']} {pkg['version']}: {adv.get('id', '-')} "
+                f"{adv.get('title', '')} (patched: {patched})"
+            )
+        vulnerable += len(vulns)
+    return vulnerable
+
+
 def main():
     args = sys.argv[1:]
     manifests = [os.path.join(ROOT, "Cargo.toml")]
@@ -179,7 +229,15 @@ def main():
             new = latest(name)
             mark = "" if new in locked.get(name, set()) else "   <- newer release"
             print(f"  {name}: {have} -> {new}{mark}")
-    return 1 if flagged else 0
+    vulnerable = 0
+    if "--audit" in args:
+        i = args.index("--audit")
+        if i + 1 >= len(args):
+            print("--audit needs the path of an advisory database", file=sys.stderr)
+            return 2
+        locks = ["Cargo.lock"] + (["fuzz/Cargo.lock"] if "--fuzz" in args else [])
+        vulnerable = audit(args[i + 1], locks)
+    return 1 if flagged or vulnerable else 0
 
 
 if __name__ == "__main__":
