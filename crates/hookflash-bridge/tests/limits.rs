@@ -87,6 +87,8 @@ async fn websocket_messages_are_limited_at_the_configured_size() {
     let (_b, base) = start("").await;
     let mut c = ws(&base).await;
     assert!(!closes_after(&mut c, 3_000, Duration::from_millis(300)).await);
+    // Fifteen times the server's 4 KiB read buffer: read in pieces, accepted.
+    assert!(!closes_after(&mut c, 60_000, Duration::from_millis(300)).await);
     assert!(closes_after(&mut c, 70_000, Duration::from_secs(5)).await);
 }
 
