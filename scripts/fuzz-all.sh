@@ -4,7 +4,7 @@
 # Exits non-zero when any target crashed (its input is kept under the output directory).
 #
 #   scripts/fuzz-all.sh [--runs N | --time SECONDS] [--mode auto|nightly|bootstrap|plain]
-#                       [--out DIR] [--jobs-dir DIR] [TARGET...]
+#                       [--out DIR] [--jobs-dir DIR] [--merge] [TARGET...]
 #
 # Modes (auto picks the first that works):
 #   nightly    cargo +nightly fuzz run (coverage-guided libFuzzer)
@@ -16,9 +16,12 @@
 #              assertions and a panic is still a crash.
 #
 # The committed corpora in fuzz/corpus are read, never written: new inputs go to a scratch
-# corpus under the output directory (default: a fresh temporary directory). Sanitizers are off
-# (`-s none`: the crates forbid unsafe code, so a panic or an abort is what there is to find,
-# and the throughput is several times higher); debug assertions (overflow checks) are on.
+# corpus under the output directory (default: a fresh temporary directory); with --merge, each
+# target's committed and scratch corpora are then merged into OUT/merged/TARGET, a small set
+# (edges only, set cover: a few hundred inputs at most) to copy into fuzz/corpus/TARGET by hand.
+# Sanitizers are off (`-s none`: the crates forbid unsafe code, so a panic or an abort is what
+# there is to find, and the throughput is several times higher); debug assertions (overflow
+# checks) are on.
 #
 # Environment: CARGO_TARGET_DIR for the build (default fuzz/target),
 # FUZZ_EXTRA_ARGS for extra libFuzzer flags (for example "-max_len=8192").
@@ -28,6 +31,7 @@ cd "$(dirname "$0")/.."
 runs=""
 secs=""
 mode=auto
+merge=no
 out=""
 targets=()
 while [ $# -gt 0 ]; do
@@ -36,7 +40,8 @@ while [ $# -gt 0 ]; do
     --time) secs="$2"; shift 2 ;;
     --mode) mode="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --merge) merge=yes; shift ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -127,6 +132,12 @@ for t in "${targets[@]}"; do
   elapsed=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
   rate=$(awk -v n="${execs:-0}" -v a="$start" -v b="$end" 'BEGIN { printf "%d", n / (b - a + 0.001) }')
   printf '%-20s %12s %9s %10s %8s\n' "$t" "${execs:-?}" "$elapsed" "$rate" "$crashes"
+  if [ "$merge" = yes ] && [ "$crashes" -eq 0 ]; then
+    mkdir -p "$out/merged/$t"
+    "$bin" -set_cover_merge=1 -use_counters=0 "$out/merged/$t" "${seeds[@]}" "$work" \
+      >"$out/$t.merge.log" 2>&1 || echo "  merge of $t failed: see $out/$t.merge.log" >&2
+    echo "  merged: $(find "$out/merged/$t" -type f | wc -l) inputs in $out/merged/$t"
+  fi
   if [ "$crashes" -ne 0 ]; then
     failed=1
     echo "  crash: see $log and $arts" >&2
