@@ -1277,6 +1277,9 @@ impl Engine {
                 self.tomb_order.push_back(key);
             }
         }
+        if self.tomb_order.len() > self.cfg.max_tombstones {
+            self.reserve_tombstones();
+        }
         while self.tomb_order.len() > self.cfg.max_tombstones {
             if let Some(k) = self.tomb_order.pop_front() {
                 self.tombstones.remove(&k);
@@ -1290,6 +1293,21 @@ impl Engine {
         self.emit(at, link, EventKind::CallEnded { call: id, outcome });
         for d in devices {
             self.refresh_agent_at(at, &d);
+        }
+    }
+
+    /// The tombstone set is full and from now on churns (one in, one out). A hash set that
+    /// churns at its size counts its deleted slots as used and, once they run out, rehashes:
+    /// in place when it is at most half full, else into twice the room. Without this, a set
+    /// held at `max_tombstones` doubles once, at a moment that depends on the hashes, long
+    /// after it became full (a day of calls saw its memory step up by a quarter an hour after
+    /// the table was full). Reserving twice the cap the first time the cap is reached makes that
+    /// step happen now, once: from here on the set only rehashes in place.
+    fn reserve_tombstones(&mut self) {
+        let want = self.cfg.max_tombstones.saturating_mul(2);
+        if self.tombstones.capacity() < want {
+            self.tombstones
+                .reserve(want.saturating_sub(self.tombstones.len()));
         }
     }
 
@@ -1671,5 +1689,85 @@ fn ev_numbers(ev: &CallEventKind) -> (Option<String>, Option<String>) {
             calling, called, ..
         } => (calling.clone(), called.clone()),
         _ => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::CallEventKind;
+
+    fn call(e: &mut Engine, t: u64, native: &str, event: CallEventKind) {
+        e.handle(
+            Timestamp(t),
+            DriverEvent::Call {
+                link: "pbx".into(),
+                call: native.into(),
+                event,
+                cause: None,
+            },
+        );
+    }
+
+    #[test]
+    fn the_tombstone_set_stops_growing_once_it_is_full() {
+        let max = 1_000;
+        let mut e = Engine::new(Config {
+            max_tombstones: max,
+            ..Config::default()
+        });
+        e.handle(Timestamp(0), DriverEvent::LinkUp { link: "pbx".into() });
+        e.handle(
+            Timestamp(0),
+            DriverEvent::Monitor {
+                link: "pbx".into(),
+                device: "1001".into(),
+                monitored: true,
+            },
+        );
+        let mut at_cap = None;
+        // Twenty times the cap in calls, each leaving one tombstone.
+        for i in 0..20 * max {
+            let native = format!("{i:X}");
+            let t = 1_000 + i as u64 * 10;
+            call(
+                &mut e,
+                t,
+                &native,
+                CallEventKind::Delivered {
+                    alerting: "1001".into(),
+                    calling: Some("+4930123456".into()),
+                    called: Some("1001".into()),
+                    last_redirection: None,
+                },
+            );
+            for (d, dt) in [("+4930123456", 1), ("1001", 2)] {
+                call(
+                    &mut e,
+                    t + dt,
+                    &native,
+                    CallEventKind::ConnectionCleared { device: d.into() },
+                );
+            }
+            e.drain_events().for_each(drop);
+            assert!(e.tombstones.len() <= max);
+            assert_eq!(e.tombstones.len(), e.tomb_order.len());
+            if e.tomb_order.len() == max && at_cap.is_none() && i >= max {
+                at_cap = Some(e.tombstones.capacity());
+            }
+            if let Some(cap) = at_cap {
+                // From the moment the table is full its memory is flat.
+                assert_eq!(e.tombstones.capacity(), cap, "grew after {i} calls");
+            }
+        }
+        let cap = at_cap.expect("the table filled");
+        assert!(cap >= 2 * max, "{cap}");
+        assert_eq!(e.calls().count(), 0);
+        // The oldest calls are forgotten, the newest still ignored when late.
+        assert!(!e.is_tombstoned(&"pbx".into(), &"0".into()));
+        assert!(e.is_tombstoned(
+            &"pbx".into(),
+            &format!("{:X}", 20 * max - 1).as_str().into()
+        ));
     }
 }
