@@ -1,15 +1,33 @@
 //! Soak: a compressed contact-centre day of a million calls through the simulated PBX, a CSTA
 //! BER link, the CSTA driver and the core (`Cti`), with a subscriber reading every normalized
-//! event, sampling the process's resident memory every few seconds. Memory must stay flat
-//! (within 10 %) after the warm-up (the first fifth of the calls), the subscriber must see every
-//! sequence number once and in order, and no call may be left live that the PBX ended.
+//! event, sampling every few seconds the process's resident memory (RSS) and, beside it, the
+//! live heap (bytes and blocks allocated and not yet freed, counted by this binary's global
+//! allocator) — RSS minus live heap is what the allocator keeps.
+//!
+//! The warm-up lasts until every bounded table of the core is at its cap: the tombstones of
+//! ended calls (`max_tombstones`, one per call alias, so full once the core has ended that many
+//! calls) and the ended calls kept for queries (`max_ended`); the other tables hold what is in
+//! progress. It is also at least the first fifth of the calls. After it, RSS and the live heap
+//! must stay within 10 % of their values at its end, the subscriber must see every sequence
+//! number once and in order, the link must stay up (one connection all day) and no call may be
+//! left live that the PBX ended.
 //!
 //! Ignored in the normal suite (it runs for minutes); `scripts/soak.sh` runs it in a release
-//! build. `SOAK_CALLS` (default 1,000,000), `SOAK_SAMPLE_SECS` (default 5) and `SOAK_SCALE`
-//! (PBX time per real time, default 100: 2,000 calls/s) change it.
+//! build. `SOAK_CALLS` (default 1,000,000), `SOAK_SAMPLE_SECS` (default 5), `SOAK_SCALE` (PBX
+//! time per real time, default 25: 500 calls/s) and `SOAK_TOMBSTONES` (the core's
+//! `max_tombstones`, default the core's default, 200,000) change it. `SOAK_EXIT_LIVE=1` ends
+//! the process after the last sample without freeing anything, for a heap profiler
+//! (`heaptrack`) to report what was live then, by allocation site.
+//!
+//! The PBX keeps its own clock, as a real one does, and drops a client whose output queue
+//! overflows (100,000 frames) as a slow consumer. So the offered rate must be one the process
+//! sustains with the CPU it gets: at 2,000 calls/s (`SOAK_SCALE=100`) on the 2-core
+//! development machine beside other builds the client fell behind and was dropped (see
+//! `docs/RELIABILITY.md`).
 
 #![cfg(feature = "csta")]
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,6 +36,8 @@ use hookflash::Cti;
 use hookflash::Filter;
 use hookflash::drivers::csta::CstaDriver;
 use hookflash::spi::Driver;
+use hookflash_core::engine::Config as EngineConfig;
+use hookflash_core::event::EventKind;
 use hookflash_core::model::{DeviceId, LinkState};
 use hookflash_csta::framing::Framing;
 use hookflash_link::url::LinkUrl;
@@ -30,6 +50,70 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// The system allocator, counting the bytes and blocks live (allocated, not yet freed) and the
+/// allocations made.
+struct Counting;
+
+static LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
+static LIVE_BLOCKS: AtomicU64 = AtomicU64::new(0);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is passed on unchanged to `System`; the counters only observe.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is `System::alloc`'s.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+            LIVE_BLOCKS.fetch_add(1, Ordering::Relaxed);
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is `System::alloc_zeroed`'s.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            LIVE_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+            LIVE_BLOCKS.fetch_add(1, Ordering::Relaxed);
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract is `System::dealloc`'s.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE_BYTES.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+        LIVE_BLOCKS.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract is `System::realloc`'s.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+            LIVE_BYTES.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// One sample.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    secs: f64,
+    calls: u64,
+    rss_kib: u64,
+    heap_kib: u64,
 }
 
 /// Resident set size of this process, KiB.
@@ -49,6 +133,14 @@ fn rss_kib() -> u64 {
 #[ignore = "minutes long: scripts/soak.sh runs it in a release build"]
 async fn a_compressed_day_of_a_million_calls_keeps_memory_flat() {
     let target = env_u64("SOAK_CALLS", 1_000_000);
+    let engine_cfg = EngineConfig {
+        max_tombstones: env_u64(
+            "SOAK_TOMBSTONES",
+            EngineConfig::default().max_tombstones as u64,
+        ) as usize,
+        ..EngineConfig::default()
+    };
+    let table_caps = engine_cfg.max_tombstones.max(engine_cfg.max_ended) as u64;
     let sample = Duration::from_secs(env_u64("SOAK_SAMPLE_SECS", 5));
     let (agents, extensions) = (60u32, 40u32);
     let sim_cfg = SimConfig {
@@ -70,7 +162,7 @@ async fn a_compressed_day_of_a_million_calls_keeps_memory_flat() {
         ..SimConfig::default()
     };
     let mut server_cfg = SimServerConfig::new(FaceProtocol::CstaBer(Framing::Len2), sim_cfg);
-    server_cfg.time_scale = env_u64("SOAK_SCALE", 100) as f64;
+    server_cfg.time_scale = env_u64("SOAK_SCALE", 25) as f64;
     server_cfg.face.poll_answer_timeout_ms = 3_600_000;
     let sim = SimServer::start(server_cfg)
         .await
@@ -82,7 +174,13 @@ async fn a_compressed_day_of_a_million_calls_keeps_memory_flat() {
     .parse()
     .expect("url");
     let driver: Box<dyn Driver> = Box::new(CstaDriver::new("sim".into(), &url).expect("driver"));
-    let cti = Arc::new(Cti::builder().driver(driver).build().expect("cti"));
+    let cti = Arc::new(
+        Cti::builder()
+            .driver(driver)
+            .engine_config(engine_cfg)
+            .build()
+            .expect("cti"),
+    );
     let t_up = Instant::now();
     while cti.link_state("sim") != LinkState::Up {
         assert!(t_up.elapsed() < Duration::from_secs(20), "link not up");
@@ -96,13 +194,17 @@ async fn a_compressed_day_of_a_million_calls_keeps_memory_flat() {
     let results = cti.monitor_on("sim", &devs).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
 
-    // The subscriber: every sequence number once, in order.
+    // The subscriber: every sequence number once, in order; it counts the calls the core ended
+    // (each leaves at least one tombstone) and the times the link went down.
     let events = Arc::new(AtomicU64::new(0));
     let gaps = Arc::new(AtomicU64::new(0));
+    let ended = Arc::new(AtomicU64::new(0));
+    let link_changes = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut sub = cti.subscribe(Filter::all());
     let reader = {
         let (events, gaps, stop) = (events.clone(), gaps.clone(), stop.clone());
+        let (ended, link_changes) = (ended.clone(), link_changes.clone());
         tokio::spawn(async move {
             let mut last: Option<u64> = None;
             while !stop.load(Ordering::Relaxed) {
@@ -116,6 +218,18 @@ async fn a_compressed_day_of_a_million_calls_keeps_memory_flat() {
                         }
                         last = Some(e.seq);
                         events.fetch_add(1, Ordering::Relaxed);
+                        match &e.kind {
+                            EventKind::CallEnded { .. } => {
+                                ended.fetch_add(1, Ordering::Relaxed);
+                            }
+                            EventKind::LinkStateChanged { state } => {
+                                eprintln!("subscriber: at {:?} the link is {state:?}", e.at);
+                                if *state == LinkState::Down {
+                                    link_changes.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                            _ => {}
+                        }
                     }
                     Ok(Err(e)) => {
                         eprintln!("subscriber: {e}");
@@ -130,21 +244,43 @@ async fn a_compressed_day_of_a_million_calls_keeps_memory_flat() {
     };
 
     let t0 = Instant::now();
-    let mut samples: Vec<(f64, u64, u64)> = Vec::new(); // (seconds, calls ended, RSS KiB)
-    println!("seconds,calls_ended,events_received,live_calls,rss_kib");
+    let mut samples: Vec<Sample> = Vec::new();
+    // The warm-up ends at the first sample where the core has ended as many calls as its
+    // largest bounded table holds, and the PBX a fifth of the day's calls.
+    let mut warm: Option<usize> = None;
+    println!(
+        "seconds,calls_ended,core_calls_ended,events_received,live_calls,devices,rss_kib,heap_live_kib,heap_blocks,allocations,connections,late_ms"
+    );
     let mut next = t0 + sample;
     loop {
         tokio::time::sleep_until(next.into()).await;
-        next += sample;
+        // How late the sampler woke: a starved or blocked runtime shows here.
+        let late_ms = Instant::now().saturating_duration_since(next).as_millis();
+        next = Instant::now().max(next) + sample;
         let stats = sim.control().stats().await;
         let calls = stats.engine.calls_ended;
         let rss = rss_kib();
+        let heap_kib = LIVE_BYTES.load(Ordering::Relaxed) / 1024;
         let secs = t0.elapsed().as_secs_f64();
-        samples.push((secs, calls, rss));
+        let core_ended = ended.load(Ordering::Relaxed);
+        samples.push(Sample {
+            secs,
+            calls,
+            rss_kib: rss,
+            heap_kib,
+        });
+        if warm.is_none() && core_ended >= table_caps && calls >= target / 5 {
+            warm = Some(samples.len() - 1);
+            println!("# warm-up ends here: every bounded table of the core is at its cap");
+        }
         println!(
-            "{secs:.0},{calls},{},{},{rss}",
+            "{secs:.0},{calls},{core_ended},{},{},{},{rss},{heap_kib},{},{},{},{late_ms}",
             events.load(Ordering::Relaxed),
-            cti.calls().len()
+            cti.calls().len(),
+            cti.devices().len(),
+            LIVE_BLOCKS.load(Ordering::Relaxed),
+            ALLOCATIONS.load(Ordering::Relaxed),
+            stats.connections_accepted,
         );
         if calls >= target {
             break;
@@ -154,20 +290,33 @@ async fn a_compressed_day_of_a_million_calls_keeps_memory_flat() {
             "the soak takes too long"
         );
     }
-    // The link stayed up all day (a slow consumer would have been dropped by the PBX).
-    assert_eq!(cti.link_state("sim"), LinkState::Up);
-    assert_eq!(sim.control().stats().await.connections_accepted, 1);
+    // Why connections ended, as the PBX saw it.
+    let end_stats = sim.control().stats().await;
+    println!(
+        "# PBX: {} connections accepted, {} dropped as slow consumers, {} closed by the client, face closes {:?}",
+        end_stats.connections_accepted,
+        end_stats.slow_consumer_drops,
+        end_stats.peer_closes,
+        end_stats.face_closes
+    );
+    let link_state = cti.link_state("sim");
+    if std::env::var_os("SOAK_EXIT_LIVE").is_some() {
+        // For a heap profiler: end the process with everything still allocated, so what is
+        // live now is reported as not freed, by allocation site.
+        std::process::exit(0);
+    }
     stop.store(true, Ordering::Relaxed);
     let _ = reader.await;
-    let (secs, calls, _) = *samples.last().unwrap();
-    let warm = samples
-        .iter()
-        .position(|s| s.1 >= target / 5)
-        .expect("samples after the warm-up");
-    let base = samples[warm].2;
+    let last = *samples.last().unwrap();
+    let (secs, calls) = (last.secs, last.calls);
+    let warm = warm.expect("the run ends before every bounded table is full: more calls");
+    let base = samples[warm].rss_kib;
     let after = &samples[warm..];
-    let max = after.iter().map(|s| s.2).max().unwrap();
-    let min = after.iter().map(|s| s.2).min().unwrap();
+    let max = after.iter().map(|s| s.rss_kib).max().unwrap();
+    let min = after.iter().map(|s| s.rss_kib).min().unwrap();
+    let heap_base = samples[warm].heap_kib;
+    let heap_max = after.iter().map(|s| s.heap_kib).max().unwrap();
+    let heap_min = after.iter().map(|s| s.heap_kib).min().unwrap();
     let live_calls = cti.calls();
     let live = live_calls.len();
     if std::env::var_os("SOAK_DEBUG").is_some() {
@@ -185,18 +334,36 @@ async fn a_compressed_day_of_a_million_calls_keeps_memory_flat() {
     }
     println!(
         "soak: {calls} calls in {secs:.0} s ({:.0} calls/s), {} events to the subscriber, {} gaps, {live} calls live at the end; \
-         RSS after warm-up: first {base} KiB, min {min} KiB, max {max} KiB ({:+.1} %)",
+         warm-up until {} calls; after it RSS first {base} KiB, min {min} KiB, max {max} KiB ({:+.1} %), \
+         live heap first {heap_base} KiB, min {heap_min} KiB, max {heap_max} KiB ({:+.1} %)",
         calls as f64 / secs,
         events.load(Ordering::Relaxed),
         gaps.load(Ordering::Relaxed),
-        (max as f64 / base as f64 - 1.0) * 100.0
+        samples[warm].calls,
+        (max as f64 / base as f64 - 1.0) * 100.0,
+        (heap_max as f64 / heap_base as f64 - 1.0) * 100.0
     );
     assert_eq!(gaps.load(Ordering::Relaxed), 0, "the subscriber saw a gap");
+    // The link stayed up all day (a slow consumer would have been dropped by the PBX).
+    assert_eq!(link_state, LinkState::Up);
+    assert_eq!(
+        end_stats.connections_accepted, 1,
+        "the link was re-established"
+    );
+    assert_eq!(
+        link_changes.load(Ordering::Relaxed),
+        0,
+        "the link went down"
+    );
     // No more live calls than the PBX can hold at once (trunks plus internal calls).
     assert!(live <= 500, "{live} calls live: ended calls left behind");
     assert!(
         max as f64 <= base as f64 * 1.10,
         "memory grew after the warm-up: {base} KiB → {max} KiB"
+    );
+    assert!(
+        heap_max as f64 <= heap_base as f64 * 1.10,
+        "the live heap grew after the warm-up: {heap_base} KiB → {heap_max} KiB"
     );
     drop(cti);
     sim.shutdown().await;
