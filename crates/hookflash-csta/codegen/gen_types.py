@@ -460,12 +460,12 @@ class Gen:
         # BER: decoded in place into a default value, so that nested structures are written
         # once where they end up instead of being moved up through every level.
         w("impl Ber for %s {" % name)
-        w("    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {")
+        w("    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {")
         w("        let mut v = Self::default();")
         w("        Self::dec_into(d, tlv, &mut v)?;")
         w("        Ok(v)")
         w("    }")
-        w("    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {")
+        w("    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {")
         w("        d.need_constructed(tlv)?;")
         w("        let mut it = d.children(tlv)?;")
         if td["members"]:
@@ -490,7 +490,7 @@ class Gen:
         for i, m in enumerate(td["members"]):
             if not m["optional"]:
                 w("        if seen & (1 << %d) == 0 {" % i)
-                w("            return Err(Error::MissingField { offset: tlv.start, type_name: %s, field: %s });" % (json.dumps(name), json.dumps(m["asn1"])))
+                w("            return Err(Error::MissingField { offset: tlv.start, type_name: %s, field: %s }.into());" % (json.dumps(name), json.dumps(m["asn1"])))
                 w("        }")
         w("        Ok(())")
         w("    }")
@@ -608,7 +608,7 @@ class Gen:
         w("}")
         w("")
         w("impl Ber for %s {" % name)
-        w("    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {")
+        w("    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {")
         w("        let c = tlv;")
         w("        Ok(match c.tag.raw() {")
         wild = False
@@ -727,7 +727,7 @@ class Gen:
         w("}")
         w("")
         w("impl Ber for %s {" % name)
-        w("    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {")
+        w("    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {")
         w("        Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))")
         w("    }")
         w("    fn enc(&self, tag: Tag, out: &mut Vec<u8>) {")
@@ -756,7 +756,7 @@ class Gen:
     def emit_seqof_helpers(self, w):
         for sig, (fname, elem) in sorted(self.seqof_helpers.items(), key=lambda x: int(x[1][0].split("_")[1])):
             ty = self.member_type(elem)
-            w("fn %s(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<%s>, Error> {" % (fname, ty))
+            w("fn %s(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<%s>, DecError> {" % (fname, ty))
             w("    d.need_constructed(tlv)?;")
             w("    let mut it = d.children(tlv)?;")
             w("    let mut v = Vec::new();")
@@ -822,7 +822,7 @@ class Gen:
         w("")
         w("use serde_json::{Map, Value};")
         w("")
-        w("use crate::ber::{begin, finish, Any, Ber, BitString, Dec, OctetString, Oid, Tag, Text, Tlv};")
+        w("use crate::ber::{begin, finish, Any, Ber, BitString, Dec, DecError, OctetString, Oid, Tag, Text, Tlv};")
         w("use crate::error::{Error, JsonProblem};")
         w("use crate::jer::{self, Jer};")
         w("")
@@ -851,7 +851,7 @@ class Gen:
         w("")
         w("use serde_json::Value;")
         w("")
-        w("use crate::ber::{begin, finish, Ber, Dec, Tag, Tlv};")
+        w("use crate::ber::{begin, finish, Ber, Dec, DecError, Tag, Tlv};")
         w("use crate::error::Error;")
         w("#[allow(unused_imports)]")
         w("use crate::jer::Jer;")
@@ -930,7 +930,7 @@ class Gen:
             w("        }")
             w("    }")
             w("    /// Decodes the %s of `op` from one TLV; `None` if the operation has no %s." % (label, label))
-            w("    pub(crate) fn dec(op: Operation, d: &Dec<'_>, c: &Tlv) -> Result<Option<Self>, Error> {")
+            w("    pub(crate) fn dec(op: Operation, d: &Dec<'_>, c: &Tlv) -> Result<Option<Self>, DecError> {")
             w("        Ok(Some(match op {")
             for n, rec, m in items:
                 g = self
@@ -1047,7 +1047,7 @@ class Gen:
             w("            Self::%s(_) => ErrorCode::%s," % (camel(name), camel(name)))
         w("        }")
         w("    }")
-        w("    pub(crate) fn dec(e: ErrorCode, d: &Dec<'_>, c: &Tlv) -> Result<Self, Error> {")
+        w("    pub(crate) fn dec(e: ErrorCode, d: &Dec<'_>, c: &Tlv) -> Result<Self, DecError> {")
         w("        Ok(match e {")
         for name, rec, m in err_roots:
             w("            ErrorCode::%s => {" % camel(name))
@@ -1087,7 +1087,7 @@ class Gen:
         for fn, m in (("rose_pdu", rose), ("acse_apdu", acse), ("csta_user_information", ui)):
             ty = m["core"]["rust"]
             w("/// Decodes a `%s` from one TLV." % m["asn1"])
-            w("pub(crate) fn dec_%s(d: &Dec<'_>, c: &Tlv) -> Result<%s, Error> {" % (fn, ty))
+            w("pub(crate) fn dec_%s(d: &Dec<'_>, c: &Tlv) -> Result<%s, DecError> {" % (fn, ty))
             w("    if !(%s) {" % self.match_expr(m, "c.tag"))
             w("        return Err(d.unexpected(c, %s));" % json.dumps(m["asn1"]))
             w("    }")

@@ -12,6 +12,45 @@ use serde_json::Value;
 use crate::error::{Error, JsonProblem};
 use crate::jer::Jer;
 
+/// A decoding [`Error`] behind one pointer.
+///
+/// The decoders return it instead of the (six words wide) [`Error`] so that their `Result`s fit
+/// in registers on the path every element takes; errors are rare, so the allocation is paid
+/// only on malformed input. It converts into [`Error`] with `?` or [`From`].
+#[derive(Debug)]
+pub struct DecError(Box<Error>);
+
+impl DecError {
+    /// The error.
+    pub fn into_error(self) -> Error {
+        *self.0
+    }
+
+    /// The error, by reference.
+    pub fn error(&self) -> &Error {
+        &self.0
+    }
+}
+
+impl From<Error> for DecError {
+    #[cold]
+    fn from(e: Error) -> Self {
+        Self(Box::new(e))
+    }
+}
+
+impl From<DecError> for Error {
+    fn from(e: DecError) -> Self {
+        *e.0
+    }
+}
+
+impl std::fmt::Display for DecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// The maximum nesting of constructed elements the decoder follows.
 pub const MAX_DEPTH: u32 = 48;
 
@@ -73,7 +112,7 @@ pub struct Tlv {
 /// Reads the header of the element at `pos`, which must end by `limit`. Indefinite lengths are
 /// resolved by walking the nested elements to their end-of-contents octets.
 #[inline(always)]
-pub fn read_tlv(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv, Error> {
+pub fn read_tlv(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv, DecError> {
     // Fast path: a one-octet tag and a short definite length, which is nearly every CSTA element.
     if limit <= buf.len() && pos < limit && limit - pos >= 2 {
         let first = buf[pos];
@@ -97,12 +136,12 @@ pub fn read_tlv(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv,
 }
 
 #[inline(never)]
-fn read_tlv_slow(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv, Error> {
+fn read_tlv_slow(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv, DecError> {
     if depth > MAX_DEPTH {
         return Err(Error::TooDeep {
             offset: pos,
             max: MAX_DEPTH,
-        });
+        }.into());
     }
     let trunc = |offset: usize| Error::Truncated { offset };
     let mut p = pos;
@@ -119,7 +158,7 @@ fn read_tlv_slow(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv
             p += 1;
             n += 1;
             if n > 4 || (n == 1 && b == 0x80) {
-                return Err(Error::InvalidTag { offset: pos });
+                return Err(Error::InvalidTag { offset: pos }.into());
             }
             number = (number << 7) | u32::from(b & 0x7F);
             if b & 0x80 == 0 {
@@ -132,7 +171,7 @@ fn read_tlv_slow(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv
     let tag = Tag::new(class, number);
     if l0 == 0x80 {
         if !constructed {
-            return Err(Error::InvalidLength { offset: pos });
+            return Err(Error::InvalidLength { offset: pos }.into());
         }
         // Indefinite length: children until the end-of-contents octets 00 00.
         let content_start = p;
@@ -157,7 +196,7 @@ fn read_tlv_slow(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv
     } else {
         let n = usize::from(l0 & 0x7F);
         if n > 4 || n == 0x7F {
-            return Err(Error::InvalidLength { offset: pos });
+            return Err(Error::InvalidLength { offset: pos }.into());
         }
         let mut len = 0usize;
         for _ in 0..n {
@@ -171,7 +210,7 @@ fn read_tlv_slow(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv
         .checked_add(len)
         .ok_or(Error::InvalidLength { offset: pos })?;
     if end > limit {
-        return Err(Error::Truncated { offset: pos });
+        return Err(Error::Truncated { offset: pos }.into());
     }
     Ok(Tlv {
         tag,
@@ -201,7 +240,7 @@ impl Children<'_, '_> {
     /// The next child, or `None` at the end of the parent's contents.
     #[allow(clippy::should_implement_trait)]
     #[inline(always)]
-    pub fn next(&mut self) -> Result<Option<Tlv>, Error> {
+    pub fn next(&mut self) -> Result<Option<Tlv>, DecError> {
         if self.pos >= self.end {
             return Ok(None);
         }
@@ -227,7 +266,7 @@ impl<'a> Dec<'a> {
     /// The generated types are not recursive, so the depth of a typed decode is bounded by the
     /// type definitions; indefinite-length scanning has its own limit in [`read_tlv`].
     #[inline]
-    pub fn children(&self, tlv: &Tlv) -> Result<Children<'_, 'a>, Error> {
+    pub fn children(&self, tlv: &Tlv) -> Result<Children<'_, 'a>, DecError> {
         Ok(Children {
             d: self,
             pos: tlv.content_start,
@@ -237,20 +276,20 @@ impl<'a> Dec<'a> {
 
     /// Fails unless the element is constructed.
     #[inline]
-    pub fn need_constructed(&self, tlv: &Tlv) -> Result<(), Error> {
+    pub fn need_constructed(&self, tlv: &Tlv) -> Result<(), DecError> {
         if tlv.constructed {
             Ok(())
         } else {
             Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "primitive encoding of a constructed type",
-            })
+            }.into())
         }
     }
 
     /// The single element inside an explicit tag, checked against `expect` when given.
     #[inline(always)]
-    pub fn inner(&self, tlv: &Tlv, expect: Option<Tag>) -> Result<Tlv, Error> {
+    pub fn inner(&self, tlv: &Tlv, expect: Option<Tag>) -> Result<Tlv, DecError> {
         self.need_constructed(tlv)?;
         let c = read_tlv(self.buf, tlv.content_start, tlv.content_end, 0)?;
         if let Some(t) = expect
@@ -260,7 +299,7 @@ impl<'a> Dec<'a> {
                 offset: c.start,
                 found: c.tag,
                 context: "explicitly tagged value",
-            });
+            }.into());
         }
         Ok(c)
     }
@@ -286,12 +325,14 @@ impl<'a> Dec<'a> {
     }
 
     /// The error for an element that does not belong where it stands.
-    pub fn unexpected(&self, tlv: &Tlv, context: &'static str) -> Error {
+    #[cold]
+    pub fn unexpected(&self, tlv: &Tlv, context: &'static str) -> DecError {
         Error::UnexpectedTag {
             offset: tlv.start,
             found: tlv.tag,
             context,
         }
+        .into()
     }
 
     /// A mandatory member, or the error naming it.
@@ -310,19 +351,27 @@ impl<'a> Dec<'a> {
     }
 
     /// The contents of a string type, primitive or constructed (segmented).
-    #[inline]
-    fn string_bytes(&self, tlv: &Tlv, depth: u32) -> Result<Octets, Error> {
+    #[inline(never)]
+    fn string_bytes(&self, tlv: &Tlv, depth: u32) -> Result<Octets, DecError> {
         if !tlv.constructed {
             return Ok(Octets::from_shared(
                 self.buf,
                 tlv.content_start..tlv.content_end,
             ));
         }
+        self.string_segments(tlv, depth)
+    }
+
+    /// The constructed (segmented) form of a string, which CSTA peers rarely send: out of line,
+    /// so that the primitive case stays small.
+    #[cold]
+    #[inline(never)]
+    fn string_segments(&self, tlv: &Tlv, depth: u32) -> Result<Octets, DecError> {
         if depth >= 4 {
             return Err(Error::TooDeep {
                 offset: tlv.start,
                 max: 4,
-            });
+            }.into());
         }
         let mut out = Vec::new();
         let mut it = self.children(tlv)?;
@@ -337,10 +386,10 @@ impl<'a> Dec<'a> {
 /// Encoding and decoding of one ASN.1 type in BER.
 pub trait Ber: Sized {
     /// Decodes the value from an element whose tag the caller has already matched.
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error>;
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError>;
     /// Decodes the value into `out`, which holds a default value (SEQUENCE types fill their
     /// members where they stand instead of building and moving a new value).
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         *out = Self::dec(d, tlv)?;
         Ok(())
     }
@@ -349,12 +398,12 @@ pub trait Ber: Sized {
 }
 
 impl<T: Ber + Default> Ber for Box<T> {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut b = Self::default();
         T::dec_into(d, tlv, &mut b)?;
         Ok(b)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         T::dec_into(d, tlv, out)
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -416,26 +465,26 @@ pub fn write_primitive(out: &mut Vec<u8>, tag: Tag, content: &[u8]) {
     finish(out, mark);
 }
 
-fn need_primitive(tlv: &Tlv, what: &'static str) -> Result<(), Error> {
+fn need_primitive(tlv: &Tlv, what: &'static str) -> Result<(), DecError> {
     if tlv.constructed {
         Err(Error::InvalidValue {
             offset: tlv.start,
             what,
-        })
+        }.into())
     } else {
         Ok(())
     }
 }
 
 impl Ber for i64 {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         need_primitive(tlv, "INTEGER")?;
         let c = d.content(tlv);
         if c.is_empty() || c.len() > 8 {
             return Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "INTEGER",
-            });
+            }.into());
         }
         let mut v: Self = if c[0] & 0x80 != 0 { -1 } else { 0 };
         for b in c {
@@ -459,14 +508,14 @@ impl Ber for i64 {
 }
 
 impl Ber for bool {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         need_primitive(tlv, "BOOLEAN")?;
         match d.content(tlv) {
             [b] => Ok(*b != 0),
             _ => Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "BOOLEAN",
-            }),
+            }.into()),
         }
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -475,7 +524,7 @@ impl Ber for bool {
 }
 
 impl Ber for () {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         need_primitive(tlv, "NULL")?;
         if d.content(tlv).is_empty() {
             Ok(())
@@ -483,7 +532,7 @@ impl Ber for () {
             Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "NULL",
-            })
+            }.into())
         }
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -642,7 +691,7 @@ impl From<Vec<u8>> for OctetString {
 }
 
 impl Ber for OctetString {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         d.string_bytes(tlv, 0).map(Self)
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -695,7 +744,7 @@ impl From<String> for Text {
 }
 
 impl Ber for Text {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         d.string_bytes(tlv, 0).map(Self)
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -737,20 +786,20 @@ impl BitString {
 }
 
 impl Ber for BitString {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         need_primitive(tlv, "BIT STRING")?;
         let c = d.content(tlv);
         let Some((&unused, rest)) = c.split_first() else {
             return Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "BIT STRING",
-            });
+            }.into());
         };
         if unused > 7 || (rest.is_empty() && unused != 0) {
             return Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "BIT STRING",
-            });
+            }.into());
         }
         let bits = u32::try_from(rest.len() * 8 - usize::from(unused)).map_err(|_| {
             Error::InvalidValue {
@@ -867,14 +916,14 @@ impl std::fmt::Debug for Oid {
 }
 
 impl Ber for Oid {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         need_primitive(tlv, "OBJECT IDENTIFIER")?;
         let o = Self(d.content_bytes(tlv));
         if o.arcs().is_none() {
             return Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "OBJECT IDENTIFIER",
-            });
+            }.into());
         }
         Ok(o)
     }
@@ -910,7 +959,7 @@ impl std::fmt::Debug for Any {
 }
 
 impl Ber for Any {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(d.any(tlv))
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {

@@ -120,7 +120,7 @@ pub fn next_frame(framing: Framing, buf: &[u8], max: usize) -> Result<Option<Fra
                     consumed: t.end,
                     invoke_id: None,
                 })),
-                Err(crate::Error::Truncated { .. }) => {
+                Err(e) if matches!(e.error(), crate::Error::Truncated { .. }) => {
                     // Incomplete, unless the header already announces too much, or (an indefinite
                     // length announces nothing) more than the maximum is buffered already.
                     match announced_ber_len(buf) {

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::ber::{Any, Dec, Oid, Tlv, read_tlv};
+use crate::ber::{Any, Dec, DecError, Oid, Tlv, read_tlv};
 use crate::error::{Error, JsonProblem};
 use crate::generated::ops::{self, Argument, ErrorCode, ErrorParameter, OpResult, Operation};
 use crate::generated::types::{
@@ -130,10 +130,13 @@ fn local_code(c: &Code) -> Option<i64> {
 }
 
 /// Decodes the value inside a raw element with `f`.
-fn typed<T>(any: &Any, f: impl FnOnce(&Dec<'_>, &Tlv) -> Result<T, Error>) -> Result<T, Error> {
+fn typed<T>(
+    any: &Any,
+    f: impl FnOnce(&Dec<'_>, &Tlv) -> Result<T, DecError>,
+) -> Result<T, Error> {
     let d = Dec::new(&any.0);
     let t = read_tlv(&any.0, 0, any.0.len(), 0)?;
-    f(&d, &t)
+    Ok(f(&d, &t)?)
 }
 
 impl Pdu {
@@ -347,7 +350,7 @@ fn decode_invoke(d: &Dec<'_>, tlv: &Tlv) -> Result<Pdu, Error> {
             <()>::dec(d, &c)?;
             None
         }
-        _ => return Err(d.unexpected(&c, "InvokeId")),
+        _ => return Err(d.unexpected(&c, "InvokeId").into()),
     };
     let mut c = it.next()?.ok_or(Error::MissingField {
         offset: tlv.start,
@@ -364,7 +367,7 @@ fn decode_invoke(d: &Dec<'_>, tlv: &Tlv) -> Result<Pdu, Error> {
         })?;
     }
     if !Code::has_tag(c.tag) {
-        return Err(d.unexpected(&c, "Code"));
+        return Err(d.unexpected(&c, "Code").into());
     }
     let opcode = Code::dec(d, &c)?;
     let argument = match it.next()? {
@@ -378,7 +381,7 @@ fn decode_invoke(d: &Dec<'_>, tlv: &Tlv) -> Result<Pdu, Error> {
         }
     };
     if let Some(extra) = it.next()? {
-        return Err(d.unexpected(&extra, "Invoke (element after the argument)"));
+        return Err(d.unexpected(&extra, "Invoke (element after the argument)").into());
     }
     let _ = Tag::NONE;
     Ok(Pdu::Invoke(Invoke {

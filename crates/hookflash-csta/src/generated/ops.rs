@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::types::*;
-use crate::ber::{Ber, Dec, Tag, Tlv, begin, finish};
+use crate::ber::{Ber, Dec, DecError, Tag, Tlv, begin, finish};
 use crate::error::Error;
 #[allow(unused_imports)]
 use crate::jer::Jer;
@@ -567,7 +567,7 @@ impl Argument {
         }
     }
     /// Decodes the argument of `op` from one TLV; `None` if the operation has no argument.
-    pub(crate) fn dec(op: Operation, d: &Dec<'_>, c: &Tlv) -> Result<Option<Self>, Error> {
+    pub(crate) fn dec(op: Operation, d: &Dec<'_>, c: &Tlv) -> Result<Option<Self>, DecError> {
         Ok(Some(match op {
             Operation::AlternateCall => {
                 if !(c.tag == Tag::new(0, 16)) {
@@ -1274,7 +1274,7 @@ impl OpResult {
         }
     }
     /// Decodes the result of `op` from one TLV; `None` if the operation has no result.
-    pub(crate) fn dec(op: Operation, d: &Dec<'_>, c: &Tlv) -> Result<Option<Self>, Error> {
+    pub(crate) fn dec(op: Operation, d: &Dec<'_>, c: &Tlv) -> Result<Option<Self>, DecError> {
         Ok(Some(match op {
             Operation::AlternateCall => {
                 if !(AlternateCallResult::has_tag(c.tag)) {
@@ -1783,7 +1783,7 @@ impl ErrorParameter {
             Self::UniversalFailure(_) => ErrorCode::UniversalFailure,
         }
     }
-    pub(crate) fn dec(e: ErrorCode, d: &Dec<'_>, c: &Tlv) -> Result<Self, Error> {
+    pub(crate) fn dec(e: ErrorCode, d: &Dec<'_>, c: &Tlv) -> Result<Self, DecError> {
         Ok(match e {
             ErrorCode::UniversalFailure => {
                 if !(UniversalFailure::has_tag(c.tag)) {
@@ -1815,7 +1815,7 @@ impl ErrorParameter {
 }
 
 /// Decodes a `ROSE-PDU` from one TLV.
-pub(crate) fn dec_rose_pdu(d: &Dec<'_>, c: &Tlv) -> Result<ROSEPDU, Error> {
+pub(crate) fn dec_rose_pdu(d: &Dec<'_>, c: &Tlv) -> Result<ROSEPDU, DecError> {
     if !(ROSEPDU::has_tag(c.tag)) {
         return Err(d.unexpected(c, "ROSE-PDU"));
     }
@@ -1828,7 +1828,7 @@ pub(crate) fn enc_rose_pdu(v: &ROSEPDU, out: &mut Vec<u8>) {
 }
 
 /// Decodes a `ACSE-apdu` from one TLV.
-pub(crate) fn dec_acse_apdu(d: &Dec<'_>, c: &Tlv) -> Result<ACSEApdu, Error> {
+pub(crate) fn dec_acse_apdu(d: &Dec<'_>, c: &Tlv) -> Result<ACSEApdu, DecError> {
     if !(ACSEApdu::has_tag(c.tag)) {
         return Err(d.unexpected(c, "ACSE-apdu"));
     }
@@ -1844,7 +1844,7 @@ pub(crate) fn enc_acse_apdu(v: &ACSEApdu, out: &mut Vec<u8>) {
 pub(crate) fn dec_csta_user_information(
     d: &Dec<'_>,
     c: &Tlv,
-) -> Result<ACSEUserInformationForCSTA, Error> {
+) -> Result<ACSEUserInformationForCSTA, DecError> {
     if !(ACSEUserInformationForCSTA::has_tag(c.tag)) {
         return Err(d.unexpected(c, "ACSEUserInformationForCSTA"));
     }

@@ -3,7 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::ber::{Any, Ber, BitString, Dec, OctetString, Oid, Tag, Text, Tlv, begin, finish};
+use crate::ber::{
+    Any, Ber, BitString, Dec, DecError, OctetString, Oid, Tag, Text, Tlv, begin, finish,
+};
 use crate::error::{Error, JsonProblem};
 use crate::jer::{self, Jer};
 
@@ -349,7 +351,7 @@ impl PublicTON {
 }
 
 impl Ber for PublicTON {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::Unknown(<Text as Ber>::dec(d, c)?),
@@ -475,7 +477,7 @@ impl PrivateTON {
 }
 
 impl Ber for PrivateTON {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::Unknown(<Text as Ber>::dec(d, c)?),
@@ -608,7 +610,7 @@ impl DeviceIDDeviceIdentifier {
 }
 
 impl Ber for DeviceIDDeviceIdentifier {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::DialingNumber(<NumberDigits as Ber>::dec(d, c)?),
@@ -760,7 +762,7 @@ impl MediaCallCharacteristicsBitRate {
 }
 
 impl Ber for MediaCallCharacteristicsBitRate {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -870,7 +872,7 @@ impl MediaCallCharacteristicsSwitchingSubDomainCCIEType {
 }
 
 impl Ber for MediaCallCharacteristicsSwitchingSubDomainCCIEType {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -927,12 +929,12 @@ pub struct MediaCallCharacteristics {
 }
 
 impl Ber for MediaCallCharacteristics {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -980,7 +982,8 @@ impl Ber for MediaCallCharacteristics {
                 offset: tlv.start,
                 type_name: "MediaCallCharacteristics",
                 field: "mediaClass",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -1083,12 +1086,12 @@ pub struct DeviceID {
 }
 
 impl Ber for DeviceID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -1133,7 +1136,8 @@ impl Ber for DeviceID {
                 offset: tlv.start,
                 type_name: "DeviceID",
                 field: "deviceIdentifier",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -1225,7 +1229,7 @@ impl LocalDeviceID {
 }
 
 impl Ber for LocalDeviceID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::StaticID(<Box<DeviceID> as Ber>::dec(d, c)?),
@@ -1291,12 +1295,12 @@ pub struct ConnectionIDBoth {
 }
 
 impl Ber for ConnectionIDBoth {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -1322,14 +1326,16 @@ impl Ber for ConnectionIDBoth {
                 offset: tlv.start,
                 type_name: "ConnectionIDBoth",
                 field: "callID",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ConnectionIDBoth",
                 field: "deviceID",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -1401,7 +1407,7 @@ impl ConnectionID {
 }
 
 impl Ber for ConnectionID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::CallID(<CallID as Ber>::dec(d, c)?),
@@ -1532,7 +1538,7 @@ impl ConsultOptions {
 }
 
 impl Ber for ConsultOptions {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -1587,7 +1593,7 @@ impl SecurityInfo {
 }
 
 impl Ber for SecurityInfo {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000004 => Self::String(<OctetString as Ber>::dec(d, c)?),
@@ -1655,12 +1661,12 @@ pub struct CSTASecurityData {
 }
 
 impl Ber for CSTASecurityData {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -1767,7 +1773,7 @@ impl CSTAPrivateData {
 }
 
 impl Ber for CSTAPrivateData {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000004 => Self::String(<OctetString as Ber>::dec(d, c)?),
@@ -1833,12 +1839,12 @@ pub struct CSTACommonArguments {
 }
 
 impl Ber for CSTACommonArguments {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -1929,12 +1935,12 @@ pub struct AlternateCallArgument {
 }
 
 impl Ber for AlternateCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -1980,14 +1986,16 @@ impl Ber for AlternateCallArgument {
                 offset: tlv.start,
                 type_name: "AlternateCallArgument",
                 field: "heldCall",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "AlternateCallArgument",
                 field: "activeCall",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -2091,7 +2099,7 @@ impl AlternateCallResult {
 }
 
 impl Ber for AlternateCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -2161,12 +2169,12 @@ pub struct AnswerCallArgument {
 }
 
 impl Ber for AnswerCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -2207,7 +2215,8 @@ impl Ber for AnswerCallArgument {
                 offset: tlv.start,
                 type_name: "AnswerCallArgument",
                 field: "callToBeAnswered",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -2299,7 +2308,7 @@ impl AnswerCallResult {
 }
 
 impl Ber for AnswerCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -3118,7 +3127,7 @@ impl EventCause {
 }
 
 impl Ber for EventCause {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -3280,12 +3289,12 @@ pub struct ClearCallArgument {
 }
 
 impl Ber for ClearCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -3326,7 +3335,8 @@ impl Ber for ClearCallArgument {
                 offset: tlv.start,
                 type_name: "ClearCallArgument",
                 field: "callToBeCleared",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -3418,7 +3428,7 @@ impl ClearCallResult {
 }
 
 impl Ber for ClearCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -3490,12 +3500,12 @@ pub struct ClearConnectionArgument {
 }
 
 impl Ber for ClearConnectionArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -3541,7 +3551,8 @@ impl Ber for ClearConnectionArgument {
                 offset: tlv.start,
                 type_name: "ClearConnectionArgument",
                 field: "connectionToBeCleared",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -3648,7 +3659,7 @@ impl ClearConnectionResult {
 }
 
 impl Ber for ClearConnectionResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -3716,12 +3727,12 @@ pub struct ConferenceCallArgument {
 }
 
 impl Ber for ConferenceCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -3757,14 +3768,16 @@ impl Ber for ConferenceCallArgument {
                 offset: tlv.start,
                 type_name: "ConferenceCallArgument",
                 field: "heldCall",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ConferenceCallArgument",
                 field: "activeCall",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -3846,7 +3859,7 @@ impl ConnectionListItemEndpoint {
 }
 
 impl Ber for ConnectionListItemEndpoint {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::DeviceID(<Box<DeviceID> as Ber>::dec(d, c)?),
@@ -3937,7 +3950,7 @@ impl ConnectionListItemAssociatedNID {
 }
 
 impl Ber for ConnectionListItemAssociatedNID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::DeviceID(<Box<DeviceID> as Ber>::dec(d, c)?),
@@ -4056,7 +4069,7 @@ impl ConnectionInformationFlowDirection {
 }
 
 impl Ber for ConnectionInformationFlowDirection {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -4105,12 +4118,12 @@ pub struct ConnectionInformation {
 }
 
 impl Ber for ConnectionInformation {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -4216,12 +4229,12 @@ pub struct ConnectionListItem {
 }
 
 impl Ber for ConnectionListItem {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -4378,7 +4391,7 @@ impl GlobalCallLinkageID {
 }
 
 impl Ber for GlobalCallLinkageID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::SubDomainCallLinkageID(<OctetString as Ber>::dec(d, c)?),
@@ -4450,12 +4463,12 @@ pub struct GlobalCallData {
 }
 
 impl Ber for GlobalCallData {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -4485,7 +4498,8 @@ impl Ber for GlobalCallData {
                 offset: tlv.start,
                 type_name: "GlobalCallData",
                 field: "globalCallLinkageID",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -4568,7 +4582,7 @@ impl ThreadLinkageID {
 }
 
 impl Ber for ThreadLinkageID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::SubDomainThreadID(<OctetString as Ber>::dec(d, c)?),
@@ -4636,12 +4650,12 @@ pub struct ThreadData {
 }
 
 impl Ber for ThreadData {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -4671,7 +4685,8 @@ impl Ber for ThreadData {
                 offset: tlv.start,
                 type_name: "ThreadData",
                 field: "threadLinkageID",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -4738,12 +4753,12 @@ pub struct CallLinkageData {
 }
 
 impl Ber for CallLinkageData {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -4772,7 +4787,8 @@ impl Ber for CallLinkageData {
                 offset: tlv.start,
                 type_name: "CallLinkageData",
                 field: "globalCallData",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -4831,12 +4847,12 @@ pub struct CallLinkageDataList {
 }
 
 impl Ber for CallLinkageDataList {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -4861,14 +4877,16 @@ impl Ber for CallLinkageDataList {
                 offset: tlv.start,
                 type_name: "CallLinkageDataList",
                 field: "newCallLinkageData",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "CallLinkageDataList",
                 field: "oldCallLinkageData",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -4935,12 +4953,12 @@ pub struct ConferenceCallResult {
 }
 
 impl Ber for ConferenceCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -4995,7 +5013,8 @@ impl Ber for ConferenceCallResult {
                 offset: tlv.start,
                 type_name: "ConferenceCallResult",
                 field: "conferenceCall",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -5104,12 +5123,12 @@ pub struct ConsultationCallArgument {
 }
 
 impl Ber for ConsultationCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -5211,14 +5230,16 @@ impl Ber for ConsultationCallArgument {
                 offset: tlv.start,
                 type_name: "ConsultationCallArgument",
                 field: "existingCall",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ConsultationCallArgument",
                 field: "consultedDevice",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -5389,12 +5410,12 @@ pub struct ConsultationCallResult {
 }
 
 impl Ber for ConsultationCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -5452,7 +5473,8 @@ impl Ber for ConsultationCallResult {
                 offset: tlv.start,
                 type_name: "ConsultationCallResult",
                 field: "initiatedCall",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -5539,12 +5561,12 @@ pub struct HoldCallArgument {
 }
 
 impl Ber for HoldCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -5579,7 +5601,8 @@ impl Ber for HoldCallArgument {
                 offset: tlv.start,
                 type_name: "HoldCallArgument",
                 field: "callToBeHeld",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -5661,7 +5684,7 @@ impl HoldCallResult {
 }
 
 impl Ber for HoldCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -5768,7 +5791,7 @@ impl AutoOriginate {
 }
 
 impl Ber for AutoOriginate {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -5829,12 +5852,12 @@ pub struct MakeCallArgument {
 }
 
 impl Ber for MakeCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -5934,14 +5957,16 @@ impl Ber for MakeCallArgument {
                 offset: tlv.start,
                 type_name: "MakeCallArgument",
                 field: "callingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "MakeCallArgument",
                 field: "calledDirectoryNumber",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -6108,12 +6133,12 @@ pub struct MakeCallResult {
 }
 
 impl Ber for MakeCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -6171,7 +6196,8 @@ impl Ber for MakeCallResult {
                 offset: tlv.start,
                 type_name: "MakeCallResult",
                 field: "callingDevice",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -6297,7 +6323,7 @@ impl SignallingCondition {
 }
 
 impl Ber for SignallingCondition {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -6378,7 +6404,7 @@ impl SignallingConditionsAction {
 }
 
 impl Ber for SignallingConditionsAction {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -6423,12 +6449,12 @@ pub struct SignallingDetection {
 }
 
 impl Ber for SignallingDetection {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -6454,14 +6480,16 @@ impl Ber for SignallingDetection {
                 offset: tlv.start,
                 type_name: "SignallingDetection",
                 field: "signallingCondition",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "SignallingDetection",
                 field: "signallingConditionsAction",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -6573,7 +6601,7 @@ impl DestinationCondition {
 }
 
 impl Ber for DestinationCondition {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -6655,7 +6683,7 @@ impl DetectionAction {
 }
 
 impl Ber for DetectionAction {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -6695,12 +6723,12 @@ pub struct DestinationDetectionItem {
 }
 
 impl Ber for DestinationDetectionItem {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -6725,14 +6753,16 @@ impl Ber for DestinationDetectionItem {
                 offset: tlv.start,
                 type_name: "DestinationDetectionItem",
                 field: "destinationCondition",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DestinationDetectionItem",
                 field: "detectionAction",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -6831,7 +6861,7 @@ impl DefaultAction {
 }
 
 impl Ber for DefaultAction {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -6897,12 +6927,12 @@ pub struct MakePredictiveCallArgument {
 }
 
 impl Ber for MakePredictiveCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -7002,14 +7032,16 @@ impl Ber for MakePredictiveCallArgument {
                 offset: tlv.start,
                 type_name: "MakePredictiveCallArgument",
                 field: "callingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "MakePredictiveCallArgument",
                 field: "calledDirectoryNumber",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -7186,12 +7218,12 @@ pub struct MakePredictiveCallResult {
 }
 
 impl Ber for MakePredictiveCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -7239,7 +7271,8 @@ impl Ber for MakePredictiveCallResult {
                 offset: tlv.start,
                 type_name: "MakePredictiveCallResult",
                 field: "initiatedCall",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -7318,12 +7351,12 @@ pub struct ReconnectCallArgument {
 }
 
 impl Ber for ReconnectCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -7359,14 +7392,16 @@ impl Ber for ReconnectCallArgument {
                 offset: tlv.start,
                 type_name: "ReconnectCallArgument",
                 field: "activeCall",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ReconnectCallArgument",
                 field: "heldCall",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -7446,7 +7481,7 @@ impl ReconnectCallResult {
 }
 
 impl Ber for ReconnectCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -7512,12 +7547,12 @@ pub struct RetrieveCallArgument {
 }
 
 impl Ber for RetrieveCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -7547,7 +7582,8 @@ impl Ber for RetrieveCallArgument {
                 offset: tlv.start,
                 type_name: "RetrieveCallArgument",
                 field: "callToBeRetrieved",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -7624,7 +7660,7 @@ impl RetrieveCallResult {
 }
 
 impl Ber for RetrieveCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -7692,12 +7728,12 @@ pub struct TransferCallArgument {
 }
 
 impl Ber for TransferCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -7733,14 +7769,16 @@ impl Ber for TransferCallArgument {
                 offset: tlv.start,
                 type_name: "TransferCallArgument",
                 field: "heldCall",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "TransferCallArgument",
                 field: "activeCall",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -7813,12 +7851,12 @@ pub struct TransferCallResult {
 }
 
 impl Ber for TransferCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -7873,7 +7911,8 @@ impl Ber for TransferCallResult {
                 offset: tlv.start,
                 type_name: "TransferCallResult",
                 field: "transferredCall",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -8005,7 +8044,7 @@ impl ParticipationType {
 }
 
 impl Ber for ParticipationType {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -8062,12 +8101,12 @@ pub struct SingleStepConfArgument {
 }
 
 impl Ber for SingleStepConfArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -8138,14 +8177,16 @@ impl Ber for SingleStepConfArgument {
                 offset: tlv.start,
                 type_name: "SingleStepConfArgument",
                 field: "activeCall",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "SingleStepConfArgument",
                 field: "deviceToJoin",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -8277,12 +8318,12 @@ pub struct SingleStepConfResult {
 }
 
 impl Ber for SingleStepConfResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -8332,7 +8373,8 @@ impl Ber for SingleStepConfResult {
                 offset: tlv.start,
                 type_name: "SingleStepConfResult",
                 field: "conferencedCall",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -8424,7 +8466,7 @@ impl SubjectDeviceID {
 }
 
 impl Ber for SubjectDeviceID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
@@ -8568,7 +8610,7 @@ impl LocalConnectionState {
 }
 
 impl Ber for LocalConnectionState {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -8619,12 +8661,12 @@ pub struct ServicesPermitted {
 }
 
 impl Ber for ServicesPermitted {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -8664,35 +8706,40 @@ impl Ber for ServicesPermitted {
                 offset: tlv.start,
                 type_name: "ServicesPermitted",
                 field: "callControlServices",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ServicesPermitted",
                 field: "callAssociatedServices",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ServicesPermitted",
                 field: "mediaAttachmentServices",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ServicesPermitted",
                 field: "routeingServices",
-            });
+            }
+            .into());
         }
         if seen & (1 << 4) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ServicesPermitted",
                 field: "voiceUnitServices",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -8801,12 +8848,12 @@ pub struct GpLocationInfoCivicLocGmlCivicLoc {
 }
 
 impl Ber for GpLocationInfoCivicLocGmlCivicLoc {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -8906,7 +8953,8 @@ impl Ber for GpLocationInfoCivicLocGmlCivicLoc {
                 offset: tlv.start,
                 type_name: "GpLocationInfoCivicLocGmlCivicLoc",
                 field: "country",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -9085,12 +9133,12 @@ pub struct GpLocationInfoCivicLocGml {
 }
 
 impl Ber for GpLocationInfoCivicLocGml {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -9119,7 +9167,8 @@ impl Ber for GpLocationInfoCivicLocGml {
                 offset: tlv.start,
                 type_name: "GpLocationInfoCivicLocGml",
                 field: "gmlFormat",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -9176,12 +9225,12 @@ pub struct GpLocationInfo {
 }
 
 impl Ber for GpLocationInfo {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -9201,7 +9250,8 @@ impl Ber for GpLocationInfo {
                 offset: tlv.start,
                 type_name: "GpLocationInfo",
                 field: "civicLocGml",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -9256,12 +9306,12 @@ pub struct UsageRules {
 }
 
 impl Ber for UsageRules {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -9296,21 +9346,24 @@ impl Ber for UsageRules {
                 offset: tlv.start,
                 type_name: "UsageRules",
                 field: "retransmissionAllowed",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "UsageRules",
                 field: "retentionExpires",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "UsageRules",
                 field: "rulesetReference",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -9571,7 +9624,7 @@ impl Method {
 }
 
 impl Ber for Method {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -9638,12 +9691,12 @@ pub struct ProvidedBy {
 }
 
 impl Ber for ProvidedBy {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -9673,21 +9726,24 @@ impl Ber for ProvidedBy {
                 offset: tlv.start,
                 type_name: "ProvidedBy",
                 field: "dataproviderID",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ProvidedBy",
                 field: "telUri",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ProvidedBy",
                 field: "uRL",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -9750,12 +9806,12 @@ pub struct GeoPriv {
 }
 
 impl Ber for GeoPriv {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -9798,7 +9854,8 @@ impl Ber for GeoPriv {
                 offset: tlv.start,
                 type_name: "GeoPriv",
                 field: "gpLocationInfo",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -9897,12 +9954,12 @@ pub struct BridgedEvent {
 }
 
 impl Ber for BridgedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -10012,21 +10069,24 @@ impl Ber for BridgedEvent {
                 offset: tlv.start,
                 type_name: "BridgedEvent",
                 field: "bridgedConnection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "BridgedEvent",
                 field: "bridgedAppearance",
-            });
+            }
+            .into());
         }
         if seen & (1 << 5) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "BridgedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -10195,12 +10255,12 @@ pub struct CallClearedEvent {
 }
 
 impl Ber for CallClearedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -10280,14 +10340,16 @@ impl Ber for CallClearedEvent {
                 offset: tlv.start,
                 type_name: "CallClearedEvent",
                 field: "clearedCall",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "CallClearedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -10412,12 +10474,12 @@ pub struct DeviceHistory {
 }
 
 impl Ber for DeviceHistory {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -10448,7 +10510,8 @@ impl Ber for DeviceHistory {
                 offset: tlv.start,
                 type_name: "DeviceHistory",
                 field: "oldDeviceID",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -10547,12 +10610,12 @@ pub struct ConferencedEvent {
 }
 
 impl Ber for ConferencedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -10679,35 +10742,40 @@ impl Ber for ConferencedEvent {
                 offset: tlv.start,
                 type_name: "ConferencedEvent",
                 field: "primaryOldCall",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ConferencedEvent",
                 field: "conferencingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ConferencedEvent",
                 field: "addedParty",
-            });
+            }
+            .into());
         }
         if seen & (1 << 4) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ConferencedEvent",
                 field: "conferenceConnections",
-            });
+            }
+            .into());
         }
         if seen & (1 << 8) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ConferencedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -10886,12 +10954,12 @@ pub struct NumberOfChargingUnitsItem {
 }
 
 impl Ber for NumberOfChargingUnitsItem {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -10916,7 +10984,8 @@ impl Ber for NumberOfChargingUnitsItem {
                 offset: tlv.start,
                 type_name: "NumberOfChargingUnitsItem",
                 field: "chargingUnits",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -11046,7 +11115,7 @@ impl NumberOfCurrencyUnitsCurrencyMultiplier {
 }
 
 impl Ber for NumberOfCurrencyUnitsCurrencyMultiplier {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -11098,12 +11167,12 @@ pub struct NumberOfCurrencyUnits {
 }
 
 impl Ber for NumberOfCurrencyUnits {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -11134,21 +11203,24 @@ impl Ber for NumberOfCurrencyUnits {
                 offset: tlv.start,
                 type_name: "NumberOfCurrencyUnits",
                 field: "currencyType",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "NumberOfCurrencyUnits",
                 field: "currencyAmount",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "NumberOfCurrencyUnits",
                 field: "currencyMultiplier",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -11223,7 +11295,7 @@ impl NumberUnits {
 }
 
 impl Ber for NumberUnits {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::NumberOfChargeUnits(seqof_6(d, c)?),
@@ -11330,7 +11402,7 @@ impl ChargingInfoTypeOfChargingInfo {
 }
 
 impl Ber for ChargingInfoTypeOfChargingInfo {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -11375,12 +11447,12 @@ pub struct ChargingInfo {
 }
 
 impl Ber for ChargingInfo {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -11406,14 +11478,16 @@ impl Ber for ChargingInfo {
                 offset: tlv.start,
                 type_name: "ChargingInfo",
                 field: "numberUnits",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ChargingInfo",
                 field: "typeOfChargingInfo",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -11499,12 +11573,12 @@ pub struct ConnectionClearedEvent {
 }
 
 impl Ber for ConnectionClearedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -11632,21 +11706,24 @@ impl Ber for ConnectionClearedEvent {
                 offset: tlv.start,
                 type_name: "ConnectionClearedEvent",
                 field: "droppedConnection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ConnectionClearedEvent",
                 field: "releasingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 6) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ConnectionClearedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -11830,7 +11907,7 @@ impl CallingDeviceID {
 }
 
 impl Ber for CallingDeviceID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
@@ -11918,7 +11995,7 @@ impl CalledDeviceID {
 }
 
 impl Ber for CalledDeviceID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
@@ -12013,7 +12090,7 @@ impl RedirectionDeviceID {
 }
 
 impl Ber for RedirectionDeviceID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::Numberdialed(<Box<DeviceID> as Ber>::dec(d, c)?),
@@ -12115,7 +12192,7 @@ impl NetworkCallingDeviceID {
 }
 
 impl Ber for NetworkCallingDeviceID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
@@ -12203,7 +12280,7 @@ impl NetworkCalledDeviceID {
 }
 
 impl Ber for NetworkCalledDeviceID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
@@ -12291,7 +12368,7 @@ impl AssociatedCallingDeviceID {
 }
 
 impl Ber for AssociatedCallingDeviceID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
@@ -12379,7 +12456,7 @@ impl AssociatedCalledDeviceID {
 }
 
 impl Ber for AssociatedCalledDeviceID {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
@@ -12454,12 +12531,12 @@ pub struct MessageInfo {
 }
 
 impl Ber for MessageInfo {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -12489,7 +12566,8 @@ impl Ber for MessageInfo {
                 offset: tlv.start,
                 type_name: "MessageInfo",
                 field: "contents",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -12602,12 +12680,12 @@ pub struct DeliveredEvent {
 }
 
 impl Ber for DeliveredEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -12790,42 +12868,48 @@ impl Ber for DeliveredEvent {
                 offset: tlv.start,
                 type_name: "DeliveredEvent",
                 field: "connection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DeliveredEvent",
                 field: "alertingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DeliveredEvent",
                 field: "callingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DeliveredEvent",
                 field: "calledDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 4) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DeliveredEvent",
                 field: "lastRedirectionDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 9) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DeliveredEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -13103,12 +13187,12 @@ pub struct DigitsDialedEvent {
 }
 
 impl Ber for DigitsDialedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -13234,28 +13318,32 @@ impl Ber for DigitsDialedEvent {
                 offset: tlv.start,
                 type_name: "DigitsDialedEvent",
                 field: "dialingConnection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DigitsDialedEvent",
                 field: "dialingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DigitsDialedEvent",
                 field: "dialingSequence",
-            });
+            }
+            .into());
         }
         if seen & (1 << 5) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DigitsDialedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -13480,12 +13568,12 @@ pub struct DivertedEvent {
 }
 
 impl Ber for DivertedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -13668,35 +13756,40 @@ impl Ber for DivertedEvent {
                 offset: tlv.start,
                 type_name: "DivertedEvent",
                 field: "connection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DivertedEvent",
                 field: "divertingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DivertedEvent",
                 field: "newDestination",
-            });
+            }
+            .into());
         }
         if seen & (1 << 5) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DivertedEvent",
                 field: "lastRedirectionDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 9) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DivertedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -13994,12 +14087,12 @@ pub struct EstablishedEvent {
 }
 
 impl Ber for EstablishedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -14183,42 +14276,48 @@ impl Ber for EstablishedEvent {
                 offset: tlv.start,
                 type_name: "EstablishedEvent",
                 field: "establishedConnection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "EstablishedEvent",
                 field: "answeringDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "EstablishedEvent",
                 field: "callingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "EstablishedEvent",
                 field: "calledDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 4) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "EstablishedEvent",
                 field: "lastRedirectionDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 9) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "EstablishedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -14515,12 +14614,12 @@ pub struct FailedEvent {
 }
 
 impl Ber for FailedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -14704,42 +14803,48 @@ impl Ber for FailedEvent {
                 offset: tlv.start,
                 type_name: "FailedEvent",
                 field: "failedConnection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "FailedEvent",
                 field: "failingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "FailedEvent",
                 field: "callingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "FailedEvent",
                 field: "calledDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 4) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "FailedEvent",
                 field: "lastRedirectionDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 9) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "FailedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -15009,12 +15114,12 @@ pub struct HeldEvent {
 }
 
 impl Ber for HeldEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -15118,21 +15223,24 @@ impl Ber for HeldEvent {
                 offset: tlv.start,
                 type_name: "HeldEvent",
                 field: "heldConnection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "HeldEvent",
                 field: "holdingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 4) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "HeldEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -15364,7 +15472,7 @@ impl ProgressIndicatorProgressLocation {
 }
 
 impl Ber for ProgressIndicatorProgressLocation {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -15464,7 +15572,7 @@ impl ProgressIndicatorProgressDescription {
 }
 
 impl Ber for ProgressIndicatorProgressDescription {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -15510,12 +15618,12 @@ pub struct ProgressIndicator {
 }
 
 impl Ber for ProgressIndicator {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -15541,14 +15649,16 @@ impl Ber for ProgressIndicator {
                 offset: tlv.start,
                 type_name: "ProgressIndicator",
                 field: "progressLocation",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ProgressIndicator",
                 field: "progressDescription",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -15665,7 +15775,7 @@ impl NetworkCapabilityNetworkType {
 }
 
 impl Ber for NetworkCapabilityNetworkType {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -15713,12 +15823,12 @@ pub struct NetworkCapability {
 }
 
 impl Ber for NetworkCapability {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -15743,7 +15853,8 @@ impl Ber for NetworkCapability {
                 offset: tlv.start,
                 type_name: "NetworkCapability",
                 field: "networkType",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -15832,12 +15943,12 @@ pub struct NetworkCapabilitiesChangedEvent {
 }
 
 impl Ber for NetworkCapabilitiesChangedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -15967,35 +16078,40 @@ impl Ber for NetworkCapabilitiesChangedEvent {
                 offset: tlv.start,
                 type_name: "NetworkCapabilitiesChangedEvent",
                 field: "outboundConnection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "NetworkCapabilitiesChangedEvent",
                 field: "networkInterfaceUsed",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "NetworkCapabilitiesChangedEvent",
                 field: "calledDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "NetworkCapabilitiesChangedEvent",
                 field: "progressIndicator",
-            });
+            }
+            .into());
         }
         if seen & (1 << 8) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "NetworkCapabilitiesChangedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -16226,12 +16342,12 @@ pub struct NetworkReachedEvent {
 }
 
 impl Ber for NetworkReachedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -16403,42 +16519,48 @@ impl Ber for NetworkReachedEvent {
                 offset: tlv.start,
                 type_name: "NetworkReachedEvent",
                 field: "outboundConnection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "NetworkReachedEvent",
                 field: "networkInterfaceUsed",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "NetworkReachedEvent",
                 field: "callingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "NetworkReachedEvent",
                 field: "calledDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 4) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "NetworkReachedEvent",
                 field: "lastRedirectionDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 10) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "NetworkReachedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -16720,12 +16842,12 @@ pub struct OfferedEvent {
 }
 
 impl Ber for OfferedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -16909,42 +17031,48 @@ impl Ber for OfferedEvent {
                 offset: tlv.start,
                 type_name: "OfferedEvent",
                 field: "offeredConnection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "OfferedEvent",
                 field: "offeredDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "OfferedEvent",
                 field: "callingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "OfferedEvent",
                 field: "calledDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 4) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "OfferedEvent",
                 field: "lastRedirectionDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 9) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "OfferedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -17230,12 +17358,12 @@ pub struct OriginatedEvent {
 }
 
 impl Ber for OriginatedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -17395,28 +17523,32 @@ impl Ber for OriginatedEvent {
                 offset: tlv.start,
                 type_name: "OriginatedEvent",
                 field: "originatedConnection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "OriginatedEvent",
                 field: "callingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "OriginatedEvent",
                 field: "calledDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 6) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "OriginatedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -17680,12 +17812,12 @@ pub struct QueuedEvent {
 }
 
 impl Ber for QueuedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -17873,42 +18005,48 @@ impl Ber for QueuedEvent {
                 offset: tlv.start,
                 type_name: "QueuedEvent",
                 field: "queuedConnection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "QueuedEvent",
                 field: "queue",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "QueuedEvent",
                 field: "callingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "QueuedEvent",
                 field: "calledDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 4) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "QueuedEvent",
                 field: "lastRedirectionDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 10) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "QueuedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -18184,12 +18322,12 @@ pub struct RetrievedEvent {
 }
 
 impl Ber for RetrievedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -18293,21 +18431,24 @@ impl Ber for RetrievedEvent {
                 offset: tlv.start,
                 type_name: "RetrievedEvent",
                 field: "retrievedConnection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "RetrievedEvent",
                 field: "retrievingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 4) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "RetrievedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -18487,12 +18628,12 @@ pub struct ServiceInitiatedEvent {
 }
 
 impl Ber for ServiceInitiatedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -18636,21 +18777,24 @@ impl Ber for ServiceInitiatedEvent {
                 offset: tlv.start,
                 type_name: "ServiceInitiatedEvent",
                 field: "initiatedConnection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ServiceInitiatedEvent",
                 field: "initiatingDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 5) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ServiceInitiatedEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -18884,12 +19028,12 @@ pub struct TransferredEvent {
 }
 
 impl Ber for TransferredEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -19025,35 +19169,40 @@ impl Ber for TransferredEvent {
                 offset: tlv.start,
                 type_name: "TransferredEvent",
                 field: "primaryOldCall",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "TransferredEvent",
                 field: "transferringDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "TransferredEvent",
                 field: "transferredToDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 4) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "TransferredEvent",
                 field: "transferredConnections",
-            });
+            }
+            .into());
         }
         if seen & (1 << 9) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "TransferredEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -19308,7 +19457,7 @@ impl CallControlEvents {
 }
 
 impl Ber for CallControlEvents {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::Bridged(<Box<BridgedEvent> as Ber>::dec(d, c)?),
@@ -19518,12 +19667,12 @@ pub struct CallInformationEvent {
 }
 
 impl Ber for CallInformationEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -19643,14 +19792,16 @@ impl Ber for CallInformationEvent {
                 offset: tlv.start,
                 type_name: "CallInformationEvent",
                 field: "connection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "CallInformationEvent",
                 field: "device",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -19831,12 +19982,12 @@ pub struct ChargingEvent {
 }
 
 impl Ber for ChargingEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -19881,21 +20032,24 @@ impl Ber for ChargingEvent {
                 offset: tlv.start,
                 type_name: "ChargingEvent",
                 field: "connection",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ChargingEvent",
                 field: "chargedDevice",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ChargingEvent",
                 field: "chargingInfo",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -19968,12 +20122,12 @@ pub struct DigitsGeneratedEvent {
 }
 
 impl Ber for DigitsGeneratedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -20022,12 +20176,12 @@ pub struct TelephonyTonesGeneratedEvent {
 }
 
 impl Ber for TelephonyTonesGeneratedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -20084,12 +20238,12 @@ pub struct PrimaryOrSecondaryCall {
 }
 
 impl Ber for PrimaryOrSecondaryCall {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -20129,21 +20283,24 @@ impl Ber for PrimaryOrSecondaryCall {
                 offset: tlv.start,
                 type_name: "PrimaryOrSecondaryCall",
                 field: "deviceID",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "PrimaryOrSecondaryCall",
                 field: "connectionID",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "PrimaryOrSecondaryCall",
                 field: "localConnectionState",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -20219,12 +20376,12 @@ pub struct OtherCall {
 }
 
 impl Ber for OtherCall {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -20264,14 +20421,16 @@ impl Ber for OtherCall {
                 offset: tlv.start,
                 type_name: "OtherCall",
                 field: "deviceID",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "OtherCall",
                 field: "connectionID",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -20354,12 +20513,12 @@ pub struct ServiceCompletionFailureEvent {
 }
 
 impl Ber for ServiceCompletionFailureEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -20422,14 +20581,16 @@ impl Ber for ServiceCompletionFailureEvent {
                 offset: tlv.start,
                 type_name: "ServiceCompletionFailureEvent",
                 field: "primaryCall",
-            });
+            }
+            .into());
         }
         if seen & (1 << 5) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ServiceCompletionFailureEvent",
                 field: "cause",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -20546,7 +20707,7 @@ impl CallAssociatedEvents {
 }
 
 impl Ber for CallAssociatedEvents {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::CallInformation(<Box<CallInformationEvent> as Ber>::dec(d, c)?),
@@ -20639,12 +20800,12 @@ pub struct MediaAttachedEvent {
 }
 
 impl Ber for MediaAttachedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -20693,12 +20854,12 @@ pub struct MediaDetachedEvent {
 }
 
 impl Ber for MediaDetachedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -20764,7 +20925,7 @@ impl MediaAttachmentEvents {
 }
 
 impl Ber for MediaAttachmentEvents {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::MediaAttached(<MediaAttachedEvent as Ber>::dec(d, c)?),
@@ -20826,12 +20987,12 @@ pub struct ButtonInformationEvent {
 }
 
 impl Ber for ButtonInformationEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -20880,12 +21041,12 @@ pub struct ButtonPressEvent {
 }
 
 impl Ber for ButtonPressEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -20934,12 +21095,12 @@ pub struct DisplayUpdatedEvent {
 }
 
 impl Ber for DisplayUpdatedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -20988,12 +21149,12 @@ pub struct HookswitchEvent {
 }
 
 impl Ber for HookswitchEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -21042,12 +21203,12 @@ pub struct LampModeEvent {
 }
 
 impl Ber for LampModeEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -21096,12 +21257,12 @@ pub struct MessageWaitingEvent {
 }
 
 impl Ber for MessageWaitingEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -21150,12 +21311,12 @@ pub struct MicrophoneGainEvent {
 }
 
 impl Ber for MicrophoneGainEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -21204,12 +21365,12 @@ pub struct MicrophoneMuteEvent {
 }
 
 impl Ber for MicrophoneMuteEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -21258,12 +21419,12 @@ pub struct RingerStatusEvent {
 }
 
 impl Ber for RingerStatusEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -21312,12 +21473,12 @@ pub struct SpeakerMuteEvent {
 }
 
 impl Ber for SpeakerMuteEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -21366,12 +21527,12 @@ pub struct SpeakerVolumeEvent {
 }
 
 impl Ber for SpeakerVolumeEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -21468,7 +21629,7 @@ impl PhysicalDeviceFeatureEvents {
 }
 
 impl Ber for PhysicalDeviceFeatureEvents {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::ButtonInformation(<ButtonInformationEvent as Ber>::dec(d, c)?),
@@ -21650,7 +21811,7 @@ impl PendingAgentState {
 }
 
 impl Ber for PendingAgentState {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -21700,12 +21861,12 @@ pub struct AgentBusyEvent {
 }
 
 impl Ber for AgentBusyEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -21759,7 +21920,8 @@ impl Ber for AgentBusyEvent {
                 offset: tlv.start,
                 type_name: "AgentBusyEvent",
                 field: "agentDevice",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -21860,12 +22022,12 @@ pub struct AgentLoggedOnEvent {
 }
 
 impl Ber for AgentLoggedOnEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -21919,7 +22081,8 @@ impl Ber for AgentLoggedOnEvent {
                 offset: tlv.start,
                 type_name: "AgentLoggedOnEvent",
                 field: "agentDevice",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -22020,12 +22183,12 @@ pub struct AgentLoggedOffEvent {
 }
 
 impl Ber for AgentLoggedOffEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -22079,7 +22242,8 @@ impl Ber for AgentLoggedOffEvent {
                 offset: tlv.start,
                 type_name: "AgentLoggedOffEvent",
                 field: "agentDevice",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -22178,12 +22342,12 @@ pub struct AgentNotReadyEvent {
 }
 
 impl Ber for AgentNotReadyEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -22232,7 +22396,8 @@ impl Ber for AgentNotReadyEvent {
                 offset: tlv.start,
                 type_name: "AgentNotReadyEvent",
                 field: "agentDevice",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -22323,12 +22488,12 @@ pub struct AgentReadyEvent {
 }
 
 impl Ber for AgentReadyEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -22377,7 +22542,8 @@ impl Ber for AgentReadyEvent {
                 offset: tlv.start,
                 type_name: "AgentReadyEvent",
                 field: "agentDevice",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -22509,7 +22675,7 @@ impl AgentWorkingAfterCallEventPendingAgentState {
 }
 
 impl Ber for AgentWorkingAfterCallEventPendingAgentState {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -22563,12 +22729,12 @@ pub struct AgentWorkingAfterCallEvent {
 }
 
 impl Ber for AgentWorkingAfterCallEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -22624,7 +22790,8 @@ impl Ber for AgentWorkingAfterCallEvent {
                 offset: tlv.start,
                 type_name: "AgentWorkingAfterCallEvent",
                 field: "agentDevice",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -22713,12 +22880,12 @@ pub struct AutoAnswerEvent {
 }
 
 impl Ber for AutoAnswerEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -22767,12 +22934,12 @@ pub struct AutoWorkModeEvent {
 }
 
 impl Ber for AutoWorkModeEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -22821,12 +22988,12 @@ pub struct CallBackEvent {
 }
 
 impl Ber for CallBackEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -22875,12 +23042,12 @@ pub struct CallBackMessageEvent {
 }
 
 impl Ber for CallBackMessageEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -22929,12 +23096,12 @@ pub struct CallerIDStatusEvent {
 }
 
 impl Ber for CallerIDStatusEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -22993,12 +23160,12 @@ pub struct DoNotDisturbEvent {
 }
 
 impl Ber for DoNotDisturbEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -23043,14 +23210,16 @@ impl Ber for DoNotDisturbEvent {
                 offset: tlv.start,
                 type_name: "DoNotDisturbEvent",
                 field: "device",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DoNotDisturbEvent",
                 field: "doNotDisturbOn",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -23232,7 +23401,7 @@ impl ForwardingType {
 }
 
 impl Ber for ForwardingType {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -23329,7 +23498,7 @@ impl ForwardDefault {
 }
 
 impl Ber for ForwardDefault {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -23382,12 +23551,12 @@ pub struct ForwardingEvent {
 }
 
 impl Ber for ForwardingEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -23451,14 +23620,16 @@ impl Ber for ForwardingEvent {
                 offset: tlv.start,
                 type_name: "ForwardingEvent",
                 field: "device",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ForwardingEvent",
                 field: "forwardStatus",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -23559,12 +23730,12 @@ pub struct PresenceStateEvent {
 }
 
 impl Ber for PresenceStateEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -23613,12 +23784,12 @@ pub struct RouteingModeEvent {
 }
 
 impl Ber for RouteingModeEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -23727,7 +23898,7 @@ impl LogicalDeviceFeatureEvents {
 }
 
 impl Ber for LogicalDeviceFeatureEvents {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::AgentBusy(<Box<AgentBusyEvent> as Ber>::dec(d, c)?),
@@ -23888,12 +24059,12 @@ pub struct BackInServiceEvent {
 }
 
 impl Ber for BackInServiceEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -23928,7 +24099,8 @@ impl Ber for BackInServiceEvent {
                 offset: tlv.start,
                 type_name: "BackInServiceEvent",
                 field: "device",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -23993,12 +24165,12 @@ pub struct DeviceCapsChangedEvent {
 }
 
 impl Ber for DeviceCapsChangedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24053,12 +24225,12 @@ pub struct OutOfServiceEvent {
 }
 
 impl Ber for OutOfServiceEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -24093,7 +24265,8 @@ impl Ber for OutOfServiceEvent {
                 offset: tlv.start,
                 type_name: "OutOfServiceEvent",
                 field: "device",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -24158,12 +24331,12 @@ pub struct PartiallyInServiceEvent {
 }
 
 impl Ber for PartiallyInServiceEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24233,7 +24406,7 @@ impl DeviceMaintenanceEvents {
 }
 
 impl Ber for DeviceMaintenanceEvents {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::BackInService(<BackInServiceEvent as Ber>::dec(d, c)?),
@@ -24311,12 +24484,12 @@ pub struct BookmarkReachedEvent {
 }
 
 impl Ber for BookmarkReachedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24365,12 +24538,12 @@ pub struct CompletedEvent {
 }
 
 impl Ber for CompletedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24419,12 +24592,12 @@ pub struct DtmfDetectedEvent {
 }
 
 impl Ber for DtmfDetectedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24473,12 +24646,12 @@ pub struct EmptiedEvent {
 }
 
 impl Ber for EmptiedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24527,12 +24700,12 @@ pub struct InterruptionDetectedEvent {
 }
 
 impl Ber for InterruptionDetectedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24581,12 +24754,12 @@ pub struct NotRecognizedEvent {
 }
 
 impl Ber for NotRecognizedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24635,12 +24808,12 @@ pub struct PlayEvent {
 }
 
 impl Ber for PlayEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24689,12 +24862,12 @@ pub struct RecognizedEvent {
 }
 
 impl Ber for RecognizedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24743,12 +24916,12 @@ pub struct RecordEvent {
 }
 
 impl Ber for RecordEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24797,12 +24970,12 @@ pub struct ReviewEvent {
 }
 
 impl Ber for ReviewEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24851,12 +25024,12 @@ pub struct SilenceTimeoutExpiredEvent {
 }
 
 impl Ber for SilenceTimeoutExpiredEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24905,12 +25078,12 @@ pub struct SpeechDetectedEvent {
 }
 
 impl Ber for SpeechDetectedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -24959,12 +25132,12 @@ pub struct StartedEvent {
 }
 
 impl Ber for StartedEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -25013,12 +25186,12 @@ pub struct StopEvent {
 }
 
 impl Ber for StopEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -25067,12 +25240,12 @@ pub struct SuspendPlayEvent {
 }
 
 impl Ber for SuspendPlayEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -25121,12 +25294,12 @@ pub struct SuspendRecordEvent {
 }
 
 impl Ber for SuspendRecordEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -25175,12 +25348,12 @@ pub struct VoiceAttributesChangeEvent {
 }
 
 impl Ber for VoiceAttributesChangeEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -25229,12 +25402,12 @@ pub struct VoiceErrorOccuredEvent {
 }
 
 impl Ber for VoiceErrorOccuredEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         while let Some(c) = it.next()? {
@@ -25352,7 +25525,7 @@ impl VoiceUnitEvents {
 }
 
 impl Ber for VoiceUnitEvents {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000007 => Self::BookmarkReached(<BookmarkReachedEvent as Ber>::dec(d, c)?),
@@ -25536,12 +25709,12 @@ pub struct PrivateEvent {
 }
 
 impl Ber for PrivateEvent {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -25570,7 +25743,8 @@ impl Ber for PrivateEvent {
                 offset: tlv.start,
                 type_name: "PrivateEvent",
                 field: "privateData",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -25640,7 +25814,7 @@ impl VendorSpecEvents {
 }
 
 impl Ber for VendorSpecEvents {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::PrivateEvent(<PrivateEvent as Ber>::dec(d, c)?),
@@ -25734,7 +25908,7 @@ impl EventSpecificInfo {
 }
 
 impl Ber for EventSpecificInfo {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::CallControlEvents({
@@ -25888,12 +26062,12 @@ pub struct CSTAEventReportArgument {
 }
 
 impl Ber for CSTAEventReportArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -25921,14 +26095,16 @@ impl Ber for CSTAEventReportArgument {
                 offset: tlv.start,
                 type_name: "CSTAEventReportArgument",
                 field: "crossRefIdentifier",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "CSTAEventReportArgument",
                 field: "eventSpecificInfo",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -26048,7 +26224,7 @@ impl SelectValue {
 }
 
 impl Ber for SelectValue {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -26129,12 +26305,12 @@ pub struct RouteRequestArgument {
 }
 
 impl Ber for RouteRequestArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -26287,14 +26463,16 @@ impl Ber for RouteRequestArgument {
                 offset: tlv.start,
                 type_name: "RouteRequestArgument",
                 field: "crossRefIdentifier",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "RouteRequestArgument",
                 field: "currentRoute",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -26524,12 +26702,12 @@ pub struct ReRouteRequestArgument {
 }
 
 impl Ber for ReRouteRequestArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -26582,7 +26760,8 @@ impl Ber for ReRouteRequestArgument {
                 offset: tlv.start,
                 type_name: "ReRouteRequestArgument",
                 field: "crossRefIdentifier",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -26691,7 +26870,7 @@ impl RetryValue {
 }
 
 impl Ber for RetryValue {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::NoListAvailable(<bool as Ber>::dec(d, c)?),
@@ -26776,12 +26955,12 @@ pub struct RouteSelectRequestArgument {
 }
 
 impl Ber for RouteSelectRequestArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -26842,14 +27021,16 @@ impl Ber for RouteSelectRequestArgument {
                 offset: tlv.start,
                 type_name: "RouteSelectRequestArgument",
                 field: "crossRefIdentifier",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "RouteSelectRequestArgument",
                 field: "routeSelected",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -26971,12 +27152,12 @@ pub struct RouteUsedRequestArgument {
 }
 
 impl Ber for RouteUsedRequestArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -27041,14 +27222,16 @@ impl Ber for RouteUsedRequestArgument {
                 offset: tlv.start,
                 type_name: "RouteUsedRequestArgument",
                 field: "crossRefIdentifier",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "RouteUsedRequestArgument",
                 field: "routeUsed",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -28401,7 +28584,7 @@ impl OperationErrors {
 }
 
 impl Ber for OperationErrors {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -28685,7 +28868,7 @@ impl SecurityErrors {
 }
 
 impl Ber for SecurityErrors {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -28924,7 +29107,7 @@ impl StateIncompatibilityErrors {
 }
 
 impl Ber for StateIncompatibilityErrors {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -29214,7 +29397,7 @@ impl SystemResourceAvailabilityErrors {
 }
 
 impl Ber for SystemResourceAvailabilityErrors {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -29347,7 +29530,7 @@ impl SubscribedResourceAvailabilityErrors {
 }
 
 impl Ber for SubscribedResourceAvailabilityErrors {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -29436,7 +29619,7 @@ impl PerformanceManagementErrors {
 }
 
 impl Ber for PerformanceManagementErrors {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -29516,7 +29699,7 @@ impl PrivateDataInfoErrors {
 }
 
 impl Ber for PrivateDataInfoErrors {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -29593,7 +29776,7 @@ impl ErrorValue {
 }
 
 impl Ber for ErrorValue {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::Operation({
@@ -29753,12 +29936,12 @@ pub struct RouteEndRequestArgument {
 }
 
 impl Ber for RouteEndRequestArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -29803,7 +29986,8 @@ impl Ber for RouteEndRequestArgument {
                 offset: tlv.start,
                 type_name: "RouteEndRequestArgument",
                 field: "crossRefIdentifier",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -29950,7 +30134,7 @@ impl RejectCause {
 }
 
 impl Ber for RejectCause {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -29999,12 +30183,12 @@ pub struct RouteRejectArgument {
 }
 
 impl Ber for RouteRejectArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -30048,7 +30232,8 @@ impl Ber for RouteRejectArgument {
                 offset: tlv.start,
                 type_name: "RouteRejectArgument",
                 field: "crossRefIdentifier",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -30152,12 +30337,12 @@ pub struct SingleStepTransArgument {
 }
 
 impl Ber for SingleStepTransArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -30233,14 +30418,16 @@ impl Ber for SingleStepTransArgument {
                 offset: tlv.start,
                 type_name: "SingleStepTransArgument",
                 field: "activeCall",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "SingleStepTransArgument",
                 field: "transferredTo",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -30377,12 +30564,12 @@ pub struct SingleStepTransResult {
 }
 
 impl Ber for SingleStepTransResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -30437,7 +30624,8 @@ impl Ber for SingleStepTransResult {
                 offset: tlv.start,
                 type_name: "SingleStepTransResult",
                 field: "transferredCall",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -30535,7 +30723,7 @@ impl MonitorObject {
 }
 
 impl Ber for MonitorObject {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::DeviceObject(<Box<DeviceID> as Ber>::dec(d, c)?),
@@ -30620,12 +30808,12 @@ pub struct MonitorFilter {
 }
 
 impl Ber for MonitorFilter {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -30927,7 +31115,7 @@ impl MonitorType {
 }
 
 impl Ber for MonitorType {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -30970,12 +31158,12 @@ pub struct MonitorStartArgument {
 }
 
 impl Ber for MonitorStartArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -31025,7 +31213,8 @@ impl Ber for MonitorStartArgument {
                 offset: tlv.start,
                 type_name: "MonitorStartArgument",
                 field: "monitorObject",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -31114,12 +31303,12 @@ pub struct MonitorStartResult {
 }
 
 impl Ber for MonitorStartResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -31168,7 +31357,8 @@ impl Ber for MonitorStartResult {
                 offset: tlv.start,
                 type_name: "MonitorStartResult",
                 field: "crossRefIdentifier",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -31256,12 +31446,12 @@ pub struct ChangeMonitorFilterArgument {
 }
 
 impl Ber for ChangeMonitorFilterArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -31295,14 +31485,16 @@ impl Ber for ChangeMonitorFilterArgument {
                 offset: tlv.start,
                 type_name: "ChangeMonitorFilterArgument",
                 field: "crossRefIdentifier",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ChangeMonitorFilterArgument",
                 field: "requestedFilterList",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -31375,12 +31567,12 @@ pub struct ChangeMonitorFilterResult {
 }
 
 impl Ber for ChangeMonitorFilterResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -31469,12 +31661,12 @@ pub struct MonitorStopArgument {
 }
 
 impl Ber for MonitorStopArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -31503,7 +31695,8 @@ impl Ber for MonitorStopArgument {
                 offset: tlv.start,
                 type_name: "MonitorStopArgument",
                 field: "crossRefIdentifier",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -31578,7 +31771,7 @@ impl MonitorStopResult {
 }
 
 impl Ber for MonitorStopResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -31644,12 +31837,12 @@ pub struct SnapshotDeviceArgument {
 }
 
 impl Ber for SnapshotDeviceArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -31678,7 +31871,8 @@ impl Ber for SnapshotDeviceArgument {
                 offset: tlv.start,
                 type_name: "SnapshotDeviceArgument",
                 field: "snapshotObject",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -31856,7 +32050,7 @@ impl SimpleCallState {
 }
 
 impl Ber for SimpleCallState {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -31924,7 +32118,7 @@ impl CallState {
 }
 
 impl Ber for CallState {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::CompoundCallState(seqof_9(d, c)?),
@@ -31997,12 +32191,12 @@ pub struct DeviceMediaInfoListItem {
 }
 
 impl Ber for DeviceMediaInfoListItem {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -32098,12 +32292,12 @@ pub struct SnapshotDeviceResponseInfo {
 }
 
 impl Ber for SnapshotDeviceResponseInfo {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -32168,14 +32362,16 @@ impl Ber for SnapshotDeviceResponseInfo {
                 offset: tlv.start,
                 type_name: "SnapshotDeviceResponseInfo",
                 field: "connectionIdentifier",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "SnapshotDeviceResponseInfo",
                 field: "localCallState",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -32294,7 +32490,7 @@ impl SnapshotDeviceResultCrossRefIDorSnapshotData {
 }
 
 impl Ber for SnapshotDeviceResultCrossRefIDorSnapshotData {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000004 => Self::ServiceCrossRefID(<ServiceCrossRefID as Ber>::dec(d, c)?),
@@ -32360,12 +32556,12 @@ pub struct SnapshotDeviceResult {
 }
 
 impl Ber for SnapshotDeviceResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -32395,7 +32591,8 @@ impl Ber for SnapshotDeviceResult {
                 offset: tlv.start,
                 type_name: "SnapshotDeviceResult",
                 field: "crossRefIDorSnapshotData",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -32461,12 +32658,12 @@ pub struct SnapshotCallArgument {
 }
 
 impl Ber for SnapshotCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -32496,7 +32693,8 @@ impl Ber for SnapshotCallArgument {
                 offset: tlv.start,
                 type_name: "SnapshotCallArgument",
                 field: "snapshotObject",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -32820,7 +33018,7 @@ impl MediaServiceType {
 }
 
 impl Ber for MediaServiceType {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -32903,12 +33101,12 @@ pub struct CallMediaInfoListItem {
 }
 
 impl Ber for CallMediaInfoListItem {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -32953,7 +33151,8 @@ impl Ber for CallMediaInfoListItem {
                 offset: tlv.start,
                 type_name: "CallMediaInfoListItem",
                 field: "mediaServiceType",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -33044,12 +33243,12 @@ pub struct SnapshotCallResponseInfo {
 }
 
 impl Ber for SnapshotCallResponseInfo {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -33100,7 +33299,8 @@ impl Ber for SnapshotCallResponseInfo {
                 offset: tlv.start,
                 type_name: "SnapshotCallResponseInfo",
                 field: "deviceOnCall",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -33208,7 +33408,7 @@ impl SnapshotCallResultCrossRefIDorSnapshotData {
 }
 
 impl Ber for SnapshotCallResultCrossRefIDorSnapshotData {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::ServiceCrossRefID(<ServiceCrossRefID as Ber>::dec(d, c)?),
@@ -33298,12 +33498,12 @@ pub struct SnapshotCallResult {
 }
 
 impl Ber for SnapshotCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -33416,7 +33616,8 @@ impl Ber for SnapshotCallResult {
                 offset: tlv.start,
                 type_name: "SnapshotCallResult",
                 field: "crossRefIDorSnapshotData",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -33592,12 +33793,12 @@ pub struct SnapshotCallDataArgument {
 }
 
 impl Ber for SnapshotCallDataArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -33641,21 +33842,24 @@ impl Ber for SnapshotCallDataArgument {
                 offset: tlv.start,
                 type_name: "SnapshotCallDataArgument",
                 field: "serviceCrossRefID",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "SnapshotCallDataArgument",
                 field: "lastSegment",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "SnapshotCallDataArgument",
                 field: "snapshotData",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -33739,12 +33943,12 @@ pub struct SnapshotDeviceDataArgument {
 }
 
 impl Ber for SnapshotDeviceDataArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -33788,21 +33992,24 @@ impl Ber for SnapshotDeviceDataArgument {
                 offset: tlv.start,
                 type_name: "SnapshotDeviceDataArgument",
                 field: "serviceCrossRefID",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "SnapshotDeviceDataArgument",
                 field: "lastSegment",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "SnapshotDeviceDataArgument",
                 field: "snapshotData",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -33882,12 +34089,12 @@ pub struct SystemRegisterArgument {
 }
 
 impl Ber for SystemRegisterArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -33921,7 +34128,8 @@ impl Ber for SystemRegisterArgument {
                 offset: tlv.start,
                 type_name: "SystemRegisterArgument",
                 field: "requestTypes",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -33990,12 +34198,12 @@ pub struct SystemRegisterResult {
 }
 
 impl Ber for SystemRegisterResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -34029,7 +34237,8 @@ impl Ber for SystemRegisterResult {
                 offset: tlv.start,
                 type_name: "SystemRegisterResult",
                 field: "sysStatRegisterID",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -34099,12 +34308,12 @@ pub struct SystemRegisterAbortArgument {
 }
 
 impl Ber for SystemRegisterAbortArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -34133,7 +34342,8 @@ impl Ber for SystemRegisterAbortArgument {
                 offset: tlv.start,
                 type_name: "SystemRegisterAbortArgument",
                 field: "sysStatRegisterID",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -34195,12 +34405,12 @@ pub struct SystemRegisterCancelArgument {
 }
 
 impl Ber for SystemRegisterCancelArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -34229,7 +34439,8 @@ impl Ber for SystemRegisterCancelArgument {
                 offset: tlv.start,
                 type_name: "SystemRegisterCancelArgument",
                 field: "sysStatRegisterID",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -34304,7 +34515,7 @@ impl SystemRegisterCancelResult {
 }
 
 impl Ber for SystemRegisterCancelResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -34370,12 +34581,12 @@ pub struct RequestSysStatArg {
 }
 
 impl Ber for RequestSysStatArg {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -34543,7 +34754,7 @@ impl SystemStatus {
 }
 
 impl Ber for SystemStatus {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -34590,12 +34801,12 @@ pub struct RequestSysStatRes {
 }
 
 impl Ber for RequestSysStatRes {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -34624,7 +34835,8 @@ impl Ber for RequestSysStatRes {
                 offset: tlv.start,
                 type_name: "RequestSysStatRes",
                 field: "systemStatus",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -34685,12 +34897,12 @@ pub struct SystemStatusArg {
 }
 
 impl Ber for SystemStatusArg {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -34724,7 +34936,8 @@ impl Ber for SystemStatusArg {
                 offset: tlv.start,
                 type_name: "SystemStatusArg",
                 field: "systemStatus",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -34804,7 +35017,7 @@ impl SystemStatusRes {
 }
 
 impl Ber for SystemStatusRes {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -34886,12 +35099,12 @@ pub struct DeflectCallArgument {
 }
 
 impl Ber for DeflectCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -34962,14 +35175,16 @@ impl Ber for DeflectCallArgument {
                 offset: tlv.start,
                 type_name: "DeflectCallArgument",
                 field: "callToBeDiverted",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DeflectCallArgument",
                 field: "newDestination",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -35105,7 +35320,7 @@ impl DeflectCallResult {
 }
 
 impl Ber for DeflectCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -35177,12 +35392,12 @@ pub struct DirectedPickupCallArgument {
 }
 
 impl Ber for DirectedPickupCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -35228,14 +35443,16 @@ impl Ber for DirectedPickupCallArgument {
                 offset: tlv.start,
                 type_name: "DirectedPickupCallArgument",
                 field: "callToBePickedUp",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "DirectedPickupCallArgument",
                 field: "requestingDevice",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -35325,12 +35542,12 @@ pub struct DirectedPickupCallResult {
 }
 
 impl Ber for DirectedPickupCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -35458,12 +35675,12 @@ pub struct GroupPickupCallArgument {
 }
 
 impl Ber for GroupPickupCallArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -35512,7 +35729,8 @@ impl Ber for GroupPickupCallArgument {
                 offset: tlv.start,
                 type_name: "GroupPickupCallArgument",
                 field: "newDestination",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -35601,12 +35819,12 @@ pub struct GroupPickupCallResult {
 }
 
 impl Ber for GroupPickupCallResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -35769,7 +35987,7 @@ impl DigitMode {
 }
 
 impl Ber for DigitMode {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -35816,12 +36034,12 @@ pub struct GenerateDigitsArgument {
 }
 
 impl Ber for GenerateDigitsArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -35876,14 +36094,16 @@ impl Ber for GenerateDigitsArgument {
                 offset: tlv.start,
                 type_name: "GenerateDigitsArgument",
                 field: "connectionToSendDigits",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "GenerateDigitsArgument",
                 field: "charactersToSend",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -36000,7 +36220,7 @@ impl GenerateDigitsResult {
 }
 
 impl Ber for GenerateDigitsResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -36068,12 +36288,12 @@ pub struct RouteRegisterArgument {
 }
 
 impl Ber for RouteRegisterArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -36177,12 +36397,12 @@ pub struct RouteRegisterResult {
 }
 
 impl Ber for RouteRegisterResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -36216,7 +36436,8 @@ impl Ber for RouteRegisterResult {
                 offset: tlv.start,
                 type_name: "RouteRegisterResult",
                 field: "routeRegisterReqID",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -36286,12 +36507,12 @@ pub struct RouteRegisterAbortArgument {
 }
 
 impl Ber for RouteRegisterAbortArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -36320,7 +36541,8 @@ impl Ber for RouteRegisterAbortArgument {
                 offset: tlv.start,
                 type_name: "RouteRegisterAbortArgument",
                 field: "routeRegisterReqID",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -36382,12 +36604,12 @@ pub struct RouteRegisterCancelArgument {
 }
 
 impl Ber for RouteRegisterCancelArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -36416,7 +36638,8 @@ impl Ber for RouteRegisterCancelArgument {
                 offset: tlv.start,
                 type_name: "RouteRegisterCancelArgument",
                 field: "routeRegisterReqID",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -36495,7 +36718,7 @@ impl RouteRegisterCancelResult {
 }
 
 impl Ber for RouteRegisterCancelResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -36563,12 +36786,12 @@ pub struct GetAgentStateArgument {
 }
 
 impl Ber for GetAgentStateArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -36606,7 +36829,8 @@ impl Ber for GetAgentStateArgument {
                 offset: tlv.start,
                 type_name: "GetAgentStateArgument",
                 field: "device",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -36732,7 +36956,7 @@ impl AgentState {
 }
 
 impl Ber for AgentState {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -36816,7 +37040,7 @@ impl AgentStateCondition {
 }
 
 impl Ber for AgentStateCondition {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -36858,12 +37082,12 @@ pub struct AgentInfo {
 }
 
 impl Ber for AgentInfo {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -36902,7 +37126,8 @@ impl Ber for AgentInfo {
                 offset: tlv.start,
                 type_name: "AgentInfo",
                 field: "agentState",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -36979,12 +37204,12 @@ pub struct AgentStateEntry {
 }
 
 impl Ber for AgentStateEntry {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -37014,7 +37239,8 @@ impl Ber for AgentStateEntry {
                 offset: tlv.start,
                 type_name: "AgentStateEntry",
                 field: "loggedOn",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -37081,12 +37307,12 @@ pub struct GetAgentStateResult {
 }
 
 impl Ber for GetAgentStateResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -37115,7 +37341,8 @@ impl Ber for GetAgentStateResult {
                 offset: tlv.start,
                 type_name: "GetAgentStateResult",
                 field: "agentStateList",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -37174,12 +37401,12 @@ pub struct GetDoNotDisturbArgument {
 }
 
 impl Ber for GetDoNotDisturbArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -37208,7 +37435,8 @@ impl Ber for GetDoNotDisturbArgument {
                 offset: tlv.start,
                 type_name: "GetDoNotDisturbArgument",
                 field: "device",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -37271,12 +37499,12 @@ pub struct GetDoNotDisturbResult {
 }
 
 impl Ber for GetDoNotDisturbResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -37315,7 +37543,8 @@ impl Ber for GetDoNotDisturbResult {
                 offset: tlv.start,
                 type_name: "GetDoNotDisturbResult",
                 field: "doNotDisturbOn",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -37390,12 +37619,12 @@ pub struct GetForwardingArgument {
 }
 
 impl Ber for GetForwardingArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -37424,7 +37653,8 @@ impl Ber for GetForwardingArgument {
                 offset: tlv.start,
                 type_name: "GetForwardingArgument",
                 field: "device",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -37491,12 +37721,12 @@ pub struct ForwardListItem {
 }
 
 impl Ber for ForwardListItem {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -37545,7 +37775,8 @@ impl Ber for ForwardListItem {
                 offset: tlv.start,
                 type_name: "ForwardListItem",
                 field: "forwardStatus",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -37636,12 +37867,12 @@ pub struct GetForwardingResult {
 }
 
 impl Ber for GetForwardingResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -37670,7 +37901,8 @@ impl Ber for GetForwardingResult {
                 offset: tlv.start,
                 type_name: "GetForwardingResult",
                 field: "forwardingList",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -37788,7 +38020,7 @@ impl ReqAgentState {
 }
 
 impl Ber for ReqAgentState {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -37839,12 +38071,12 @@ pub struct SetAgentStateArgument {
 }
 
 impl Ber for SetAgentStateArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -37897,14 +38129,16 @@ impl Ber for SetAgentStateArgument {
                 offset: tlv.start,
                 type_name: "SetAgentStateArgument",
                 field: "device",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "SetAgentStateArgument",
                 field: "requestedAgentState",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -37994,12 +38228,12 @@ pub struct SetAgentStateResult {
 }
 
 impl Ber for SetAgentStateResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -38090,12 +38324,12 @@ pub struct SetDoNotDisturbArgument {
 }
 
 impl Ber for SetDoNotDisturbArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -38139,14 +38373,16 @@ impl Ber for SetDoNotDisturbArgument {
                 offset: tlv.start,
                 type_name: "SetDoNotDisturbArgument",
                 field: "device",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "SetDoNotDisturbArgument",
                 field: "doNotDisturbOn",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -38238,7 +38474,7 @@ impl SetDoNotDisturbResult {
 }
 
 impl Ber for SetDoNotDisturbResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -38314,12 +38550,12 @@ pub struct SetForwardingArgument {
 }
 
 impl Ber for SetForwardingArgument {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -38377,14 +38613,16 @@ impl Ber for SetForwardingArgument {
                 offset: tlv.start,
                 type_name: "SetForwardingArgument",
                 field: "device",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "SetForwardingArgument",
                 field: "activateForward",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -38492,7 +38730,7 @@ impl SetForwardingResult {
 }
 
 impl Ber for SetForwardingResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x2000001E => Self::Extensions(<CSTACommonArguments as Ber>::dec(d, c)?),
@@ -38593,7 +38831,7 @@ impl UniversalFailure {
 }
 
 impl Ber for UniversalFailure {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::Operation({
@@ -38760,7 +38998,7 @@ impl InvokeId {
 }
 
 impl Ber for InvokeId {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000002 => Self::Present(<i64 as Ber>::dec(d, c)?),
@@ -38839,7 +39077,7 @@ impl InvokeLinkedId {
 }
 
 impl Ber for InvokeLinkedId {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::Present(<i64 as Ber>::dec(d, c)?),
@@ -38918,7 +39156,7 @@ impl Code {
 }
 
 impl Ber for Code {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000002 => Self::Local(<i64 as Ber>::dec(d, c)?),
@@ -38988,12 +39226,12 @@ pub struct Invoke {
 }
 
 impl Ber for Invoke {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -39028,14 +39266,16 @@ impl Ber for Invoke {
                 offset: tlv.start,
                 type_name: "Invoke",
                 field: "invokeId",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "Invoke",
                 field: "opcode",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -39106,12 +39346,12 @@ pub struct ReturnResultResult {
 }
 
 impl Ber for ReturnResultResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -39136,14 +39376,16 @@ impl Ber for ReturnResultResult {
                 offset: tlv.start,
                 type_name: "ReturnResultResult",
                 field: "opcode",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ReturnResultResult",
                 field: "result",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -39198,12 +39440,12 @@ pub struct ReturnResult {
 }
 
 impl Ber for ReturnResult {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -39232,7 +39474,8 @@ impl Ber for ReturnResult {
                 offset: tlv.start,
                 type_name: "ReturnResult",
                 field: "invokeId",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -39293,12 +39536,12 @@ pub struct ReturnError {
 }
 
 impl Ber for ReturnError {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -39328,14 +39571,16 @@ impl Ber for ReturnError {
                 offset: tlv.start,
                 type_name: "ReturnError",
                 field: "invokeId",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ReturnError",
                 field: "errcode",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -39415,7 +39660,7 @@ impl RejectProblem {
 }
 
 impl Ber for RejectProblem {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::General(<GeneralProblem as Ber>::dec(d, c)?),
@@ -39495,12 +39740,12 @@ pub struct Reject {
 }
 
 impl Ber for Reject {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -39527,14 +39772,16 @@ impl Ber for Reject {
                 offset: tlv.start,
                 type_name: "Reject",
                 field: "invokeId",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "Reject",
                 field: "problem",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -39606,7 +39853,7 @@ impl ROSEPDU {
 }
 
 impl Ber for ROSEPDU {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000001 => Self::Invoke(<Invoke as Ber>::dec(d, c)?),
@@ -39686,12 +39933,12 @@ pub struct AttributeTypeAndValue {
 }
 
 impl Ber for AttributeTypeAndValue {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -39716,14 +39963,16 @@ impl Ber for AttributeTypeAndValue {
                 offset: tlv.start,
                 type_name: "AttributeTypeAndValue",
                 field: "type",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "AttributeTypeAndValue",
                 field: "value",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -39789,7 +40038,7 @@ impl APTitleForm1 {
 }
 
 impl Ber for APTitleForm1 {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::RdnSequence(seqof_18(d, c)?),
@@ -39863,7 +40112,7 @@ impl APTitle {
 }
 
 impl Ber for APTitle {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::ApTitleForm1(<APTitleForm1 as Ber>::dec(d, c)?),
@@ -39953,7 +40202,7 @@ impl AEQualifier {
 }
 
 impl Ber for AEQualifier {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000011 => Self::AsoQualifierForm1(seqof_17(d, c)?),
@@ -40054,7 +40303,7 @@ impl EXTERNALtEncoding {
 }
 
 impl Ber for EXTERNALtEncoding {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::SingleASN1Type({
@@ -40136,12 +40385,12 @@ pub struct EXTERNALt {
 }
 
 impl Ber for EXTERNALt {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -40176,7 +40425,8 @@ impl Ber for EXTERNALt {
                 offset: tlv.start,
                 type_name: "EXTERNALt",
                 field: "encoding",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -40251,12 +40501,12 @@ pub struct AuthenticationValueOther {
 }
 
 impl Ber for AuthenticationValueOther {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -40281,14 +40531,16 @@ impl Ber for AuthenticationValueOther {
                 offset: tlv.start,
                 type_name: "AuthenticationValueOther",
                 field: "other-mechanism-name",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "AuthenticationValueOther",
                 field: "other-mechanism-value",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -40370,7 +40622,7 @@ impl AuthenticationValue {
 }
 
 impl Ber for AuthenticationValue {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::Charstring(<Text as Ber>::dec(d, c)?),
@@ -40452,12 +40704,12 @@ pub struct ContextListItem {
 }
 
 impl Ber for ContextListItem {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -40487,21 +40739,24 @@ impl Ber for ContextListItem {
                 offset: tlv.start,
                 type_name: "ContextListItem",
                 field: "pci",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ContextListItem",
                 field: "abstract-syntax",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "ContextListItem",
                 field: "transfer-syntaxes",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -40560,12 +40815,12 @@ pub struct DefaultContextListItem {
 }
 
 impl Ber for DefaultContextListItem {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -40590,7 +40845,8 @@ impl Ber for DefaultContextListItem {
                 offset: tlv.start,
                 type_name: "DefaultContextListItem",
                 field: "transfer-syntax-name",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -40665,7 +40921,7 @@ impl SyntacticContextList {
 }
 
 impl Ber for SyntacticContextList {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::ContextList({
@@ -40758,7 +41014,7 @@ impl ASOQualifier {
 }
 
 impl Ber for ASOQualifier {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000011 => Self::AsoQualifierForm1(seqof_17(d, c)?),
@@ -40844,12 +41100,12 @@ pub struct ASOITagItem {
 }
 
 impl Ber for ASOITagItem {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -40970,12 +41226,12 @@ pub struct AARQApdu {
 }
 
 impl Ber for AARQApdu {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -41102,7 +41358,8 @@ impl Ber for AARQApdu {
                 offset: tlv.start,
                 type_name: "AARQApdu",
                 field: "aSO-context-name",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -41344,7 +41601,7 @@ impl AssociateSourceDiagnostic {
 }
 
 impl Ber for AssociateSourceDiagnostic {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000001 => Self::ServiceUser({
@@ -41422,12 +41679,12 @@ pub struct PContextResultListItem {
 }
 
 impl Ber for PContextResultListItem {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -41457,7 +41714,8 @@ impl Ber for PContextResultListItem {
                 offset: tlv.start,
                 type_name: "PContextResultListItem",
                 field: "result",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -41554,12 +41812,12 @@ pub struct AAREApdu {
 }
 
 impl Ber for AAREApdu {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -41670,21 +41928,24 @@ impl Ber for AAREApdu {
                 offset: tlv.start,
                 type_name: "AAREApdu",
                 field: "aSO-context-name",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "AAREApdu",
                 field: "result",
-            });
+            }
+            .into());
         }
         if seen & (1 << 3) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "AAREApdu",
                 field: "result-source-diagnostic",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -41896,12 +42157,12 @@ pub struct RLRQApdu {
 }
 
 impl Ber for RLRQApdu {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -42015,12 +42276,12 @@ pub struct RLREApdu {
 }
 
 impl Ber for RLREApdu {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -42203,7 +42464,7 @@ impl ABRTDiagnostic {
 }
 
 impl Ber for ABRTDiagnostic {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         Ok(Self::from_value(<i64 as Ber>::dec(d, tlv)?))
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -42253,12 +42514,12 @@ pub struct ABRTApdu {
 }
 
 impl Ber for ABRTApdu {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -42299,7 +42560,8 @@ impl Ber for ABRTApdu {
                 offset: tlv.start,
                 type_name: "ABRTApdu",
                 field: "abort-source",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -42399,7 +42661,7 @@ impl PDVListPresentationDataValues {
 }
 
 impl Ber for PDVListPresentationDataValues {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::SimpleASN1Type({
@@ -42479,12 +42741,12 @@ pub struct PDVList {
 }
 
 impl Ber for PDVList {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -42516,14 +42778,16 @@ impl Ber for PDVList {
                 offset: tlv.start,
                 type_name: "PDVList",
                 field: "presentation-context-identifier",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "PDVList",
                 field: "presentation-data-values",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -42611,7 +42875,7 @@ impl UserData2 {
 }
 
 impl Ber for UserData2 {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => Self::UserInformation(seqof_24(d, c)?),
@@ -42691,12 +42955,12 @@ pub struct ADTApdu {
 }
 
 impl Ber for ADTApdu {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -42728,7 +42992,8 @@ impl Ber for ADTApdu {
                 offset: tlv.start,
                 type_name: "ADTApdu",
                 field: "a-user-data",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -42807,12 +43072,12 @@ pub struct ACRQApdu {
 }
 
 impl Ber for ACRQApdu {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -42958,12 +43223,12 @@ pub struct ACRPApdu {
 }
 
 impl Ber for ACRPApdu {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -43121,7 +43386,7 @@ impl ACSEApdu {
 }
 
 impl Ber for ACSEApdu {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x20000000 => Self::Aarq(<Box<AARQApdu> as Ber>::dec(d, c)?),
@@ -43239,12 +43504,12 @@ pub struct CSTAFunctionality {
 }
 
 impl Ber for CSTAFunctionality {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -43480,12 +43745,12 @@ pub struct OldACSEUserInformationForCSTA {
 }
 
 impl Ber for OldACSEUserInformationForCSTA {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -43523,21 +43788,24 @@ impl Ber for OldACSEUserInformationForCSTA {
                 offset: tlv.start,
                 type_name: "OldACSEUserInformationForCSTA",
                 field: "cSTAVersion",
-            });
+            }
+            .into());
         }
         if seen & (1 << 1) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "OldACSEUserInformationForCSTA",
                 field: "cSTAFunctionsRequiredByApplication",
-            });
+            }
+            .into());
         }
         if seen & (1 << 2) == 0 {
             return Err(Error::MissingField {
                 offset: tlv.start,
                 type_name: "OldACSEUserInformationForCSTA",
                 field: "cSTAFunctionsThatCanBeSupplied",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -43622,12 +43890,12 @@ pub struct NewACSEUserInformationForCSTA {
 }
 
 impl Ber for NewACSEUserInformationForCSTA {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let mut v = Self::default();
         Self::dec_into(d, tlv, &mut v)?;
         Ok(v)
     }
-    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), Error> {
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
@@ -43672,7 +43940,8 @@ impl Ber for NewACSEUserInformationForCSTA {
                 offset: tlv.start,
                 type_name: "NewACSEUserInformationForCSTA",
                 field: "cSTAVersion",
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -43763,7 +44032,7 @@ impl ACSEUserInformationForCSTA {
 }
 
 impl Ber for ACSEUserInformationForCSTA {
-    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, Error> {
+    fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x00000010 => {
@@ -43819,7 +44088,7 @@ impl Jer for ACSEUserInformationForCSTA {
     }
 }
 
-fn seqof_0(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<CSTAPrivateData>, Error> {
+fn seqof_0(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<CSTAPrivateData>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -43840,7 +44109,7 @@ fn seqof_0_enc(v: &[CSTAPrivateData], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_1(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ConnectionListItem>, Error> {
+fn seqof_1(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ConnectionListItem>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -43861,7 +44130,7 @@ fn seqof_1_enc(v: &[ConnectionListItem], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_2(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<DestinationDetectionItem>, Error> {
+fn seqof_2(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<DestinationDetectionItem>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -43882,7 +44151,7 @@ fn seqof_2_enc(v: &[DestinationDetectionItem], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_3(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<GpLocationInfo>, Error> {
+fn seqof_3(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<GpLocationInfo>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -43903,7 +44172,7 @@ fn seqof_3_enc(v: &[GpLocationInfo], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_4(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<GeoPriv>, Error> {
+fn seqof_4(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<GeoPriv>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -43924,7 +44193,7 @@ fn seqof_4_enc(v: &[GeoPriv], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_5(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<LocationInfo>, Error> {
+fn seqof_5(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<LocationInfo>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -43945,7 +44214,7 @@ fn seqof_5_enc(v: &[LocationInfo], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_6(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<NumberOfChargingUnitsItem>, Error> {
+fn seqof_6(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<NumberOfChargingUnitsItem>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -43966,7 +44235,7 @@ fn seqof_6_enc(v: &[NumberOfChargingUnitsItem], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_7(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<OtherCall>, Error> {
+fn seqof_7(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<OtherCall>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -43987,7 +44256,7 @@ fn seqof_7_enc(v: &[OtherCall], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_8(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<DeviceID>, Error> {
+fn seqof_8(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<DeviceID>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44008,7 +44277,7 @@ fn seqof_8_enc(v: &[DeviceID], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_9(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<LocalConnectionState>, Error> {
+fn seqof_9(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<LocalConnectionState>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44029,7 +44298,7 @@ fn seqof_9_enc(v: &[LocalConnectionState], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_10(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<DeviceMediaInfoListItem>, Error> {
+fn seqof_10(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<DeviceMediaInfoListItem>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44050,7 +44319,7 @@ fn seqof_10_enc(v: &[DeviceMediaInfoListItem], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_11(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<SnapshotDeviceResponseInfo>, Error> {
+fn seqof_11(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<SnapshotDeviceResponseInfo>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44071,7 +44340,7 @@ fn seqof_11_enc(v: &[SnapshotDeviceResponseInfo], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_12(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<CallMediaInfoListItem>, Error> {
+fn seqof_12(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<CallMediaInfoListItem>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44092,7 +44361,7 @@ fn seqof_12_enc(v: &[CallMediaInfoListItem], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_13(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<SnapshotCallResponseInfo>, Error> {
+fn seqof_13(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<SnapshotCallResponseInfo>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44113,7 +44382,7 @@ fn seqof_13_enc(v: &[SnapshotCallResponseInfo], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_14(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<AgentInfo>, Error> {
+fn seqof_14(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<AgentInfo>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44134,7 +44403,7 @@ fn seqof_14_enc(v: &[AgentInfo], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_15(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<AgentStateEntry>, Error> {
+fn seqof_15(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<AgentStateEntry>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44155,7 +44424,7 @@ fn seqof_15_enc(v: &[AgentStateEntry], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_16(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ForwardListItem>, Error> {
+fn seqof_16(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ForwardListItem>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44176,7 +44445,7 @@ fn seqof_16_enc(v: &[ForwardListItem], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_17(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<AttributeTypeAndValue>, Error> {
+fn seqof_17(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<AttributeTypeAndValue>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44197,7 +44466,7 @@ fn seqof_17_enc(v: &[AttributeTypeAndValue], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_18(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<RelativeDistinguishedName>, Error> {
+fn seqof_18(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<RelativeDistinguishedName>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44218,7 +44487,7 @@ fn seqof_18_enc(v: &[RelativeDistinguishedName], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_19(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ASOContextName>, Error> {
+fn seqof_19(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ASOContextName>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44239,7 +44508,7 @@ fn seqof_19_enc(v: &[ASOContextName], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_20(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<TransferSyntaxName>, Error> {
+fn seqof_20(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<TransferSyntaxName>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44260,7 +44529,7 @@ fn seqof_20_enc(v: &[TransferSyntaxName], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_21(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ContextListItem>, Error> {
+fn seqof_21(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ContextListItem>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44281,7 +44550,7 @@ fn seqof_21_enc(v: &[ContextListItem], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_22(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<DefaultContextListItem>, Error> {
+fn seqof_22(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<DefaultContextListItem>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44302,7 +44571,7 @@ fn seqof_22_enc(v: &[DefaultContextListItem], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_23(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ASOITagItem>, Error> {
+fn seqof_23(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ASOITagItem>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44323,7 +44592,7 @@ fn seqof_23_enc(v: &[ASOITagItem], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_24(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<EXTERNALt>, Error> {
+fn seqof_24(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<EXTERNALt>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44344,7 +44613,7 @@ fn seqof_24_enc(v: &[EXTERNALt], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_25(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<PContextResultListItem>, Error> {
+fn seqof_25(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<PContextResultListItem>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
@@ -44365,7 +44634,7 @@ fn seqof_25_enc(v: &[PContextResultListItem], tag: Tag, out: &mut Vec<u8>) {
     finish(out, mark);
 }
 
-fn seqof_26(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<i64>, Error> {
+fn seqof_26(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<i64>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
