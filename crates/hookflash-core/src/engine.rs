@@ -85,6 +85,45 @@ impl Default for Config {
     }
 }
 
+/// How many of a queue's agents are available, busy (or reserved) and away (or wrapping up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct AgentCounts {
+    available: u32,
+    busy: u32,
+    away: u32,
+}
+
+impl AgentCounts {
+    /// The counter an agent of this availability is in (none for a logged-out agent).
+    fn slot(&mut self, a: Availability) -> Option<&mut u32> {
+        match a {
+            Availability::Available => Some(&mut self.available),
+            Availability::Busy | Availability::Reserved => Some(&mut self.busy),
+            Availability::Away | Availability::WrapUp => Some(&mut self.away),
+            Availability::Offline => None,
+        }
+    }
+}
+
+/// Moves an agent in the queue counts: out of `old` queues at its old availability, into
+/// `new` queues at its new one.
+fn recount<'q>(
+    counts: &mut Map<QueueId, AgentCounts>,
+    old: (Availability, impl Iterator<Item = &'q QueueId>),
+    new: (Availability, impl Iterator<Item = &'q QueueId>),
+) {
+    for q in old.1 {
+        if let Some(c) = counts.get_mut(q).and_then(|c| c.slot(old.0)) {
+            *c = c.saturating_sub(1);
+        }
+    }
+    for q in new.1 {
+        if let Some(c) = counts.entry(q.clone()).or_default().slot(new.0) {
+            *c += 1;
+        }
+    }
+}
+
 /// What the engine keeps per live call beyond the public [`Call`].
 #[derive(Debug, Clone)]
 struct Live {
@@ -119,6 +158,9 @@ pub struct Engine {
     /// The devices each agent is logged on at.
     agent_devices: Map<AgentId, Vec<DeviceId>>,
     queues: Map<QueueId, Queue>,
+    /// The agents of each queue by availability, kept up to date as agents change, so that a
+    /// queue's figures need no look at every agent.
+    queue_agents: Map<QueueId, AgentCounts>,
     links: Map<LinkId, LinkState>,
     ended: VecDeque<Call>,
     out: VecDeque<Event>,
@@ -149,6 +191,7 @@ impl Engine {
             agents: Map::default(),
             agent_devices: Map::default(),
             queues: Map::default(),
+            queue_agents: Map::default(),
             links: Map::default(),
             ended: VecDeque::new(),
             orphans: Vec::new(),
@@ -984,26 +1027,31 @@ impl Engine {
         }
     }
 
-    fn emit_queue(&mut self, at: Timestamp, link: Option<&LinkId>, queue: &QueueId) {
-        let (mut avail, mut busy, mut away) = (0, 0, 0);
+    /// The agents of `queue` by availability, counted over every agent (what `queue_agents`
+    /// keeps without the count; debug builds check the two agree).
+    fn count_queue_agents(&self, queue: &QueueId) -> AgentCounts {
+        let mut n = AgentCounts::default();
         for a in self
             .agents
             .values()
             .filter(|a| a.queues.contains_key(queue))
         {
-            match a.availability() {
-                Availability::Available => avail += 1,
-                Availability::Busy | Availability::Reserved => busy += 1,
-                Availability::Away | Availability::WrapUp => away += 1,
-                Availability::Offline => {}
+            if let Some(c) = n.slot(a.availability()) {
+                *c += 1;
             }
         }
+        n
+    }
+
+    fn emit_queue(&mut self, at: Timestamp, link: Option<&LinkId>, queue: &QueueId) {
+        let n = self.queue_agents.get(queue).copied().unwrap_or_default();
+        debug_assert_eq!(n, self.count_queue_agents(queue), "queue {queue}");
         let Some(q) = self.queues.get_mut(queue) else {
             return;
         };
-        q.stats.agents_available = avail;
-        q.stats.agents_busy = busy;
-        q.stats.agents_away = away;
+        q.stats.agents_available = n.available;
+        q.stats.agents_busy = n.busy;
+        q.stats.agents_away = n.away;
         q.stats.longest_wait_ms = q
             .waiting
             .iter()
@@ -1378,7 +1426,16 @@ impl Engine {
         let activity = self.agent_activity(&agent);
         let changed = match self.agents.get_mut(&agent) {
             Some(a) if a.activity != activity => {
+                let old = a.availability();
                 a.activity = activity;
+                let new = a.availability();
+                if new != old {
+                    recount(
+                        &mut self.queue_agents,
+                        (old, a.queues.keys()),
+                        (new, a.queues.keys()),
+                    );
+                }
                 true
             }
             _ => false,
@@ -1422,6 +1479,7 @@ impl Engine {
             agent.device.clone(),
             agent.queues.clone(),
         );
+        let availability_before = agent.availability();
         let mut new_queues = Vec::new();
         match ev {
             AgentEventKind::LoggedOn { device, queues } => {
@@ -1512,6 +1570,16 @@ impl Engine {
             };
             if let Some(a) = self.agents.get_mut(&id) {
                 a.activity = activity;
+            }
+        }
+        if let Some(a) = self.agents.get(&id) {
+            let availability = a.availability();
+            if availability != availability_before || a.queues != before.2 {
+                recount(
+                    &mut self.queue_agents,
+                    (availability_before, before.2.keys()),
+                    (availability, a.queues.keys()),
+                );
             }
         }
         if changed_status {
