@@ -341,7 +341,10 @@ impl Decoder {
             return None;
         }
         if self.buf.last() != Some(&b'\n') {
+            // End the last line and decode it first: it may itself be the `Response: Follows`
+            // that decides how the block has to be closed.
             self.buf.extend_from_slice(b"\r\n");
+            return self.finish();
         }
         if self.follows {
             self.buf.extend_from_slice(END_COMMAND);
@@ -659,6 +662,27 @@ mod tests {
             out,
             b"Action: Setvar\r\nActionID: 1\r\nValue: x  Action: Hangup\r\n\r\n"
         );
+    }
+
+    /// The end of the stream in the middle of the line that opens a `Response: Follows`
+    /// block: the block is returned with what arrived and nothing stays buffered (the block
+    /// used to be closed as an ordinary one, which left it waiting for `--END COMMAND--`).
+    #[test]
+    fn finish_closes_a_follows_block_whose_first_line_is_unterminated() {
+        for input in [
+            &b"Response: Follows"[..],
+            b"Event: A\r\n\r\nResponse: Follows",
+            b"Response: Follows\r\nPrivilege: Command\r\nActionID: 9",
+            b"Response: Follows\r\n0 active calls",
+        ] {
+            let mut d = Decoder::new();
+            d.feed(input);
+            let mut m = all(&mut d);
+            m.extend(std::iter::from_fn(|| d.finish()));
+            assert_eq!(d.buffered(), 0, "{:?}", String::from_utf8_lossy(input));
+            let last = m.last().unwrap().as_ref().unwrap();
+            assert_eq!(last.response(), Some("Follows"));
+        }
     }
 
     /// A stream fed one byte per read, its lines each searched for their end once in all:
