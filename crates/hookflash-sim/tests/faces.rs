@@ -637,11 +637,21 @@ struct XmlRig {
 
 impl XmlRig {
     fn new(user: &str, pw: &str, sim: SimConfig) -> Self {
-        let cfg = FaceConfig {
+        Self::with_face(user, pw, sim, |_| {})
+    }
+
+    fn with_face(
+        user: &str,
+        pw: &str,
+        sim: SimConfig,
+        tweak: impl FnOnce(&mut FaceConfig),
+    ) -> Self {
+        let mut cfg = FaceConfig {
             protocol: FaceProtocol::CstaXml,
             credentials: creds(),
             ..FaceConfig::default()
         };
+        tweak(&mut cfg);
         let t0 = 0;
         let mut client = Session::new(XmlConfig {
             login: Login::Avaya {
@@ -837,6 +847,22 @@ fn xml_session_expires_without_timer_resets() {
     assert_eq!(r.face.close_reason(), Some(&CloseReason::SessionExpired));
     let f = r.face.poll_transmit().expect("a StopApplicationSession");
     assert!(String::from_utf8_lossy(&f).contains("StopApplicationSession"));
+}
+
+#[test]
+fn xml_session_timed_with_a_clock_factor_lasts_that_much_longer_on_the_pbx_clock() {
+    // A server whose clock runs 15 times faster than the client's: the 60 s session lasts
+    // 15 × 60 s of PBX time.
+    let mut r = XmlRig::with_face("AMHOST", "77777", quiet_sim(), |c| {
+        c.session_clock_factor = 15;
+    });
+    r.now += 15 * 60_000 - 1;
+    r.face.handle_timeout(r.now);
+    assert_eq!(r.face.close_reason(), None);
+    assert!(r.face.is_active());
+    r.now += 1;
+    r.face.handle_timeout(r.now);
+    assert_eq!(r.face.close_reason(), Some(&CloseReason::SessionExpired));
 }
 
 #[test]

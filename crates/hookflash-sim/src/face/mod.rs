@@ -85,6 +85,12 @@ pub struct FaceConfig {
     pub max_unanswered_polls: u32,
     /// Longest ECMA-354 session duration granted, in seconds (shorter requests are granted).
     pub max_session_secs: u64,
+    /// PBX milliseconds per millisecond of an ECMA-354 session's duration: 1 (the default) times
+    /// the session on the PBX's clock. A server whose clock runs `time_scale` times faster than
+    /// real time while its client times its session in real time sets this to the time scale,
+    /// so that a session lasts what it says for both (otherwise it expires `time_scale` times
+    /// too early, long before the client resets it at half its duration).
+    pub session_clock_factor: u64,
     /// Largest frame accepted from the client, in bytes.
     pub max_frame: usize,
     /// Frames waiting to be sent beyond which the client is dropped as a slow consumer.
@@ -101,6 +107,7 @@ impl Default for FaceConfig {
             poll_answer_timeout_ms: 10_000,
             max_unanswered_polls: 3,
             max_session_secs: 3_600,
+            session_clock_factor: 1,
             max_frame: framing::DEFAULT_MAX_FRAME,
             max_pending_out: 200_000,
         }
@@ -569,7 +576,7 @@ impl Face {
             "ResetApplicationSessionTimer" if self.is_active() => {
                 if xmltext::text(text, "sessionID").as_deref() == Some(self.session_id.as_str()) {
                     let secs = self.grant(xmltext::text(text, "requestedSessionDuration"));
-                    self.session_deadline = Some(now.saturating_add(secs * 1000));
+                    self.session_deadline = Some(now.saturating_add(self.session_ms(secs)));
                     let body = format!(
                         "<ResetApplicationSessionTimerPosResponse xmlns=\"{ECMA354_NS}\"><actualSessionDuration>{secs}</actualSessionDuration></ResetApplicationSessionTimerPosResponse>"
                     );
@@ -614,6 +621,12 @@ impl Face {
                 }
             },
         }
+    }
+
+    /// A session of `secs` seconds in PBX milliseconds.
+    fn session_ms(&self, secs: u64) -> u64 {
+        secs.saturating_mul(1000)
+            .saturating_mul(self.cfg.session_clock_factor.max(1))
     }
 
     fn grant(&self, requested: Option<String>) -> u64 {
@@ -666,7 +679,7 @@ impl Face {
         self.edition = Edition::from_uri(&version);
         let secs = self.grant(xmltext::text(text, "requestedSessionDuration"));
         self.session_secs = secs;
-        self.session_deadline = Some(now.saturating_add(secs * 1000));
+        self.session_deadline = Some(now.saturating_add(self.session_ms(secs)));
         self.login_deadline = None;
         self.state = State::Active;
         let mut b = format!(
