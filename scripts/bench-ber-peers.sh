@@ -8,7 +8,8 @@
 # the script checks that every frame was dissected as BER. Two tshark figures: `-T fields`
 # (dissection, one field printed per frame) and `-V` (dissection plus the full text tree);
 # tshark's start-up time is measured on a one-copy file and subtracted.
-# HOOKFLASH=path/to/hookflash uses that binary instead of building one.
+# HOOKFLASH=path/to/hookflash uses that binary instead of building one (default: the `dist`
+# profile, PROFILE=release for the quick-start build).
 # Needs: cargo, python3 (a venv with asn1tools is made by oracle-env.sh), tshark.
 set -euo pipefail
 source "$(dirname "$0")/oracle-env.sh"
@@ -17,9 +18,9 @@ copies=${2:-500}
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
 if [ -z "${HOOKFLASH:-}" ]; then
-  cargo build --release -q -p hookflash-cli
+  cargo build --locked --profile "${PROFILE:-dist}" -q -p hookflash-cli
 fi
-hookflash=${HOOKFLASH:-$target/release/hookflash}
+hookflash=${HOOKFLASH:-$target/${PROFILE:-dist}/hookflash}
 command -v tshark >/dev/null || { echo "tshark is not installed (apt-get install tshark)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -3,18 +3,21 @@
 # BER dissection when tshark is installed — on the same PDUs in one run: the event PDUs of the
 # oracle corpus. Prints one JSON object with the figures and the ratios.
 #   scripts/bench-ber.sh [SECONDS]
+# Builds the `dist` profile (PROFILE=release for the quick-start build); CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 source "$(dirname "$0")/oracle-env.sh"
 secs=${1:-3}
 cd "$root"
-cargo build --locked --release -q -p hookflash-cli
+target=${CARGO_TARGET_DIR:-$root/target}
+profile=${PROFILE:-dist}
+cargo build --locked --profile "$profile" -q -p hookflash-cli
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The event PDUs (cSTAEventReport invokes) of the reference corpus, back to back.
 for j in crates/hookflash-csta/tests/vectors/seed0/*.json; do
   if grep -q '"cSTAEventReport"' "$j"; then cat "${j%.json}.ber" >> "$work/events.ber"; fi
 done
-ours=$(target/release/hookflash bench decode --protocol csta-ber --seconds "$secs" "$work/events.ber")
+ours=$("$target/$profile/hookflash" bench decode --protocol csta-ber --seconds "$secs" "$work/events.ber")
 oracle=$("$ORACLE_PY" scripts/oracle_speed.py "$ORACLE_DIR" "$work/events.ber" "$secs")
 tshark_rate=null
 if command -v tshark >/dev/null 2>&1; then
