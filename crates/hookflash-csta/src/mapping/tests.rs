@@ -587,3 +587,40 @@ fn typed_and_json_paths_agree_on_unusual_values() {
         assert_eq!(assert_paths_agree(&p, "unknown event"), 0);
     }
 }
+
+/// How long mapping one event report takes on each path (the event reports of the three
+/// conformance corpora, each mapped many times). Run in release:
+/// `cargo test --release -p hookflash-csta --lib mapping::tests::mapping_speed -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement; prints nanoseconds per event"]
+fn mapping_speed() {
+    let pdus: Vec<Pdu> = vector_pdus()
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|p| matches!(event_report(p), Report::Typed(_)))
+        .collect();
+    let mut m = Mapper::new("pbx");
+    m.monitor_started("0001", "1001");
+    let rounds = 2_000;
+    let time = |f: &dyn Fn(&Pdu) -> usize| {
+        let start = std::time::Instant::now();
+        let mut n = 0;
+        for _ in 0..rounds {
+            for p in &pdus {
+                n += f(p);
+            }
+        }
+        (
+            start.elapsed().as_nanos() as f64 / (rounds * pdus.len()) as f64,
+            n,
+        )
+    };
+    let (typed, a) = time(&|p| m.map(p).len());
+    let (json, b) = time(&|p| m.map_json(p).len());
+    assert_eq!(a, b);
+    println!(
+        "{} event reports x {rounds}: typed {typed:.0} ns, JSON {json:.0} ns per event ({:.1} x)",
+        pdus.len(),
+        json / typed
+    );
+}
