@@ -141,7 +141,8 @@ fn read_tlv_slow(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv
         return Err(Error::TooDeep {
             offset: pos,
             max: MAX_DEPTH,
-        }.into());
+        }
+        .into());
     }
     let trunc = |offset: usize| Error::Truncated { offset };
     let mut p = pos;
@@ -283,7 +284,8 @@ impl<'a> Dec<'a> {
             Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "primitive encoding of a constructed type",
-            }.into())
+            }
+            .into())
         }
     }
 
@@ -299,7 +301,8 @@ impl<'a> Dec<'a> {
                 offset: c.start,
                 found: c.tag,
                 context: "explicitly tagged value",
-            }.into());
+            }
+            .into());
         }
         Ok(c)
     }
@@ -371,7 +374,8 @@ impl<'a> Dec<'a> {
             return Err(Error::TooDeep {
                 offset: tlv.start,
                 max: 4,
-            }.into());
+            }
+            .into());
         }
         let mut out = Vec::new();
         let mut it = self.children(tlv)?;
@@ -470,7 +474,8 @@ fn need_primitive(tlv: &Tlv, what: &'static str) -> Result<(), DecError> {
         Err(Error::InvalidValue {
             offset: tlv.start,
             what,
-        }.into())
+        }
+        .into())
     } else {
         Ok(())
     }
@@ -484,7 +489,8 @@ impl Ber for i64 {
             return Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "INTEGER",
-            }.into());
+            }
+            .into());
         }
         let mut v: Self = if c[0] & 0x80 != 0 { -1 } else { 0 };
         for b in c {
@@ -515,7 +521,8 @@ impl Ber for bool {
             _ => Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "BOOLEAN",
-            }.into()),
+            }
+            .into()),
         }
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -532,7 +539,8 @@ impl Ber for () {
             Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "NULL",
-            }.into())
+            }
+            .into())
         }
     }
     fn enc(&self, tag: Tag, out: &mut Vec<u8>) {
@@ -793,13 +801,15 @@ impl Ber for BitString {
             return Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "BIT STRING",
-            }.into());
+            }
+            .into());
         };
         if unused > 7 || (rest.is_empty() && unused != 0) {
             return Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "BIT STRING",
-            }.into());
+            }
+            .into());
         }
         let bits = u32::try_from(rest.len() * 8 - usize::from(unused)).map_err(|_| {
             Error::InvalidValue {
@@ -923,7 +933,8 @@ impl Ber for Oid {
             return Err(Error::InvalidValue {
                 offset: tlv.start,
                 what: "OBJECT IDENTIFIER",
-            }.into());
+            }
+            .into());
         }
         Ok(o)
     }

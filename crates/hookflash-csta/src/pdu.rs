@@ -130,10 +130,7 @@ fn local_code(c: &Code) -> Option<i64> {
 }
 
 /// Decodes the value inside a raw element with `f`.
-fn typed<T>(
-    any: &Any,
-    f: impl FnOnce(&Dec<'_>, &Tlv) -> Result<T, DecError>,
-) -> Result<T, Error> {
+fn typed<T>(any: &Any, f: impl FnOnce(&Dec<'_>, &Tlv) -> Result<T, DecError>) -> Result<T, Error> {
     let d = Dec::new(&any.0);
     let t = read_tlv(&any.0, 0, any.0.len(), 0)?;
     Ok(f(&d, &t)?)
@@ -381,7 +378,9 @@ fn decode_invoke(d: &Dec<'_>, tlv: &Tlv) -> Result<Pdu, Error> {
         }
     };
     if let Some(extra) = it.next()? {
-        return Err(d.unexpected(&extra, "Invoke (element after the argument)").into());
+        return Err(d
+            .unexpected(&extra, "Invoke (element after the argument)")
+            .into());
     }
     let _ = Tag::NONE;
     Ok(Pdu::Invoke(Invoke {
