@@ -388,9 +388,10 @@ impl Mapper {
             | "networkCapabilitiesChanged" => {
                 // Connection state only.
                 let key = match name {
-                    "networkReached" => "outboundConnection",
-                    "offered" | "bridged" => "offeredConnection",
-                    _ => "connection",
+                    "networkReached" | "networkCapabilitiesChanged" => "outboundConnection",
+                    "offered" => "offeredConnection",
+                    "bridged" => "bridgedConnection",
+                    _ => "dialingConnection",
                 };
                 let (call, d) = conn(key);
                 match (
@@ -416,9 +417,11 @@ impl Mapper {
                     .and_then(Value::as_str)
                     .map(str::to_owned);
                 let mut attached = Vec::new();
-                for k in ["accountInfo", "authorisationCode"] {
-                    if let Some(s) = v.get(k).and_then(Value::as_str) {
-                        attached.push((k.to_owned(), s.to_owned()));
+                // Account and authorisation codes are octet strings, in practice digits:
+                // passed on as text when printable, as hex otherwise.
+                for k in ["accountInfo", "authCode"] {
+                    if let Some(s) = v.get(k).and_then(agent_id) {
+                        attached.push((k.to_owned(), s));
                     }
                 }
                 vec![DriverEvent::Call {

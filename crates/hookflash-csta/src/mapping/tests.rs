@@ -624,3 +624,83 @@ fn mapping_speed() {
         json / typed
     );
 }
+
+fn vector(seed: &str, name: &str) -> Pdu {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors")
+        .join(seed)
+        .join(format!("{name}.ber"));
+    pdu::decode(&Bytes::from(std::fs::read(p).unwrap())).unwrap()
+}
+
+#[test]
+fn bridged_and_digits_dialed_report_their_connection_state() {
+    let m = Mapper::new("pbx");
+    for (seed, name, call, device, state) in [
+        (
+            "seed0",
+            "bridged_1",
+            "002A",
+            "1001",
+            ConnectionState::Connected,
+        ),
+        (
+            "seed1",
+            "digitsDialed_1",
+            "843C",
+            "3896",
+            ConnectionState::Initiated,
+        ),
+    ] {
+        let pdu = vector(seed, name);
+        let got = m.map(&pdu);
+        assert_eq!(got, m.map_json(&pdu), "{name}: typed and JSON paths agree");
+        match got.as_slice() {
+            [
+                DriverEvent::Call {
+                    call: c,
+                    event:
+                        CallEventKind::State {
+                            device: d,
+                            state: s,
+                        },
+                    ..
+                },
+            ] => {
+                assert_eq!(c.as_str(), call, "{name}");
+                assert_eq!(d.as_str(), device, "{name}");
+                assert_eq!(*s, state, "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    // networkCapabilitiesChanged carries no connection state in these vectors: nothing to say.
+    let pdu = vector("seed42", "networkCapabilitiesChanged_1");
+    assert_eq!(m.map(&pdu), Vec::new());
+}
+
+#[test]
+fn call_information_attaches_account_and_authorisation_codes_as_text() {
+    let m = Mapper::new("pbx");
+    for (name, want) in [
+        ("callInformation_1", ("accountInfo", "99")),
+        ("callInformation_2", ("authCode", "4711")),
+    ] {
+        let pdu = vector("seed0", name);
+        let got = m.map(&pdu);
+        assert_eq!(got, m.map_json(&pdu), "{name}: typed and JSON paths agree");
+        match got.as_slice() {
+            [
+                DriverEvent::Call {
+                    event: CallEventKind::CallData { attached, .. },
+                    ..
+                },
+            ] => assert_eq!(
+                attached,
+                &vec![(want.0.to_owned(), want.1.to_owned())],
+                "{name}"
+            ),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}

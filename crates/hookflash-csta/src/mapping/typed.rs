@@ -377,13 +377,25 @@ impl Mapper {
                     e.cause,
                     subject,
                 ),
-                // The JSON path looks for `offeredConnection` in a bridged event and for
-                // `connection` in digitsDialed and networkCapabilitiesChanged, members those
-                // events do not have: it maps none of the three, and neither does this one.
-                CallControlEvents::Bridged(_)
-                | CallControlEvents::DigitsDialed(_)
-                | CallControlEvents::NetworkCapabilitiesChanged(_)
-                | CallControlEvents::Unrecognized(_) => None,
+                CallControlEvents::Bridged(e) => self.state(
+                    &e.bridged_connection,
+                    e.local_connection_info,
+                    e.cause,
+                    subject,
+                ),
+                CallControlEvents::DigitsDialed(e) => self.state(
+                    &e.dialing_connection,
+                    e.local_connection_info,
+                    e.cause,
+                    subject,
+                ),
+                CallControlEvents::NetworkCapabilitiesChanged(e) => self.state(
+                    &e.outbound_connection,
+                    e.local_connection_info,
+                    e.cause,
+                    subject,
+                ),
+                CallControlEvents::Unrecognized(_) => None,
             },
             EventSpecificInfo::CallAssociatedEvents(CallAssociatedEvents::CallInformation(e)) => {
                 let call = hex_name(call_of(&e.connection)?);
@@ -393,12 +405,15 @@ impl Mapper {
                     event: CallEventKind::CallData {
                         correlator: e.correlator_data.as_ref().map(|c| hex_upper(c.as_bytes())),
                         uui: None,
-                        attached: e
-                            .account_info
-                            .as_ref()
-                            .map(|a| ("accountInfo".to_owned(), hex_upper(a.as_bytes())))
-                            .into_iter()
-                            .collect(),
+                        attached: [
+                            ("accountInfo", e.account_info.as_ref()),
+                            ("authCode", e.auth_code.as_ref()),
+                        ]
+                        .into_iter()
+                        .filter_map(|(k, v)| {
+                            Some((k.to_owned(), agent_name(v?.as_bytes()).to_string()))
+                        })
+                        .collect(),
                     },
                     cause: None,
                 })
