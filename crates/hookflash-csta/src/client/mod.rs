@@ -45,8 +45,14 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 /// How many monitor and snapshot requests may be in flight at once by default.
 pub const DEFAULT_MONITOR_WINDOW: usize = 256;
 
-/// Calls whose last event is kept to drop the copies other monitors report.
-const MAX_TRACKED_CALLS: usize = 100_000;
+/// The most recent calls whose last event is kept to drop the copies other monitors report.
+/// The copies of one event arrive together (one per monitor, back to back), so a window of the
+/// last few thousand calls catches them while its memory stays fixed whatever the call rate
+/// and however many calls end without a `CallCleared`.
+pub(crate) const DEDUP_WINDOW: usize = 4_096;
+
+/// The most agents whose logged-on device is remembered.
+const MAX_TRACKED_AGENTS: usize = 100_000;
 
 /// The CTI user's credentials.
 #[derive(Clone, PartialEq, Eq)]
@@ -256,6 +262,9 @@ pub struct Client {
     link_reported: bool,
     now: u64,
     last_call_event: HashMap<NativeCallId, DriverEvent>,
+    /// The calls of `last_call_event` in the order they entered it (an entry removed by
+    /// `CallCleared` stays here until it falls out of the window).
+    dedup_order: VecDeque<NativeCallId>,
     /// Devices with a monitor request queued or in flight.
     monitoring: HashSet<DeviceId>,
     /// The device each agent is logged on at, as the PBX reported it.
@@ -289,6 +298,7 @@ impl Client {
             link_reported: false,
             now: 0,
             last_call_event: HashMap::new(),
+            dedup_order: VecDeque::new(),
             monitoring: HashSet::new(),
             agent_devices: HashMap::new(),
         }
@@ -401,6 +411,7 @@ impl Client {
         }
         self.mapper.clear_monitors();
         self.last_call_event.clear();
+        self.dedup_order.clear();
         if was != Phase::Down || !self.link_reported {
             self.link_reported = true;
             self.driver(DriverEvent::LinkDown {
@@ -478,11 +489,24 @@ impl Client {
             }
             if matches!(event, hookflash_core::driver::CallEventKind::CallCleared) {
                 self.last_call_event.remove(call);
-            } else {
-                if self.last_call_event.len() >= MAX_TRACKED_CALLS {
-                    self.last_call_event.clear();
+            } else if self
+                .last_call_event
+                .insert(call.clone(), ev.clone())
+                .is_none()
+            {
+                self.dedup_order.push_back(call.clone());
+                if self.dedup_order.len() == DEDUP_WINDOW {
+                    // Full for the first time: room for twice the window now, so that the
+                    // table's churn never makes it grow later.
+                    self.last_call_event.reserve(DEDUP_WINDOW);
                 }
-                self.last_call_event.insert(call.clone(), ev.clone());
+                // The oldest call leaves. (Had its id been reused since, the newer call loses
+                // its entry early: at worst one copy of its next event is passed on.)
+                if self.dedup_order.len() > DEDUP_WINDOW
+                    && let Some(old) = self.dedup_order.pop_front()
+                {
+                    self.last_call_event.remove(&old);
+                }
             }
         }
         self.driver(ev);
@@ -498,7 +522,7 @@ impl Client {
                 },
             ..
         } = &ev
-            && (self.agent_devices.len() < MAX_TRACKED_CALLS
+            && (self.agent_devices.len() < MAX_TRACKED_AGENTS
                 || self.agent_devices.contains_key(agent.as_str()))
         {
             self.agent_devices.insert(agent.to_string(), device.clone());

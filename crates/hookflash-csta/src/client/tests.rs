@@ -888,3 +888,38 @@ mod hostile {
         }
     }
 }
+
+#[test]
+fn duplicate_events_are_dropped_within_a_window_of_fixed_size() {
+    let (mut c, p) = ber_client(4);
+    associate(&mut c, &p);
+    c.monitor(T0, "1001".into());
+    serve_monitors(&mut c, &p, &[], 10);
+    events(&mut c);
+    let held = |call: u32| {
+        json!({"rose": "invoke", "invokeId": 7, "operation": "cSTAEventReport",
+            "argument": {"crossRefIdentifier": "03E9", "eventSpecificInfo": {"callControlEvents": {"held": {
+                "heldConnection": {"both": {"callID": format!("{call:06X}"), "deviceID": {"staticID": {"deviceIdentifier": {"dialingNumber": "1001"}}}}},
+                "holdingDevice": {"deviceIdentifier": {"deviceIdentifier": {"dialingNumber": "1001"}}},
+                "localConnectionInfo": "hold", "cause": "normal"}}}}})
+    };
+    // Three windows' worth of calls that never clear, each event reported twice (two monitors):
+    // every second copy is dropped, and the table never holds more than the window.
+    let calls = 3 * DEDUP_WINDOW as u32;
+    let mut passed = 0;
+    for call in 0..calls {
+        p.send(&mut c, T0, &held(call));
+        p.send(&mut c, T0, &held(call));
+        passed += driver_events(&events(&mut c)).len();
+        assert!(c.last_call_event.len() <= DEDUP_WINDOW);
+        assert!(c.dedup_order.len() <= DEDUP_WINDOW);
+    }
+    assert_eq!(passed, calls as usize);
+    assert_eq!(c.last_call_event.len(), DEDUP_WINDOW);
+    // The oldest calls have left the window: a copy of their event passes again; a recent
+    // call's copy is still dropped.
+    p.send(&mut c, T0, &held(0));
+    assert_eq!(driver_events(&events(&mut c)).len(), 1);
+    p.send(&mut c, T0, &held(calls - 1));
+    assert_eq!(driver_events(&events(&mut c)).len(), 0);
+}
