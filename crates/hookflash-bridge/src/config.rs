@@ -13,7 +13,7 @@
 //! [storage]
 //! path = "/var/lib/hookflash/journal.sqlite"
 //! retention_days = 30             # events and call records older than this are deleted
-//! max_events = 1000000            # and never more events than this
+//! max_events = 1000000            # at most about this many events (the oldest go as new arrive)
 //!
 //! [log]
 //! redact = true                   # numbers and names are masked in logs
@@ -147,7 +147,8 @@ pub struct Storage {
     pub path: Option<PathBuf>,
     /// Events and call records older than this many days are deleted.
     pub retention_days: u32,
-    /// At most this many events are kept.
+    /// At most about this many events are kept: once the journal holds more (by a few hundred),
+    /// appending deletes the oldest.
     pub max_events: u64,
 }
 

@@ -2,6 +2,7 @@
 //! outbox. A restart resumes sequence numbers from it and keeps the history.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
@@ -63,7 +64,16 @@ pub struct OutboxItem {
 #[derive(Debug, Clone)]
 pub struct Journal {
     conn: Arc<Mutex<Connection>>,
+    /// The most events kept (0: no limit), enforced as events are appended.
+    max_events: Arc<AtomicU64>,
+    /// Events up to this sequence number have been deleted for `max_events`.
+    trimmed_to: Arc<AtomicU64>,
 }
+
+/// How far past `max_events` the journal may run before [`Journal::append`] deletes the
+/// oldest: a few hundred rows at a time keeps the cost of the deletes spread over the batches
+/// (one statement per couple of batches) instead of one long pause.
+const TRIM_SLACK: u64 = 256;
 
 fn join(v: &[String]) -> String {
     let mut s = String::new();
@@ -143,7 +153,15 @@ impl Journal {
         )?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            max_events: Arc::new(AtomicU64::new(0)),
+            trimmed_to: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// Keeps at most about `n` events (0: no limit): once the newest event is more than `n`
+    /// (plus a few hundred) past the oldest kept, appending deletes the oldest.
+    pub fn set_max_events(&self, n: u64) {
+        self.max_events.store(n, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -196,6 +214,14 @@ impl Journal {
                      ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
                     params![to_i64(last)],
                 )?;
+                // The event limit holds while the bridge runs, not only at the hourly
+                // retention: at a busy site an hour is millions of events.
+                let max = self.max_events.load(Ordering::Relaxed);
+                let upto = last.saturating_sub(max);
+                if max > 0 && upto >= self.trimmed_to.load(Ordering::Relaxed) + TRIM_SLACK {
+                    tx.execute("DELETE FROM events WHERE seq <= ?1", params![to_i64(upto)])?;
+                    self.trimmed_to.store(upto, Ordering::Relaxed);
+                }
             }
             let mut rec = tx.prepare_cached(
                 "INSERT INTO call_records(ended_at, devices, agents, json) VALUES (?1, ?2, ?3, ?4)",
@@ -389,6 +415,36 @@ mod tests {
         assert_eq!(j.last_seq().unwrap(), 3);
         assert_eq!(j.events_after(0, 10).unwrap(), vec![ev(3, 30)]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn max_events_holds_while_appending() {
+        let j = Journal::open(None).unwrap();
+        j.set_max_events(1_000);
+        for batch in 0..100u64 {
+            let evs: Vec<_> = (1..=100).map(|i| ev(batch * 100 + i, 100)).collect();
+            j.append(&evs, &[], &[], 0).unwrap();
+            let (n, first): (i64, i64) = j
+                .lock()
+                .query_row("SELECT COUNT(*), MIN(seq) FROM events", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap();
+            assert!(
+                n as u64 <= 1_000 + TRIM_SLACK + 100,
+                "{n} events after batch {batch}"
+            );
+            assert!(n >= 1_000.min(100 * (batch as i64 + 1)));
+            // The oldest go first: what is kept is a contiguous run up to the newest.
+            assert_eq!(first as u64 + n as u64 - 1, (batch + 1) * 100);
+        }
+        let last: Vec<u64> = j
+            .events_after(9_990, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(last, (9_991..=10_000).collect::<Vec<_>>());
     }
 
     #[test]

@@ -136,6 +136,7 @@ impl Bridge {
     /// and listens.
     pub async fn start(cfg: &Config, backend: Arc<dyn Backend>) -> Result<Self, BridgeError> {
         let journal = Journal::open(cfg.storage.path.as_deref())?;
+        journal.set_max_events(cfg.storage.max_events);
         let metrics = Arc::new(Metrics::default());
         let hub = Hub::new(cfg, journal.clone(), backend, metrics.clone())?;
         let redact = Redactor {
