@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use axum::extract::ws::Utf8Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -102,6 +102,30 @@ fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
+/// How often the checkpointer copies the write-ahead log into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Checkpoints the journal at `path` from a connection of its own, every [`CHECKPOINT_EVERY`],
+/// until the journal is dropped. PASSIVE checkpoints never wait for the writer; the log is
+/// reused from its start once a checkpoint has copied all of it.
+fn spawn_checkpointer(path: &Path, journal: Weak<Mutex<Connection>>) -> Result<(), BridgeError> {
+    let c = Connection::open(path)?;
+    c.busy_timeout(std::time::Duration::from_secs(5))?;
+    std::thread::Builder::new()
+        .name("journal-checkpoint".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if journal.strong_count() == 0 {
+                    return;
+                }
+                // A failed checkpoint is retried on the next round; the log keeps the data.
+                let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        })?;
+    Ok(())
+}
+
 impl Journal {
     /// Opens (creating, with mode 0600 on Unix) the journal at `path`, or an in-memory one.
     pub fn open(path: Option<&Path>) -> Result<Self, BridgeError> {
@@ -133,6 +157,12 @@ impl Journal {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        if path.is_some() {
+            // Checkpoints (copying the write-ahead log into the database, with an fsync) run
+            // on a thread of their own, not in the commit that happens to cross the log's
+            // threshold: the event path only appends to the log.
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        }
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS events(
                 seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, type TEXT NOT NULL,
@@ -151,8 +181,12 @@ impl Journal {
              CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_at);
              CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
         )?;
+        let conn = Arc::new(Mutex::new(conn));
+        if let Some(p) = path {
+            spawn_checkpointer(p, Arc::downgrade(&conn))?;
+        }
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            conn,
             max_events: Arc::new(AtomicU64::new(0)),
             trimmed_to: Arc::new(AtomicU64::new(0)),
         })
@@ -414,6 +448,34 @@ mod tests {
         assert_eq!(j.prune(25, 1_000).unwrap(), 2);
         assert_eq!(j.last_seq().unwrap(), 3);
         assert_eq!(j.events_after(0, 10).unwrap(), vec![ev(3, 30)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_log_is_checkpointed_in_the_background() {
+        let dir = std::env::temp_dir().join(format!("hf-ckpt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("j.sqlite");
+        let j = Journal::open(Some(&path)).unwrap();
+        let evs: Vec<_> = (1..=2_000).map(|s| ev(s, 100)).collect();
+        j.append(&evs, &[], &[], 0).unwrap();
+        // The writer never checkpoints: the events reach the database file itself (read here
+        // without its log) only through the checkpointer.
+        let copy = dir.join("copy.sqlite");
+        let mut found = 0;
+        for _ in 0..50 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::fs::copy(&path, &copy).unwrap();
+            let c = Connection::open(&copy).unwrap();
+            found = c
+                .query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))
+                .unwrap_or(0);
+            if found == 2_000 {
+                break;
+            }
+        }
+        assert_eq!(found, 2_000);
+        drop(j);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
