@@ -19,7 +19,6 @@
 //! per real time, `SOAK_TOMBSTONES` the core's `max_tombstones` (default the core's, 200,000).
 //! The million-call day through the core is `crates/hookflash/tests/soak.rs`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -40,52 +39,10 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// The system allocator, counting the bytes and blocks live (allocated, not yet freed).
-struct Counting;
-
-static LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
-static LIVE_BLOCKS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is passed on unchanged to `System`; the counters only observe.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract is `System::alloc`'s.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
-            LIVE_BLOCKS.fetch_add(1, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract is `System::alloc_zeroed`'s.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
-            LIVE_BLOCKS.fetch_add(1, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract is `System::dealloc`'s.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE_BYTES.fetch_sub(layout.size() as u64, Ordering::Relaxed);
-        LIVE_BLOCKS.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract is `System::realloc`'s.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
-            LIVE_BYTES.fetch_sub(layout.size() as u64, Ordering::Relaxed);
-        }
-        p
-    }
-}
+// The same counting allocator as the core soak's.
+#[path = "../../hookflash/tests/common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{Counting, LIVE_BLOCKS, LIVE_BYTES};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
