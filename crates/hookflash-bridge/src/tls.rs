@@ -6,6 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -28,13 +30,15 @@ pub fn server_config_with_clients(
     key: &Path,
     client_ca: Option<&Path>,
 ) -> Result<Arc<rustls::ServerConfig>, BridgeError> {
-    let certs: Vec<_> = rustls_pemfile::certs(&mut io::BufReader::new(std::fs::File::open(cert)?))
-        .collect::<Result<_, _>>()?;
+    let certs = certs_from_file(cert)?;
     if certs.is_empty() {
         return Err(BridgeError::NoCertificate(cert.to_path_buf()));
     }
-    let key = rustls_pemfile::private_key(&mut io::BufReader::new(std::fs::File::open(key)?))?
-        .ok_or_else(|| BridgeError::NoPrivateKey(key.to_path_buf()))?;
+    let key = match PrivateKeyDer::from_pem_slice(&std::fs::read(key)?) {
+        Ok(k) => k,
+        Err(pem::Error::NoItemsFound) => return Err(BridgeError::NoPrivateKey(key.to_path_buf())),
+        Err(e) => return Err(pem_error(e).into()),
+    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
@@ -42,8 +46,8 @@ pub fn server_config_with_clients(
         None => builder.with_no_client_auth(),
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
-            for c in rustls_pemfile::certs(&mut io::BufReader::new(std::fs::File::open(ca)?)) {
-                roots.add(c?)?;
+            for c in certs_from_file(ca)? {
+                roots.add(c)?;
             }
             if roots.is_empty() {
                 return Err(BridgeError::NoCertificate(ca.to_path_buf()));
@@ -59,6 +63,21 @@ pub fn server_config_with_clients(
     };
     let cfg = builder.with_single_cert(certs, key)?;
     Ok(Arc::new(cfg))
+}
+
+/// Every certificate in a PEM file (none when it holds none).
+fn certs_from_file(path: &Path) -> io::Result<Vec<CertificateDer<'static>>> {
+    CertificateDer::pem_slice_iter(&std::fs::read(path)?)
+        .collect::<Result<_, _>>()
+        .map_err(pem_error)
+}
+
+/// A malformed PEM file, as the I/O error (invalid data) the configuration reports.
+fn pem_error(e: pem::Error) -> io::Error {
+    match e {
+        pem::Error::Io(e) => e,
+        e => io::Error::new(io::ErrorKind::InvalidData, e),
+    }
 }
 
 /// A listener that yields TLS streams; handshakes run concurrently, each with a timeout.

@@ -64,3 +64,38 @@ fn a_missing_certificate_is_an_error_before_start() {
     let r = rt.block_on(Bridge::start(&cfg, Fake::new()));
     assert!(r.is_err());
 }
+
+#[test]
+fn pem_files_without_a_key_or_a_certificate_or_with_bad_base64_are_typed_errors() {
+    use hookflash_bridge::BridgeError;
+    use hookflash_bridge::tls::server_config;
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("hf-bridge-pem-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let empty = dir.join("empty.pem");
+    let bad = dir.join("bad.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    std::fs::write(&empty, "no PEM sections here\n").unwrap();
+    std::fs::write(
+        &bad,
+        "-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+
+    assert!(server_config(&cert, &key).is_ok());
+    // The certificate given where the key belongs: no key in the file.
+    assert!(matches!(
+        server_config(&cert, &cert),
+        Err(BridgeError::NoPrivateKey(p)) if p == cert
+    ));
+    assert!(matches!(
+        server_config(&empty, &key),
+        Err(BridgeError::NoCertificate(p)) if p == empty
+    ));
+    assert!(server_config(&bad, &key).is_err());
+    assert!(server_config(&cert, &bad).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}

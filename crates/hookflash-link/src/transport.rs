@@ -4,7 +4,7 @@ use std::{fs, io, path::Path, sync::Arc, time::Duration};
 
 use rustls::{
     ClientConfig, RootCertStore, ServerConfig,
-    pki_types::{CertificateDer, PrivateKeyDer, ServerName},
+    pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject},
     server::WebPkiClientVerifier,
 };
 use tokio::{
@@ -38,7 +38,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>, LinkError> {
 }
 
 fn certs_from_pem(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, LinkError> {
-    let certs: Vec<_> = rustls_pemfile::certs(&mut &pem[..])
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
         .filter_map(Result::ok)
         .collect();
     if certs.is_empty() {
@@ -51,9 +51,8 @@ fn certs_from_pem(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>
 }
 
 fn key_from_pem(pem: &[u8], what: &str) -> Result<PrivateKeyDer<'static>, LinkError> {
-    rustls_pemfile::private_key(&mut &pem[..])
+    PrivateKeyDer::from_pem_slice(pem)
         .ok()
-        .flatten()
         .ok_or_else(|| LinkError::CertFile {
             path: what.to_owned(),
             kind: CertFileError::Empty,
