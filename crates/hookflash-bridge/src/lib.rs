@@ -35,6 +35,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -196,6 +197,11 @@ impl Bridge {
                 )
             }
             None => tokio::spawn(async move {
+                // Events are small WebSocket frames written as they happen: without TCP_NODELAY,
+                // Nagle holds a frame back until the client's delayed ACK (40 ms on Linux).
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
                 axum::serve(listener, app)
                     .with_graceful_shutdown(shutdown)
                     .await

@@ -106,6 +106,9 @@ impl TlsListener {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
+                // Events are small WebSocket frames written as they happen: without TCP_NODELAY,
+                // Nagle holds a frame back until the client's delayed ACK (40 ms on Linux).
+                let _ = stream.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
