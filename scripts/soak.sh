@@ -8,9 +8,9 @@
 #   cti     a compressed day of 1,000,000 calls: the simulated PBX on a CSTA BER link, the CSTA
 #           driver and the core (Cti), a subscriber reading every event, 500 calls/s
 #           (crates/hookflash/tests/soak.rs)
-#   bridge  the whole stack: the same PBX on a CSTA XML link, the bridge's hub and SQLite
-#           journal on disk and a WebSocket client reading every event, at a rate the bridge
-#           keeps up with on a 2-core machine, 300 calls/s (crates/hookflash-bridge/tests/soak.rs)
+#   bridge  the whole stack, 1,000,000 calls: the same PBX on a CSTA XML link, the bridge's hub
+#           and SQLite journal on disk (its write-ahead log watched too) and a WebSocket client
+#           reading every event, 500 calls/s (crates/hookflash-bridge/tests/soak.rs)
 #
 #   scripts/soak.sh                    # both
 #   scripts/soak.sh cti                # one
