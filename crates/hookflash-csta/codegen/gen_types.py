@@ -454,7 +454,7 @@ class Gen:
             w("    /// `%s`%s" % (m["asn1"], " (DEFAULT %s)" % json.dumps(m["default"]) if m["default"] is not None else (" (OPTIONAL)" if m["optional"] else "")))
             w("    pub %s: %s," % (f, ty))
         w("    /// Elements this codec does not know (vendor extensions), kept as raw TLVs.")
-        w("    pub unrecognized: Vec<Any>,")
+        w("    pub unrecognized: Unrecognized,")
         w("}")
         w("")
         # BER: decoded in place into a default value, so that nested structures are written
@@ -519,7 +519,7 @@ class Gen:
         w("        Ok(Self {")
         for m in td["members"]:
             w("            %s: u.arbitrary()?," % m["field"])
-        w("            unrecognized: Vec::new(),")
+        w("            unrecognized: Unrecognized::new(),")
         w("        })")
         w("    }")
         w("}")
@@ -561,7 +561,7 @@ class Gen:
                 w("            %s: jer::opt(o, %s)?," % (m["field"], key))
             else:
                 w("            %s: jer::req(o, %s, %s)?," % (m["field"], key, json.dumps(name)))
-        w("            unrecognized: Vec::new(),")
+        w("            unrecognized: Unrecognized::new(),")
         w("        })")
         w("    }")
         w("}")
@@ -822,7 +822,7 @@ class Gen:
         w("")
         w("use serde_json::{Map, Value};")
         w("")
-        w("use crate::ber::{begin, finish, Any, Ber, BitString, Dec, DecError, OctetString, Oid, Tag, Text, Tlv};")
+        w("use crate::ber::{begin, finish, Any, Ber, BitString, Dec, DecError, OctetString, Oid, Tag, Text, Tlv, Unrecognized};")
         w("use crate::error::{Error, JsonProblem};")
         w("use crate::jer::{self, Jer};")
         w("")

@@ -943,6 +943,60 @@ impl Ber for Oid {
     }
 }
 
+/// The elements of a SEQUENCE or SET that the codec does not know (vendor extensions), kept as
+/// raw TLVs in the order they came. Almost every PDU has none, so until the first arrives this
+/// is one null pointer: nothing to allocate, and nothing but a null check to drop.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+// A boxed `Vec` on purpose: one pointer, against three words for an empty `Vec`.
+#[allow(clippy::box_collection)]
+pub struct Unrecognized(Option<Box<Vec<Any>>>);
+
+impl Unrecognized {
+    /// None.
+    pub const fn new() -> Self {
+        Self(None)
+    }
+    /// Appends one element.
+    pub fn push(&mut self, a: Any) {
+        self.0.get_or_insert_with(Box::default).push(a);
+    }
+    /// The elements, in order.
+    pub fn as_slice(&self) -> &[Any] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+impl std::ops::Deref for Unrecognized {
+    type Target = [Any];
+    fn deref(&self) -> &[Any] {
+        self.as_slice()
+    }
+}
+
+impl From<Vec<Any>> for Unrecognized {
+    fn from(v: Vec<Any>) -> Self {
+        if v.is_empty() {
+            Self(None)
+        } else {
+            Self(Some(Box::new(v)))
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Unrecognized {
+    type Item = &'a Any;
+    type IntoIter = std::slice::Iter<'a, Any>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_slice().iter()
+    }
+}
+
+impl std::fmt::Debug for Unrecognized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
 /// A whole BER element kept raw (tag, length and contents): unknown vendor elements and
 /// `ANY` values.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
@@ -1105,6 +1159,42 @@ impl Jer for Any {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unrecognized_elements_are_one_pointer_until_the_first_and_keep_their_order() {
+        assert_eq!(size_of::<Unrecognized>(), size_of::<usize>());
+        let mut u = Unrecognized::new();
+        assert!(u.is_empty());
+        assert_eq!(u, Unrecognized::from(Vec::new()));
+        assert_eq!(format!("{u:?}"), "[]");
+        let a = Any(Bytes::from_static(&[0x9F, 0x40, 0x01, 0x07]));
+        let b = Any(Bytes::from_static(&[0x80, 0x00]));
+        u.push(a.clone());
+        u.push(b.clone());
+        assert_eq!(u.as_slice(), &[a.clone(), b.clone()]);
+        assert_eq!(u, Unrecognized::from(vec![a.clone(), b]));
+        assert_eq!((&u).into_iter().next(), Some(&a));
+        assert_eq!(u.len(), 2);
+    }
+
+    #[test]
+    fn unknown_members_of_a_sequence_are_kept_and_written_back() {
+        use crate::generated::types::DeviceID;
+        // deviceIdentifier dialingNumber "1001", then a vendor element [PRIVATE 5] the codec
+        // does not know.
+        let der = [
+            0x30, 0x0A, 0x80, 0x04, b'1', b'0', b'0', b'1', 0xC5, 0x02, 0xAB, 0xCD,
+        ];
+        let buf = Bytes::copy_from_slice(&der);
+        let d = Dec::new(&buf);
+        let tlv = read_tlv(&der, 0, der.len(), 0).unwrap();
+        let v = DeviceID::dec(&d, &tlv).unwrap();
+        assert_eq!(v.unrecognized.len(), 1);
+        assert_eq!(v.unrecognized[0].as_bytes(), &[0xC5, 0x02, 0xAB, 0xCD]);
+        let mut out = Vec::new();
+        v.enc(Tag::new(0, 16), &mut out);
+        assert_eq!(out, der);
+    }
 
     fn roundtrip<T: Ber + PartialEq + std::fmt::Debug>(v: T, tag: Tag) {
         let mut out = Vec::new();

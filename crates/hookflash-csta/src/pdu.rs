@@ -232,7 +232,7 @@ impl Pdu {
                 linked_id: i.linked_id.clone(),
                 opcode: i.opcode.clone(),
                 argument: i.argument.as_ref().map(raw),
-                unrecognized: Vec::new(),
+                unrecognized: Default::default(),
             }),
             Self::ReturnResult(r) => ROSEPDU::ReturnResult(t::ReturnResult {
                 invoke_id: to_invoke_id(r.invoke_id),
@@ -246,9 +246,9 @@ impl Pdu {
                         }
                         Payload::Raw(a) => a.clone(),
                     },
-                    unrecognized: Vec::new(),
+                    unrecognized: Default::default(),
                 }),
-                unrecognized: Vec::new(),
+                unrecognized: Default::default(),
             }),
             Self::ReturnError(e) => ROSEPDU::ReturnError(t::ReturnError {
                 invoke_id: to_invoke_id(e.invoke_id),
@@ -261,12 +261,12 @@ impl Pdu {
                     }
                     Payload::Raw(a) => a.clone(),
                 }),
-                unrecognized: Vec::new(),
+                unrecognized: Default::default(),
             }),
             Self::Reject(r) => ROSEPDU::Reject(t::Reject {
                 invoke_id: to_invoke_id(r.invoke_id),
                 problem: r.problem.clone(),
-                unrecognized: Vec::new(),
+                unrecognized: Default::default(),
             }),
             Self::Acse(_) => return None,
         })
@@ -323,7 +323,7 @@ impl Acse {
                 indirect_reference: None,
                 data_value_descriptor: None,
                 encoding: EXTERNALtEncoding::SingleASN1Type(Any(Bytes::from(out))),
-                unrecognized: Vec::new(),
+                unrecognized: Default::default(),
             }]);
         }
         apdu

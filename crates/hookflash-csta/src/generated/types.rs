@@ -4,7 +4,8 @@
 use serde_json::{Map, Value};
 
 use crate::ber::{
-    Any, Ber, BitString, Dec, DecError, OctetString, Oid, Tag, Text, Tlv, begin, finish,
+    Any, Ber, BitString, Dec, DecError, OctetString, Oid, Tag, Text, Tlv, Unrecognized, begin,
+    finish,
 };
 use crate::error::{Error, JsonProblem};
 use crate::jer::{self, Jer};
@@ -925,7 +926,7 @@ pub struct MediaCallCharacteristics {
     /// `switchingSubDomainInformationElements` (OPTIONAL)
     pub switching_sub_domain_information_elements: Option<OctetString>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MediaCallCharacteristics {
@@ -1022,7 +1023,7 @@ impl<'a> arbitrary::Arbitrary<'a> for MediaCallCharacteristics {
             delay_tolerance: u.arbitrary()?,
             switching_sub_domain_ccie_type: u.arbitrary()?,
             switching_sub_domain_information_elements: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -1065,7 +1066,7 @@ impl Jer for MediaCallCharacteristics {
                 o,
                 "switchingSubDomainInformationElements",
             )?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -1082,7 +1083,7 @@ pub struct DeviceID {
     /// `mediaCallCharacteristics` (OPTIONAL)
     pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DeviceID {
@@ -1172,7 +1173,7 @@ impl<'a> arbitrary::Arbitrary<'a> for DeviceID {
             private_number: u.arbitrary()?,
             private_name: u.arbitrary()?,
             media_call_characteristics: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -1199,7 +1200,7 @@ impl Jer for DeviceID {
             private_number: jer::opt(o, "privateNumber")?,
             private_name: jer::opt(o, "privateName")?,
             media_call_characteristics: jer::opt(o, "mediaCallCharacteristics")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -1291,7 +1292,7 @@ pub struct ConnectionIDBoth {
     /// `deviceID`
     pub device_id: LocalDeviceID,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ConnectionIDBoth {
@@ -1358,7 +1359,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ConnectionIDBoth {
         Ok(Self {
             call_id: u.arbitrary()?,
             device_id: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -1375,7 +1376,7 @@ impl Jer for ConnectionIDBoth {
         Ok(Self {
             call_id: jer::req(o, "callID", "ConnectionIDBoth")?,
             device_id: jer::req(o, "deviceID", "ConnectionIDBoth")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -1657,7 +1658,7 @@ pub struct CSTASecurityData {
     /// `securityInfo` (OPTIONAL)
     pub security_info: Option<SecurityInfo>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for CSTASecurityData {
@@ -1718,7 +1719,7 @@ impl<'a> arbitrary::Arbitrary<'a> for CSTASecurityData {
             message_sequence_number: u.arbitrary()?,
             timestamp: u.arbitrary()?,
             security_info: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -1743,7 +1744,7 @@ impl Jer for CSTASecurityData {
             message_sequence_number: jer::opt(o, "messageSequenceNumber")?,
             timestamp: jer::opt(o, "timestamp")?,
             security_info: jer::opt(o, "securityInfo")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -1835,7 +1836,7 @@ pub struct CSTACommonArguments {
     /// `privateData` (OPTIONAL)
     pub private_data: Option<Vec<CSTAPrivateData>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for CSTACommonArguments {
@@ -1891,7 +1892,7 @@ impl<'a> arbitrary::Arbitrary<'a> for CSTACommonArguments {
         Ok(Self {
             security: u.arbitrary()?,
             private_data: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -1912,7 +1913,7 @@ impl Jer for CSTACommonArguments {
         Ok(Self {
             security: jer::opt(o, "security")?,
             private_data: jer::opt(o, "privateData")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -1931,7 +1932,7 @@ pub struct AlternateCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AlternateCallArgument {
@@ -2032,7 +2033,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AlternateCallArgument {
             connection_reservation: u.arbitrary()?,
             consult_options: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -2069,7 +2070,7 @@ impl Jer for AlternateCallArgument {
             connection_reservation: jer::opt(o, "connectionReservation")?,
             consult_options: jer::opt_default(o, "consultOptions", "\"unrestricted\"")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -2165,7 +2166,7 @@ pub struct AnswerCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AnswerCallArgument {
@@ -2251,7 +2252,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AnswerCallArgument {
             correlator_data: u.arbitrary()?,
             user_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -2278,7 +2279,7 @@ impl Jer for AnswerCallArgument {
             correlator_data: jer::opt(o, "correlatorData")?,
             user_data: jer::opt(o, "userData")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -3285,7 +3286,7 @@ pub struct ClearCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ClearCallArgument {
@@ -3371,7 +3372,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ClearCallArgument {
             user_data: u.arbitrary()?,
             reason: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -3398,7 +3399,7 @@ impl Jer for ClearCallArgument {
             user_data: jer::opt(o, "userData")?,
             reason: jer::opt(o, "reason")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -3496,7 +3497,7 @@ pub struct ClearConnectionArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ClearConnectionArgument {
@@ -3591,7 +3592,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ClearConnectionArgument {
             user_data: u.arbitrary()?,
             reason: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -3629,7 +3630,7 @@ impl Jer for ClearConnectionArgument {
             user_data: jer::opt(o, "userData")?,
             reason: jer::opt(o, "reason")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -3723,7 +3724,7 @@ pub struct ConferenceCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ConferenceCallArgument {
@@ -3806,7 +3807,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ConferenceCallArgument {
             held_call: u.arbitrary()?,
             active_call: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -3827,7 +3828,7 @@ impl Jer for ConferenceCallArgument {
             held_call: jer::req(o, "heldCall", "ConferenceCallArgument")?,
             active_call: jer::req(o, "activeCall", "ConferenceCallArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -4114,7 +4115,7 @@ pub struct ConnectionInformation {
     /// `mediaSessionInformation` (OPTIONAL)
     pub media_session_information: Option<Text>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ConnectionInformation {
@@ -4176,7 +4177,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ConnectionInformation {
             flow_direction: u.arbitrary()?,
             number_of_channels: u.arbitrary()?,
             media_session_information: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -4206,7 +4207,7 @@ impl Jer for ConnectionInformation {
             flow_direction: jer::opt(o, "flowDirection")?,
             number_of_channels: jer::opt_default(o, "numberOfChannels", "1")?,
             media_session_information: jer::opt(o, "mediaSessionInformation")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -4225,7 +4226,7 @@ pub struct ConnectionListItem {
     /// `resultingConnectionInfo` (OPTIONAL)
     pub resulting_connection_info: Option<Box<ConnectionInformation>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ConnectionListItem {
@@ -4328,7 +4329,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ConnectionListItem {
             endpoint: u.arbitrary()?,
             associated_nid: u.arbitrary()?,
             resulting_connection_info: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -4361,7 +4362,7 @@ impl Jer for ConnectionListItem {
             endpoint: jer::opt(o, "endpoint")?,
             associated_nid: jer::opt(o, "associatedNID")?,
             resulting_connection_info: jer::opt(o, "resultingConnectionInfo")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -4459,7 +4460,7 @@ pub struct GlobalCallData {
     /// `callLinkageIDTimestamp` (OPTIONAL)
     pub call_linkage_id_timestamp: Option<TimeInfo>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GlobalCallData {
@@ -4526,7 +4527,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GlobalCallData {
             global_call_switching_sub_domain_name: u.arbitrary()?,
             global_call_linkage_id: u.arbitrary()?,
             call_linkage_id_timestamp: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -4552,7 +4553,7 @@ impl Jer for GlobalCallData {
             global_call_switching_sub_domain_name: jer::opt(o, "globalCallSwitchingSubDomainName")?,
             global_call_linkage_id: jer::req(o, "globalCallLinkageID", "GlobalCallData")?,
             call_linkage_id_timestamp: jer::opt(o, "callLinkageIDTimestamp")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -4646,7 +4647,7 @@ pub struct ThreadData {
     /// `threadIDTimeStamp` (OPTIONAL)
     pub thread_id_time_stamp: Option<TimeInfo>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ThreadData {
@@ -4713,7 +4714,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ThreadData {
             thread_switching_sub_domain_name: u.arbitrary()?,
             thread_linkage_id: u.arbitrary()?,
             thread_id_time_stamp: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -4736,7 +4737,7 @@ impl Jer for ThreadData {
             thread_switching_sub_domain_name: jer::opt(o, "threadSwitchingSubDomainName")?,
             thread_linkage_id: jer::req(o, "threadLinkageID", "ThreadData")?,
             thread_id_time_stamp: jer::opt(o, "threadIDTimeStamp")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -4749,7 +4750,7 @@ pub struct CallLinkageData {
     /// `threadData` (OPTIONAL)
     pub thread_data: Option<Box<ThreadData>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for CallLinkageData {
@@ -4811,7 +4812,7 @@ impl<'a> arbitrary::Arbitrary<'a> for CallLinkageData {
         Ok(Self {
             global_call_data: u.arbitrary()?,
             thread_data: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -4830,7 +4831,7 @@ impl Jer for CallLinkageData {
         Ok(Self {
             global_call_data: jer::req(o, "globalCallData", "CallLinkageData")?,
             thread_data: jer::opt(o, "threadData")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -4843,7 +4844,7 @@ pub struct CallLinkageDataList {
     /// `oldCallLinkageData`
     pub old_call_linkage_data: CallLinkageData,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for CallLinkageDataList {
@@ -4907,7 +4908,7 @@ impl<'a> arbitrary::Arbitrary<'a> for CallLinkageDataList {
         Ok(Self {
             new_call_linkage_data: u.arbitrary()?,
             old_call_linkage_data: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -4930,7 +4931,7 @@ impl Jer for CallLinkageDataList {
         Ok(Self {
             new_call_linkage_data: jer::req(o, "newCallLinkageData", "CallLinkageDataList")?,
             old_call_linkage_data: jer::req(o, "oldCallLinkageData", "CallLinkageDataList")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -4949,7 +4950,7 @@ pub struct ConferenceCallResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ConferenceCallResult {
@@ -5051,7 +5052,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ConferenceCallResult {
             conference_call_info: u.arbitrary()?,
             call_linkage_data_list: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -5082,7 +5083,7 @@ impl Jer for ConferenceCallResult {
             conference_call_info: jer::opt(o, "conferenceCallInfo")?,
             call_linkage_data_list: jer::opt(o, "callLinkageDataList")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -5119,7 +5120,7 @@ pub struct ConsultationCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ConsultationCallArgument {
@@ -5314,7 +5315,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ConsultationCallArgument {
             subject_of_call: u.arbitrary()?,
             language_preferences: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -5387,7 +5388,7 @@ impl Jer for ConsultationCallArgument {
             subject_of_call: jer::opt(o, "subjectOfCall")?,
             language_preferences: jer::opt(o, "languagePreferences")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -5406,7 +5407,7 @@ pub struct ConsultationCallResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ConsultationCallResult {
@@ -5511,7 +5512,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ConsultationCallResult {
             initiated_call_info: u.arbitrary()?,
             call_linkage_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -5542,7 +5543,7 @@ impl Jer for ConsultationCallResult {
             initiated_call_info: jer::opt(o, "initiatedCallInfo")?,
             call_linkage_data: jer::opt(o, "callLinkageData")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -5557,7 +5558,7 @@ pub struct HoldCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for HoldCallArgument {
@@ -5631,7 +5632,7 @@ impl<'a> arbitrary::Arbitrary<'a> for HoldCallArgument {
             call_to_be_held: u.arbitrary()?,
             connection_reservation: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -5654,7 +5655,7 @@ impl Jer for HoldCallArgument {
             call_to_be_held: jer::req(o, "callToBeHeld", "HoldCallArgument")?,
             connection_reservation: jer::opt(o, "connectionReservation")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -5848,7 +5849,7 @@ pub struct MakeCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MakeCallArgument {
@@ -6037,7 +6038,7 @@ impl<'a> arbitrary::Arbitrary<'a> for MakeCallArgument {
             language_preferences: u.arbitrary()?,
             reason: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -6110,7 +6111,7 @@ impl Jer for MakeCallArgument {
             language_preferences: jer::opt(o, "languagePreferences")?,
             reason: jer::opt(o, "reason")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -6129,7 +6130,7 @@ pub struct MakeCallResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MakeCallResult {
@@ -6234,7 +6235,7 @@ impl<'a> arbitrary::Arbitrary<'a> for MakeCallResult {
             initiated_call_info: u.arbitrary()?,
             call_linkage_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -6265,7 +6266,7 @@ impl Jer for MakeCallResult {
             initiated_call_info: jer::opt(o, "initiatedCallInfo")?,
             call_linkage_data: jer::opt(o, "callLinkageData")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -6445,7 +6446,7 @@ pub struct SignallingDetection {
     /// `signallingConditionsAction`
     pub signalling_conditions_action: SignallingConditionsAction,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SignallingDetection {
@@ -6510,7 +6511,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SignallingDetection {
         Ok(Self {
             signalling_condition: u.arbitrary()?,
             signalling_conditions_action: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -6537,7 +6538,7 @@ impl Jer for SignallingDetection {
                 "signallingConditionsAction",
                 "SignallingDetection",
             )?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -6719,7 +6720,7 @@ pub struct DestinationDetectionItem {
     /// `detectionAction`
     pub detection_action: DetectionAction,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DestinationDetectionItem {
@@ -6783,7 +6784,7 @@ impl<'a> arbitrary::Arbitrary<'a> for DestinationDetectionItem {
         Ok(Self {
             destination_condition: u.arbitrary()?,
             detection_action: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -6803,7 +6804,7 @@ impl Jer for DestinationDetectionItem {
         Ok(Self {
             destination_condition: jer::req(o, "destinationCondition", "DestinationDetectionItem")?,
             detection_action: jer::req(o, "detectionAction", "DestinationDetectionItem")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -6923,7 +6924,7 @@ pub struct MakePredictiveCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MakePredictiveCallArgument {
@@ -7116,7 +7117,7 @@ impl<'a> arbitrary::Arbitrary<'a> for MakePredictiveCallArgument {
             subject_of_call: u.arbitrary()?,
             language_preferences: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -7197,7 +7198,7 @@ impl Jer for MakePredictiveCallArgument {
             subject_of_call: jer::opt(o, "subjectOfCall")?,
             language_preferences: jer::opt(o, "languagePreferences")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -7214,7 +7215,7 @@ pub struct MakePredictiveCallResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MakePredictiveCallResult {
@@ -7305,7 +7306,7 @@ impl<'a> arbitrary::Arbitrary<'a> for MakePredictiveCallResult {
             initiated_call_info: u.arbitrary()?,
             call_linkage_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -7332,7 +7333,7 @@ impl Jer for MakePredictiveCallResult {
             initiated_call_info: jer::opt(o, "initiatedCallInfo")?,
             call_linkage_data: jer::opt(o, "callLinkageData")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -7347,7 +7348,7 @@ pub struct ReconnectCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ReconnectCallArgument {
@@ -7430,7 +7431,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ReconnectCallArgument {
             active_call: u.arbitrary()?,
             held_call: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -7451,7 +7452,7 @@ impl Jer for ReconnectCallArgument {
             active_call: jer::req(o, "activeCall", "ReconnectCallArgument")?,
             held_call: jer::req(o, "heldCall", "ReconnectCallArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -7543,7 +7544,7 @@ pub struct RetrieveCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RetrieveCallArgument {
@@ -7608,7 +7609,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RetrieveCallArgument {
         Ok(Self {
             call_to_be_retrieved: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -7630,7 +7631,7 @@ impl Jer for RetrieveCallArgument {
         Ok(Self {
             call_to_be_retrieved: jer::req(o, "callToBeRetrieved", "RetrieveCallArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -7724,7 +7725,7 @@ pub struct TransferCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for TransferCallArgument {
@@ -7807,7 +7808,7 @@ impl<'a> arbitrary::Arbitrary<'a> for TransferCallArgument {
             held_call: u.arbitrary()?,
             active_call: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -7828,7 +7829,7 @@ impl Jer for TransferCallArgument {
             held_call: jer::req(o, "heldCall", "TransferCallArgument")?,
             active_call: jer::req(o, "activeCall", "TransferCallArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -7847,7 +7848,7 @@ pub struct TransferCallResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for TransferCallResult {
@@ -7949,7 +7950,7 @@ impl<'a> arbitrary::Arbitrary<'a> for TransferCallResult {
             transferred_call_info: u.arbitrary()?,
             call_linkage_data_list: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -7980,7 +7981,7 @@ impl Jer for TransferCallResult {
             transferred_call_info: jer::opt(o, "transferredCallInfo")?,
             call_linkage_data_list: jer::opt(o, "callLinkageDataList")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -8097,7 +8098,7 @@ pub struct SingleStepConfArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SingleStepConfArgument {
@@ -8243,7 +8244,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SingleStepConfArgument {
             subject_of_call: u.arbitrary()?,
             language_preferences: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -8297,7 +8298,7 @@ impl Jer for SingleStepConfArgument {
             subject_of_call: jer::opt(o, "subjectOfCall")?,
             language_preferences: jer::opt(o, "languagePreferences")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -8314,7 +8315,7 @@ pub struct SingleStepConfResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SingleStepConfResult {
@@ -8407,7 +8408,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SingleStepConfResult {
             conferenced_call_info: u.arbitrary()?,
             call_linkage_data_list: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -8434,7 +8435,7 @@ impl Jer for SingleStepConfResult {
             conferenced_call_info: jer::opt(o, "conferencedCallInfo")?,
             call_linkage_data_list: jer::opt(o, "callLinkageDataList")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -8657,7 +8658,7 @@ pub struct ServicesPermitted {
     /// `voiceUnitServices`
     pub voice_unit_services: VoiceUnitServices,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ServicesPermitted {
@@ -8766,7 +8767,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ServicesPermitted {
             media_attachment_services: u.arbitrary()?,
             routeing_services: u.arbitrary()?,
             voice_unit_services: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -8801,7 +8802,7 @@ impl Jer for ServicesPermitted {
             media_attachment_services: jer::req(o, "mediaAttachmentServices", "ServicesPermitted")?,
             routeing_services: jer::req(o, "routeingServices", "ServicesPermitted")?,
             voice_unit_services: jer::req(o, "voiceUnitServices", "ServicesPermitted")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -8844,7 +8845,7 @@ pub struct GpLocationInfoCivicLocGmlCivicLoc {
     /// `pc` (OPTIONAL)
     pub pc: Option<Text>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GpLocationInfoCivicLocGmlCivicLoc {
@@ -9037,7 +9038,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GpLocationInfoCivicLocGmlCivicLoc {
             flr: u.arbitrary()?,
             nam: u.arbitrary()?,
             pc: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -9116,7 +9117,7 @@ impl Jer for GpLocationInfoCivicLocGmlCivicLoc {
             flr: jer::opt(o, "flr")?,
             nam: jer::opt(o, "nam")?,
             pc: jer::opt(o, "pc")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -9129,7 +9130,7 @@ pub struct GpLocationInfoCivicLocGml {
     /// `civicLoc` (OPTIONAL)
     pub civic_loc: Option<Box<GpLocationInfoCivicLocGmlCivicLoc>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GpLocationInfoCivicLocGml {
@@ -9191,7 +9192,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GpLocationInfoCivicLocGml {
         Ok(Self {
             gml_format: u.arbitrary()?,
             civic_loc: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -9210,7 +9211,7 @@ impl Jer for GpLocationInfoCivicLocGml {
         Ok(Self {
             gml_format: jer::req(o, "gmlFormat", "GpLocationInfoCivicLocGml")?,
             civic_loc: jer::opt(o, "civicLoc")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -9221,7 +9222,7 @@ pub struct GpLocationInfo {
     /// `civicLocGml`
     pub civic_loc_gml: GpLocationInfoCivicLocGml,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GpLocationInfo {
@@ -9270,7 +9271,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GpLocationInfo {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
             civic_loc_gml: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -9285,7 +9286,7 @@ impl Jer for GpLocationInfo {
         let o = jer::object(v, "GpLocationInfo")?;
         Ok(Self {
             civic_loc_gml: jer::req(o, "civicLocGml", "GpLocationInfo")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -9302,7 +9303,7 @@ pub struct UsageRules {
     /// `noteWell` (OPTIONAL)
     pub note_well: Option<Text>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for UsageRules {
@@ -9390,7 +9391,7 @@ impl<'a> arbitrary::Arbitrary<'a> for UsageRules {
             retention_expires: u.arbitrary()?,
             ruleset_reference: u.arbitrary()?,
             note_well: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -9416,7 +9417,7 @@ impl Jer for UsageRules {
             retention_expires: jer::req(o, "retentionExpires", "UsageRules")?,
             ruleset_reference: jer::req(o, "rulesetReference", "UsageRules")?,
             note_well: jer::opt(o, "noteWell")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -9687,7 +9688,7 @@ pub struct ProvidedBy {
     /// `uRL`
     pub u_rl: Text,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ProvidedBy {
@@ -9766,7 +9767,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ProvidedBy {
             dataprovider_id: u.arbitrary()?,
             tel_uri: u.arbitrary()?,
             u_rl: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -9785,7 +9786,7 @@ impl Jer for ProvidedBy {
             dataprovider_id: jer::req(o, "dataproviderID", "ProvidedBy")?,
             tel_uri: jer::req(o, "telUri", "ProvidedBy")?,
             u_rl: jer::req(o, "uRL", "ProvidedBy")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -9802,7 +9803,7 @@ pub struct GeoPriv {
     /// `providedBy` (OPTIONAL)
     pub provided_by: Option<Box<ProvidedBy>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GeoPriv {
@@ -9886,7 +9887,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GeoPriv {
             usage_rules: u.arbitrary()?,
             method: u.arbitrary()?,
             provided_by: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -9913,7 +9914,7 @@ impl Jer for GeoPriv {
             usage_rules: jer::opt(o, "usageRules")?,
             method: jer::opt(o, "method")?,
             provided_by: jer::opt(o, "providedBy")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -9950,7 +9951,7 @@ pub struct BridgedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for BridgedEvent {
@@ -10159,7 +10160,7 @@ impl<'a> arbitrary::Arbitrary<'a> for BridgedEvent {
             language_preferences: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -10222,7 +10223,7 @@ impl Jer for BridgedEvent {
             language_preferences: jer::opt(o, "languagePreferences")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -10251,7 +10252,7 @@ pub struct CallClearedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for CallClearedEvent {
@@ -10406,7 +10407,7 @@ impl<'a> arbitrary::Arbitrary<'a> for CallClearedEvent {
             language_preferences: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -10455,7 +10456,7 @@ impl Jer for CallClearedEvent {
             language_preferences: jer::opt(o, "languagePreferences")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -10470,7 +10471,7 @@ pub struct DeviceHistory {
     /// `oldConnectionID` (OPTIONAL)
     pub old_connection_id: Option<Box<ConnectionID>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DeviceHistory {
@@ -10540,7 +10541,7 @@ impl<'a> arbitrary::Arbitrary<'a> for DeviceHistory {
             old_device_id: u.arbitrary()?,
             event_cause: u.arbitrary()?,
             old_connection_id: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -10563,7 +10564,7 @@ impl Jer for DeviceHistory {
             old_device_id: jer::req(o, "oldDeviceID", "DeviceHistory")?,
             event_cause: jer::opt(o, "eventCause")?,
             old_connection_id: jer::opt(o, "oldConnectionID")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -10606,7 +10607,7 @@ pub struct ConferencedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ConferencedEvent {
@@ -10860,7 +10861,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ConferencedEvent {
             device_history: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -10937,7 +10938,7 @@ impl Jer for ConferencedEvent {
             device_history: jer::opt(o, "deviceHistory")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -10950,7 +10951,7 @@ pub struct NumberOfChargingUnitsItem {
     /// `typeOfUnits` (OPTIONAL)
     pub type_of_units: Option<OctetString>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for NumberOfChargingUnitsItem {
@@ -11008,7 +11009,7 @@ impl<'a> arbitrary::Arbitrary<'a> for NumberOfChargingUnitsItem {
         Ok(Self {
             charging_units: u.arbitrary()?,
             type_of_units: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -11027,7 +11028,7 @@ impl Jer for NumberOfChargingUnitsItem {
         Ok(Self {
             charging_units: jer::req(o, "chargingUnits", "NumberOfChargingUnitsItem")?,
             type_of_units: jer::opt(o, "typeOfUnits")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -11163,7 +11164,7 @@ pub struct NumberOfCurrencyUnits {
     /// `currencyMultiplier`
     pub currency_multiplier: NumberOfCurrencyUnitsCurrencyMultiplier,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for NumberOfCurrencyUnits {
@@ -11243,7 +11244,7 @@ impl<'a> arbitrary::Arbitrary<'a> for NumberOfCurrencyUnits {
             currency_type: u.arbitrary()?,
             currency_amount: u.arbitrary()?,
             currency_multiplier: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -11265,7 +11266,7 @@ impl Jer for NumberOfCurrencyUnits {
             currency_type: jer::req(o, "currencyType", "NumberOfCurrencyUnits")?,
             currency_amount: jer::req(o, "currencyAmount", "NumberOfCurrencyUnits")?,
             currency_multiplier: jer::req(o, "currencyMultiplier", "NumberOfCurrencyUnits")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -11443,7 +11444,7 @@ pub struct ChargingInfo {
     /// `typeOfChargingInfo`
     pub type_of_charging_info: ChargingInfoTypeOfChargingInfo,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ChargingInfo {
@@ -11508,7 +11509,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ChargingInfo {
         Ok(Self {
             number_units: u.arbitrary()?,
             type_of_charging_info: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -11528,7 +11529,7 @@ impl Jer for ChargingInfo {
         Ok(Self {
             number_units: jer::req(o, "numberUnits", "ChargingInfo")?,
             type_of_charging_info: jer::req(o, "typeOfChargingInfo", "ChargingInfo")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -11569,7 +11570,7 @@ pub struct ConnectionClearedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ConnectionClearedEvent {
@@ -11804,7 +11805,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ConnectionClearedEvent {
             device_history: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -11875,7 +11876,7 @@ impl Jer for ConnectionClearedEvent {
             device_history: jer::opt(o, "deviceHistory")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -12527,7 +12528,7 @@ pub struct MessageInfo {
     /// `contentsLength` (OPTIONAL)
     pub contents_length: Option<i64>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MessageInfo {
@@ -12594,7 +12595,7 @@ impl<'a> arbitrary::Arbitrary<'a> for MessageInfo {
             contents: u.arbitrary()?,
             content_type_and_subtype: u.arbitrary()?,
             contents_length: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -12617,7 +12618,7 @@ impl Jer for MessageInfo {
             contents: jer::req(o, "contents", "MessageInfo")?,
             content_type_and_subtype: jer::opt(o, "contentTypeAndSubtype")?,
             contents_length: jer::opt(o, "contentsLength")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -12676,7 +12677,7 @@ pub struct DeliveredEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DeliveredEvent {
@@ -13036,7 +13037,7 @@ impl<'a> arbitrary::Arbitrary<'a> for DeliveredEvent {
             device_history: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -13140,7 +13141,7 @@ impl Jer for DeliveredEvent {
             device_history: jer::opt(o, "deviceHistory")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -13183,7 +13184,7 @@ pub struct DigitsDialedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DigitsDialedEvent {
@@ -13432,7 +13433,7 @@ impl<'a> arbitrary::Arbitrary<'a> for DigitsDialedEvent {
             language_preferences: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -13505,7 +13506,7 @@ impl Jer for DigitsDialedEvent {
             language_preferences: jer::opt(o, "languagePreferences")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -13564,7 +13565,7 @@ pub struct DivertedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DivertedEvent {
@@ -13918,7 +13919,7 @@ impl<'a> arbitrary::Arbitrary<'a> for DivertedEvent {
             device_history: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -14024,7 +14025,7 @@ impl Jer for DivertedEvent {
             device_history: jer::opt(o, "deviceHistory")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -14083,7 +14084,7 @@ pub struct EstablishedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for EstablishedEvent {
@@ -14444,7 +14445,7 @@ impl<'a> arbitrary::Arbitrary<'a> for EstablishedEvent {
             device_history: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -14551,7 +14552,7 @@ impl Jer for EstablishedEvent {
             device_history: jer::opt(o, "deviceHistory")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -14610,7 +14611,7 @@ pub struct FailedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for FailedEvent {
@@ -14971,7 +14972,7 @@ impl<'a> arbitrary::Arbitrary<'a> for FailedEvent {
             device_history: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -15075,7 +15076,7 @@ impl Jer for FailedEvent {
             device_history: jer::opt(o, "deviceHistory")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -15110,7 +15111,7 @@ pub struct HeldEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for HeldEvent {
@@ -15307,7 +15308,7 @@ impl<'a> arbitrary::Arbitrary<'a> for HeldEvent {
             language_preferences: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -15366,7 +15367,7 @@ impl Jer for HeldEvent {
             language_preferences: jer::opt(o, "languagePreferences")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -15614,7 +15615,7 @@ pub struct ProgressIndicator {
     /// `progressDescription`
     pub progress_description: ProgressIndicatorProgressDescription,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ProgressIndicator {
@@ -15679,7 +15680,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ProgressIndicator {
         Ok(Self {
             progress_location: u.arbitrary()?,
             progress_description: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -15699,7 +15700,7 @@ impl Jer for ProgressIndicator {
         Ok(Self {
             progress_location: jer::req(o, "progressLocation", "ProgressIndicator")?,
             progress_description: jer::req(o, "progressDescription", "ProgressIndicator")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -15819,7 +15820,7 @@ pub struct NetworkCapability {
     /// `eventsProvided` (OPTIONAL)
     pub events_provided: Option<BitString>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for NetworkCapability {
@@ -15877,7 +15878,7 @@ impl<'a> arbitrary::Arbitrary<'a> for NetworkCapability {
         Ok(Self {
             network_type: u.arbitrary()?,
             events_provided: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -15896,7 +15897,7 @@ impl Jer for NetworkCapability {
         Ok(Self {
             network_type: jer::req(o, "networkType", "NetworkCapability")?,
             events_provided: jer::opt(o, "eventsProvided")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -15939,7 +15940,7 @@ pub struct NetworkCapabilitiesChangedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for NetworkCapabilitiesChangedEvent {
@@ -16194,7 +16195,7 @@ impl<'a> arbitrary::Arbitrary<'a> for NetworkCapabilitiesChangedEvent {
             language_preferences: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -16283,7 +16284,7 @@ impl Jer for NetworkCapabilitiesChangedEvent {
             language_preferences: jer::opt(o, "languagePreferences")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -16338,7 +16339,7 @@ pub struct NetworkReachedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for NetworkReachedEvent {
@@ -16677,7 +16678,7 @@ impl<'a> arbitrary::Arbitrary<'a> for NetworkReachedEvent {
             device_history: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -16779,7 +16780,7 @@ impl Jer for NetworkReachedEvent {
             device_history: jer::opt(o, "deviceHistory")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -16838,7 +16839,7 @@ pub struct OfferedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for OfferedEvent {
@@ -17199,7 +17200,7 @@ impl<'a> arbitrary::Arbitrary<'a> for OfferedEvent {
             device_history: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -17303,7 +17304,7 @@ impl Jer for OfferedEvent {
             device_history: jer::opt(o, "deviceHistory")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -17354,7 +17355,7 @@ pub struct OriginatedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for OriginatedEvent {
@@ -17655,7 +17656,7 @@ impl<'a> arbitrary::Arbitrary<'a> for OriginatedEvent {
             language_preferences: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -17747,7 +17748,7 @@ impl Jer for OriginatedEvent {
             language_preferences: jer::opt(o, "languagePreferences")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -17808,7 +17809,7 @@ pub struct QueuedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for QueuedEvent {
@@ -18175,7 +18176,7 @@ impl<'a> arbitrary::Arbitrary<'a> for QueuedEvent {
             device_history: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -18283,7 +18284,7 @@ impl Jer for QueuedEvent {
             device_history: jer::opt(o, "deviceHistory")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -18318,7 +18319,7 @@ pub struct RetrievedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RetrievedEvent {
@@ -18515,7 +18516,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RetrievedEvent {
             language_preferences: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -18577,7 +18578,7 @@ impl Jer for RetrievedEvent {
             language_preferences: jer::opt(o, "languagePreferences")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -18624,7 +18625,7 @@ pub struct ServiceInitiatedEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ServiceInitiatedEvent {
@@ -18893,7 +18894,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ServiceInitiatedEvent {
             language_preferences: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -18979,7 +18980,7 @@ impl Jer for ServiceInitiatedEvent {
             language_preferences: jer::opt(o, "languagePreferences")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -19024,7 +19025,7 @@ pub struct TransferredEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for TransferredEvent {
@@ -19291,7 +19292,7 @@ impl<'a> arbitrary::Arbitrary<'a> for TransferredEvent {
             device_history: u.arbitrary()?,
             location_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -19375,7 +19376,7 @@ impl Jer for TransferredEvent {
             device_history: jer::opt(o, "deviceHistory")?,
             location_info: jer::opt(o, "locationInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -19663,7 +19664,7 @@ pub struct CallInformationEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for CallInformationEvent {
@@ -19886,7 +19887,7 @@ impl<'a> arbitrary::Arbitrary<'a> for CallInformationEvent {
             language_preferences: u.arbitrary()?,
             device_info: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -19959,7 +19960,7 @@ impl Jer for CallInformationEvent {
             language_preferences: jer::opt(o, "languagePreferences")?,
             device_info: jer::opt(o, "deviceInfo")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -19978,7 +19979,7 @@ pub struct ChargingEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ChargingEvent {
@@ -20082,7 +20083,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ChargingEvent {
             charging_info: u.arbitrary()?,
             cause: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20109,7 +20110,7 @@ impl Jer for ChargingEvent {
             charging_info: jer::req(o, "chargingInfo", "ChargingEvent")?,
             cause: jer::opt(o, "cause")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20118,7 +20119,7 @@ impl Jer for ChargingEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DigitsGeneratedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DigitsGeneratedEvent {
@@ -20150,7 +20151,7 @@ impl Ber for DigitsGeneratedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for DigitsGeneratedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20163,7 +20164,7 @@ impl Jer for DigitsGeneratedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "DigitsGeneratedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20172,7 +20173,7 @@ impl Jer for DigitsGeneratedEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TelephonyTonesGeneratedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for TelephonyTonesGeneratedEvent {
@@ -20204,7 +20205,7 @@ impl Ber for TelephonyTonesGeneratedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for TelephonyTonesGeneratedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20217,7 +20218,7 @@ impl Jer for TelephonyTonesGeneratedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "TelephonyTonesGeneratedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20234,7 +20235,7 @@ pub struct PrimaryOrSecondaryCall {
     /// `connectionInfo` (OPTIONAL)
     pub connection_info: Option<Box<ConnectionInformation>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for PrimaryOrSecondaryCall {
@@ -20329,7 +20330,7 @@ impl<'a> arbitrary::Arbitrary<'a> for PrimaryOrSecondaryCall {
             connection_id: u.arbitrary()?,
             local_connection_state: u.arbitrary()?,
             connection_info: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20355,7 +20356,7 @@ impl Jer for PrimaryOrSecondaryCall {
             connection_id: jer::req(o, "connectionID", "PrimaryOrSecondaryCall")?,
             local_connection_state: jer::req(o, "localConnectionState", "PrimaryOrSecondaryCall")?,
             connection_info: jer::opt(o, "connectionInfo")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20372,7 +20373,7 @@ pub struct OtherCall {
     /// `connectionInfo` (OPTIONAL)
     pub connection_info: Option<Box<ConnectionInformation>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for OtherCall {
@@ -20461,7 +20462,7 @@ impl<'a> arbitrary::Arbitrary<'a> for OtherCall {
             connection_id: u.arbitrary()?,
             local_connection_state: u.arbitrary()?,
             connection_info: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20486,7 +20487,7 @@ impl Jer for OtherCall {
             connection_id: jer::req(o, "connectionID", "OtherCall")?,
             local_connection_state: jer::opt(o, "localConnectionState")?,
             connection_info: jer::opt(o, "connectionInfo")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20509,7 +20510,7 @@ pub struct ServiceCompletionFailureEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ServiceCompletionFailureEvent {
@@ -20631,7 +20632,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ServiceCompletionFailureEvent {
             media_call_characteristics: u.arbitrary()?,
             cause: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20668,7 +20669,7 @@ impl Jer for ServiceCompletionFailureEvent {
             media_call_characteristics: jer::opt(o, "mediaCallCharacteristics")?,
             cause: jer::req(o, "cause", "ServiceCompletionFailureEvent")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20796,7 +20797,7 @@ impl Jer for CallAssociatedEvents {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MediaAttachedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MediaAttachedEvent {
@@ -20828,7 +20829,7 @@ impl Ber for MediaAttachedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for MediaAttachedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20841,7 +20842,7 @@ impl Jer for MediaAttachedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "MediaAttachedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20850,7 +20851,7 @@ impl Jer for MediaAttachedEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MediaDetachedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MediaDetachedEvent {
@@ -20882,7 +20883,7 @@ impl Ber for MediaDetachedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for MediaDetachedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20895,7 +20896,7 @@ impl Jer for MediaDetachedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "MediaDetachedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -20983,7 +20984,7 @@ impl Jer for MediaAttachmentEvents {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ButtonInformationEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ButtonInformationEvent {
@@ -21015,7 +21016,7 @@ impl Ber for ButtonInformationEvent {
 impl<'a> arbitrary::Arbitrary<'a> for ButtonInformationEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21028,7 +21029,7 @@ impl Jer for ButtonInformationEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "ButtonInformationEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21037,7 +21038,7 @@ impl Jer for ButtonInformationEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ButtonPressEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ButtonPressEvent {
@@ -21069,7 +21070,7 @@ impl Ber for ButtonPressEvent {
 impl<'a> arbitrary::Arbitrary<'a> for ButtonPressEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21082,7 +21083,7 @@ impl Jer for ButtonPressEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "ButtonPressEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21091,7 +21092,7 @@ impl Jer for ButtonPressEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DisplayUpdatedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DisplayUpdatedEvent {
@@ -21123,7 +21124,7 @@ impl Ber for DisplayUpdatedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for DisplayUpdatedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21136,7 +21137,7 @@ impl Jer for DisplayUpdatedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "DisplayUpdatedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21145,7 +21146,7 @@ impl Jer for DisplayUpdatedEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct HookswitchEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for HookswitchEvent {
@@ -21177,7 +21178,7 @@ impl Ber for HookswitchEvent {
 impl<'a> arbitrary::Arbitrary<'a> for HookswitchEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21190,7 +21191,7 @@ impl Jer for HookswitchEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "HookswitchEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21199,7 +21200,7 @@ impl Jer for HookswitchEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LampModeEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for LampModeEvent {
@@ -21231,7 +21232,7 @@ impl Ber for LampModeEvent {
 impl<'a> arbitrary::Arbitrary<'a> for LampModeEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21244,7 +21245,7 @@ impl Jer for LampModeEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "LampModeEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21253,7 +21254,7 @@ impl Jer for LampModeEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MessageWaitingEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MessageWaitingEvent {
@@ -21285,7 +21286,7 @@ impl Ber for MessageWaitingEvent {
 impl<'a> arbitrary::Arbitrary<'a> for MessageWaitingEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21298,7 +21299,7 @@ impl Jer for MessageWaitingEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "MessageWaitingEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21307,7 +21308,7 @@ impl Jer for MessageWaitingEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MicrophoneGainEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MicrophoneGainEvent {
@@ -21339,7 +21340,7 @@ impl Ber for MicrophoneGainEvent {
 impl<'a> arbitrary::Arbitrary<'a> for MicrophoneGainEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21352,7 +21353,7 @@ impl Jer for MicrophoneGainEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "MicrophoneGainEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21361,7 +21362,7 @@ impl Jer for MicrophoneGainEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MicrophoneMuteEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MicrophoneMuteEvent {
@@ -21393,7 +21394,7 @@ impl Ber for MicrophoneMuteEvent {
 impl<'a> arbitrary::Arbitrary<'a> for MicrophoneMuteEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21406,7 +21407,7 @@ impl Jer for MicrophoneMuteEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "MicrophoneMuteEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21415,7 +21416,7 @@ impl Jer for MicrophoneMuteEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RingerStatusEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RingerStatusEvent {
@@ -21447,7 +21448,7 @@ impl Ber for RingerStatusEvent {
 impl<'a> arbitrary::Arbitrary<'a> for RingerStatusEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21460,7 +21461,7 @@ impl Jer for RingerStatusEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "RingerStatusEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21469,7 +21470,7 @@ impl Jer for RingerStatusEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SpeakerMuteEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SpeakerMuteEvent {
@@ -21501,7 +21502,7 @@ impl Ber for SpeakerMuteEvent {
 impl<'a> arbitrary::Arbitrary<'a> for SpeakerMuteEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21514,7 +21515,7 @@ impl Jer for SpeakerMuteEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "SpeakerMuteEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21523,7 +21524,7 @@ impl Jer for SpeakerMuteEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SpeakerVolumeEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SpeakerVolumeEvent {
@@ -21555,7 +21556,7 @@ impl Ber for SpeakerVolumeEvent {
 impl<'a> arbitrary::Arbitrary<'a> for SpeakerVolumeEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21568,7 +21569,7 @@ impl Jer for SpeakerVolumeEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "SpeakerVolumeEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21857,7 +21858,7 @@ pub struct AgentBusyEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AgentBusyEvent {
@@ -21962,7 +21963,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AgentBusyEvent {
             pending_agent_state: u.arbitrary()?,
             cause: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -21997,7 +21998,7 @@ impl Jer for AgentBusyEvent {
             pending_agent_state: jer::opt(o, "pendingAgentState")?,
             cause: jer::opt(o, "cause")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22018,7 +22019,7 @@ pub struct AgentLoggedOnEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AgentLoggedOnEvent {
@@ -22123,7 +22124,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AgentLoggedOnEvent {
             agent_password: u.arbitrary()?,
             cause: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22158,7 +22159,7 @@ impl Jer for AgentLoggedOnEvent {
             agent_password: jer::opt(o, "agentPassword")?,
             cause: jer::opt(o, "cause")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22179,7 +22180,7 @@ pub struct AgentLoggedOffEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AgentLoggedOffEvent {
@@ -22284,7 +22285,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AgentLoggedOffEvent {
             agent_password: u.arbitrary()?,
             cause: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22319,7 +22320,7 @@ impl Jer for AgentLoggedOffEvent {
             agent_password: jer::opt(o, "agentPassword")?,
             cause: jer::opt(o, "cause")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22338,7 +22339,7 @@ pub struct AgentNotReadyEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AgentNotReadyEvent {
@@ -22434,7 +22435,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AgentNotReadyEvent {
             acd_group: u.arbitrary()?,
             cause: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22465,7 +22466,7 @@ impl Jer for AgentNotReadyEvent {
             acd_group: jer::opt(o, "acdGroup")?,
             cause: jer::opt(o, "cause")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22484,7 +22485,7 @@ pub struct AgentReadyEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AgentReadyEvent {
@@ -22580,7 +22581,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AgentReadyEvent {
             acd_group: u.arbitrary()?,
             cause: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22611,7 +22612,7 @@ impl Jer for AgentReadyEvent {
             acd_group: jer::opt(o, "acdGroup")?,
             cause: jer::opt(o, "cause")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22725,7 +22726,7 @@ pub struct AgentWorkingAfterCallEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AgentWorkingAfterCallEvent {
@@ -22832,7 +22833,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AgentWorkingAfterCallEvent {
             pending_agent_state: u.arbitrary()?,
             cause: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22867,7 +22868,7 @@ impl Jer for AgentWorkingAfterCallEvent {
             pending_agent_state: jer::opt(o, "pendingAgentState")?,
             cause: jer::opt(o, "cause")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22876,7 +22877,7 @@ impl Jer for AgentWorkingAfterCallEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AutoAnswerEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AutoAnswerEvent {
@@ -22908,7 +22909,7 @@ impl Ber for AutoAnswerEvent {
 impl<'a> arbitrary::Arbitrary<'a> for AutoAnswerEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22921,7 +22922,7 @@ impl Jer for AutoAnswerEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "AutoAnswerEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22930,7 +22931,7 @@ impl Jer for AutoAnswerEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AutoWorkModeEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AutoWorkModeEvent {
@@ -22962,7 +22963,7 @@ impl Ber for AutoWorkModeEvent {
 impl<'a> arbitrary::Arbitrary<'a> for AutoWorkModeEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22975,7 +22976,7 @@ impl Jer for AutoWorkModeEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "AutoWorkModeEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -22984,7 +22985,7 @@ impl Jer for AutoWorkModeEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallBackEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for CallBackEvent {
@@ -23016,7 +23017,7 @@ impl Ber for CallBackEvent {
 impl<'a> arbitrary::Arbitrary<'a> for CallBackEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -23029,7 +23030,7 @@ impl Jer for CallBackEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "CallBackEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -23038,7 +23039,7 @@ impl Jer for CallBackEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallBackMessageEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for CallBackMessageEvent {
@@ -23070,7 +23071,7 @@ impl Ber for CallBackMessageEvent {
 impl<'a> arbitrary::Arbitrary<'a> for CallBackMessageEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -23083,7 +23084,7 @@ impl Jer for CallBackMessageEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "CallBackMessageEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -23092,7 +23093,7 @@ impl Jer for CallBackMessageEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallerIDStatusEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for CallerIDStatusEvent {
@@ -23124,7 +23125,7 @@ impl Ber for CallerIDStatusEvent {
 impl<'a> arbitrary::Arbitrary<'a> for CallerIDStatusEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -23137,7 +23138,7 @@ impl Jer for CallerIDStatusEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "CallerIDStatusEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -23156,7 +23157,7 @@ pub struct DoNotDisturbEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DoNotDisturbEvent {
@@ -23254,7 +23255,7 @@ impl<'a> arbitrary::Arbitrary<'a> for DoNotDisturbEvent {
             call_origination: u.arbitrary()?,
             calling_device_list: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -23283,7 +23284,7 @@ impl Jer for DoNotDisturbEvent {
             call_origination: jer::opt(o, "callOrigination")?,
             calling_device_list: jer::opt(o, "callingDeviceList")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -23547,7 +23548,7 @@ pub struct ForwardingEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ForwardingEvent {
@@ -23676,7 +23677,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ForwardingEvent {
             ring_count: u.arbitrary()?,
             ring_duration: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -23717,7 +23718,7 @@ impl Jer for ForwardingEvent {
             ring_count: jer::opt(o, "ringCount")?,
             ring_duration: jer::opt(o, "ringDuration")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -23726,7 +23727,7 @@ impl Jer for ForwardingEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PresenceStateEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for PresenceStateEvent {
@@ -23758,7 +23759,7 @@ impl Ber for PresenceStateEvent {
 impl<'a> arbitrary::Arbitrary<'a> for PresenceStateEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -23771,7 +23772,7 @@ impl Jer for PresenceStateEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "PresenceStateEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -23780,7 +23781,7 @@ impl Jer for PresenceStateEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RouteingModeEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RouteingModeEvent {
@@ -23812,7 +23813,7 @@ impl Ber for RouteingModeEvent {
 impl<'a> arbitrary::Arbitrary<'a> for RouteingModeEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -23825,7 +23826,7 @@ impl Jer for RouteingModeEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "RouteingModeEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24055,7 +24056,7 @@ pub struct BackInServiceEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for BackInServiceEvent {
@@ -24129,7 +24130,7 @@ impl<'a> arbitrary::Arbitrary<'a> for BackInServiceEvent {
             device: u.arbitrary()?,
             cause: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24152,7 +24153,7 @@ impl Jer for BackInServiceEvent {
             device: jer::req(o, "device", "BackInServiceEvent")?,
             cause: jer::opt(o, "cause")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24161,7 +24162,7 @@ impl Jer for BackInServiceEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeviceCapsChangedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DeviceCapsChangedEvent {
@@ -24193,7 +24194,7 @@ impl Ber for DeviceCapsChangedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for DeviceCapsChangedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24206,7 +24207,7 @@ impl Jer for DeviceCapsChangedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "DeviceCapsChangedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24221,7 +24222,7 @@ pub struct OutOfServiceEvent {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for OutOfServiceEvent {
@@ -24295,7 +24296,7 @@ impl<'a> arbitrary::Arbitrary<'a> for OutOfServiceEvent {
             device: u.arbitrary()?,
             cause: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24318,7 +24319,7 @@ impl Jer for OutOfServiceEvent {
             device: jer::req(o, "device", "OutOfServiceEvent")?,
             cause: jer::opt(o, "cause")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24327,7 +24328,7 @@ impl Jer for OutOfServiceEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartiallyInServiceEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for PartiallyInServiceEvent {
@@ -24359,7 +24360,7 @@ impl Ber for PartiallyInServiceEvent {
 impl<'a> arbitrary::Arbitrary<'a> for PartiallyInServiceEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24372,7 +24373,7 @@ impl Jer for PartiallyInServiceEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "PartiallyInServiceEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24480,7 +24481,7 @@ impl Jer for DeviceMaintenanceEvents {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BookmarkReachedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for BookmarkReachedEvent {
@@ -24512,7 +24513,7 @@ impl Ber for BookmarkReachedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for BookmarkReachedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24525,7 +24526,7 @@ impl Jer for BookmarkReachedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "BookmarkReachedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24534,7 +24535,7 @@ impl Jer for BookmarkReachedEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CompletedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for CompletedEvent {
@@ -24566,7 +24567,7 @@ impl Ber for CompletedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for CompletedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24579,7 +24580,7 @@ impl Jer for CompletedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "CompletedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24588,7 +24589,7 @@ impl Jer for CompletedEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DtmfDetectedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DtmfDetectedEvent {
@@ -24620,7 +24621,7 @@ impl Ber for DtmfDetectedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for DtmfDetectedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24633,7 +24634,7 @@ impl Jer for DtmfDetectedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "DtmfDetectedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24642,7 +24643,7 @@ impl Jer for DtmfDetectedEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EmptiedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for EmptiedEvent {
@@ -24674,7 +24675,7 @@ impl Ber for EmptiedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for EmptiedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24687,7 +24688,7 @@ impl Jer for EmptiedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "EmptiedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24696,7 +24697,7 @@ impl Jer for EmptiedEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct InterruptionDetectedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for InterruptionDetectedEvent {
@@ -24728,7 +24729,7 @@ impl Ber for InterruptionDetectedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for InterruptionDetectedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24741,7 +24742,7 @@ impl Jer for InterruptionDetectedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "InterruptionDetectedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24750,7 +24751,7 @@ impl Jer for InterruptionDetectedEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NotRecognizedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for NotRecognizedEvent {
@@ -24782,7 +24783,7 @@ impl Ber for NotRecognizedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for NotRecognizedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24795,7 +24796,7 @@ impl Jer for NotRecognizedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "NotRecognizedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24804,7 +24805,7 @@ impl Jer for NotRecognizedEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlayEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for PlayEvent {
@@ -24836,7 +24837,7 @@ impl Ber for PlayEvent {
 impl<'a> arbitrary::Arbitrary<'a> for PlayEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24849,7 +24850,7 @@ impl Jer for PlayEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "PlayEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24858,7 +24859,7 @@ impl Jer for PlayEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RecognizedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RecognizedEvent {
@@ -24890,7 +24891,7 @@ impl Ber for RecognizedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for RecognizedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24903,7 +24904,7 @@ impl Jer for RecognizedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "RecognizedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24912,7 +24913,7 @@ impl Jer for RecognizedEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RecordEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RecordEvent {
@@ -24944,7 +24945,7 @@ impl Ber for RecordEvent {
 impl<'a> arbitrary::Arbitrary<'a> for RecordEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24957,7 +24958,7 @@ impl Jer for RecordEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "RecordEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -24966,7 +24967,7 @@ impl Jer for RecordEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReviewEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ReviewEvent {
@@ -24998,7 +24999,7 @@ impl Ber for ReviewEvent {
 impl<'a> arbitrary::Arbitrary<'a> for ReviewEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25011,7 +25012,7 @@ impl Jer for ReviewEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "ReviewEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25020,7 +25021,7 @@ impl Jer for ReviewEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SilenceTimeoutExpiredEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SilenceTimeoutExpiredEvent {
@@ -25052,7 +25053,7 @@ impl Ber for SilenceTimeoutExpiredEvent {
 impl<'a> arbitrary::Arbitrary<'a> for SilenceTimeoutExpiredEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25065,7 +25066,7 @@ impl Jer for SilenceTimeoutExpiredEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "SilenceTimeoutExpiredEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25074,7 +25075,7 @@ impl Jer for SilenceTimeoutExpiredEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SpeechDetectedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SpeechDetectedEvent {
@@ -25106,7 +25107,7 @@ impl Ber for SpeechDetectedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for SpeechDetectedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25119,7 +25120,7 @@ impl Jer for SpeechDetectedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "SpeechDetectedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25128,7 +25129,7 @@ impl Jer for SpeechDetectedEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StartedEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for StartedEvent {
@@ -25160,7 +25161,7 @@ impl Ber for StartedEvent {
 impl<'a> arbitrary::Arbitrary<'a> for StartedEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25173,7 +25174,7 @@ impl Jer for StartedEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "StartedEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25182,7 +25183,7 @@ impl Jer for StartedEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StopEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for StopEvent {
@@ -25214,7 +25215,7 @@ impl Ber for StopEvent {
 impl<'a> arbitrary::Arbitrary<'a> for StopEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25227,7 +25228,7 @@ impl Jer for StopEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "StopEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25236,7 +25237,7 @@ impl Jer for StopEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SuspendPlayEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SuspendPlayEvent {
@@ -25268,7 +25269,7 @@ impl Ber for SuspendPlayEvent {
 impl<'a> arbitrary::Arbitrary<'a> for SuspendPlayEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25281,7 +25282,7 @@ impl Jer for SuspendPlayEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "SuspendPlayEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25290,7 +25291,7 @@ impl Jer for SuspendPlayEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SuspendRecordEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SuspendRecordEvent {
@@ -25322,7 +25323,7 @@ impl Ber for SuspendRecordEvent {
 impl<'a> arbitrary::Arbitrary<'a> for SuspendRecordEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25335,7 +25336,7 @@ impl Jer for SuspendRecordEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "SuspendRecordEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25344,7 +25345,7 @@ impl Jer for SuspendRecordEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct VoiceAttributesChangeEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for VoiceAttributesChangeEvent {
@@ -25376,7 +25377,7 @@ impl Ber for VoiceAttributesChangeEvent {
 impl<'a> arbitrary::Arbitrary<'a> for VoiceAttributesChangeEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25389,7 +25390,7 @@ impl Jer for VoiceAttributesChangeEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "VoiceAttributesChangeEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25398,7 +25399,7 @@ impl Jer for VoiceAttributesChangeEvent {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct VoiceErrorOccuredEvent {
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for VoiceErrorOccuredEvent {
@@ -25430,7 +25431,7 @@ impl Ber for VoiceErrorOccuredEvent {
 impl<'a> arbitrary::Arbitrary<'a> for VoiceErrorOccuredEvent {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25443,7 +25444,7 @@ impl Jer for VoiceErrorOccuredEvent {
     fn from_jer(v: &Value) -> Result<Self, Error> {
         jer::object(v, "VoiceErrorOccuredEvent")?;
         Ok(Self {
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25705,7 +25706,7 @@ pub struct PrivateEvent {
     /// `privateData`
     pub private_data: CSTAPrivateData,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for PrivateEvent {
@@ -25767,7 +25768,7 @@ impl<'a> arbitrary::Arbitrary<'a> for PrivateEvent {
         Ok(Self {
             security: u.arbitrary()?,
             private_data: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -25786,7 +25787,7 @@ impl Jer for PrivateEvent {
         Ok(Self {
             security: jer::opt(o, "security")?,
             private_data: jer::req(o, "privateData", "PrivateEvent")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -26058,7 +26059,7 @@ pub struct CSTAEventReportArgument {
     /// `eventSpecificInfo`
     pub event_specific_info: EventSpecificInfo,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for CSTAEventReportArgument {
@@ -26125,7 +26126,7 @@ impl<'a> arbitrary::Arbitrary<'a> for CSTAEventReportArgument {
         Ok(Self {
             cross_ref_identifier: u.arbitrary()?,
             event_specific_info: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -26148,7 +26149,7 @@ impl Jer for CSTAEventReportArgument {
         Ok(Self {
             cross_ref_identifier: jer::req(o, "crossRefIdentifier", "CSTAEventReportArgument")?,
             event_specific_info: jer::req(o, "eventSpecificInfo", "CSTAEventReportArgument")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -26301,7 +26302,7 @@ pub struct RouteRequestArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RouteRequestArgument {
@@ -26581,7 +26582,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RouteRequestArgument {
             language_preferences: u.arbitrary()?,
             device_history: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -26677,7 +26678,7 @@ impl Jer for RouteRequestArgument {
             language_preferences: jer::opt(o, "languagePreferences")?,
             device_history: jer::opt(o, "deviceHistory")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -26698,7 +26699,7 @@ pub struct ReRouteRequestArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ReRouteRequestArgument {
@@ -26800,7 +26801,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ReRouteRequestArgument {
             correlator_data: u.arbitrary()?,
             call_linkage_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -26838,7 +26839,7 @@ impl Jer for ReRouteRequestArgument {
             correlator_data: jer::opt(o, "correlatorData")?,
             call_linkage_data: jer::opt(o, "callLinkageData")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -26951,7 +26952,7 @@ pub struct RouteSelectRequestArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RouteSelectRequestArgument {
@@ -27079,7 +27080,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RouteSelectRequestArgument {
             route_used_req: u.arbitrary()?,
             correlator_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -27123,7 +27124,7 @@ impl Jer for RouteSelectRequestArgument {
             route_used_req: jer::opt(o, "routeUsedReq")?,
             correlator_data: jer::opt(o, "correlatorData")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -27148,7 +27149,7 @@ pub struct RouteUsedRequestArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RouteUsedRequestArgument {
@@ -27280,7 +27281,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RouteUsedRequestArgument {
             correlator_data: u.arbitrary()?,
             call_linkage_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -27324,7 +27325,7 @@ impl Jer for RouteUsedRequestArgument {
             correlator_data: jer::opt(o, "correlatorData")?,
             call_linkage_data: jer::opt(o, "callLinkageData")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -29932,7 +29933,7 @@ pub struct RouteEndRequestArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RouteEndRequestArgument {
@@ -30024,7 +30025,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RouteEndRequestArgument {
             error_value: u.arbitrary()?,
             correlator_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -30058,7 +30059,7 @@ impl Jer for RouteEndRequestArgument {
             error_value: jer::opt(o, "errorValue")?,
             correlator_data: jer::opt(o, "correlatorData")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -30179,7 +30180,7 @@ pub struct RouteRejectArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RouteRejectArgument {
@@ -30268,7 +30269,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RouteRejectArgument {
             reject_cause: u.arbitrary()?,
             correlator_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -30302,7 +30303,7 @@ impl Jer for RouteRejectArgument {
             reject_cause: jer::opt(o, "rejectCause")?,
             correlator_data: jer::opt(o, "correlatorData")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -30333,7 +30334,7 @@ pub struct SingleStepTransArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SingleStepTransArgument {
@@ -30488,7 +30489,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SingleStepTransArgument {
             language_preferences: u.arbitrary()?,
             reason: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -30541,7 +30542,7 @@ impl Jer for SingleStepTransArgument {
             language_preferences: jer::opt(o, "languagePreferences")?,
             reason: jer::opt(o, "reason")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -30560,7 +30561,7 @@ pub struct SingleStepTransResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SingleStepTransResult {
@@ -30662,7 +30663,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SingleStepTransResult {
             transferred_call_info: u.arbitrary()?,
             call_linkage_data_list: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -30693,7 +30694,7 @@ impl Jer for SingleStepTransResult {
             transferred_call_info: jer::opt(o, "transferredCallInfo")?,
             call_linkage_data_list: jer::opt(o, "callLinkageDataList")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -30804,7 +30805,7 @@ pub struct MonitorFilter {
     /// `private` (DEFAULT {"value": "", "length": 0})
     pub private: Option<ApplicationContextInformationCsta3VendorSpecEvents>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MonitorFilter {
@@ -30932,7 +30933,7 @@ impl<'a> arbitrary::Arbitrary<'a> for MonitorFilter {
             maintenance: u.arbitrary()?,
             voice_unit: u.arbitrary()?,
             private: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -31057,7 +31058,7 @@ impl Jer for MonitorFilter {
             maintenance: jer::opt_default(o, "maintenance", "{\"value\": \"\", \"length\": 0}")?,
             voice_unit: jer::opt_default(o, "voiceUnit", "{\"value\": \"\", \"length\": 0}")?,
             private: jer::opt_default(o, "private", "{\"value\": \"\", \"length\": 0}")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -31154,7 +31155,7 @@ pub struct MonitorStartArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MonitorStartArgument {
@@ -31249,7 +31250,7 @@ impl<'a> arbitrary::Arbitrary<'a> for MonitorStartArgument {
             monitor_type: u.arbitrary()?,
             requested_monitor_media_class: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -31280,7 +31281,7 @@ impl Jer for MonitorStartArgument {
             monitor_type: jer::opt(o, "monitorType")?,
             requested_monitor_media_class: jer::opt(o, "requestedMonitorMediaClass")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -31299,7 +31300,7 @@ pub struct MonitorStartResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MonitorStartResult {
@@ -31393,7 +31394,7 @@ impl<'a> arbitrary::Arbitrary<'a> for MonitorStartResult {
             actual_monitor_media_class: u.arbitrary()?,
             monitor_existing_calls: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -31427,7 +31428,7 @@ impl Jer for MonitorStartResult {
             actual_monitor_media_class: jer::opt(o, "actualMonitorMediaClass")?,
             monitor_existing_calls: jer::opt(o, "monitorExistingCalls")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -31442,7 +31443,7 @@ pub struct ChangeMonitorFilterArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ChangeMonitorFilterArgument {
@@ -31519,7 +31520,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ChangeMonitorFilterArgument {
             cross_ref_identifier: u.arbitrary()?,
             requested_filter_list: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -31550,7 +31551,7 @@ impl Jer for ChangeMonitorFilterArgument {
                 "ChangeMonitorFilterArgument",
             )?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -31563,7 +31564,7 @@ pub struct ChangeMonitorFilterResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ChangeMonitorFilterResult {
@@ -31623,7 +31624,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ChangeMonitorFilterResult {
         Ok(Self {
             actual_filter_list: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -31644,7 +31645,7 @@ impl Jer for ChangeMonitorFilterResult {
         Ok(Self {
             actual_filter_list: jer::opt(o, "actualFilterList")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -31657,7 +31658,7 @@ pub struct MonitorStopArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for MonitorStopArgument {
@@ -31719,7 +31720,7 @@ impl<'a> arbitrary::Arbitrary<'a> for MonitorStopArgument {
         Ok(Self {
             cross_ref_identifier: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -31741,7 +31742,7 @@ impl Jer for MonitorStopArgument {
         Ok(Self {
             cross_ref_identifier: jer::req(o, "crossRefIdentifier", "MonitorStopArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -31833,7 +31834,7 @@ pub struct SnapshotDeviceArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SnapshotDeviceArgument {
@@ -31895,7 +31896,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SnapshotDeviceArgument {
         Ok(Self {
             snapshot_object: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -31914,7 +31915,7 @@ impl Jer for SnapshotDeviceArgument {
         Ok(Self {
             snapshot_object: jer::req(o, "snapshotObject", "SnapshotDeviceArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -32187,7 +32188,7 @@ pub struct DeviceMediaInfoListItem {
     /// `connectionInformation` (OPTIONAL)
     pub connection_information: Option<Box<ConnectionInformation>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DeviceMediaInfoListItem {
@@ -32244,7 +32245,7 @@ impl<'a> arbitrary::Arbitrary<'a> for DeviceMediaInfoListItem {
         Ok(Self {
             media_stream_id: u.arbitrary()?,
             connection_information: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -32265,7 +32266,7 @@ impl Jer for DeviceMediaInfoListItem {
         Ok(Self {
             media_stream_id: jer::opt(o, "mediaStreamID")?,
             connection_information: jer::opt(o, "connectionInformation")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -32288,7 +32289,7 @@ pub struct SnapshotDeviceResponseInfo {
     /// `callLinkageData` (OPTIONAL)
     pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SnapshotDeviceResponseInfo {
@@ -32416,7 +32417,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SnapshotDeviceResponseInfo {
             media_service_info_list: u.arbitrary()?,
             media_call_characteristics: u.arbitrary()?,
             call_linkage_data: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -32460,7 +32461,7 @@ impl Jer for SnapshotDeviceResponseInfo {
             media_service_info_list: jer::opt(o, "mediaServiceInfoList")?,
             media_call_characteristics: jer::opt(o, "mediaCallCharacteristics")?,
             call_linkage_data: jer::opt(o, "callLinkageData")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -32552,7 +32553,7 @@ pub struct SnapshotDeviceResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SnapshotDeviceResult {
@@ -32615,7 +32616,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SnapshotDeviceResult {
         Ok(Self {
             cross_ref_i_dor_snapshot_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -32641,7 +32642,7 @@ impl Jer for SnapshotDeviceResult {
                 "SnapshotDeviceResult",
             )?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -32654,7 +32655,7 @@ pub struct SnapshotCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SnapshotCallArgument {
@@ -32719,7 +32720,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SnapshotCallArgument {
         Ok(Self {
             snapshot_object: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -32738,7 +32739,7 @@ impl Jer for SnapshotCallArgument {
         Ok(Self {
             snapshot_object: jer::req(o, "snapshotObject", "SnapshotCallArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -33097,7 +33098,7 @@ pub struct CallMediaInfoListItem {
     /// `connectionInformation` (OPTIONAL)
     pub connection_information: Option<Box<ConnectionInformation>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for CallMediaInfoListItem {
@@ -33187,7 +33188,7 @@ impl<'a> arbitrary::Arbitrary<'a> for CallMediaInfoListItem {
             media_service_instance: u.arbitrary()?,
             media_stream_id: u.arbitrary()?,
             connection_information: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -33218,7 +33219,7 @@ impl Jer for CallMediaInfoListItem {
             media_service_instance: jer::opt(o, "mediaServiceInstance")?,
             media_stream_id: jer::opt(o, "mediaStreamID")?,
             connection_information: jer::opt(o, "connectionInformation")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -33239,7 +33240,7 @@ pub struct SnapshotCallResponseInfo {
     /// `locationInfo` (OPTIONAL)
     pub location_info: Option<LocationInfoList>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SnapshotCallResponseInfo {
@@ -33343,7 +33344,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SnapshotCallResponseInfo {
             services_permitted: u.arbitrary()?,
             media_service_info_list: u.arbitrary()?,
             location_info: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -33378,7 +33379,7 @@ impl Jer for SnapshotCallResponseInfo {
             services_permitted: jer::opt(o, "servicesPermitted")?,
             media_service_info_list: jer::opt(o, "mediaServiceInfoList")?,
             location_info: jer::opt(o, "locationInfo")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -33494,7 +33495,7 @@ pub struct SnapshotCallResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SnapshotCallResult {
@@ -33696,7 +33697,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SnapshotCallResult {
             language_preferences: u.arbitrary()?,
             device_history: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -33770,7 +33771,7 @@ impl Jer for SnapshotCallResult {
             language_preferences: jer::opt(o, "languagePreferences")?,
             device_history: jer::opt(o, "deviceHistory")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -33789,7 +33790,7 @@ pub struct SnapshotCallDataArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SnapshotCallDataArgument {
@@ -33890,7 +33891,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SnapshotCallDataArgument {
             last_segment: u.arbitrary()?,
             snapshot_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -33920,7 +33921,7 @@ impl Jer for SnapshotCallDataArgument {
             last_segment: jer::req(o, "lastSegment", "SnapshotCallDataArgument")?,
             snapshot_data: jer::req(o, "snapshotData", "SnapshotCallDataArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -33939,7 +33940,7 @@ pub struct SnapshotDeviceDataArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SnapshotDeviceDataArgument {
@@ -34040,7 +34041,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SnapshotDeviceDataArgument {
             last_segment: u.arbitrary()?,
             snapshot_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34070,7 +34071,7 @@ impl Jer for SnapshotDeviceDataArgument {
             last_segment: jer::req(o, "lastSegment", "SnapshotDeviceDataArgument")?,
             snapshot_data: jer::req(o, "snapshotData", "SnapshotDeviceDataArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34085,7 +34086,7 @@ pub struct SystemRegisterArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SystemRegisterArgument {
@@ -34156,7 +34157,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SystemRegisterArgument {
             request_types: u.arbitrary()?,
             requested_status_filter: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34179,7 +34180,7 @@ impl Jer for SystemRegisterArgument {
             request_types: jer::req(o, "requestTypes", "SystemRegisterArgument")?,
             requested_status_filter: jer::opt(o, "requestedStatusFilter")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34194,7 +34195,7 @@ pub struct SystemRegisterResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SystemRegisterResult {
@@ -34265,7 +34266,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SystemRegisterResult {
             sys_stat_register_id: u.arbitrary()?,
             actual_status_filter: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34291,7 +34292,7 @@ impl Jer for SystemRegisterResult {
             sys_stat_register_id: jer::req(o, "sysStatRegisterID", "SystemRegisterResult")?,
             actual_status_filter: jer::opt(o, "actualStatusFilter")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34304,7 +34305,7 @@ pub struct SystemRegisterAbortArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SystemRegisterAbortArgument {
@@ -34366,7 +34367,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SystemRegisterAbortArgument {
         Ok(Self {
             sys_stat_register_id: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34388,7 +34389,7 @@ impl Jer for SystemRegisterAbortArgument {
         Ok(Self {
             sys_stat_register_id: jer::req(o, "sysStatRegisterID", "SystemRegisterAbortArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34401,7 +34402,7 @@ pub struct SystemRegisterCancelArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SystemRegisterCancelArgument {
@@ -34463,7 +34464,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SystemRegisterCancelArgument {
         Ok(Self {
             sys_stat_register_id: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34485,7 +34486,7 @@ impl Jer for SystemRegisterCancelArgument {
         Ok(Self {
             sys_stat_register_id: jer::req(o, "sysStatRegisterID", "SystemRegisterCancelArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34577,7 +34578,7 @@ pub struct RequestSysStatArg {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RequestSysStatArg {
@@ -34633,7 +34634,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RequestSysStatArg {
         Ok(Self {
             sys_stat_register_id: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34654,7 +34655,7 @@ impl Jer for RequestSysStatArg {
         Ok(Self {
             sys_stat_register_id: jer::opt(o, "sysStatRegisterID")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34797,7 +34798,7 @@ pub struct RequestSysStatRes {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RequestSysStatRes {
@@ -34859,7 +34860,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RequestSysStatRes {
         Ok(Self {
             system_status: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34878,7 +34879,7 @@ impl Jer for RequestSysStatRes {
         Ok(Self {
             system_status: jer::req(o, "systemStatus", "RequestSysStatRes")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34893,7 +34894,7 @@ pub struct SystemStatusArg {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SystemStatusArg {
@@ -34964,7 +34965,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SystemStatusArg {
             sys_stat_register_id: u.arbitrary()?,
             system_status: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -34987,7 +34988,7 @@ impl Jer for SystemStatusArg {
             sys_stat_register_id: jer::opt(o, "sysStatRegisterID")?,
             system_status: jer::req(o, "systemStatus", "SystemStatusArg")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -35095,7 +35096,7 @@ pub struct DeflectCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DeflectCallArgument {
@@ -35241,7 +35242,7 @@ impl<'a> arbitrary::Arbitrary<'a> for DeflectCallArgument {
             language_preferences: u.arbitrary()?,
             reason: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -35290,7 +35291,7 @@ impl Jer for DeflectCallArgument {
             language_preferences: jer::opt(o, "languagePreferences")?,
             reason: jer::opt(o, "reason")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -35388,7 +35389,7 @@ pub struct DirectedPickupCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DirectedPickupCallArgument {
@@ -35489,7 +35490,7 @@ impl<'a> arbitrary::Arbitrary<'a> for DirectedPickupCallArgument {
             correlator_data: u.arbitrary()?,
             user_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -35521,7 +35522,7 @@ impl Jer for DirectedPickupCallArgument {
             correlator_data: jer::opt(o, "correlatorData")?,
             user_data: jer::opt(o, "userData")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -35538,7 +35539,7 @@ pub struct DirectedPickupCallResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DirectedPickupCallResult {
@@ -35623,7 +35624,7 @@ impl<'a> arbitrary::Arbitrary<'a> for DirectedPickupCallResult {
             picked_call_info: u.arbitrary()?,
             call_linkage_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -35652,7 +35653,7 @@ impl Jer for DirectedPickupCallResult {
             picked_call_info: jer::opt(o, "pickedCallInfo")?,
             call_linkage_data: jer::opt(o, "callLinkageData")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -35671,7 +35672,7 @@ pub struct GroupPickupCallArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GroupPickupCallArgument {
@@ -35767,7 +35768,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GroupPickupCallArgument {
             correlator_data: u.arbitrary()?,
             user_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -35798,7 +35799,7 @@ impl Jer for GroupPickupCallArgument {
             correlator_data: jer::opt(o, "correlatorData")?,
             user_data: jer::opt(o, "userData")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -35815,7 +35816,7 @@ pub struct GroupPickupCallResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GroupPickupCallResult {
@@ -35900,7 +35901,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GroupPickupCallResult {
             picked_call_info: u.arbitrary()?,
             call_linkage_data: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -35929,7 +35930,7 @@ impl Jer for GroupPickupCallResult {
             picked_call_info: jer::opt(o, "pickedCallInfo")?,
             call_linkage_data: jer::opt(o, "callLinkageData")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -36030,7 +36031,7 @@ pub struct GenerateDigitsArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GenerateDigitsArgument {
@@ -36146,7 +36147,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GenerateDigitsArgument {
             pulse_rate: u.arbitrary()?,
             pause_duration: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -36190,7 +36191,7 @@ impl Jer for GenerateDigitsArgument {
             pulse_rate: jer::opt(o, "pulseRate")?,
             pause_duration: jer::opt(o, "pauseDuration")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -36284,7 +36285,7 @@ pub struct RouteRegisterArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RouteRegisterArgument {
@@ -36353,7 +36354,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RouteRegisterArgument {
             routeing_device: u.arbitrary()?,
             requested_routeing_media_class: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -36378,7 +36379,7 @@ impl Jer for RouteRegisterArgument {
             routeing_device: jer::opt(o, "routeingDevice")?,
             requested_routeing_media_class: jer::opt(o, "requestedRouteingMediaClass")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -36393,7 +36394,7 @@ pub struct RouteRegisterResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RouteRegisterResult {
@@ -36464,7 +36465,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RouteRegisterResult {
             route_register_req_id: u.arbitrary()?,
             actual_routeing_media_class: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -36490,7 +36491,7 @@ impl Jer for RouteRegisterResult {
             route_register_req_id: jer::req(o, "routeRegisterReqID", "RouteRegisterResult")?,
             actual_routeing_media_class: jer::opt(o, "actualRouteingMediaClass")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -36503,7 +36504,7 @@ pub struct RouteRegisterAbortArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RouteRegisterAbortArgument {
@@ -36565,7 +36566,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RouteRegisterAbortArgument {
         Ok(Self {
             route_register_req_id: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -36587,7 +36588,7 @@ impl Jer for RouteRegisterAbortArgument {
         Ok(Self {
             route_register_req_id: jer::req(o, "routeRegisterReqID", "RouteRegisterAbortArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -36600,7 +36601,7 @@ pub struct RouteRegisterCancelArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RouteRegisterCancelArgument {
@@ -36662,7 +36663,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RouteRegisterCancelArgument {
         Ok(Self {
             route_register_req_id: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -36688,7 +36689,7 @@ impl Jer for RouteRegisterCancelArgument {
                 "RouteRegisterCancelArgument",
             )?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -36782,7 +36783,7 @@ pub struct GetAgentStateArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GetAgentStateArgument {
@@ -36857,7 +36858,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GetAgentStateArgument {
             device: u.arbitrary()?,
             acd_group: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -36880,7 +36881,7 @@ impl Jer for GetAgentStateArgument {
             device: jer::req(o, "device", "GetAgentStateArgument")?,
             acd_group: jer::opt(o, "acdGroup")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37078,7 +37079,7 @@ pub struct AgentInfo {
     /// `agentStateCondition` (OPTIONAL)
     pub agent_state_condition: Option<AgentStateCondition>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AgentInfo {
@@ -37158,7 +37159,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AgentInfo {
             agent_state: u.arbitrary()?,
             pending_agent_state: u.arbitrary()?,
             agent_state_condition: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37185,7 +37186,7 @@ impl Jer for AgentInfo {
             agent_state: jer::req(o, "agentState", "AgentInfo")?,
             pending_agent_state: jer::opt(o, "pendingAgentState")?,
             agent_state_condition: jer::opt(o, "agentStateCondition")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37200,7 +37201,7 @@ pub struct AgentStateEntry {
     /// `agentInfo` (OPTIONAL)
     pub agent_info: Option<Vec<AgentInfo>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AgentStateEntry {
@@ -37267,7 +37268,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AgentStateEntry {
             agent_id: u.arbitrary()?,
             logged_on: u.arbitrary()?,
             agent_info: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37290,7 +37291,7 @@ impl Jer for AgentStateEntry {
             agent_id: jer::opt(o, "agentID")?,
             logged_on: jer::req(o, "loggedOn", "AgentStateEntry")?,
             agent_info: jer::opt(o, "agentInfo")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37303,7 +37304,7 @@ pub struct GetAgentStateResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GetAgentStateResult {
@@ -37365,7 +37366,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GetAgentStateResult {
         Ok(Self {
             agent_state_list: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37384,7 +37385,7 @@ impl Jer for GetAgentStateResult {
         Ok(Self {
             agent_state_list: jer::req(o, "agentStateList", "GetAgentStateResult")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37397,7 +37398,7 @@ pub struct GetDoNotDisturbArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GetDoNotDisturbArgument {
@@ -37459,7 +37460,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GetDoNotDisturbArgument {
         Ok(Self {
             device: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37478,7 +37479,7 @@ impl Jer for GetDoNotDisturbArgument {
         Ok(Self {
             device: jer::req(o, "device", "GetDoNotDisturbArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37495,7 +37496,7 @@ pub struct GetDoNotDisturbResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GetDoNotDisturbResult {
@@ -37575,7 +37576,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GetDoNotDisturbResult {
             call_origination: u.arbitrary()?,
             calling_device_list: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37602,7 +37603,7 @@ impl Jer for GetDoNotDisturbResult {
             call_origination: jer::opt(o, "callOrigination")?,
             calling_device_list: jer::opt(o, "callingDeviceList")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37615,7 +37616,7 @@ pub struct GetForwardingArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GetForwardingArgument {
@@ -37677,7 +37678,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GetForwardingArgument {
         Ok(Self {
             device: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37696,7 +37697,7 @@ impl Jer for GetForwardingArgument {
         Ok(Self {
             device: jer::req(o, "device", "GetForwardingArgument")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37717,7 +37718,7 @@ pub struct ForwardListItem {
     /// `ringCount` (OPTIONAL)
     pub ring_count: Option<i64>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ForwardListItem {
@@ -37815,7 +37816,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ForwardListItem {
             forward_default: u.arbitrary()?,
             ring_duration: u.arbitrary()?,
             ring_count: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37850,7 +37851,7 @@ impl Jer for ForwardListItem {
             forward_default: jer::opt(o, "forwardDefault")?,
             ring_duration: jer::opt(o, "ringDuration")?,
             ring_count: jer::opt(o, "ringCount")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37863,7 +37864,7 @@ pub struct GetForwardingResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for GetForwardingResult {
@@ -37925,7 +37926,7 @@ impl<'a> arbitrary::Arbitrary<'a> for GetForwardingResult {
         Ok(Self {
             forwarding_list: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -37944,7 +37945,7 @@ impl Jer for GetForwardingResult {
         Ok(Self {
             forwarding_list: jer::req(o, "forwardingList", "GetForwardingResult")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -38067,7 +38068,7 @@ pub struct SetAgentStateArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SetAgentStateArgument {
@@ -38175,7 +38176,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SetAgentStateArgument {
             password: u.arbitrary()?,
             group: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -38211,7 +38212,7 @@ impl Jer for SetAgentStateArgument {
             password: jer::opt(o, "password")?,
             group: jer::opt(o, "group")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -38224,7 +38225,7 @@ pub struct SetAgentStateResult {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SetAgentStateResult {
@@ -38280,7 +38281,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SetAgentStateResult {
         Ok(Self {
             pending_agent_state: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -38301,7 +38302,7 @@ impl Jer for SetAgentStateResult {
         Ok(Self {
             pending_agent_state: jer::opt(o, "pendingAgentState")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -38320,7 +38321,7 @@ pub struct SetDoNotDisturbArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SetDoNotDisturbArgument {
@@ -38415,7 +38416,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SetDoNotDisturbArgument {
             call_origination: u.arbitrary()?,
             calling_device_list: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -38444,7 +38445,7 @@ impl Jer for SetDoNotDisturbArgument {
             call_origination: jer::opt(o, "callOrigination")?,
             calling_device_list: jer::opt(o, "callingDeviceList")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -38546,7 +38547,7 @@ pub struct SetForwardingArgument {
     /// `extensions` (OPTIONAL)
     pub extensions: Option<Box<CSTACommonArguments>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for SetForwardingArgument {
@@ -38663,7 +38664,7 @@ impl<'a> arbitrary::Arbitrary<'a> for SetForwardingArgument {
             ring_count: u.arbitrary()?,
             ring_duration: u.arbitrary()?,
             extensions: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -38700,7 +38701,7 @@ impl Jer for SetForwardingArgument {
             ring_count: jer::opt(o, "ringCount")?,
             ring_duration: jer::opt(o, "ringDuration")?,
             extensions: jer::opt(o, "extensions")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -39222,7 +39223,7 @@ pub struct Invoke {
     /// `argument` (OPTIONAL)
     pub argument: Option<Any>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for Invoke {
@@ -39304,7 +39305,7 @@ impl<'a> arbitrary::Arbitrary<'a> for Invoke {
             linked_id: u.arbitrary()?,
             opcode: u.arbitrary()?,
             argument: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -39329,7 +39330,7 @@ impl Jer for Invoke {
             linked_id: jer::opt(o, "linkedId")?,
             opcode: jer::req(o, "opcode", "Invoke")?,
             argument: jer::opt(o, "argument")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -39342,7 +39343,7 @@ pub struct ReturnResultResult {
     /// `result`
     pub result: Any,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ReturnResultResult {
@@ -39406,7 +39407,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ReturnResultResult {
         Ok(Self {
             opcode: u.arbitrary()?,
             result: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -39423,7 +39424,7 @@ impl Jer for ReturnResultResult {
         Ok(Self {
             opcode: jer::req(o, "opcode", "ReturnResultResult")?,
             result: jer::req(o, "result", "ReturnResultResult")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -39436,7 +39437,7 @@ pub struct ReturnResult {
     /// `result` (OPTIONAL)
     pub result: Option<ReturnResultResult>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ReturnResult {
@@ -39498,7 +39499,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ReturnResult {
         Ok(Self {
             invoke_id: u.arbitrary()?,
             result: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -39517,7 +39518,7 @@ impl Jer for ReturnResult {
         Ok(Self {
             invoke_id: jer::req(o, "invokeId", "ReturnResult")?,
             result: jer::opt(o, "result")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -39532,7 +39533,7 @@ pub struct ReturnError {
     /// `parameter` (OPTIONAL)
     pub parameter: Option<Any>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ReturnError {
@@ -39605,7 +39606,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ReturnError {
             invoke_id: u.arbitrary()?,
             errcode: u.arbitrary()?,
             parameter: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -39626,7 +39627,7 @@ impl Jer for ReturnError {
             invoke_id: jer::req(o, "invokeId", "ReturnError")?,
             errcode: jer::req(o, "errcode", "ReturnError")?,
             parameter: jer::opt(o, "parameter")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -39736,7 +39737,7 @@ pub struct Reject {
     /// `problem`
     pub problem: RejectProblem,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for Reject {
@@ -39802,7 +39803,7 @@ impl<'a> arbitrary::Arbitrary<'a> for Reject {
         Ok(Self {
             invoke_id: u.arbitrary()?,
             problem: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -39819,7 +39820,7 @@ impl Jer for Reject {
         Ok(Self {
             invoke_id: jer::req(o, "invokeId", "Reject")?,
             problem: jer::req(o, "problem", "Reject")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -39929,7 +39930,7 @@ pub struct AttributeTypeAndValue {
     /// `value`
     pub value: Any,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AttributeTypeAndValue {
@@ -39993,7 +39994,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AttributeTypeAndValue {
         Ok(Self {
             type_: u.arbitrary()?,
             value: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -40010,7 +40011,7 @@ impl Jer for AttributeTypeAndValue {
         Ok(Self {
             type_: jer::req(o, "type", "AttributeTypeAndValue")?,
             value: jer::req(o, "value", "AttributeTypeAndValue")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -40381,7 +40382,7 @@ pub struct EXTERNALt {
     /// `encoding`
     pub encoding: EXTERNALtEncoding,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for EXTERNALt {
@@ -40457,7 +40458,7 @@ impl<'a> arbitrary::Arbitrary<'a> for EXTERNALt {
             indirect_reference: u.arbitrary()?,
             data_value_descriptor: u.arbitrary()?,
             encoding: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -40484,7 +40485,7 @@ impl Jer for EXTERNALt {
             indirect_reference: jer::opt(o, "indirect-reference")?,
             data_value_descriptor: jer::opt(o, "data-value-descriptor")?,
             encoding: jer::req(o, "encoding", "EXTERNALt")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -40497,7 +40498,7 @@ pub struct AuthenticationValueOther {
     /// `other-mechanism-value`
     pub other_mechanism_value: Any,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AuthenticationValueOther {
@@ -40561,7 +40562,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AuthenticationValueOther {
         Ok(Self {
             other_mechanism_name: u.arbitrary()?,
             other_mechanism_value: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -40588,7 +40589,7 @@ impl Jer for AuthenticationValueOther {
                 "other-mechanism-value",
                 "AuthenticationValueOther",
             )?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -40700,7 +40701,7 @@ pub struct ContextListItem {
     /// `transfer-syntaxes`
     pub transfer_syntaxes: Vec<TransferSyntaxName>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ContextListItem {
@@ -40779,7 +40780,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ContextListItem {
             pci: u.arbitrary()?,
             abstract_syntax: u.arbitrary()?,
             transfer_syntaxes: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -40798,7 +40799,7 @@ impl Jer for ContextListItem {
             pci: jer::req(o, "pci", "ContextListItem")?,
             abstract_syntax: jer::req(o, "abstract-syntax", "ContextListItem")?,
             transfer_syntaxes: jer::req(o, "transfer-syntaxes", "ContextListItem")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -40811,7 +40812,7 @@ pub struct DefaultContextListItem {
     /// `transfer-syntax-name`
     pub transfer_syntax_name: TransferSyntaxName,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for DefaultContextListItem {
@@ -40869,7 +40870,7 @@ impl<'a> arbitrary::Arbitrary<'a> for DefaultContextListItem {
         Ok(Self {
             abstract_syntax_name: u.arbitrary()?,
             transfer_syntax_name: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -40891,7 +40892,7 @@ impl Jer for DefaultContextListItem {
         Ok(Self {
             abstract_syntax_name: jer::opt(o, "abstract-syntax-name")?,
             transfer_syntax_name: jer::req(o, "transfer-syntax-name", "DefaultContextListItem")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -41096,7 +41097,7 @@ pub struct ASOITagItem {
     /// `identifier` (OPTIONAL)
     pub identifier: Option<ASOIIdentifier>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ASOITagItem {
@@ -41154,7 +41155,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ASOITagItem {
         Ok(Self {
             qualifier: u.arbitrary()?,
             identifier: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -41175,7 +41176,7 @@ impl Jer for ASOITagItem {
         Ok(Self {
             qualifier: jer::opt(o, "qualifier")?,
             identifier: jer::opt(o, "identifier")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -41222,7 +41223,7 @@ pub struct AARQApdu {
     /// `user-information` (OPTIONAL)
     pub user_information: Option<AssociationData>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AARQApdu {
@@ -41472,7 +41473,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AARQApdu {
             called_asoi_tag: u.arbitrary()?,
             calling_asoi_tag: u.arbitrary()?,
             user_information: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -41571,7 +41572,7 @@ impl Jer for AARQApdu {
             called_asoi_tag: jer::opt(o, "called-asoi-tag")?,
             calling_asoi_tag: jer::opt(o, "calling-asoi-tag")?,
             user_information: jer::opt(o, "user-information")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -41675,7 +41676,7 @@ pub struct PContextResultListItem {
     /// `provider-reason` (OPTIONAL)
     pub provider_reason: Option<i64>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for PContextResultListItem {
@@ -41742,7 +41743,7 @@ impl<'a> arbitrary::Arbitrary<'a> for PContextResultListItem {
             result: u.arbitrary()?,
             concrete_syntax_name: u.arbitrary()?,
             provider_reason: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -41765,7 +41766,7 @@ impl Jer for PContextResultListItem {
             result: jer::req(o, "result", "PContextResultListItem")?,
             concrete_syntax_name: jer::opt(o, "concrete-syntax-name")?,
             provider_reason: jer::opt(o, "provider-reason")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -41808,7 +41809,7 @@ pub struct AAREApdu {
     /// `user-information` (OPTIONAL)
     pub user_information: Option<AssociationData>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for AAREApdu {
@@ -42040,7 +42041,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AAREApdu {
             called_asoi_tag: u.arbitrary()?,
             calling_asoi_tag: u.arbitrary()?,
             user_information: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -42136,7 +42137,7 @@ impl Jer for AAREApdu {
             called_asoi_tag: jer::opt(o, "called-asoi-tag")?,
             calling_asoi_tag: jer::opt(o, "calling-asoi-tag")?,
             user_information: jer::opt(o, "user-information")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -42153,7 +42154,7 @@ pub struct RLRQApdu {
     /// `user-information` (OPTIONAL)
     pub user_information: Option<AssociationData>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RLRQApdu {
@@ -42226,7 +42227,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RLRQApdu {
             aso_qualifier: u.arbitrary()?,
             asoi_identifier: u.arbitrary()?,
             user_information: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -42255,7 +42256,7 @@ impl Jer for RLRQApdu {
             aso_qualifier: jer::opt(o, "aso-qualifier")?,
             asoi_identifier: jer::opt(o, "asoi-identifier")?,
             user_information: jer::opt(o, "user-information")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -42272,7 +42273,7 @@ pub struct RLREApdu {
     /// `user-information` (OPTIONAL)
     pub user_information: Option<AssociationData>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for RLREApdu {
@@ -42345,7 +42346,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RLREApdu {
             aso_qualifier: u.arbitrary()?,
             asoi_identifier: u.arbitrary()?,
             user_information: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -42374,7 +42375,7 @@ impl Jer for RLREApdu {
             aso_qualifier: jer::opt(o, "aso-qualifier")?,
             asoi_identifier: jer::opt(o, "asoi-identifier")?,
             user_information: jer::opt(o, "user-information")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -42510,7 +42511,7 @@ pub struct ABRTApdu {
     /// `user-information` (OPTIONAL)
     pub user_information: Option<AssociationData>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ABRTApdu {
@@ -42598,7 +42599,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ABRTApdu {
             aso_qualifier: u.arbitrary()?,
             asoi_identifier: u.arbitrary()?,
             user_information: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -42629,7 +42630,7 @@ impl Jer for ABRTApdu {
             aso_qualifier: jer::opt(o, "aso-qualifier")?,
             asoi_identifier: jer::opt(o, "asoi-identifier")?,
             user_information: jer::opt(o, "user-information")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -42737,7 +42738,7 @@ pub struct PDVList {
     /// `presentation-data-values`
     pub presentation_data_values: PDVListPresentationDataValues,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for PDVList {
@@ -42812,7 +42813,7 @@ impl<'a> arbitrary::Arbitrary<'a> for PDVList {
             transfer_syntax_name: u.arbitrary()?,
             presentation_context_identifier: u.arbitrary()?,
             presentation_data_values: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -42843,7 +42844,7 @@ impl Jer for PDVList {
                 "PDVList",
             )?,
             presentation_data_values: jer::req(o, "presentation-data-values", "PDVList")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -42951,7 +42952,7 @@ pub struct ADTApdu {
     /// `a-user-data`
     pub a_user_data: UserData2,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ADTApdu {
@@ -43024,7 +43025,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ADTApdu {
             aso_qualifier: u.arbitrary()?,
             asoi_identifier: u.arbitrary()?,
             a_user_data: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -43047,7 +43048,7 @@ impl Jer for ADTApdu {
             aso_qualifier: jer::opt(o, "aso-qualifier")?,
             asoi_identifier: jer::opt(o, "asoi-identifier")?,
             a_user_data: jer::req(o, "a-user-data", "ADTApdu")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -43068,7 +43069,7 @@ pub struct ACRQApdu {
     /// `user-information` (OPTIONAL)
     pub user_information: Option<UserInformation>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ACRQApdu {
@@ -43163,7 +43164,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ACRQApdu {
             a_so_context_name_list: u.arbitrary()?,
             p_context_definition_list: u.arbitrary()?,
             user_information: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -43200,7 +43201,7 @@ impl Jer for ACRQApdu {
             a_so_context_name_list: jer::opt(o, "aSO-context-name-list")?,
             p_context_definition_list: jer::opt(o, "p-context-definition-list")?,
             user_information: jer::opt(o, "user-information")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -43219,7 +43220,7 @@ pub struct ACRPApdu {
     /// `user-information` (OPTIONAL)
     pub user_information: Option<UserInformation>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for ACRPApdu {
@@ -43301,7 +43302,7 @@ impl<'a> arbitrary::Arbitrary<'a> for ACRPApdu {
             a_so_context_name: u.arbitrary()?,
             p_context_result_list: u.arbitrary()?,
             user_information: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -43334,7 +43335,7 @@ impl Jer for ACRPApdu {
             a_so_context_name: jer::opt(o, "aSO-context-name")?,
             p_context_result_list: jer::opt(o, "p-context-result-list")?,
             user_information: jer::opt(o, "user-information")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -43500,7 +43501,7 @@ pub struct CSTAFunctionality {
     /// `voiceUnitServices` (DEFAULT {"value": "", "length": 0})
     pub voice_unit_services: Option<VoiceUnitServicesC2>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for CSTAFunctionality {
@@ -43601,7 +43602,7 @@ impl<'a> arbitrary::Arbitrary<'a> for CSTAFunctionality {
             status_reporting_services: u.arbitrary()?,
             input_output_services: u.arbitrary()?,
             voice_unit_services: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -43726,7 +43727,7 @@ impl Jer for CSTAFunctionality {
                 "voiceUnitServices",
                 "{\"value\": \"\", \"length\": 0}",
             )?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -43741,7 +43742,7 @@ pub struct OldACSEUserInformationForCSTA {
     /// `cSTAFunctionsThatCanBeSupplied`
     pub c_sta_functions_that_can_be_supplied: CSTAFunctionality,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for OldACSEUserInformationForCSTA {
@@ -43836,7 +43837,7 @@ impl<'a> arbitrary::Arbitrary<'a> for OldACSEUserInformationForCSTA {
             c_sta_version: u.arbitrary()?,
             c_sta_functions_required_by_application: u.arbitrary()?,
             c_sta_functions_that_can_be_supplied: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -43869,7 +43870,7 @@ impl Jer for OldACSEUserInformationForCSTA {
                 "cSTAFunctionsThatCanBeSupplied",
                 "OldACSEUserInformationForCSTA",
             )?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -43886,7 +43887,7 @@ pub struct NewACSEUserInformationForCSTA {
     /// `cSTAPrivateDataVersionList` (OPTIONAL)
     pub c_sta_private_data_version_list: Option<CSTAPrivateDataVersionList>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
-    pub unrecognized: Vec<Any>,
+    pub unrecognized: Unrecognized,
 }
 
 impl Ber for NewACSEUserInformationForCSTA {
@@ -43972,7 +43973,7 @@ impl<'a> arbitrary::Arbitrary<'a> for NewACSEUserInformationForCSTA {
             c_sta_functions_required_by_application: u.arbitrary()?,
             c_sta_functions_that_can_be_supplied: u.arbitrary()?,
             c_sta_private_data_version_list: u.arbitrary()?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }
@@ -44002,7 +44003,7 @@ impl Jer for NewACSEUserInformationForCSTA {
             )?,
             c_sta_functions_that_can_be_supplied: jer::opt(o, "cSTAFunctionsThatCanBeSupplied")?,
             c_sta_private_data_version_list: jer::opt(o, "cSTAPrivateDataVersionList")?,
-            unrecognized: Vec::new(),
+            unrecognized: Unrecognized::new(),
         })
     }
 }

@@ -498,17 +498,17 @@ fn typed_and_json_paths_agree_on_unusual_values() {
             ConnectionID::Both(ConnectionIDBoth {
                 call_id: OctetString::from(vec![0xab]),
                 device_id: LocalDeviceID::StaticID(ident(i.clone())),
-                unrecognized: Vec::new(),
+                unrecognized: Default::default(),
             }),
             ConnectionID::Both(ConnectionIDBoth {
                 call_id: OctetString::from(vec![0xab]),
                 device_id: LocalDeviceID::DynamicID(OctetString::from(vec![0x10, 0x01])),
-                unrecognized: Vec::new(),
+                unrecognized: Default::default(),
             }),
             ConnectionID::Both(ConnectionIDBoth {
                 call_id: OctetString::from(vec![0xab]),
                 device_id: LocalDeviceID::Unrecognized(raw()),
-                unrecognized: Vec::new(),
+                unrecognized: Default::default(),
             }),
             ConnectionID::Unrecognized(raw()),
         ]
@@ -582,7 +582,7 @@ fn typed_and_json_paths_agree_on_unusual_values() {
         let p = report(CSTAEventReportArgument {
             cross_ref_identifier: OctetString::from(vec![1]),
             event_specific_info: info,
-            unrecognized: vec![raw()],
+            unrecognized: vec![raw()].into(),
         });
         assert_eq!(assert_paths_agree(&p, "unknown event"), 0);
     }

@@ -673,7 +673,7 @@ fn event_message(
     let argument = CSTAEventReportArgument {
         cross_ref_identifier: typed::octets(xref.text.trim()),
         event_specific_info: event,
-        unrecognized: Vec::new(),
+        unrecognized: Default::default(),
     };
     Ok(XmlMessage {
         pdu: Pdu::Invoke(Invoke {

@@ -168,7 +168,7 @@ pub(crate) fn device_id(_: &X<'_, '_>, n: &Node<'_>) -> Result<DeviceID, Error> 
         private_number: n.attr("privateNumber").map(Text::from),
         private_name: n.attr("privateName").map(Text::from),
         media_call_characteristics,
-        unrecognized: Vec::new(),
+        unrecognized: Default::default(),
     })
 }
 
@@ -191,7 +191,7 @@ pub(crate) fn connection_id(x: &X<'_, '_>, n: &Node<'_>) -> Result<ConnectionID,
         (Some(call_id), Some(device_id)) => ConnectionID::Both(ConnectionIDBoth {
             call_id,
             device_id,
-            unrecognized: Vec::new(),
+            unrecognized: Default::default(),
         }),
         (Some(c), None) => ConnectionID::CallID(c),
         (None, Some(d)) => ConnectionID::DeviceID(d),
