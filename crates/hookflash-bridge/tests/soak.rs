@@ -174,6 +174,9 @@ scope = "admin"
         let (ended, link_changes) = (ended.clone(), link_changes.clone());
         tokio::spawn(async move {
             let mut last: Option<u64> = None;
+            // The link's first `down` is the state it starts in (the client may subscribe
+            // before the link first comes up); only a `down` after an `up` is a lost link.
+            let mut was_up = false;
             while !stop.load(Ordering::Relaxed) {
                 let msg = match tokio::time::timeout(Duration::from_secs(1), ws.next()).await {
                     Err(_) => continue,
@@ -200,7 +203,9 @@ scope = "admin"
                         }
                         Some("linkStateChanged") => {
                             eprintln!("client: {t}");
-                            if v["state"] == "down" {
+                            if v["state"] == "up" {
+                                was_up = true;
+                            } else if v["state"] == "down" && was_up {
                                 link_changes.fetch_add(1, Ordering::Relaxed);
                             }
                         }
