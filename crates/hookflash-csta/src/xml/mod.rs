@@ -414,12 +414,25 @@ fn escape(s: &str, out: &mut String) {
     }
 }
 
+/// [`escape`] for an attribute value: tabs and line breaks as character references too, since
+/// a reader normalizes literal ones in attribute values to spaces.
+fn escape_attr(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c => escape(c.encode_utf8(&mut [0; 4]), out),
+        }
+    }
+}
+
 fn leaf(name: &str, attrs: &[(&str, String)], text: &str, out: &mut String) {
     out.push('<');
     out.push_str(name);
     for (k, v) in attrs {
         let _ = write!(out, " {k}=\"");
-        escape(v, out);
+        escape_attr(v, out);
         out.push('"');
     }
     if text.is_empty() {
@@ -569,7 +582,7 @@ fn write_device_id(
         let _ = write!(out, "<{name}");
         for (k, v) in &attrs {
             let _ = write!(out, " {k}=\"");
-            escape(v, out);
+            escape_attr(v, out);
             out.push('"');
         }
         let _ = write!(out, "></{name}>");
