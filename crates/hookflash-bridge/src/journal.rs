@@ -110,13 +110,11 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(2
 /// (Smaller in the unit tests, so that a few seconds of appends cross it many times.)
 const RESTART_LOG_BYTES: u64 = if cfg!(test) { 2 << 20 } else { 64 << 20 };
 
-/// One PASSIVE checkpoint: the frames in the log and how many of them are now in the database.
-fn checkpoint_passive(c: &Connection) -> Option<(u64, u64)> {
-    c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-    })
-    .ok()
-    .map(|(log, done)| (to_u64(log), to_u64(done)))
+/// One PASSIVE checkpoint; the number of frames in the log.
+fn checkpoint_passive(c: &Connection) -> Option<u64> {
+    c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+        .ok()
+        .map(to_u64)
 }
 
 /// Checkpoints the journal at `path` from a connection of its own, every [`CHECKPOINT_EVERY`],
@@ -147,7 +145,7 @@ fn spawn_checkpointer(path: &Path, journal: Weak<Mutex<Connection>>) -> Result<(
                     return;
                 }
                 // A failed checkpoint is retried on the next round; the log keeps the data.
-                let Some((log, _)) = checkpoint_passive(&c) else {
+                let Some(log) = checkpoint_passive(&c) else {
                     continue;
                 };
                 let log_bytes = log.saturating_mul(page);
@@ -622,23 +620,27 @@ mod tests {
     /// The nice value of this process's thread whose name starts with `name` (Linux `/proc`).
     #[cfg(target_os = "linux")]
     fn nice_of_thread(name: &str) -> Option<i64> {
-        for t in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-            if !comm.trim_end().starts_with(name) {
-                continue;
-            }
-            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
-            // Fields after the command (which is in parentheses): state is field 3, nice 19.
-            let rest = &stat[stat.rfind(')')? + 2..];
-            return rest.split(' ').nth(16)?.parse().ok();
-        }
-        None
+        std::fs::read_dir("/proc/self/task")
+            .ok()?
+            .flatten()
+            .find(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|comm| comm.trim_end().starts_with(name))
+            })
+            .and_then(|t| nice_in_stat(&t.path().join("stat")))
     }
 
     /// The nice value of the calling thread.
     #[cfg(target_os = "linux")]
     fn nice_of_thread_self() -> Option<i64> {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+        nice_in_stat(Path::new("/proc/thread-self/stat"))
+    }
+
+    /// The nice value in a `/proc/.../stat` file: after the command (in parentheses) state is
+    /// field 3, nice field 19.
+    #[cfg(target_os = "linux")]
+    fn nice_in_stat(path: &Path) -> Option<i64> {
+        let stat = std::fs::read_to_string(path).ok()?;
         stat[stat.rfind(')')? + 2..]
             .split(' ')
             .nth(16)?

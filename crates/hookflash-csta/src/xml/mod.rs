@@ -401,17 +401,9 @@ fn octets_to_text(hex: &str) -> String {
 
 // ------------------------------------------------------------------------------- JER -> XML
 
+/// Text content with the markup characters as references.
 fn escape(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
+    s.chars().for_each(|c| escape_char(c, out));
 }
 
 /// [`escape`] for an attribute value: tabs and line breaks as character references too, since
@@ -422,8 +414,19 @@ fn escape_attr(s: &str, out: &mut String) {
             '\t' => out.push_str("&#9;"),
             '\n' => out.push_str("&#10;"),
             '\r' => out.push_str("&#13;"),
-            c => escape(c.encode_utf8(&mut [0; 4]), out),
+            c => escape_char(c, out),
         }
+    }
+}
+
+fn escape_char(c: char, out: &mut String) {
+    match c {
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '&' => out.push_str("&amp;"),
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&apos;"),
+        c => out.push(c),
     }
 }
 
