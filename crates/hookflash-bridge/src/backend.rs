@@ -10,8 +10,10 @@ use hookflash::{Cti, CtiBuilder, Error};
 use hookflash_core::command::{Command, Verbs};
 use hookflash_core::event::Event;
 use hookflash_core::model::{Agent, Call, CallId, LinkId, LinkState, Queue, Timestamp};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+use crate::BridgeError;
 
 /// A link as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,10 +52,16 @@ pub trait Backend: Send + Sync + 'static {
 
 /// The backend over a [`hookflash::Cti`]: every event reaches the bridge through the Cti's
 /// event hook (in order, none missed), queries and commands go to the Cti.
+///
+/// The links and the call engine run on a runtime of their own, on a thread of their own
+/// (`hookflash-links`): the bridge's runtime serves thousands of stream clients, and a PBX's
+/// event must not wait in their queue to be read off its link.
 pub struct CtiBackend {
     cti: Cti,
     events: Mutex<Option<mpsc::Receiver<Event>>>,
     forward: JoinHandle<()>,
+    /// Dropped with the backend, which ends the links' thread (and their runtime).
+    _links_thread: oneshot::Sender<()>,
 }
 
 impl std::fmt::Debug for CtiBackend {
@@ -71,21 +79,33 @@ impl Drop for CtiBackend {
 }
 
 impl CtiBackend {
-    /// Builds the Cti from `builder` with the bridge's event hook and starts it; must run
-    /// inside a tokio runtime. Sequence numbers continue after `resume_seq`.
-    pub fn build(builder: CtiBuilder, resume_seq: u64) -> Result<Self, Error> {
+    /// Builds the Cti from `builder` with the bridge's event hook and starts it on a thread of
+    /// its own. Sequence numbers continue after `resume_seq`.
+    pub fn build(builder: CtiBuilder, resume_seq: u64) -> Result<Self, BridgeError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("hookflash-links".into())
+            .spawn(move || {
+                // Until the backend is dropped; dropping the runtime then ends its tasks.
+                let _ = runtime.block_on(stopped);
+            })?;
         // The hook runs on the Cti's engine task and must not block: it hands each event to an
         // unbounded channel, drained at once into the bounded one the hub reads. The hub
         // writes batches, so the backlog stays small unless the disk stalls.
         let (hook_tx, mut hook_rx) = mpsc::unbounded_channel::<Event>();
         let cti = builder
+            .runtime(handle.clone())
             .resume_seq(resume_seq)
             .on_event(move |e| {
                 let _ = hook_tx.send(e.clone());
             })
             .build()?;
         let (tx, rx) = mpsc::channel(4096);
-        let forward = tokio::spawn(async move {
+        let forward = handle.spawn(async move {
             while let Some(e) = hook_rx.recv().await {
                 if tx.send(e).await.is_err() {
                     return;
@@ -96,6 +116,7 @@ impl CtiBackend {
             cti,
             events: Mutex::new(Some(rx)),
             forward,
+            _links_thread: stop,
         })
     }
 

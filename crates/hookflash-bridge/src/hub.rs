@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use hookflash_core::event::{Event, EventKind};
 use hookflash_core::model::{Call, CallId, Outcome};
 use serde_json::{Value, json};
-use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 
 use crate::auth::Principal;
 use crate::backend::Backend;
@@ -28,6 +28,8 @@ use crate::redact::{Redactor, log};
 /// pages from SQLite (17 % of the bridge's time with 4,096). The channel keeps the last this
 /// many events (their text and scope lists) in memory.
 const LIVE_BUFFER: usize = 16_384;
+/// Most events numbered, journaled and published together.
+const MAX_BATCH: usize = 512;
 /// How many events one journal read returns.
 const REPLAY_PAGE: usize = 500;
 /// How many routed events a device client may fall behind before it replays from the journal.
@@ -326,34 +328,53 @@ impl Hub {
             .or_else(|| raw.and_then(|r| self.customers.get(r)))
     }
 
-    /// Runs until the backend's event stream ends.
+    /// Runs until the backend's event stream ends, or until this future is dropped (the bridge
+    /// stopping).
+    ///
+    /// The events are numbered, journaled and published on a thread of the hub's own
+    /// (`hookflash-hub`): the journal write blocks, and the hub must not wait for a turn on
+    /// the runtime that serves the stream clients.
     pub async fn run(self: Arc<Self>) {
-        let Some(mut rx) = self.backend.take_events() else {
+        let Some(rx) = self.backend.take_events() else {
             log("the backend's events were already taken");
             return;
         };
+        // Dropping `stop` (with this future) ends the thread; `done` says that it ended.
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (done, ended) = oneshot::channel::<()>();
+        let hub = self.clone();
+        let thread = std::thread::Builder::new()
+            .name("hookflash-hub".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread().build() {
+                    Ok(rt) => rt.block_on(hub.take_events(rx, stopped)),
+                    Err(e) => log(&format!("cannot start the hub: {e}")),
+                }
+                let _ = done.send(());
+            });
+        if let Err(e) = thread {
+            log(&format!("cannot start the hub: {e}"));
+            return;
+        }
+        let _stop = stop;
+        let _ = ended.await;
+    }
+
+    /// The hub's thread: batches of events from `rx`, processed as they come.
+    async fn take_events(&self, mut rx: mpsc::Receiver<Event>, mut stopped: oneshot::Receiver<()>) {
         let mut parties: HashMap<CallId, Vec<String>> = HashMap::new();
         let mut batch = Vec::new();
         loop {
-            let n = rx.recv_many(&mut batch, 512).await;
+            let n = tokio::select! {
+                biased;
+                _ = &mut stopped => return,
+                n = rx.recv_many(&mut batch, MAX_BATCH) => n,
+            };
             if n == 0 {
                 return;
             }
-            // The journal write blocks: it runs off the async workers, one batch at a time.
-            let hub = self.clone();
-            let done = tokio::task::spawn_blocking(move || {
-                hub.process(&mut batch, &mut parties);
-                batch.clear();
-                (batch, parties)
-            })
-            .await;
-            match done {
-                Ok((b, p)) => {
-                    batch = b;
-                    parties = p;
-                }
-                Err(_) => return,
-            }
+            self.process(&mut batch, &mut parties);
+            batch.clear();
         }
     }
 

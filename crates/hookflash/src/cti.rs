@@ -46,6 +46,7 @@ pub struct CtiBuilder {
     hooks: Vec<EventHook>,
     directory: Option<Arc<dyn CustomerDirectory>>,
     lookup_timeout: Duration,
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for CtiBuilder {
@@ -75,6 +76,7 @@ impl Default for CtiBuilder {
             hooks: Vec::new(),
             directory: None,
             lookup_timeout: crate::pop::DEFAULT_LOOKUP_TIMEOUT,
+            runtime: None,
         }
     }
 }
@@ -164,10 +166,23 @@ impl CtiBuilder {
         self
     }
 
+    /// Runs the engine task and the links' drivers on the runtime of `handle` instead of the
+    /// one [`CtiBuilder::build`] is called in. An application whose own tasks keep its runtime
+    /// busy (thousands of client connections, say) gives the links a runtime of their own, on
+    /// a thread of their own, so that a PBX's events are read and applied as they arrive
+    /// rather than when their turn comes in a long queue of other tasks.
+    pub fn runtime(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.runtime = Some(handle);
+        self
+    }
+
     /// Starts the engine task and every link's driver. Must be called inside a tokio runtime
-    /// ([`Error::NoRuntime`] otherwise).
+    /// unless [`CtiBuilder::runtime`] gave one ([`Error::NoRuntime`] otherwise).
     pub fn build(self) -> Result<Cti, Error> {
-        let rt = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        let rt = match self.runtime.clone() {
+            Some(handle) => handle,
+            None => tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?,
+        };
         let mut seen = HashSet::new();
         for d in &self.drivers {
             if !seen.insert(d.link().clone()) {
