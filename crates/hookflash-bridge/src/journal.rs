@@ -336,12 +336,23 @@ impl Journal {
 
     /// Up to `limit` events after `since`, in order.
     pub fn events_after(&self, since: u64, limit: usize) -> Result<Vec<StoredEvent>, BridgeError> {
+        self.events_in(since, u64::MAX, limit)
+    }
+
+    /// Events numbered above `after` and at most `through`, oldest first, at most `limit`.
+    pub fn events_in(
+        &self,
+        after: u64,
+        through: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, BridgeError> {
         let c = self.lock();
         let mut st = c.prepare_cached(
             "SELECT seq, at, type, devices, agents, queues, json FROM events
-             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+             WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
         )?;
-        let rows = st.query_map(params![to_i64(since), to_i64(limit as u64)], |r| {
+        let bounds = params![to_i64(after), to_i64(through), to_i64(limit as u64)];
+        let rows = st.query_map(bounds, |r| {
             Ok(StoredEvent {
                 seq: to_u64(r.get(0)?),
                 at: to_u64(r.get(1)?),
