@@ -956,6 +956,7 @@ mod tests {
             let ev = Event {
                 seq: 41 + i as u64,
                 at: Timestamp(1_795_442_400_250),
+                pbx_time_us: (i == 1).then_some(1_795_442_400_249_123),
                 link: Some(name("pbx\"type\":\"a")),
                 kind,
             };

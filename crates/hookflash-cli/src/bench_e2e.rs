@@ -7,9 +7,12 @@
 //! (`/v1/events?device=…`), plus `--full-subscribers` (ten) following every event, as
 //! wallboards and CRM back ends do.
 //!
-//! Latency is the subscriber's receipt (wall clock, microseconds) minus the event's `at`: the
-//! wall-clock millisecond at which the bridge's CSTA driver took the PBX event off the link.
-//! The stamp is whole milliseconds, so each figure is an upper bound, at most 1 ms high.
+//! Latency is from the simulator's send to the subscriber's receipt: the simulated PBX stamps
+//! every CSTA event with the wall-clock microsecond it hands the event to its connection
+//! (`security.timestamp`, as PBXs that report their own time do), the bridge passes the PBX's
+//! time on (`pbx_time_us`), and the subscriber subtracts it from its own receipt. Events with
+//! no PBX report behind them (the bridge's own, such as a link's state) are counted apart
+//! (`events_without_pbx_time`) and are not in the latency figures.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -194,6 +197,8 @@ fn wall_us() -> u64 {
 struct Class {
     latency: AtomicHistogram,
     events: AtomicU64,
+    /// Events without the PBX's time (not in `latency`).
+    unstamped: AtomicU64,
     seq_gaps: AtomicU64,
 }
 
@@ -202,6 +207,7 @@ impl Class {
         Self {
             latency: AtomicHistogram::new(),
             events: AtomicU64::new(0),
+            unstamped: AtomicU64::new(0),
             seq_gaps: AtomicU64::new(0),
         }
     }
@@ -263,10 +269,15 @@ async fn subscriber(url: String, full: bool, counts_calls: bool, sh: Arc<Shared>
         let seq = field_u64(text, "seq").unwrap_or(0);
         if phase == MEASURING {
             class.events.fetch_add(1, Ordering::Relaxed);
-            if let Some(at) = field_u64(text, "at") {
-                let us = now.saturating_sub(at.saturating_mul(1000));
-                class.latency.record(us);
-                sh.all.record(us);
+            match field_u64(text, "pbx_time_us") {
+                Some(sent) => {
+                    let us = now.saturating_sub(sent);
+                    class.latency.record(us);
+                    sh.all.record(us);
+                }
+                None => {
+                    class.unstamped.fetch_add(1, Ordering::Relaxed);
+                }
             }
             if full && last_seq != 0 && seq > last_seq + 1 {
                 class
@@ -479,12 +490,12 @@ async fn run(a: &BenchE2eArgs) -> Result<Value, String> {
 
 async fn run_in(a: &BenchE2eArgs, dir: &Path) -> Result<Value, String> {
     let sim_cfg = sim_config(a);
-    let sim = SimServer::start(SimServerConfig::new(
-        FaceProtocol::CstaBer(Framing::Len2),
-        sim_cfg.clone(),
-    ))
-    .await
-    .map_err(|e| format!("cannot start the simulated PBX: {e}"))?;
+    let mut server_cfg =
+        SimServerConfig::new(FaceProtocol::CstaBer(Framing::Len2), sim_cfg.clone());
+    server_cfg.stamp_events = true;
+    let sim = SimServer::start(server_cfg)
+        .await
+        .map_err(|e| format!("cannot start the simulated PBX: {e}"))?;
     let pbx = sim
         .local_addr()
         .ok_or("the simulated PBX has no TCP address")?;
@@ -617,6 +628,8 @@ async fn run_in(a: &BenchE2eArgs, dir: &Path) -> Result<Value, String> {
             "device": sh.device.latency.summary_ms(),
             "full": sh.full.latency.summary_ms(),
         },
+        "latency_from": "the simulated PBX's send (its events' security.timestamp)",
+        "events_without_pbx_time": sh.device.unstamped.load(Ordering::Relaxed) + sh.full.unstamped.load(Ordering::Relaxed),
         "seq_gaps": sh.full.seq_gaps.load(Ordering::Relaxed),
         "errors": sh.errors.load(Ordering::Relaxed),
         "disconnects": sh.disconnects.load(Ordering::Relaxed),

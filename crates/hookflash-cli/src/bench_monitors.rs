@@ -174,7 +174,7 @@ async fn reconnect(n: u32) -> Result<(f64, f64), String> {
         let mut snapshots = 0usize;
         let mut done_tx = Some(done_tx);
         let mut armed = false;
-        while let Some((_, ev)) = rx.recv().await {
+        while let Some(hookflash::spi::Reported { event: ev, .. }) = rx.recv().await {
             match ev {
                 DriverEvent::DeviceSnapshot { .. } => snapshots += 1,
                 DriverEvent::LinkDown { .. } => {

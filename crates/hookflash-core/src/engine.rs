@@ -164,6 +164,8 @@ pub struct Engine {
     links: Map<LinkId, LinkState>,
     ended: VecDeque<Call>,
     out: VecDeque<Event>,
+    /// The PBX's time of the driver event being applied, for the events it leads to.
+    pbx_time_us: Option<u64>,
     /// Calls a snapshot during a resync left without a monitored device: they end when the
     /// link is up again unless a later snapshot of the same resync lists them (a queued call
     /// may have moved from the queue to an agent while the link was down).
@@ -196,6 +198,7 @@ impl Engine {
             ended: VecDeque::new(),
             orphans: Vec::new(),
             out: VecDeque::new(),
+            pbx_time_us: None,
         }
     }
 
@@ -318,6 +321,18 @@ impl Engine {
 
     /// Applies one driver event that happened at `at`.
     pub fn handle(&mut self, at: Timestamp, ev: DriverEvent) {
+        self.handle_stamped(at, None, ev);
+    }
+
+    /// Applies one driver event that happened at `at`, which the PBX stamped `pbx_time_us`
+    /// (microseconds since the Unix epoch): the events it leads to carry that stamp.
+    pub fn handle_stamped(&mut self, at: Timestamp, pbx_time_us: Option<u64>, ev: DriverEvent) {
+        self.pbx_time_us = pbx_time_us;
+        self.handle_unstamped(at, ev);
+        self.pbx_time_us = None;
+    }
+
+    fn handle_unstamped(&mut self, at: Timestamp, ev: DriverEvent) {
         match ev {
             DriverEvent::LinkUp { link } => self.set_link(at, link, LinkState::Up),
             DriverEvent::LinkResyncing { link } => self.set_link(at, link, LinkState::Resyncing),
@@ -348,6 +363,7 @@ impl Engine {
         self.out.push_back(Event {
             seq: self.seq,
             at,
+            pbx_time_us: self.pbx_time_us,
             link: link.cloned(),
             kind,
         });
@@ -1837,5 +1853,52 @@ mod tests {
             &"pbx".into(),
             &format!("{:X}", 20 * max - 1).as_str().into()
         ));
+    }
+
+    #[test]
+    fn events_from_a_stamped_report_carry_the_pbx_time_and_no_others_do() {
+        let mut e = Engine::new(Config::default());
+        e.handle(Timestamp(0), DriverEvent::LinkUp { link: "pbx".into() });
+        e.drain_events().for_each(drop);
+        let delivered = DriverEvent::Call {
+            link: "pbx".into(),
+            call: "C1".into(),
+            event: CallEventKind::Delivered {
+                alerting: "1001".into(),
+                calling: Some("+4930123456".into()),
+                called: Some("1001".into()),
+                last_redirection: None,
+            },
+            cause: None,
+        };
+        e.handle_stamped(Timestamp(10), Some(1_795_493_133_123_456), delivered);
+        let stamped: Vec<Event> = e.drain_events().collect();
+        assert!(stamped.len() >= 2, "{stamped:?}");
+        assert!(
+            stamped
+                .iter()
+                .all(|ev| ev.pbx_time_us == Some(1_795_493_133_123_456))
+        );
+        let text = serde_json::to_string(&stamped[0]).unwrap();
+        assert!(
+            text.contains(r#","at":10,"pbx_time_us":1795493133123456,"#),
+            "{text}"
+        );
+        call(
+            &mut e,
+            20,
+            "C1",
+            CallEventKind::ConnectionCleared {
+                device: "1001".into(),
+            },
+        );
+        let plain: Vec<Event> = e.drain_events().collect();
+        assert!(!plain.is_empty());
+        assert!(plain.iter().all(|ev| ev.pbx_time_us.is_none()));
+        assert!(
+            !serde_json::to_string(&plain[0])
+                .unwrap()
+                .contains("pbx_time_us")
+        );
     }
 }

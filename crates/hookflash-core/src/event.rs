@@ -12,8 +12,14 @@ use crate::model::{
 pub struct Event {
     /// Monotonic, gap-free sequence number (starting at 1).
     pub seq: u64,
-    /// When it happened.
+    /// When it happened: when the PBX's report of it reached Hookflash (wall clock).
     pub at: Timestamp,
+    /// When the PBX says it happened, in microseconds since the Unix epoch, for an event that
+    /// follows from a PBX report carrying the PBX's own time (a CSTA event's
+    /// `security.timestamp`); absent otherwise. By the PBX's clock: the difference from `at`
+    /// is the delivery delay only when the two clocks agree.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pbx_time_us: Option<u64>,
     /// The link it came from.
     pub link: Option<LinkId>,
     /// What happened.

@@ -17,6 +17,7 @@ use crate::generated::ops::{Argument, Operation};
 use crate::generated::types::{CSTAEventReportArgument, Code};
 use crate::pdu::{Payload, Pdu};
 
+pub mod time;
 mod typed;
 
 /// Maps the CSTA events of one link.

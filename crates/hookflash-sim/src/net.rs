@@ -103,6 +103,10 @@ pub struct SimServerConfig {
     pub time_scale: f64,
     /// Also append the ground-truth lines to this file.
     pub truth_file: Option<PathBuf>,
+    /// Stamp every CSTA event with the wall-clock time it is handed to its connection
+    /// (`security.timestamp` in its extensions, to the microsecond), as PBXs that report their
+    /// own time do: a client can then measure delivery from the PBX's send.
+    pub stamp_events: bool,
 }
 
 impl SimServerConfig {
@@ -119,6 +123,7 @@ impl SimServerConfig {
             sim,
             time_scale: 1.0,
             truth_file: None,
+            stamp_events: false,
         }
     }
 }
@@ -336,6 +341,7 @@ impl SimServer {
             owner: HashMap::new(),
             truth: truth_tx.clone(),
             truth_file,
+            stamp_events: cfg.stamp_events,
             accepted: 0,
             malformed_closed: 0,
             polls_closed: 0,
@@ -565,6 +571,8 @@ struct EngineTask {
     owner: HashMap<u32, u64>,
     truth: broadcast::Sender<String>,
     truth_file: Option<std::io::BufWriter<std::fs::File>>,
+    /// Stamp CSTA events with the wall clock ([`SimServerConfig::stamp_events`]).
+    stamp_events: bool,
     accepted: u64,
     malformed_closed: u64,
     polls_closed: u64,
@@ -704,12 +712,17 @@ impl EngineTask {
     }
 
     fn route_outputs(&mut self, now: u64) {
+        // (The face encodes an event as it is handed over; the frame goes to the socket's
+        // writer task at once.)
         while let Some(o) = self.engine.poll_output() {
             match &o {
                 Output::Event(e) => {
                     if let Some(id) = self.owner.get(&e.cross_ref)
                         && let Some(c) = self.conns.get_mut(id)
                     {
+                        if self.stamp_events {
+                            c.face.set_send_time(Some(wall_clock_us()));
+                        }
                         c.face.handle_output(now, &o);
                     }
                 }
@@ -783,4 +796,11 @@ impl EngineTask {
             }
         }
     }
+}
+
+/// The wall clock in microseconds since the Unix epoch.
+fn wall_clock_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }

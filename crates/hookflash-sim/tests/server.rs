@@ -430,3 +430,70 @@ async fn paused_time_runs_the_engine_without_spinning() {
     assert!(calls > 1_000, "{calls}");
     server.shutdown().await;
 }
+
+fn wall_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+#[tokio::test]
+async fn stamped_events_carry_the_time_they_were_sent() {
+    for protocol in [FaceProtocol::CstaBer(Framing::Len2), FaceProtocol::CstaXml] {
+        let mut cfg = server_cfg(protocol, sim(0.0));
+        cfg.stamp_events = true;
+        let server = SimServer::start(cfg).await.unwrap();
+        let mut tcp = tokio::net::TcpStream::connect(server.local_addr().unwrap())
+            .await
+            .unwrap();
+        let mut client = match protocol {
+            FaceProtocol::CstaXml => xml_client("secret"),
+            _ => ber_client(Framing::Len2, "secret"),
+        };
+        let t0 = Instant::now();
+        client.handle_connect(0);
+        for d in ["200000", "200001"] {
+            client.monitor(0, DeviceId::from(d));
+        }
+        let (ev, _) = drive(&mut tcp, &mut client, t0, Duration::from_secs(10), |e| {
+            monitored(e) == 2
+        })
+        .await;
+        assert_eq!(monitored(&ev), 2, "{ev:?}");
+        let before = wall_us();
+        server
+            .control()
+            .command(Command::MakeCall {
+                calling: "200000".into(),
+                called: "200001".into(),
+            })
+            .await
+            .unwrap();
+        let rang = |e: &ClientEvent| {
+            matches!(e, ClientEvent::StampedDriver { event: DriverEvent::Call {
+                event: CallEventKind::Delivered { alerting, .. }, .. }, .. }
+                if alerting.as_str() == "200001")
+        };
+        let (ev, _) = drive(&mut tcp, &mut client, t0, Duration::from_secs(10), |e| {
+            e.iter().any(rang)
+        })
+        .await;
+        let after = wall_us();
+        assert!(ev.iter().any(rang), "{protocol:?}: {ev:?}");
+        // Every call event is stamped, with a time between the command and its receipt.
+        for e in &ev {
+            match e {
+                ClientEvent::StampedDriver { pbx_time_us, .. } => assert!(
+                    (before..=after).contains(pbx_time_us),
+                    "{protocol:?}: {before} <= {pbx_time_us} <= {after}"
+                ),
+                ClientEvent::Driver(d @ DriverEvent::Call { .. }) => {
+                    panic!("{protocol:?}: unstamped {d:?}")
+                }
+                _ => {}
+            }
+        }
+        server.shutdown().await;
+    }
+}

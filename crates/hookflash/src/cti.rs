@@ -305,7 +305,7 @@ impl Drop for Inner {
 
 async fn engine_task(
     shared: Arc<Shared>,
-    mut rx: mpsc::Receiver<(Timestamp, DriverEvent)>,
+    mut rx: mpsc::Receiver<crate::spi::Reported>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -317,7 +317,7 @@ async fn engine_task(
                 }
             }
             m = rx.recv() => match m {
-                Some((at, ev)) => shared.apply(at, ev),
+                Some(r) => shared.apply(r.at, r.pbx_time_us, r.event),
                 None => break,
             },
         }
@@ -367,7 +367,7 @@ impl Shared {
     }
 
     /// Applies one driver event and fans the resulting normalized events out.
-    fn apply(&self, at: Timestamp, ev: DriverEvent) {
+    fn apply(&self, at: Timestamp, pbx_time_us: Option<u64>, ev: DriverEvent) {
         let link = ev.link().clone();
         let mut guard = self.state();
         let st = &mut *guard;
@@ -376,7 +376,7 @@ impl Shared {
         {
             st.owners.entry(d.clone()).or_insert_with(|| link.clone());
         }
-        st.engine.handle(at, ev);
+        st.engine.handle_stamped(at, pbx_time_us, ev);
         let events: Vec<Event> = st.engine.drain_events().collect();
         for event in events {
             if let (EventKind::LinkStateChanged { state }, Some(l)) = (&event.kind, &event.link)

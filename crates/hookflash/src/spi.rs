@@ -181,16 +181,28 @@ impl CommandOutcome {
 /// The result of monitoring one device.
 pub type MonitorResult = Result<(), Error>;
 
+/// One report of a driver as the engine receives it from an [`EventSink`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reported {
+    /// When the driver reported it (wall clock), or the time the driver gave.
+    pub at: Timestamp,
+    /// When the PBX says it happened, in microseconds since the Unix epoch, if its report
+    /// carried the PBX's own time.
+    pub pbx_time_us: Option<u64>,
+    /// What happened.
+    pub event: DriverEvent,
+}
+
 /// Where a driver reports what happens on its link. Cloneable; each event is stamped with the
 /// wall-clock time it is sent at (or a time the driver gives).
 #[derive(Debug, Clone)]
 pub struct EventSink {
-    tx: mpsc::Sender<(Timestamp, DriverEvent)>,
+    tx: mpsc::Sender<Reported>,
 }
 
 impl EventSink {
     /// A sink and the receiving end the [`crate::Cti`] (or a test) reads.
-    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<(Timestamp, DriverEvent)>) {
+    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<Reported>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         (Self { tx }, rx)
     }
@@ -203,7 +215,27 @@ impl EventSink {
 
     /// Report `event` with the time it happened.
     pub async fn send_at(&self, at: Timestamp, event: DriverEvent) -> Result<(), Error> {
-        self.tx.send((at, event)).await.map_err(|_| Error::Closed)
+        self.report(Reported {
+            at,
+            pbx_time_us: None,
+            event,
+        })
+        .await
+    }
+
+    /// Report `event`, stamped now, with the time the PBX gave it (microseconds since the Unix
+    /// epoch): the normalized events it leads to carry that time (`pbx_time_us`).
+    pub async fn send_stamped(&self, event: DriverEvent, pbx_time_us: u64) -> Result<(), Error> {
+        self.report(Reported {
+            at: now(),
+            pbx_time_us: Some(pbx_time_us),
+            event,
+        })
+        .await
+    }
+
+    async fn report(&self, r: Reported) -> Result<(), Error> {
+        self.tx.send(r).await.map_err(|_| Error::Closed)
     }
 
     /// Whether nobody listens any more.

@@ -986,7 +986,7 @@ async fn tls_without_the_ca_is_refused() {
         .expect("gives up");
     assert!(matches!(r, Err(hookflash::Error::Link(_))), "{r:?}");
     // The link never came up.
-    while let Ok((_, ev)) = rx.try_recv() {
+    while let Ok(hookflash::spi::Reported { event: ev, .. }) = rx.try_recv() {
         assert!(!matches!(
             ev,
             hookflash_core::driver::DriverEvent::LinkUp { .. }
@@ -1077,7 +1077,7 @@ async fn ten_thousand_monitors_in_under_two_seconds() {
     };
     let counter = tokio::spawn(async move {
         let mut snapshots = 0usize;
-        while let Some((_, ev)) = rx.recv().await {
+        while let Some(hookflash::spi::Reported { event: ev, .. }) = rx.recv().await {
             if matches!(
                 ev,
                 hookflash_core::driver::DriverEvent::DeviceSnapshot { .. }
@@ -1176,7 +1176,7 @@ async fn commands_reach_the_pbx_and_come_back_typed() {
     let native = made.new_call.clone().expect("a new call id");
     // The call's events arrive under the same id.
     let seen = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some((_, ev)) = rx.recv().await {
+        while let Some(hookflash::spi::Reported { event: ev, .. }) = rx.recv().await {
             if let hookflash_core::driver::DriverEvent::Call { call, .. } = &ev
                 && *call == native
             {

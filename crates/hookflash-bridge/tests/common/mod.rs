@@ -74,6 +74,7 @@ impl Fake {
             .send(Event {
                 seq,
                 at: now(),
+                pbx_time_us: None,
                 link: Some("pbx".into()),
                 kind,
             })

@@ -163,6 +163,14 @@ pub struct RequestId(pub u64);
 pub enum ClientEvent {
     /// A driver event for the core.
     Driver(DriverEvent),
+    /// A driver event for the core from a PBX report that carried the PBX's own time
+    /// (`security.timestamp`), in microseconds since the Unix epoch.
+    StampedDriver {
+        /// The event.
+        event: DriverEvent,
+        /// The PBX's time of it.
+        pbx_time_us: u64,
+    },
     /// The result of [`Client::monitor`].
     Monitored {
         /// The request.
@@ -251,6 +259,8 @@ pub struct Client {
     buf: Vec<u8>,
     out: VecDeque<Vec<u8>>,
     events: VecDeque<ClientEvent>,
+    /// The PBX's time of the event report being mapped, while it is.
+    stamp: Option<u64>,
     inflight: HashMap<i64, Pending>,
     deadlines: VecDeque<(u64, i64, u64)>,
     assoc_deadline: Option<u64>,
@@ -287,6 +297,7 @@ impl Client {
             buf: Vec::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
+            stamp: None,
             inflight: HashMap::new(),
             deadlines: VecDeque::new(),
             assoc_deadline: None,
@@ -527,7 +538,13 @@ impl Client {
         {
             self.agent_devices.insert(agent.to_string(), device.clone());
         }
-        self.events.push_back(ClientEvent::Driver(ev));
+        self.events.push_back(match self.stamp {
+            Some(pbx_time_us) => ClientEvent::StampedDriver {
+                event: ev,
+                pbx_time_us,
+            },
+            None => ClientEvent::Driver(ev),
+        });
     }
 
     // ------------------------------------------------------------------ application API
@@ -973,7 +990,14 @@ impl Client {
                         self.resync(now);
                     }
                 } else if let Some(ev) = self.mapper.map_one(&pdu) {
+                    self.stamp = match &inv.argument {
+                        Some(pdu::Payload::Typed(Argument::CSTAEventReport(arg))) => {
+                            crate::mapping::time::event_time_us(arg)
+                        }
+                        _ => None,
+                    };
                     self.call_event(ev);
+                    self.stamp = None;
                 }
             }
             Pdu::ReturnResult(_) | Pdu::ReturnError(_) | Pdu::Reject(_) => {

@@ -83,7 +83,7 @@ fn events(c: &mut Client) -> Vec<ClientEvent> {
 fn driver_events(evs: &[ClientEvent]) -> Vec<&DriverEvent> {
     evs.iter()
         .filter_map(|e| match e {
-            ClientEvent::Driver(d) => Some(d),
+            ClientEvent::Driver(d) | ClientEvent::StampedDriver { event: d, .. } => Some(d),
             _ => None,
         })
         .collect()
@@ -342,6 +342,52 @@ fn events_map_through_the_monitor_cross_reference() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn an_event_the_pbx_stamped_carries_its_time() {
+    let (mut c, p) = ber_client(4);
+    associate(&mut c, &p);
+    c.monitor(T0, "1001".into());
+    serve_monitors(&mut c, &p, &[], 10);
+    events(&mut c);
+    let held = |call: &str, extensions: Value| {
+        let mut held = json!({
+            "heldConnection": {"both": {"callID": call, "deviceID": {"staticID": {"deviceIdentifier": {"dialingNumber": "1001"}}}}},
+            "holdingDevice": {"deviceIdentifier": {"deviceIdentifier": {"dialingNumber": "1001"}}},
+            "localConnectionInfo": "hold", "cause": "normal"});
+        if !extensions.is_null() {
+            held["extensions"] = extensions;
+        }
+        json!({"rose": "invoke", "invokeId": 7, "operation": "cSTAEventReport",
+            "argument": {"crossRefIdentifier": "03E9",
+                "eventSpecificInfo": {"callControlEvents": {"held": held}}}})
+    };
+    let stamp = |t: &str| json!({"security": {"timestamp": t}});
+    p.send(&mut c, T0, &held("00AB", stamp("20261124040533.123456Z")));
+    // A time that is not one, and no time: the event, unstamped.
+    p.send(&mut c, T0, &held("00AC", stamp("yesterday")));
+    p.send(&mut c, T0, &held("00AD", Value::Null));
+    let evs = events(&mut c);
+    let stamps: Vec<(String, Option<u64>)> = evs
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::StampedDriver {
+                event: DriverEvent::Call { call, .. },
+                pbx_time_us,
+            } => Some((call.to_string(), Some(*pbx_time_us))),
+            ClientEvent::Driver(DriverEvent::Call { call, .. }) => Some((call.to_string(), None)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        stamps,
+        vec![
+            ("00AB".to_string(), Some(1_795_493_133_123_456)),
+            ("00AC".to_string(), None),
+            ("00AD".to_string(), None),
+        ]
+    );
 }
 
 #[test]
@@ -784,6 +830,14 @@ fn xml_session_monitors_and_events() {
     ));
     assert!(d.iter().any(|e| matches!(e, DriverEvent::Call { call, event: CallEventKind::Held { .. }, .. } if call.as_str() == "02")), "{d:?}");
     assert!(c.is_up());
+    // An event with the PBX's time (an xsd:dateTime in ECMA-323).
+    c.handle_input(T0, &xml_frame(&format!("<HeldEvent xmlns=\"{ns}\"><monitorCrossRefID>0A</monitorCrossRefID><heldConnection><callID>03</callID><deviceID>200</deviceID></heldConnection><holdingDevice><deviceIdentifier>200</deviceIdentifier></holdingDevice><cause>normal</cause><extensions><security><timestamp>2026-11-24T05:05:33.5+01:00</timestamp></security></extensions></HeldEvent>"), 9998));
+    let evs = events(&mut c);
+    assert!(
+        evs.iter().any(|e| matches!(e, ClientEvent::StampedDriver { event: DriverEvent::Call { call, .. }, pbx_time_us }
+            if call.as_str() == "03" && *pbx_time_us == 1_795_493_133_500_000)),
+        "{evs:?}"
+    );
 }
 
 #[test]

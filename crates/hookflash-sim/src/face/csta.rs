@@ -324,9 +324,13 @@ pub(crate) fn invoke_pdu(invoke_id: i64, op: &str, argument: Value) -> Option<Pd
     .ok()
 }
 
-/// The CSTA event report for an engine event, as the monitor `e.cross_ref` receives it.
-pub(crate) fn event_pdu(invoke_id: i64, e: &MonitorEvent) -> Option<Pdu> {
-    let (category, name, value) = event_value(e)?;
+/// The CSTA event report for an engine event, as the monitor `e.cross_ref` receives it, with
+/// `stamp` as its `security.timestamp` when given.
+pub(crate) fn event_pdu(invoke_id: i64, e: &MonitorEvent, stamp: Option<&str>) -> Option<Pdu> {
+    let (category, name, mut value) = event_value(e)?;
+    if let (Some(t), Some(o)) = (stamp, value.as_object_mut()) {
+        o.insert("extensions".into(), json!({"security": {"timestamp": t}}));
+    }
     Pdu::from_jer(&json!({
         "rose": "invoke",
         "invokeId": invoke_id,
@@ -688,7 +692,7 @@ mod tests {
                 local_state: Some(LocalConnectionState::Connected),
                 kind,
             };
-            let p = event_pdu(9999, &e).unwrap_or_else(|| panic!("{e:?}"));
+            let p = event_pdu(9999, &e, None).unwrap_or_else(|| panic!("{e:?}"));
             let ber = hookflash_csta::pdu::encode_to_vec(&p);
             let back = hookflash_csta::pdu::decode(&bytes::Bytes::from(ber)).unwrap();
             assert_eq!(back.to_json(), p.to_json());

@@ -192,6 +192,8 @@ pub struct Face {
     stats: FaceStats,
     /// The AMI face's own state (AMI only).
     ami: Option<Box<ami::AmiState>>,
+    /// The wall-clock time to stamp on the next CSTA events (see [`Face::set_send_time`]).
+    send_time_us: Option<u64>,
 }
 
 impl Face {
@@ -217,6 +219,7 @@ impl Face {
             ber_id: 0,
             stats: FaceStats::default(),
             ami: None,
+            send_time_us: None,
         };
         if is_ami {
             face.ami_banner(id);
@@ -332,6 +335,14 @@ impl Face {
         }
     }
 
+    /// Stamps the CSTA events encoded from now on with `us` (microseconds since the Unix epoch,
+    /// the caller's wall clock) as the PBX's time of them (`security.timestamp`: a
+    /// GeneralizedTime in BER, an `xsd:dateTime` in XML); `None` stops stamping. The face keeps
+    /// no clock of its own: a server that stamps sets the time as it sends.
+    pub fn set_send_time(&mut self, us: Option<u64>) {
+        self.send_time_us = us;
+    }
+
     /// An engine output for this connection: an event of one of its monitors (others are
     /// ignored), a SystemStatus poll, a restart (all monitors forgotten) or a dropped link.
     pub fn handle_output(&mut self, now: u64, output: &Output) {
@@ -352,7 +363,15 @@ impl Face {
                     }
                     FaceProtocol::CstaBer(_) => self.next_ber_id(),
                 };
-                if let Some(p) = csta::event_pdu(id, e) {
+                let stamp = self.send_time_us.map(|us| match self.cfg.protocol {
+                    FaceProtocol::CstaXml | FaceProtocol::Ami => {
+                        hookflash_csta::mapping::time::format_date_time(us)
+                    }
+                    FaceProtocol::CstaBer(_) => {
+                        hookflash_csta::mapping::time::format_generalized_time(us)
+                    }
+                });
+                if let Some(p) = csta::event_pdu(id, e, stamp.as_deref()) {
                     self.stats.events += 1;
                     self.send_pdu(&p);
                 }

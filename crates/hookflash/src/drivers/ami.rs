@@ -1106,10 +1106,7 @@ impl Driver for AmiDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookflash_core::{
-        driver::CallEventKind,
-        model::{CallId, Timestamp},
-    };
+    use hookflash_core::{driver::CallEventKind, model::CallId};
     use tokio::{
         io::{AsyncBufReadExt, BufReader},
         net::TcpListener,
@@ -1144,12 +1141,12 @@ mod tests {
             .map_or("", |(_, v)| v.as_str())
     }
 
-    async fn next(rx: &mut mpsc::Receiver<(Timestamp, DriverEvent)>) -> DriverEvent {
+    async fn next(rx: &mut mpsc::Receiver<crate::spi::Reported>) -> DriverEvent {
         tokio::time::timeout(Duration::from_secs(5), rx.recv())
             .await
             .expect("driver event in time")
             .expect("sink open")
-            .1
+            .event
     }
 
     #[tokio::test]

@@ -393,6 +393,12 @@ impl Task<'_> {
                         return Some(End::Closed);
                     }
                 }
+                ClientEvent::StampedDriver { event, pbx_time_us } => {
+                    let closed = self.sink.send_stamped(event, pbx_time_us).await.is_err();
+                    if closed {
+                        return Some(End::Closed);
+                    }
+                }
                 ClientEvent::Monitored {
                     request, result, ..
                 }

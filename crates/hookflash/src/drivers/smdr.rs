@@ -195,18 +195,17 @@ impl Driver for SmdrDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookflash_core::model::Timestamp;
     use tokio::{io::AsyncWriteExt, net::TcpListener, sync::mpsc};
 
     const REC1: &[u8] = b"2026/01/05 09:30:00,00:01:05,4,201,O,5551234,5551234,,0,1000001,0,E201,Ann,T9001,LINE 1.1,0,0\r\n";
     const REC2: &[u8] = b"2026/01/05 09:35:10,00:00:00,12,5559876,I,202,202,,0,1000002,0,T9002,LINE 1.2,E202,Bob,0,0\r\n";
 
-    async fn next(rx: &mut mpsc::Receiver<(Timestamp, DriverEvent)>) -> DriverEvent {
+    async fn next(rx: &mut mpsc::Receiver<crate::spi::Reported>) -> DriverEvent {
         tokio::time::timeout(Duration::from_secs(5), rx.recv())
             .await
             .expect("event in time")
             .expect("sink open")
-            .1
+            .event
     }
 
     #[tokio::test]
