@@ -178,6 +178,10 @@ pub struct Hub {
     /// Woken when the outbox gets new items.
     pub outbox_notify: Arc<Notify>,
     redact: Redactor,
+    /// The last [`LIVE_BUFFER`] events published, oldest first (the same events the live
+    /// channel holds): a client a little behind catches up from here without reading the
+    /// journal, whose lock the hub's appends need.
+    recent: Mutex<VecDeque<Arc<StoredEvent>>>,
     /// Complete journal blocks recently replayed, newest last.
     replayed: Mutex<VecDeque<(u64, Block)>>,
 }
@@ -337,6 +341,7 @@ impl Hub {
             redact: Redactor {
                 enabled: cfg.log.redact,
             },
+            recent: Mutex::new(VecDeque::with_capacity(LIVE_BUFFER)),
             replayed: Mutex::new(VecDeque::new()),
         }))
     }
@@ -500,10 +505,18 @@ impl Hub {
             self.outbox_notify.notify_one();
         }
         let mut routes = lock(&self.routes);
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for s in stored {
             self.last_seq.store(s.seq, Ordering::Release);
             let s = Arc::new(s);
             routes.publish(&s);
+            if recent.len() == LIVE_BUFFER {
+                recent.pop_front();
+            }
+            recent.push_back(s.clone());
             let _ = self.live.send(s);
         }
     }
@@ -517,11 +530,29 @@ impl Hub {
         }
     }
 
-    /// The journaled events after `after` for a client catching up: the rest of `after`'s
-    /// block of 512 sequence numbers, from memory when the block is complete and was read
-    /// before. Empty when the journal holds nothing after `after`. It may read SQLite: call it
+    /// The journaled events after `after` for a client catching up: from the events published
+    /// last when `after` is among them (at most 512), else the rest of `after`'s block of 512
+    /// sequence numbers, from memory when the block is complete and was read before. Empty when the journal holds nothing after `after`. It may read SQLite: call it
     /// off the async workers.
     pub fn replay_after(&self, after: u64) -> Result<Vec<Arc<StoredEvent>>, crate::BridgeError> {
+        {
+            // Recent enough to be in memory: up to a block's worth from there.
+            let recent = self
+                .recent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if recent
+                .front()
+                .is_some_and(|e| e.seq <= after.saturating_add(1))
+            {
+                let from = recent.partition_point(|e| e.seq <= after);
+                return Ok(recent
+                    .range(from..)
+                    .take(REPLAY_BLOCK as usize)
+                    .cloned()
+                    .collect());
+            }
+        }
         let block = after / REPLAY_BLOCK;
         let rest = |b: &[Arc<StoredEvent>]| -> Vec<Arc<StoredEvent>> {
             let from = b.partition_point(|e| e.seq <= after);

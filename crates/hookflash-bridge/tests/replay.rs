@@ -1,7 +1,7 @@
-//! Clients that catch up from the journal: they read it in blocks of sequence numbers, and
-//! clients that fell behind together share each complete block's events instead of each
-//! reading and parsing the same rows; the block still being written is never kept, and holes
-//! (events trimmed by retention) are skipped.
+//! Clients that catch up: from the events published last while they are in memory, else from
+//! the journal in blocks of sequence numbers, clients that fell behind together sharing each
+//! complete block's events instead of each reading and parsing the same rows; the block still
+//! being written is never kept, and holes (events trimmed by retention) are skipped.
 
 mod common;
 
@@ -49,16 +49,24 @@ async fn clients_catching_up_share_complete_blocks_and_never_a_stale_one() {
     let dir = std::env::temp_dir().join(format!("hookflash-replay-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let extra = format!("[storage]\npath = \"{}\"\n", dir.join("j.sqlite").display());
+    // A first life journals the events; the second starts with none of them in memory, so
+    // clients catching up read the journal.
+    let fake = Fake::new();
+    let bridge = Bridge::start(&config(&extra), fake.clone()).await.unwrap();
+    // Each call is several events (offered, alerting, answered, ended, a screen pop...):
+    // count what was published rather than assume.
+    emit_calls(&fake, 1..=700).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let total = bridge.hub().last_seq();
+    assert!(total > 2_000, "{total} events");
+    published(&bridge, total).await;
+    bridge.shutdown().await;
+    drop(fake);
+
     let fake = Fake::new();
     let bridge = Bridge::start(&config(&extra), fake.clone()).await.unwrap();
     let hub = bridge.hub().clone();
-    // Each call is four events (offered, alerting, answered, ended) and a screen pop: count
-    // what was published rather than assume.
-    emit_calls(&fake, 1..=700).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let total = hub.last_seq();
-    assert!(total > 2_000, "{total} events");
-    published(&bridge, total).await;
+    assert_eq!(hub.last_seq(), total);
 
     // Everything, once, in order.
     let h = hub.clone();
@@ -80,13 +88,21 @@ async fn clients_catching_up_share_complete_blocks_and_never_a_stale_one() {
     assert!(Arc::ptr_eq(&a[100], &b[0]));
     assert!(Arc::ptr_eq(&a[511], &b[411]));
 
-    // The block still being written was read (by the walk) but not kept: events published
-    // after the walk are found.
+    // The block still being written was read (by the walk) but not kept: a client inside it
+    // is given the events published since, up to the block's end.
     emit_calls(&fake, 701..=720).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let more = hub.last_seq();
     assert!(more > total);
     published(&bridge, more).await;
+    let high = ((total - 1) / 512 + 1) * 512;
+    let h = hub.clone();
+    let page = tokio::task::spawn_blocking(move || h.replay_after(total - 1).unwrap())
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = page.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (total..=more.min(high)).collect::<Vec<_>>());
+    // And a client a little behind catches up from the events in memory, to the last.
     let h = hub.clone();
     let rest = tokio::task::spawn_blocking(move || walk(&h, total))
         .await
@@ -107,11 +123,15 @@ async fn a_client_catching_up_skips_events_the_journal_no_longer_holds() {
     );
     let fake = Fake::new();
     let bridge = Bridge::start(&config(&extra), fake.clone()).await.unwrap();
-    let hub = bridge.hub().clone();
     emit_calls(&fake, 1..=800).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let total = hub.last_seq();
+    let total = bridge.hub().last_seq();
     published(&bridge, total).await;
+    bridge.shutdown().await;
+    drop(fake);
+    // Started again: nothing in memory, what is left is in the journal.
+    let bridge = Bridge::start(&config(&extra), Fake::new()).await.unwrap();
+    let hub = bridge.hub().clone();
     let h = hub.clone();
     let got = tokio::task::spawn_blocking(move || walk(&h, 0))
         .await
