@@ -1,7 +1,9 @@
 //! `hookflash bench e2e`: the simulated PBX (CSTA BER over loopback TCP), the bridge and
 //! WebSocket subscribers under a given call rate, measured end to end; one JSON object.
 //!
-//! The bridge runs as a child process (`hookflash bridge` with a generated configuration) so
+//! The simulated PBX runs on a thread of its own in this process (a runtime of its own, so
+//! that its sending does not queue behind the subscribers' tasks). The bridge runs as a child
+//! process (`hookflash bridge` with a generated configuration) so
 //! that its peak memory (`VmHWM`) is its own; `--in-process` runs it in this process instead.
 //! Subscribers: `--subscribers` agent desktops, each following one agent device
 //! (`/v1/events?device=…`), plus `--full-subscribers` (ten) following every event, as
@@ -26,7 +28,7 @@ use clap::Args;
 use futures_util::StreamExt;
 use hookflash_csta::framing::Framing;
 use hookflash_sim::face::FaceProtocol;
-use hookflash_sim::net::{SimServer, SimServerConfig};
+use hookflash_sim::net::{SimControl, SimServer, SimServerConfig};
 use hookflash_sim::{OutcomeMix, SimConfig};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -480,6 +482,79 @@ pub(crate) fn e2e(a: &BenchE2eArgs) -> Result<bool, String> {
     Ok(true)
 }
 
+/// The simulated PBX on a runtime and a thread of its own, as a PBX is a system of its own:
+/// an event is stamped and written to the link when the simulator emits it, not when the
+/// bench's thousand subscribers, on the bench's runtime, leave the writer a turn.
+struct SimThread {
+    control: SimControl,
+    addr: Option<SocketAddr>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SimThread {
+    fn start(cfg: SimServerConfig) -> Result<Self, String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("simulated-pbx".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("runtime: {e}")));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match SimServer::start(cfg).await {
+                        Ok(sim) => {
+                            let _ = tx.send(Ok((sim.control(), sim.local_addr())));
+                            let _ = stopped.await;
+                            sim.shutdown().await;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(format!("cannot start the simulated PBX: {e}")));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| format!("cannot start the simulated PBX: {e}"))?;
+        let (control, addr) = rx
+            .recv()
+            .map_err(|_| "the simulated PBX did not start".to_string())??;
+        Ok(Self {
+            control,
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    fn control(&self) -> SimControl {
+        self.control.clone()
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+impl Drop for SimThread {
+    fn drop(&mut self) {
+        // (Dropping the sender stops the thread; it is not waited for.)
+        self.stop.take();
+    }
+}
+
 async fn run(a: &BenchE2eArgs) -> Result<Value, String> {
     let dir = std::env::temp_dir().join(format!("hookflash-bench-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -493,12 +568,8 @@ async fn run_in(a: &BenchE2eArgs, dir: &Path) -> Result<Value, String> {
     let mut server_cfg =
         SimServerConfig::new(FaceProtocol::CstaBer(Framing::Len2), sim_cfg.clone());
     server_cfg.stamp_events = true;
-    let sim = SimServer::start(server_cfg)
-        .await
-        .map_err(|e| format!("cannot start the simulated PBX: {e}"))?;
-    let pbx = sim
-        .local_addr()
-        .ok_or("the simulated PBX has no TCP address")?;
+    let sim = SimThread::start(server_cfg)?;
+    let pbx = sim.addr.ok_or("the simulated PBX has no TCP address")?;
     let token = format!("bench-{:016x}", rand::random::<u64>());
     let config: PathBuf = dir.join("bridge.toml");
     write_private(
