@@ -298,11 +298,11 @@ impl Journal {
                 ])?;
             }
             if let Some(last) = events.iter().map(|e| e.seq).max() {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO meta(key, value) VALUES ('last_seq', ?1)
                      ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
-                    params![to_i64(last)],
-                )?;
+                )?
+                .execute(params![to_i64(last)])?;
                 // The event limit holds while the bridge runs, not only at the hourly
                 // retention: at a busy site an hour is millions of events.
                 let max = self.max_events.load(Ordering::Relaxed);
