@@ -412,15 +412,15 @@ async fn ws_session(
                     _ => break,
                 }
             }
-            ev = feed.recv() => {
+            ev = feed.next() => {
                 let Some(ev) = ev else { break };
-                // What is already queued goes out with it: frames are fed, then flushed in
+                // What is already at hand goes out with it: frames are fed, then flushed in
                 // one write (a busy full stream is thousands of small frames a second).
                 let batch = async {
                     use futures_util::SinkExt as _;
                     socket.feed(Message::Text(ev.json.clone())).await?;
                     for _ in 1..WS_BATCH {
-                        let Ok(more) = feed.try_recv() else { break };
+                        let Some(more) = feed.try_next() else { break };
                         socket.feed(Message::Text(more.json.clone())).await?;
                     }
                     socket.flush().await
@@ -462,7 +462,7 @@ async fn events_sse(
     let feed = st.hub.feed(p, filter, since);
     let guard = ClientGuard::new(&st.hub.metrics);
     let stream = futures_util::stream::unfold((feed, guard), |(mut feed, guard)| async move {
-        let ev = feed.recv().await?;
+        let ev = feed.next().await?;
         let item = SseEvent::default()
             .id(ev.seq.to_string())
             .data(ev.json.as_str());

@@ -144,18 +144,6 @@ impl Routes {
     }
 }
 
-/// Takes a routed client out of the routes when its feed ends.
-struct RouteGuard<'a> {
-    routes: &'a Mutex<Routes>,
-    id: u64,
-}
-
-impl Drop for RouteGuard<'_> {
-    fn drop(&mut self) {
-        lock(self.routes).remove(self.id);
-    }
-}
-
 fn lock(m: &Mutex<Routes>) -> MutexGuard<'_, Routes> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -694,163 +682,228 @@ impl Hub {
     }
 
     /// A feed of events for one client: from `since` (journal first) or from now, filtered by
-    /// scope and `filter`. The feed ends when the receiver is dropped.
+    /// scope and `filter`. The client's own task takes events from it ([`Feed::next`]).
     pub fn feed(
         self: &Arc<Self>,
         principal: Principal,
         filter: Filter,
         since: Option<u64>,
-    ) -> mpsc::Receiver<Arc<StoredEvent>> {
-        let (tx, rx) = mpsc::channel(256);
-        let hub = self.clone();
-        if principal.reads_all() && !filter.devices.is_empty() {
-            tokio::spawn(async move { hub.routed_feed(principal, filter, since, tx).await });
-            return rx;
+    ) -> Feed {
+        // A `since` beyond the last event (a journal that was reset) starts from now, so that
+        // the new events are not mistaken for ones the client has.
+        let now = self.last_seq();
+        let last = since.map_or(now, |s| s.min(now));
+        // A client that may read everything and follows devices takes live events through the
+        // routes (only its devices' events wake it); any other from the live channel, which it
+        // joins before it replays, so that nothing falls between the two.
+        let routed = principal.reads_all() && !filter.devices.is_empty();
+        let live = if routed {
+            Live::Routed(None)
+        } else {
+            Live::Channel(self.live.subscribe())
+        };
+        Feed {
+            hub: self.clone(),
+            principal,
+            filter,
+            last,
+            live,
+            replaying: true,
+            pending: None,
+            ready: VecDeque::new(),
         }
-        tokio::spawn(async move {
-            let mut live = hub.live.subscribe();
-            let mut principal = principal;
-            // A `since` beyond the last event (a journal that was reset) starts from now, so
-            // that the new events are not mistaken for ones the client has.
-            let now = hub.last_seq();
-            let mut last = since.map_or(now, |s| s.min(now));
-            let send = |e: Arc<StoredEvent>, principal: &mut Principal| {
-                // An agent token follows its agent to the device it logs on at.
-                if let (Some(agent), "agentStateChanged") =
-                    (principal.agent.clone(), e.kind.as_str())
-                    && e.agents.contains(&agent)
-                {
-                    principal.devices.extend(e.devices.iter().cloned());
-                }
-                if principal.sees(&e.devices, &e.agents) && filter.matches(&e) {
-                    Some(e)
-                } else {
-                    None
-                }
-            };
-            let mut pending: Option<Arc<StoredEvent>> = None;
-            'outer: loop {
-                // Replay from the journal up to what it has.
-                loop {
-                    let Some(page) = hub.replay(last).await else {
-                        break 'outer;
-                    };
-                    if page.is_empty() {
-                        break;
+    }
+}
+
+/// One client's events ([`Hub::feed`]): what it missed (from the events in memory, else the
+/// journal), then live, each event once and in order, filtered by the client's scope and
+/// filter. A client that falls behind the live events catches up the same way.
+pub struct Feed {
+    hub: Arc<Hub>,
+    principal: Principal,
+    filter: Filter,
+    /// The last event given to the client or passed over.
+    last: u64,
+    live: Live,
+    /// Catching up (replaying) rather than taking live events.
+    replaying: bool,
+    /// A live event that showed a gap, held while the gap is replayed.
+    pending: Option<Arc<StoredEvent>>,
+    /// Events taken, in order, not yet looked at.
+    ready: VecDeque<Arc<StoredEvent>>,
+}
+
+/// Where a feed's live events come from.
+enum Live {
+    /// The live channel.
+    Channel(broadcast::Receiver<Arc<StoredEvent>>),
+    /// The client's route (added when its replay starts; `None` before).
+    Routed(Option<RouteHandle>),
+}
+
+/// A client's route, taken out of the routes when dropped.
+struct RouteHandle {
+    hub: Arc<Hub>,
+    id: u64,
+    rx: mpsc::Receiver<Arc<StoredEvent>>,
+    /// Set when the client fell behind and the route was dropped.
+    lagged: Arc<AtomicBool>,
+}
+
+impl Drop for RouteHandle {
+    fn drop(&mut self) {
+        lock(&self.hub.routes).remove(self.id);
+    }
+}
+
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed")
+            .field("last", &self.last)
+            .field("replaying", &self.replaying)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Feed {
+    /// The next event for the client; `None` when the feed has ended (the hub is gone, or the
+    /// journal cannot be read). Cancel safe: an event taken before a cancelled call is given
+    /// by the next.
+    pub async fn next(&mut self) -> Option<Arc<StoredEvent>> {
+        loop {
+            if let Some(e) = self.take_ready() {
+                return Some(e);
+            }
+            if self.replaying {
+                self.replay().await?;
+                continue;
+            }
+            match &mut self.live {
+                Live::Channel(rx) => match rx.recv().await {
+                    Ok(e) => self.on_live(e),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        *rx = self.hub.live.subscribe();
+                        self.replaying = true;
                     }
-                    for e in page {
-                        last = e.seq;
-                        if let Some(e) = send(e, &mut principal)
-                            && tx.send(e).await.is_err()
-                        {
-                            break 'outer;
-                        }
-                    }
-                }
-                // An event that showed a gap the journal cannot fill (a failed journal write)
-                // is sent as it is rather than held back for ever.
-                if let Some(e) = pending.take()
-                    && e.seq > last
-                {
-                    last = e.seq;
-                    if let Some(e) = send(e, &mut principal)
-                        && tx.send(e).await.is_err()
-                    {
-                        break 'outer;
-                    }
-                }
-                // Then live.
-                loop {
-                    match live.recv().await {
-                        Ok(e) => {
-                            if e.seq <= last {
-                                continue;
-                            }
-                            if e.seq > last + 1 {
-                                // Missed some: replay them from the journal.
-                                pending = Some(e);
-                                break;
-                            }
-                            last = e.seq;
-                            if let Some(e) = send(e, &mut principal)
-                                && tx.send(e).await.is_err()
-                            {
-                                break 'outer;
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                Live::Routed(route) => {
+                    let r = route.as_mut()?;
+                    match r.rx.recv().await {
+                        Some(e) => {
+                            if e.seq > self.last {
+                                self.last = e.seq;
+                                self.ready.push_back(e);
                             }
                         }
-                        Err(broadcast::error::RecvError::Lagged(_)) => {
-                            live = hub.live.subscribe();
-                            break;
+                        // The route ended: the client fell behind (replay and route again),
+                        // or the hub is gone.
+                        None if r.lagged.load(Ordering::Acquire) => {
+                            *route = None;
+                            self.replaying = true;
                         }
-                        Err(broadcast::error::RecvError::Closed) => break 'outer,
+                        None => return None,
                     }
                 }
             }
-        });
-        rx
+        }
     }
 
-    /// The feed of a client that may read everything and follows devices: live events come
-    /// through the routes (only its devices' events wake it) instead of the broadcast.
-    async fn routed_feed(
-        self: Arc<Self>,
-        principal: Principal,
-        filter: Filter,
-        since: Option<u64>,
-        tx: mpsc::Sender<Arc<StoredEvent>>,
-    ) {
-        let now = self.last_seq();
-        // `last`: the last event this client has been given or has passed over.
-        let mut last = since.map_or(now, |s| s.min(now));
+    /// The next event if one is at hand without waiting (for writing a batch).
+    pub fn try_next(&mut self) -> Option<Arc<StoredEvent>> {
         loop {
-            // Routed first, then the journal (events published before the route existed are
-            // there), then live, skipping what the journal gave.
-            let (id, mut routed, lagged) = lock(&self.routes).add(&filter.devices);
-            let _guard = RouteGuard {
-                routes: &self.routes,
-                id,
-            };
-            loop {
-                let Some(page) = self.replay(last).await else {
-                    return;
-                };
-                if page.is_empty() {
-                    break;
-                }
-                for e in page {
-                    last = e.seq;
-                    if principal.sees(&e.devices, &e.agents)
-                        && filter.matches(&e)
-                        && tx.send(e).await.is_err()
-                    {
-                        return;
+            if let Some(e) = self.take_ready() {
+                return Some(e);
+            }
+            if self.replaying {
+                return None;
+            }
+            match &mut self.live {
+                Live::Channel(rx) => match rx.try_recv() {
+                    Ok(e) => self.on_live(e),
+                    Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                        *rx = self.hub.live.subscribe();
+                        self.replaying = true;
+                        return None;
+                    }
+                    Err(_) => return None,
+                },
+                Live::Routed(route) => {
+                    let e = route.as_mut()?.rx.try_recv().ok()?;
+                    if e.seq > self.last {
+                        self.last = e.seq;
+                        self.ready.push_back(e);
                     }
                 }
             }
-            loop {
-                // A client that went away is noticed even when its devices are quiet.
-                let e = tokio::select! {
-                    e = routed.recv() => e,
-                    () = tx.closed() => return,
-                };
-                let Some(e) = e else { break };
-                if e.seq <= last {
-                    continue;
-                }
-                last = e.seq;
-                if principal.sees(&e.devices, &e.agents)
-                    && filter.matches(&e)
-                    && tx.send(e).await.is_err()
-                {
-                    return;
-                }
+        }
+    }
+
+    /// A live event from the channel: the next one, one already given, or one after a gap
+    /// (held while the gap is replayed).
+    fn on_live(&mut self, e: Arc<StoredEvent>) {
+        if e.seq <= self.last {
+            return;
+        }
+        if e.seq > self.last + 1 {
+            self.pending = Some(e);
+            self.replaying = true;
+            return;
+        }
+        self.last = e.seq;
+        self.ready.push_back(e);
+    }
+
+    /// One page of catching up; at the end, over to live. `None` when the journal cannot be
+    /// read.
+    async fn replay(&mut self) -> Option<()> {
+        if let Live::Routed(route @ None) = &mut self.live {
+            // Routed first, then the replay (events published before the route existed are
+            // there), then routed events past what the replay gave.
+            let (id, rx, lagged) = lock(&self.hub.routes).add(&self.filter.devices);
+            *route = Some(RouteHandle {
+                hub: self.hub.clone(),
+                id,
+                rx,
+                lagged,
+            });
+        }
+        let page = self.hub.replay(self.last).await?;
+        match page.last() {
+            Some(e) => {
+                self.last = e.seq;
+                self.ready.extend(page);
             }
-            // The route ended: the client fell behind (replay and route again), or the hub is
-            // gone.
-            if !lagged.load(Ordering::Acquire) {
-                return;
+            None => {
+                self.replaying = false;
+                // An event that showed a gap the journal cannot fill (a failed journal write)
+                // is given as it is rather than held back for ever.
+                if let Some(e) = self.pending.take()
+                    && e.seq > self.last
+                {
+                    self.last = e.seq;
+                    self.ready.push_back(e);
+                }
             }
         }
+        Some(())
+    }
+
+    /// The first taken event the client may see, if any.
+    fn take_ready(&mut self) -> Option<Arc<StoredEvent>> {
+        while let Some(e) = self.ready.pop_front() {
+            // An agent token follows its agent to the device it logs on at.
+            if let (Some(agent), "agentStateChanged") =
+                (self.principal.agent.as_deref(), e.kind.as_str())
+                && e.agents.iter().any(|a| a == agent)
+            {
+                self.principal.devices.extend(e.devices.iter().cloned());
+            }
+            if self.principal.sees(&e.devices, &e.agents) && self.filter.matches(&e) {
+                return Some(e);
+            }
+        }
+        None
     }
 }
 
