@@ -223,7 +223,7 @@ impl Journal {
                 seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, type TEXT NOT NULL,
                 devices TEXT NOT NULL, agents TEXT NOT NULL, queues TEXT NOT NULL,
                 json TEXT NOT NULL);
-             CREATE INDEX IF NOT EXISTS events_at ON events(at);
+             DROP INDEX IF EXISTS events_at;
              CREATE TABLE IF NOT EXISTS call_records(
                 id INTEGER PRIMARY KEY AUTOINCREMENT, ended_at INTEGER NOT NULL,
                 devices TEXT NOT NULL, agents TEXT NOT NULL, json TEXT NOT NULL);
@@ -461,8 +461,26 @@ impl Journal {
     /// `max_events`, and settled outbox items older than `cutoff`. Returns the events deleted.
     pub fn prune(&self, cutoff: u64, max_events: u64) -> Result<usize, BridgeError> {
         let last = self.last_seq()?;
+        // Events are numbered as they arrive, so the old ones are the low numbers: they go from
+        // the oldest up, a chunk at a time, until a chunk holds none older than the cutoff.
+        // (No index on `at`: every append would pay for keeping it.) The journal's lock is
+        // taken per chunk, so that the hub's appends go on in between.
+        let mut n = 0;
+        loop {
+            let c = self.lock();
+            let first: Option<i64> =
+                c.query_row("SELECT MIN(seq) FROM events", [], |r| r.get(0))?;
+            let Some(first) = first else { break };
+            let k = c.execute(
+                "DELETE FROM events WHERE seq < ?1 AND at < ?2",
+                params![first.saturating_add(PRUNE_CHUNK), to_i64(cutoff)],
+            )?;
+            n += k;
+            if k == 0 {
+                break;
+            }
+        }
         let c = self.lock();
-        let mut n = c.execute("DELETE FROM events WHERE at < ?1", params![to_i64(cutoff)])?;
         n += c.execute(
             "DELETE FROM events WHERE seq <= ?1",
             params![to_i64(last.saturating_sub(max_events))],
@@ -478,6 +496,9 @@ impl Journal {
         Ok(n)
     }
 }
+
+/// How many sequence numbers [`Journal::prune`] looks at per statement.
+const PRUNE_CHUNK: i64 = 10_000;
 
 #[cfg(test)]
 mod tests {
@@ -514,6 +535,58 @@ mod tests {
         assert_eq!(j.prune(25, 1_000).unwrap(), 2);
         assert_eq!(j.last_seq().unwrap(), 3);
         assert_eq!(j.events_after(0, 10).unwrap(), vec![ev(3, 30)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn retention_deletes_by_age_from_the_oldest_without_an_index_on_time() {
+        let dir = std::env::temp_dir().join(format!("hf-prune-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("j.sqlite");
+        {
+            // A journal from before: with the index on `at`, which opening drops.
+            std::fs::create_dir_all(&dir).unwrap();
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE events(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,
+                   type TEXT NOT NULL, devices TEXT NOT NULL, agents TEXT NOT NULL,
+                   queues TEXT NOT NULL, json TEXT NOT NULL);
+                 CREATE INDEX events_at ON events(at);",
+            )
+            .unwrap();
+        }
+        let j = Journal::open(Some(&path)).unwrap();
+        let indexes: i64 = j
+            .lock()
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'events_at'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 0);
+        // 25,000 events, one a millisecond from 0, two of them out of order near the cutoff.
+        let mut evs: Vec<_> = (1..=25_000).map(|s| ev(s, s - 1)).collect();
+        evs[19_989].at = 20_050; // seq 19,990: newer than the cutoff, among older ones
+        evs[20_009].at = 19_990; // seq 20,010: older than the cutoff, after newer ones
+        for chunk in evs.chunks(500) {
+            j.append(chunk, &[], &[], 0).unwrap();
+        }
+        let n = j.prune(20_000, 1_000_000).unwrap();
+        let left: Vec<u64> = j
+            .events_after(0, 100_000)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        // Everything older than the cutoff went (over three chunks), and nothing newer.
+        assert_eq!(n, 20_000);
+        assert_eq!(left.len(), 5_000);
+        assert!(left.contains(&19_990));
+        assert!(!left.contains(&20_010));
+        assert!(left.iter().all(|s| *s >= 19_990));
+        assert_eq!(j.last_seq().unwrap(), 25_000);
+        drop(j);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
