@@ -41,6 +41,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod calendar;
 pub mod command;
 pub mod dialplan;
 pub mod driver;

@@ -1,5 +1,7 @@
 //! RFC 3339 formatting from the engine's own clock; no clock reads.
 
+use hookflash_core::calendar::{civil_from_days, days_from_civil};
+
 /// Formats `epoch_secs` (Unix seconds) plus `offset_ms` as RFC 3339 UTC with milliseconds,
 /// e.g. `2026-11-23T14:00:00.250Z`.
 pub fn format_rfc3339(epoch_secs: i64, offset_ms: u64) -> String {
@@ -15,20 +17,6 @@ pub fn format_rfc3339(epoch_secs: i64, offset_ms: u64) -> String {
         (sod / 60) % 60,
         sod % 60
     )
-}
-
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Reads what [`format_rfc3339`] writes (`2026-11-23T14:00:00.250Z`, UTC, milliseconds
@@ -49,17 +37,9 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     } else {
         0
     };
-    Some((days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se) * 1000 + ms)
-}
-
-/// Howard Hinnant's civil-to-days algorithm, the inverse of [`civil_from_days`].
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    // (Month and day checked above: the casts cannot truncate.)
+    let days = days_from_civil(y, mo as u32, d as u32);
+    Some((days * 86_400 + h * 3600 + mi * 60 + se) * 1000 + ms)
 }
 
 #[cfg(test)]

@@ -4,27 +4,17 @@
 //! SMDR times are the PBX's local wall-clock time without a zone; the caller passes the PBX's
 //! offset from UTC. A record without a start time maps to `None` (the engine needs a time).
 
+use hookflash_core::calendar::days_from_civil;
 use hookflash_core::driver::{CallRecordInput, DriverEvent};
 use hookflash_core::model::{LinkId, Timestamp};
 
 use crate::record::{CallRecord, DateTime, Direction};
 use crate::stitch::StitchedCall;
 
-/// Days from 1970-01-01 to the given civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Milliseconds since the Unix epoch of a PBX local time with the given UTC offset (seconds
 /// east of UTC); `None` before 1970.
 pub fn timestamp(t: &DateTime, utc_offset_secs: i32) -> Option<Timestamp> {
-    let days = days_from_civil(i64::from(t.year), i64::from(t.month), i64::from(t.day));
+    let days = days_from_civil(i64::from(t.year), u32::from(t.month), u32::from(t.day));
     let secs =
         days * 86_400 + i64::from(t.hour) * 3600 + i64::from(t.minute) * 60 + i64::from(t.second)
             - i64::from(utc_offset_secs);

@@ -1,6 +1,8 @@
 //! The PBX's own time of an event: ECMA-269's `security.timestamp` in an event's `extensions`
 //! (`TimeInfo`: an ASN.1 GeneralizedTime in ECMA-285, an `xsd:dateTime` in ECMA-323).
 
+use hookflash_core::calendar::{civil_from_days, days_from_civil, days_in_month};
+
 use crate::generated::types::{
     CSTAEventReportArgument, CallAssociatedEvents, CallControlEvents, DeviceMaintenanceEvents,
     EventSpecificInfo, LogicalDeviceFeatureEvents,
@@ -83,7 +85,7 @@ pub fn parse_time(s: &str) -> Option<u64> {
     let [year, month, day, hour, minute, second] = fields;
     if !(1..=12).contains(&month)
         || day == 0
-        || day > days_in_month(year, month)
+        || day > u64::from(days_in_month(year as i64, month as u32))
         || hour > 23
         || minute > 59
         || second > 60
@@ -126,7 +128,8 @@ pub fn parse_time(s: &str) -> Option<u64> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day);
+    // (Four digits each: the casts cannot truncate.)
+    let days = days_from_civil(year as i64, month as u32, day as u32);
     let secs = days * 86_400 + i64::try_from(hour * 3600 + minute * 60 + second).ok()? - offset;
     let secs = u64::try_from(secs).ok()?;
     secs.checked_mul(1_000_000)?.checked_add(micros)
@@ -140,7 +143,7 @@ pub fn format_generalized_time(us: u64) -> String {
 }
 
 /// (year, month, day, hour, minute, second, microseconds) of microseconds since the epoch.
-fn fields(us: u64) -> (i64, i64, i64, u64, u64, u64, u64) {
+fn fields(us: u64) -> (i64, u32, u32, u64, u64, u64, u64) {
     let secs = us / 1_000_000;
     let (year, month, day) = civil_from_days(i64::try_from(secs / 86_400).unwrap_or(0));
     let sod = secs % 86_400;
@@ -160,44 +163,6 @@ fn fields(us: u64) -> (i64, i64, i64, u64, u64, u64, u64) {
 pub fn format_date_time(us: u64) -> String {
     let (y, mo, d, h, mi, sec, frac) = fields(us);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{sec:02}.{frac:06}Z")
-}
-
-fn is_leap(year: u64) -> bool {
-    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
-}
-
-fn days_in_month(year: u64, month: u64) -> u64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (by 400-year eras).
-fn days_from_civil(year: u64, month: u64, day: u64) -> i64 {
-    let y = i64::try_from(year).unwrap_or(0) - i64::from(month <= 2);
-    let m = i64::try_from(month).unwrap_or(1);
-    let d = i64::try_from(day).unwrap_or(1);
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The proleptic Gregorian date of days since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 #[cfg(test)]
