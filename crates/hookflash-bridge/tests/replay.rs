@@ -6,7 +6,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::*;
 use hookflash_bridge::Bridge;
@@ -33,17 +32,6 @@ async fn emit_calls(fake: &Fake, ids: std::ops::RangeInclusive<u64>) {
     }
 }
 
-async fn published(bridge: &Bridge, seq: u64) {
-    let t0 = std::time::Instant::now();
-    while bridge.hub().last_seq() < seq {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "events not published"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_catching_up_share_complete_blocks_and_never_a_stale_one() {
     let dir = std::env::temp_dir().join(format!("hookflash-replay-{}", std::process::id()));
@@ -54,12 +42,11 @@ async fn clients_catching_up_share_complete_blocks_and_never_a_stale_one() {
     let fake = Fake::new();
     let bridge = Bridge::start(&config(&extra), fake.clone()).await.unwrap();
     // Each call is several events (offered, alerting, answered, ended, a screen pop...):
-    // count what was published rather than assume.
+    // count what the backend emitted rather than assume.
     emit_calls(&fake, 1..=700).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let total = bridge.hub().last_seq();
+    let total = fake.emitted();
     assert!(total > 2_000, "{total} events");
-    published(&bridge, total).await;
+    until(|| bridge.hub().last_seq() == total).await;
     bridge.shutdown().await;
     drop(fake);
 
@@ -91,10 +78,8 @@ async fn clients_catching_up_share_complete_blocks_and_never_a_stale_one() {
     // The block still being written was read (by the walk) but not kept: a client inside it
     // is given the events published since, up to the block's end.
     emit_calls(&fake, 701..=720).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let more = hub.last_seq();
-    assert!(more > total);
-    published(&bridge, more).await;
+    let more = total + fake.emitted();
+    until(|| hub.last_seq() == more).await;
     let high = ((total - 1) / 512 + 1) * 512;
     let h = hub.clone();
     let page = tokio::task::spawn_blocking(move || h.replay_after(total - 1).unwrap())
@@ -124,9 +109,8 @@ async fn a_client_catching_up_skips_events_the_journal_no_longer_holds() {
     let fake = Fake::new();
     let bridge = Bridge::start(&config(&extra), fake.clone()).await.unwrap();
     emit_calls(&fake, 1..=800).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let total = bridge.hub().last_seq();
-    published(&bridge, total).await;
+    let total = fake.emitted();
+    until(|| bridge.hub().last_seq() == total).await;
     bridge.shutdown().await;
     drop(fake);
     // Started again: nothing in memory, what is left is in the journal.

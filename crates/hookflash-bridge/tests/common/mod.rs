@@ -64,6 +64,11 @@ impl Fake {
         })
     }
 
+    /// How many events this backend has emitted.
+    pub fn emitted(&self) -> u64 {
+        self.st.lock().unwrap().seq
+    }
+
     pub async fn emit(&self, kind: EventKind) {
         let seq = {
             let mut st = self.st.lock().unwrap();
