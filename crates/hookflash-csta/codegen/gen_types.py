@@ -319,8 +319,14 @@ class Gen:
                     if m["optional"] and m["core"]["kind"] in ("seq", "choice") and self.est(m["core"]["rust"]) > 48:
                         m["boxed"] = True
             elif td["kind"] == "choice":
+                # CHOICE alternatives are decoded in place, so a mid-sized alternative (a
+                # DeviceID inside the calling/called/subject device choices, present several
+                # times in nearly every event) costs less inline than an allocation. The ACSE
+                # envelopes stay small: association PDUs are rare, and the PDU enum holds them.
+                acse = (td["asn1"] or "").startswith("ACSE-1.") or name.startswith("ACSE")
+                limit = 128 if acse else 256
                 for m in td["members"]:
-                    if m["core"]["kind"] in ("seq", "choice") and self.est(m["core"]["rust"]) > 128:
+                    if m["core"]["kind"] in ("seq", "choice") and self.est(m["core"]["rust"]) > limit:
                         m["boxed"] = True
             self.size_cache.pop(name, None)
             self.size_cache[name] = self.est(name)
@@ -375,11 +381,13 @@ class Gen:
         for i, t in enumerate(m["chain"]):
             nxt = "x%d" % i
             if i + 1 < len(m["chain"]):
-                lines.append("let %s = d.inner(&%s, Some(%s))?;" % (nxt, cur, tag_lit(m["chain"][i + 1])))
+                expect = "Some(%s)" % tag_lit(m["chain"][i + 1])
             elif m["core"]["kind"] in ("choice", "any"):
-                lines.append("let %s = d.inner(&%s, None)?;" % (nxt, cur))
+                expect = "None"
             else:
-                lines.append("let %s = d.inner(&%s, Some(%s))?;" % (nxt, cur, tag_lit(m["core"]["tag"])))
+                expect = "Some(%s)" % tag_lit(m["core"]["tag"])
+            lines.append("let mut %s = Tlv::EMPTY;" % nxt)
+            lines.append("d.inner_into(&%s, %s, &mut %s)?;" % (cur, expect, nxt))
             cur = nxt
         return lines, cur
 
@@ -389,6 +397,12 @@ class Gen:
         if core["kind"] == "seqof":
             return "%s(d, &%s)?" % (core["helper"], cur)
         return "<%s as Ber>::dec(d, &%s)?" % (self.member_type(m), cur)
+
+    def is_string(self, rust):
+        """Whether a Rust type is Text or OctetString (through aliases): decoded in place."""
+        while rust in self.aliases:
+            rust = self.aliases[rust][0]
+        return rust in ("Text", "OctetString")
 
     def dec_expr(self, m, c):
         """Expression decoding member m from the matched TLV variable c."""
@@ -402,7 +416,7 @@ class Gen:
         """Statements decoding member m from TLV variable c straight into `target`."""
         lines, cur = self.chain_lines(m, c)
         ty = self.member_type(m)
-        if m["core"]["kind"] == "seq":
+        if m["core"]["kind"] in ("seq", "choice") or self.is_string(m["core"]["rust"]):
             if m["optional"]:
                 lines.append("<%s as Ber>::dec_into(d, &%s, %s.get_or_insert_with(Default::default))?;" % (ty, cur, target))
             else:
@@ -471,7 +485,8 @@ class Gen:
         if td["members"]:
             w("        let mut seen = 0u32;")
             w("        let mut idx = 0usize;")
-        w("        while let Some(c) = it.next()? {")
+        w("        let mut c = Tlv::EMPTY;")
+        w("        while it.next_into(&mut c)? {")
         # One match over the raw tag: the compiler turns it into a jump table or a binary
         # search; the guards keep the members in order and each at most once, as before.
         w("            match c.tag.raw() {")
@@ -622,6 +637,34 @@ class Gen:
             w("            _ => Self::Unrecognized(d.any(c)),")
         w("        })")
         w("    }")
+        # In place: a SEQUENCE alternative is decoded where it will stay, inside the value
+        # the caller holds, instead of being built on the stack and moved up.
+        w("    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {")
+        w("        let c = tlv;")
+        w("        match c.tag.raw() {")
+        wild = False
+        for m in td["members"]:
+            pat = self.pattern(m)
+            if m["core"]["kind"] == "seq" or self.is_string(m["core"]["rust"]):
+                lines, cur = self.chain_lines(m, "*c")
+                w("            %s => {" % pat)
+                for line in lines:
+                    w("                " + line.replace("&*c", "c"))
+                w("                *out = Self::%s(Default::default());" % m["variant"])
+                w("                if let Self::%s(v) = out {" % m["variant"])
+                w("                    <%s as Ber>::dec_into(d, %s, v)?;" % (self.member_type(m), "c" if cur == "*c" else "&" + cur))
+                w("                }")
+                w("            }")
+            else:
+                w("            %s => *out = Self::%s(%s)," % (pat, m["variant"], self.dec_expr(m, "*c").replace("&*c", "c")))
+            if pat == "_":
+                wild = True
+                break
+        if not wild:
+            w("            _ => *out = Self::Unrecognized(d.any(c)),")
+        w("        }")
+        w("        Ok(())")
+        w("    }")
         w("    fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {")
         w("        match self {")
         for m in td["members"]:
@@ -760,11 +803,20 @@ class Gen:
             w("    d.need_constructed(tlv)?;")
             w("    let mut it = d.children(tlv)?;")
             w("    let mut v = Vec::new();")
-            w("    while let Some(c) = it.next()? {")
+            w("    let mut c = Tlv::EMPTY;")
+            w("    while it.next_into(&mut c)? {")
             w("        if !(%s) {" % self.match_expr(elem, "c.tag"))
             w("            return Err(d.unexpected(&c, %s));" % json.dumps(ty))
             w("        }")
-            w("        v.push(%s);" % self.dec_expr(elem, "c"))
+            if elem["core"]["kind"] in ("seq", "choice") or self.is_string(elem["core"]["rust"]):
+                # In place, like the members of a SEQUENCE.
+                w("        v.push(Default::default());")
+                w("        if let Some(slot) = v.last_mut() {")
+                for line in self.dec_into_stmts(elem, "c", "*slot"):
+                    w("            " + line)
+                w("        }")
+            else:
+                w("        v.push(%s);" % self.dec_expr(elem, "c"))
             w("    }")
             w("    Ok(v)")
             w("}")

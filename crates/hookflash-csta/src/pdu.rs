@@ -333,14 +333,19 @@ impl Acse {
 /// The hot path: a ROSE invoke (requests and every event report) decoded straight into its
 /// typed argument, without keeping the argument as a raw element first.
 fn decode_invoke(d: &Dec<'_>, tlv: &Tlv) -> Result<Pdu, Error> {
-    use crate::ber::{Ber, Tag};
-    d.need_constructed(tlv)?;
-    let mut it = d.children(tlv)?;
-    let c = it.next()?.ok_or(Error::MissingField {
+    use crate::ber::Ber;
+    let missing = |field| Error::MissingField {
         offset: tlv.start,
         type_name: "Invoke",
-        field: "invokeId",
-    })?;
+        field,
+    };
+    d.need_constructed(tlv)?;
+    let mut it = d.children(tlv)?;
+    // One header slot for every child (see `Children::next_into`).
+    let mut c = Tlv::EMPTY;
+    if !it.next_into(&mut c)? {
+        return Err(missing("invokeId"));
+    }
     let invoke_id = match (c.tag.class(), c.tag.number()) {
         (0, 2) => Some(i64::dec(d, &c)?),
         (0, 5) => {
@@ -349,40 +354,37 @@ fn decode_invoke(d: &Dec<'_>, tlv: &Tlv) -> Result<Pdu, Error> {
         }
         _ => return Err(d.unexpected(&c, "InvokeId").into()),
     };
-    let mut c = it.next()?.ok_or(Error::MissingField {
-        offset: tlv.start,
-        type_name: "Invoke",
-        field: "opcode",
-    })?;
+    if !it.next_into(&mut c)? {
+        return Err(missing("opcode"));
+    }
     let mut linked_id = None;
     if InvokeLinkedId::has_tag(c.tag) {
         linked_id = Some(InvokeLinkedId::dec(d, &c)?);
-        c = it.next()?.ok_or(Error::MissingField {
-            offset: tlv.start,
-            type_name: "Invoke",
-            field: "opcode",
-        })?;
+        if !it.next_into(&mut c)? {
+            return Err(missing("opcode"));
+        }
     }
     if !Code::has_tag(c.tag) {
         return Err(d.unexpected(&c, "Code").into());
     }
     let opcode = Code::dec(d, &c)?;
-    let argument = match it.next()? {
-        None => None,
-        Some(a) => {
-            let typed = match local_code(&opcode).and_then(Operation::from_code) {
-                Some(op) => Argument::dec(op, d, &a)?,
-                None => None,
-            };
-            Some(typed.map_or_else(|| Payload::Raw(d.any(&a)), Payload::Typed))
-        }
+    let argument = if it.next_into(&mut c)? {
+        let typed = match local_code(&opcode).and_then(Operation::from_code) {
+            Some(op) => Argument::dec(op, d, &c)?,
+            None => None,
+        };
+        Some(match typed {
+            Some(a) => Payload::Typed(a),
+            None => Payload::Raw(d.any(&c)),
+        })
+    } else {
+        None
     };
-    if let Some(extra) = it.next()? {
+    if it.next_into(&mut c)? {
         return Err(d
-            .unexpected(&extra, "Invoke (element after the argument)")
+            .unexpected(&c, "Invoke (element after the argument)")
             .into());
     }
-    let _ = Tag::NONE;
     Ok(Pdu::Invoke(Invoke {
         invoke_id,
         linked_id,

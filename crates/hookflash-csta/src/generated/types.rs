@@ -364,6 +364,49 @@ impl Ber for PublicTON {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::Unknown(Default::default());
+                if let Self::Unknown(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => {
+                *out = Self::International(Default::default());
+                if let Self::International(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000002 => {
+                *out = Self::National(Default::default());
+                if let Self::National(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000003 => {
+                *out = Self::Networkspecific(Default::default());
+                if let Self::Networkspecific(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000004 => {
+                *out = Self::Subscriber(Default::default());
+                if let Self::Subscriber(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000005 => {
+                *out = Self::Abbreviated(Default::default());
+                if let Self::Abbreviated(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Unknown(v) => {
@@ -490,6 +533,55 @@ impl Ber for PrivateTON {
             0x40000006 => Self::Abbreviated(<Text as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::Unknown(Default::default());
+                if let Self::Unknown(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => {
+                *out = Self::Level3RegionalNumber(Default::default());
+                if let Self::Level3RegionalNumber(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000002 => {
+                *out = Self::Level2RegionalNumber(Default::default());
+                if let Self::Level2RegionalNumber(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000003 => {
+                *out = Self::Level1RegionalNumber(Default::default());
+                if let Self::Level1RegionalNumber(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000004 => {
+                *out = Self::PTNSpecificNumber(Default::default());
+                if let Self::PTNSpecificNumber(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000005 => {
+                *out = Self::LocalNumber(Default::default());
+                if let Self::LocalNumber(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000006 => {
+                *out = Self::Abbreviated(Default::default());
+                if let Self::Abbreviated(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -618,17 +710,65 @@ impl Ber for DeviceIDDeviceIdentifier {
             0x40000001 => Self::DeviceNumber(<DeviceNumber as Ber>::dec(d, c)?),
             0x40000002 => Self::ImplicitPublic(<NumberDigits as Ber>::dec(d, c)?),
             0x40000003 => Self::ExplicitPublic({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <PublicTON as Ber>::dec(d, &x0)?
             }),
             0x40000004 => Self::ImplicitPrivate(<NumberDigits as Ber>::dec(d, c)?),
             0x40000005 => Self::ExplicitPrivate({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <PrivateTON as Ber>::dec(d, &x0)?
             }),
             0x40000006 => Self::Other(<OtherPlan as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::DialingNumber(Default::default());
+                if let Self::DialingNumber(v) = out {
+                    <NumberDigits as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => *out = Self::DeviceNumber(<DeviceNumber as Ber>::dec(d, c)?),
+            0x40000002 => {
+                *out = Self::ImplicitPublic(Default::default());
+                if let Self::ImplicitPublic(v) = out {
+                    <NumberDigits as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000003 => {
+                *out = Self::ExplicitPublic({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <PublicTON as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000004 => {
+                *out = Self::ImplicitPrivate(Default::default());
+                if let Self::ImplicitPrivate(v) = out {
+                    <NumberDigits as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000005 => {
+                *out = Self::ExplicitPrivate({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <PrivateTON as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000006 => {
+                *out = Self::Other(Default::default());
+                if let Self::Other(v) = out {
+                    <OtherPlan as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -940,7 +1080,8 @@ impl Ber for MediaCallCharacteristics {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000003 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.media_class = <MediaClass as Ber>::dec(d, &c)?;
@@ -970,8 +1111,12 @@ impl Ber for MediaCallCharacteristics {
                     idx = 5;
                 }
                 0x00000004 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    out.switching_sub_domain_information_elements =
-                        Some(<OctetString as Ber>::dec(d, &c)?);
+                    <OctetString as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.switching_sub_domain_information_elements
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
@@ -1097,25 +1242,36 @@ impl Ber for DeviceID {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 | 0x40000001 | 0x40000002 | 0x40000003 | 0x40000004 | 0x40000005
                 | 0x40000006
                     if idx <= 0 && seen & (1 << 0) == 0 =>
                 {
-                    out.device_identifier = <DeviceIDDeviceIdentifier as Ber>::dec(d, &c)?;
+                    <DeviceIDDeviceIdentifier as Ber>::dec_into(d, &c, &mut out.device_identifier)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 22)))?;
-                    out.private_number = Some(<NumberDigits as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 22)), &mut x0)?;
+                    <NumberDigits as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.private_number.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 22)))?;
-                    out.private_name = Some(<Text as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 22)), &mut x0)?;
+                    <Text as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.private_name.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -1209,7 +1365,7 @@ impl Jer for DeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum LocalDeviceID {
     /// `staticID`
-    StaticID(Box<DeviceID>),
+    StaticID(DeviceID),
     /// `dynamicID`
     DynamicID(OctetString),
     /// An alternative this codec does not know, kept as a raw TLV.
@@ -1233,10 +1389,29 @@ impl Ber for LocalDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
-            0x00000010 => Self::StaticID(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000010 => Self::StaticID(<DeviceID as Ber>::dec(d, c)?),
             0x40000003 => Self::DynamicID(<OctetString as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => {
+                *out = Self::StaticID(Default::default());
+                if let Self::StaticID(v) = out {
+                    <DeviceID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000003 => {
+                *out = Self::DynamicID(Default::default());
+                if let Self::DynamicID(v) = out {
+                    <OctetString as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -1306,16 +1481,18 @@ impl Ber for ConnectionIDBoth {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.call_id = <CallID as Ber>::dec(d, &c)?;
+                    <CallID as Ber>::dec_into(d, &c, &mut out.call_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.device_id = <LocalDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <LocalDeviceID as Ber>::dec_into(d, &x0, &mut out.device_id)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -1413,12 +1590,39 @@ impl Ber for ConnectionID {
         Ok(match c.tag.raw() {
             0x40000000 => Self::CallID(<CallID as Ber>::dec(d, c)?),
             0x40000001 => Self::DeviceID({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <LocalDeviceID as Ber>::dec(d, &x0)?
             }),
             0x00000010 => Self::Both(<ConnectionIDBoth as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::CallID(Default::default());
+                if let Self::CallID(v) = out {
+                    <CallID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => {
+                *out = Self::DeviceID({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <LocalDeviceID as Ber>::dec(d, &x0)?
+                })
+            }
+            0x00000010 => {
+                *out = Self::Both(Default::default());
+                if let Self::Both(v) = out {
+                    <ConnectionIDBoth as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -1602,6 +1806,20 @@ impl Ber for SecurityInfo {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000004 => {
+                *out = Self::String(Default::default());
+                if let Self::String(v) = out {
+                    <OctetString as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::Private(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::String(v) => {
@@ -1672,7 +1890,8 @@ impl Ber for CSTASecurityData {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.message_sequence_number = Some(<i64 as Ber>::dec(d, &c)?);
@@ -1680,12 +1899,20 @@ impl Ber for CSTASecurityData {
                     idx = 1;
                 }
                 0x00000018 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.timestamp = Some(<TimeInfo as Ber>::dec(d, &c)?);
+                    <TimeInfo as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.timestamp.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x00000004 | 0x00000005 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.security_info = Some(<SecurityInfo as Ber>::dec(d, &c)?);
+                    <SecurityInfo as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.security_info.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -1782,6 +2009,20 @@ impl Ber for CSTAPrivateData {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000004 => {
+                *out = Self::String(Default::default());
+                if let Self::String(v) = out {
+                    <OctetString as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::Private(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::String(v) => {
@@ -1850,7 +2091,8 @@ impl Ber for CSTACommonArguments {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <Box<CSTASecurityData> as Ber>::dec_into(
@@ -1946,17 +2188,20 @@ impl Ber for AlternateCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.held_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.active_call)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -2108,6 +2353,20 @@ impl Ber for AlternateCallResult {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Extensions(v) => {
@@ -2180,22 +2439,33 @@ impl Ber for AnswerCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.call_to_be_answered = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.call_to_be_answered)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x2000001D if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -2316,6 +2586,20 @@ impl Ber for AnswerCallResult {
             0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -3300,17 +3584,24 @@ impl Ber for ClearCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.call_to_be_cleared = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.call_to_be_cleared)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x2000001D if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -3437,6 +3728,20 @@ impl Ber for ClearCallResult {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Extensions(v) => {
@@ -3511,22 +3816,33 @@ impl Ber for ClearConnectionArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.connection_to_be_cleared = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.connection_to_be_cleared)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x2000001D if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -3668,6 +3984,20 @@ impl Ber for ClearConnectionResult {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Extensions(v) => {
@@ -3738,17 +4068,20 @@ impl Ber for ConferenceCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.held_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.active_call)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -3837,7 +4170,7 @@ impl Jer for ConferenceCallArgument {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConnectionListItemEndpoint {
     /// `deviceID`
-    DeviceID(Box<DeviceID>),
+    DeviceID(DeviceID),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -3863,14 +4196,36 @@ impl Ber for ConnectionListItemEndpoint {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
-            0x00000010 => Self::DeviceID(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000010 => Self::DeviceID(<DeviceID as Ber>::dec(d, c)?),
             0x00000005 => Self::NotKnown(<() as Ber>::dec(d, c)?),
             0x40000001 => Self::Restricted({
-                let x0 = d.inner(c, Some(Tag::new(0, 5)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 5)), &mut x0)?;
                 <() as Ber>::dec(d, &x0)?
             }),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => {
+                *out = Self::DeviceID(Default::default());
+                if let Self::DeviceID(v) = out {
+                    <DeviceID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000001 => {
+                *out = Self::Restricted({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 5)), &mut x0)?;
+                    <() as Ber>::dec(d, &x0)?
+                })
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -3930,7 +4285,7 @@ impl Jer for ConnectionListItemEndpoint {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConnectionListItemAssociatedNID {
     /// `deviceID`
-    DeviceID(Box<DeviceID>),
+    DeviceID(DeviceID),
     /// `notKnown`
     NotKnown(()),
     /// An alternative this codec does not know, kept as a raw TLV.
@@ -3954,10 +4309,24 @@ impl Ber for ConnectionListItemAssociatedNID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
-            0x00000010 => Self::DeviceID(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000010 => Self::DeviceID(<DeviceID as Ber>::dec(d, c)?),
             0x00000005 => Self::NotKnown(<() as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => {
+                *out = Self::DeviceID(Default::default());
+                if let Self::DeviceID(v) = out {
+                    <DeviceID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NotKnown(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -4129,7 +4498,8 @@ impl Ber for ConnectionInformation {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.flow_direction =
@@ -4143,7 +4513,12 @@ impl Ber for ConnectionInformation {
                     idx = 2;
                 }
                 0x00000016 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.media_session_information = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_session_information
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -4220,9 +4595,9 @@ pub struct ConnectionListItem {
     /// `oldConnection` (OPTIONAL)
     pub old_connection: Option<Box<ConnectionID>>,
     /// `endpoint` (OPTIONAL)
-    pub endpoint: Option<ConnectionListItemEndpoint>,
+    pub endpoint: Option<Box<ConnectionListItemEndpoint>>,
     /// `associatedNID` (OPTIONAL)
-    pub associated_nid: Option<ConnectionListItemAssociatedNID>,
+    pub associated_nid: Option<Box<ConnectionListItemAssociatedNID>>,
     /// `resultingConnectionInfo` (OPTIONAL)
     pub resulting_connection_info: Option<Box<ConnectionInformation>>,
     /// Elements this codec does not know (vendor extensions), kept as raw TLVs.
@@ -4240,32 +4615,54 @@ impl Ber for ConnectionListItem {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(1, 11)))?;
-                    let x1 = d.inner(&x0, None)?;
-                    out.new_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x1)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(1, 11)), &mut x0)?;
+                    let mut x1 = Tlv::EMPTY;
+                    d.inner_into(&x0, None, &mut x1)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x1,
+                        out.new_connection.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(1, 11)))?;
-                    let x1 = d.inner(&x0, None)?;
-                    out.old_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x1)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(1, 11)), &mut x0)?;
+                    let mut x1 = Tlv::EMPTY;
+                    d.inner_into(&x0, None, &mut x1)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x1,
+                        out.old_connection.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.endpoint = Some(<ConnectionListItemEndpoint as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionListItemEndpoint> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.endpoint.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_nid =
-                        Some(<ConnectionListItemAssociatedNID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionListItemAssociatedNID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_nid.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -4400,6 +4797,25 @@ impl Ber for GlobalCallLinkageID {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::SubDomainCallLinkageID(Default::default());
+                if let Self::SubDomainCallLinkageID(v) = out {
+                    <OctetString as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => {
+                *out = Self::GloballyUniqueCallLinkageID(Default::default());
+                if let Self::GloballyUniqueCallLinkageID(v) = out {
+                    <OctetString as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::SubDomainCallLinkageID(v) => {
@@ -4474,20 +4890,31 @@ impl Ber for GlobalCallData {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000016 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.global_call_switching_sub_domain_name = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.global_call_switching_sub_domain_name
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000000 | 0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.global_call_linkage_id = <GlobalCallLinkageID as Ber>::dec(d, &c)?;
+                    <GlobalCallLinkageID as Ber>::dec_into(d, &c, &mut out.global_call_linkage_id)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x00000018 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.call_linkage_id_timestamp = Some(<TimeInfo as Ber>::dec(d, &c)?);
+                    <TimeInfo as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_linkage_id_timestamp
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -4591,6 +5018,25 @@ impl Ber for ThreadLinkageID {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::SubDomainThreadID(Default::default());
+                if let Self::SubDomainThreadID(v) = out {
+                    <OctetString as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => {
+                *out = Self::GloballyUniqueThreadID(Default::default());
+                if let Self::GloballyUniqueThreadID(v) = out {
+                    <OctetString as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::SubDomainThreadID(v) => {
@@ -4661,20 +5107,31 @@ impl Ber for ThreadData {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000016 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.thread_switching_sub_domain_name = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.thread_switching_sub_domain_name
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000000 | 0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.thread_linkage_id = <ThreadLinkageID as Ber>::dec(d, &c)?;
+                    <ThreadLinkageID as Ber>::dec_into(d, &c, &mut out.thread_linkage_id)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x00000018 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.thread_id_time_stamp = Some(<TimeInfo as Ber>::dec(d, &c)?);
+                    <TimeInfo as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.thread_id_time_stamp
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -4764,7 +5221,8 @@ impl Ber for CallLinkageData {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <GlobalCallData as Ber>::dec_into(d, &c, &mut out.global_call_data)?;
@@ -4858,7 +5316,8 @@ impl Ber for CallLinkageDataList {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <CallLinkageData as Ber>::dec_into(d, &c, &mut out.new_call_linkage_data)?;
@@ -4964,11 +5423,13 @@ impl Ber for ConferenceCallResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.conference_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.conference_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -5134,16 +5595,19 @@ impl Ber for ConsultationCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.existing_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.existing_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 16)))?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 16)), &mut x0)?;
                     <DeviceID as Ber>::dec_into(d, &x0, &mut out.consulted_device)?;
                     seen |= 1 << 1;
                     idx = 2;
@@ -5154,23 +5618,40 @@ impl Ber for ConsultationCallArgument {
                     idx = 3;
                 }
                 0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                    <AccountInfo as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.account_code.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x40000004 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                    <AuthCode as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.auth_code.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x40000005 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
                 0x40000006 if idx <= 6 && seen & (1 << 6) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 6;
                     idx = 7;
                 }
@@ -5205,12 +5686,21 @@ impl Ber for ConsultationCallArgument {
                     idx = 11;
                 }
                 0x4000000B if idx <= 11 && seen & (1 << 11) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 11;
                     idx = 12;
                 }
                 0x4000000C if idx <= 12 && seen & (1 << 12) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 12;
                     idx = 13;
                 }
@@ -5421,11 +5911,13 @@ impl Ber for ConsultationCallResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.initiated_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.initiated_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -5572,11 +6064,13 @@ impl Ber for HoldCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.call_to_be_held = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.call_to_be_held)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -5692,6 +6186,20 @@ impl Ber for HoldCallResult {
             0x00000005 => Self::NoData(<() as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -5863,7 +6371,8 @@ impl Ber for MakeCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <DeviceID as Ber>::dec_into(d, &c, &mut out.calling_device)?;
@@ -5876,12 +6385,20 @@ impl Ber for MakeCallArgument {
                     idx = 2;
                 }
                 0x40000000 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                    <AccountInfo as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.account_code.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x40000001 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                    <AuthCode as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.auth_code.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -5891,13 +6408,22 @@ impl Ber for MakeCallArgument {
                     idx = 5;
                 }
                 0x40000002 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
                 0x2000001D if idx <= 6 && seen & (1 << 6) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 6;
                     idx = 7;
                 }
@@ -5927,12 +6453,21 @@ impl Ber for MakeCallArgument {
                     idx = 10;
                 }
                 0x40000006 if idx <= 10 && seen & (1 << 10) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 10;
                     idx = 11;
                 }
                 0x40000007 if idx <= 11 && seen & (1 << 11) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 11;
                     idx = 12;
                 }
@@ -6144,11 +6679,13 @@ impl Ber for MakeCallResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_device = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.calling_device)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -6460,7 +6997,8 @@ impl Ber for SignallingDetection {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.signalling_condition = <SignallingCondition as Ber>::dec(d, &c)?;
@@ -6734,7 +7272,8 @@ impl Ber for DestinationDetectionItem {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.destination_condition = <DestinationCondition as Ber>::dec(d, &c)?;
@@ -6938,7 +7477,8 @@ impl Ber for MakePredictiveCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <DeviceID as Ber>::dec_into(d, &c, &mut out.calling_device)?;
@@ -6971,12 +7511,20 @@ impl Ber for MakePredictiveCallArgument {
                     idx = 5;
                 }
                 0x40000003 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                    <AccountInfo as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.account_code.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
                 0x40000004 if idx <= 6 && seen & (1 << 6) == 0 => {
-                    out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                    <AuthCode as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.auth_code.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 6;
                     idx = 7;
                 }
@@ -6991,7 +7539,11 @@ impl Ber for MakePredictiveCallArgument {
                     idx = 9;
                 }
                 0x40000007 if idx <= 9 && seen & (1 << 9) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 9;
                     idx = 10;
                 }
@@ -7001,18 +7553,32 @@ impl Ber for MakePredictiveCallArgument {
                     idx = 11;
                 }
                 0x2000001D if idx <= 11 && seen & (1 << 11) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 11;
                     idx = 12;
                 }
                 0x40000009 if idx <= 12 && seen & (1 << 12) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 12;
                     idx = 13;
                 }
                 0x4000000A if idx <= 13 && seen & (1 << 13) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 13;
                     idx = 14;
                 }
@@ -7229,11 +7795,13 @@ impl Ber for MakePredictiveCallResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.initiated_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.initiated_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -7362,17 +7930,20 @@ impl Ber for ReconnectCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.active_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.held_call)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -7490,6 +8061,20 @@ impl Ber for ReconnectCallResult {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Extensions(v) => {
@@ -7558,11 +8143,13 @@ impl Ber for RetrieveCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.call_to_be_retrieved = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.call_to_be_retrieved)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -7669,6 +8256,20 @@ impl Ber for RetrieveCallResult {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Extensions(v) => {
@@ -7739,17 +8340,20 @@ impl Ber for TransferCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.held_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.held_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.active_call)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -7862,11 +8466,13 @@ impl Ber for TransferCallResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.transferred_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.transferred_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -8112,11 +8718,13 @@ impl Ber for SingleStepConfArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.active_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -8131,33 +8739,59 @@ impl Ber for SingleStepConfArgument {
                     idx = 3;
                 }
                 0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                    <AccountInfo as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.account_code.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x40000001 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                    <AuthCode as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.auth_code.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x40000002 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
                 0x2000001D if idx <= 6 && seen & (1 << 6) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 6;
                     idx = 7;
                 }
                 0x40000003 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
                 0x40000004 if idx <= 8 && seen & (1 << 8) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
@@ -8329,11 +8963,13 @@ impl Ber for SingleStepConfResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.conferenced_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.conferenced_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -8444,7 +9080,7 @@ impl Jer for SingleStepConfResult {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SubjectDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(Box<DeviceID>),
+    DeviceIdentifier(DeviceID),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -8470,11 +9106,26 @@ impl Ber for SubjectDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
-            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000010 => Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?),
             0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
             0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => {
+                *out = Self::DeviceIdentifier(Default::default());
+                if let Self::DeviceIdentifier(v) = out {
+                    <DeviceID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000007 => *out = Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => *out = Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -8672,7 +9323,8 @@ impl Ber for ServicesPermitted {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000003 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.call_control_services = <CallControlServices as Ber>::dec(d, &c)?;
@@ -8859,90 +9511,91 @@ impl Ber for GpLocationInfoCivicLocGmlCivicLoc {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000016 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.country = <Text as Ber>::dec(d, &c)?;
+                    <Text as Ber>::dec_into(d, &c, &mut out.country)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.a1 = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.a1.get_or_insert_with(Default::default))?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.a2 = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.a2.get_or_insert_with(Default::default))?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.a3 = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.a3.get_or_insert_with(Default::default))?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x40000003 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    out.a4 = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.a4.get_or_insert_with(Default::default))?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x40000004 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    out.a5 = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.a5.get_or_insert_with(Default::default))?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
                 0x40000005 if idx <= 6 && seen & (1 << 6) == 0 => {
-                    out.a6 = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.a6.get_or_insert_with(Default::default))?;
                     seen |= 1 << 6;
                     idx = 7;
                 }
                 0x40000006 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    out.prd = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.prd.get_or_insert_with(Default::default))?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
                 0x40000007 if idx <= 8 && seen & (1 << 8) == 0 => {
-                    out.pod = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.pod.get_or_insert_with(Default::default))?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
                 0x40000008 if idx <= 9 && seen & (1 << 9) == 0 => {
-                    out.sts = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.sts.get_or_insert_with(Default::default))?;
                     seen |= 1 << 9;
                     idx = 10;
                 }
                 0x40000009 if idx <= 10 && seen & (1 << 10) == 0 => {
-                    out.hno = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.hno.get_or_insert_with(Default::default))?;
                     seen |= 1 << 10;
                     idx = 11;
                 }
                 0x4000000A if idx <= 11 && seen & (1 << 11) == 0 => {
-                    out.hns = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.hns.get_or_insert_with(Default::default))?;
                     seen |= 1 << 11;
                     idx = 12;
                 }
                 0x4000000B if idx <= 12 && seen & (1 << 12) == 0 => {
-                    out.lmk = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.lmk.get_or_insert_with(Default::default))?;
                     seen |= 1 << 12;
                     idx = 13;
                 }
                 0x4000000C if idx <= 13 && seen & (1 << 13) == 0 => {
-                    out.loc = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.loc.get_or_insert_with(Default::default))?;
                     seen |= 1 << 13;
                     idx = 14;
                 }
                 0x4000000D if idx <= 14 && seen & (1 << 14) == 0 => {
-                    out.flr = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.flr.get_or_insert_with(Default::default))?;
                     seen |= 1 << 14;
                     idx = 15;
                 }
                 0x4000000E if idx <= 15 && seen & (1 << 15) == 0 => {
-                    out.nam = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.nam.get_or_insert_with(Default::default))?;
                     seen |= 1 << 15;
                     idx = 16;
                 }
                 0x4000000F if idx <= 16 && seen & (1 << 16) == 0 => {
-                    out.pc = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(d, &c, out.pc.get_or_insert_with(Default::default))?;
                     seen |= 1 << 16;
                     idx = 17;
                 }
@@ -9144,10 +9797,11 @@ impl Ber for GpLocationInfoCivicLocGml {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.gml_format = <OctetString as Ber>::dec(d, &c)?;
+                    <OctetString as Ber>::dec_into(d, &c, &mut out.gml_format)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -9236,7 +9890,8 @@ impl Ber for GpLocationInfo {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <GpLocationInfoCivicLocGml as Ber>::dec_into(d, &c, &mut out.civic_loc_gml)?;
@@ -9317,7 +9972,8 @@ impl Ber for UsageRules {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000001 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.retransmission_allowed = <bool as Ber>::dec(d, &c)?;
@@ -9325,17 +9981,21 @@ impl Ber for UsageRules {
                     idx = 1;
                 }
                 0x00000018 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.retention_expires = <TimeInfo as Ber>::dec(d, &c)?;
+                    <TimeInfo as Ber>::dec_into(d, &c, &mut out.retention_expires)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x00000016 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.ruleset_reference = <Text as Ber>::dec(d, &c)?;
+                    <Text as Ber>::dec_into(d, &c, &mut out.ruleset_reference)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x00000016 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.note_well = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.note_well.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -9702,20 +10362,21 @@ impl Ber for ProvidedBy {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000016 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.dataprovider_id = <NenaCompanyIDType as Ber>::dec(d, &c)?;
+                    <NenaCompanyIDType as Ber>::dec_into(d, &c, &mut out.dataprovider_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x00000016 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.tel_uri = <TelUri247Type as Ber>::dec(d, &c)?;
+                    <TelUri247Type as Ber>::dec_into(d, &c, &mut out.tel_uri)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x00000016 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.u_rl = <Text as Ber>::dec(d, &c)?;
+                    <Text as Ber>::dec_into(d, &c, &mut out.u_rl)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -9817,7 +10478,8 @@ impl Ber for GeoPriv {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.gp_location_info = seqof_3(d, &c)?;
@@ -9965,17 +10627,20 @@ impl Ber for BridgedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.bridged_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.bridged_connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.bridged_appearance = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.bridged_appearance)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -9985,13 +10650,22 @@ impl Ber for BridgedEvent {
                     idx = 3;
                 }
                 0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x2000001D if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
@@ -10044,7 +10718,12 @@ impl Ber for BridgedEvent {
                     idx = 11;
                 }
                 0x40000006 if idx <= 11 && seen & (1 << 11) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 11;
                     idx = 12;
                 }
@@ -10266,22 +10945,33 @@ impl Ber for CallClearedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.cleared_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.cleared_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x2000001D if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -10315,7 +11005,12 @@ impl Ber for CallClearedEvent {
                     idx = 7;
                 }
                 0x40000005 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
@@ -10485,7 +11180,8 @@ impl Ber for DeviceHistory {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <DeviceID as Ber>::dec_into(d, &c, &mut out.old_device_id)?;
@@ -10498,8 +11194,13 @@ impl Ber for DeviceHistory {
                     idx = 2;
                 }
                 0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.old_connection_id = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.old_connection_id.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -10621,29 +11322,38 @@ impl Ber for ConferencedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.primary_old_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.primary_old_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.secondary_old_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.secondary_old_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000003 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.conferencing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.conferencing_device)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x20000003 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.added_party = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.added_party)?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -10658,13 +11368,22 @@ impl Ber for ConferencedEvent {
                     idx = 6;
                 }
                 0x40000001 if idx <= 6 && seen & (1 << 6) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 6;
                     idx = 7;
                 }
                 0x2000001D if idx <= 7 && seen & (1 << 7) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
@@ -10708,7 +11427,12 @@ impl Ber for ConferencedEvent {
                     idx = 13;
                 }
                 0x40000007 if idx <= 13 && seen & (1 << 13) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 13;
                     idx = 14;
                 }
@@ -10965,7 +11689,8 @@ impl Ber for NumberOfChargingUnitsItem {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000002 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.charging_units = <i64 as Ber>::dec(d, &c)?;
@@ -10973,7 +11698,11 @@ impl Ber for NumberOfChargingUnitsItem {
                     idx = 1;
                 }
                 0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.type_of_units = Some(<OctetString as Ber>::dec(d, &c)?);
+                    <OctetString as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.type_of_units.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -11178,10 +11907,11 @@ impl Ber for NumberOfCurrencyUnits {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.currency_type = <OctetString as Ber>::dec(d, &c)?;
+                    <OctetString as Ber>::dec_into(d, &c, &mut out.currency_type)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -11303,6 +12033,20 @@ impl Ber for NumberUnits {
             0x40000001 => Self::NumberOfCurrencyUnits(<NumberOfCurrencyUnits as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => *out = Self::NumberOfChargeUnits(seqof_6(d, c)?),
+            0x40000001 => {
+                *out = Self::NumberOfCurrencyUnits(Default::default());
+                if let Self::NumberOfCurrencyUnits(v) = out {
+                    <NumberOfCurrencyUnits as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -11458,10 +12202,11 @@ impl Ber for ChargingInfo {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 | 0x40000001 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.number_units = <NumberUnits as Ber>::dec(d, &c)?;
+                    <NumberUnits as Ber>::dec_into(d, &c, &mut out.number_units)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -11584,17 +12329,20 @@ impl Ber for ConnectionClearedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.dropped_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.dropped_connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.releasing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.releasing_device)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -11604,13 +12352,22 @@ impl Ber for ConnectionClearedEvent {
                     idx = 3;
                 }
                 0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x2000001D if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
@@ -11672,7 +12429,12 @@ impl Ber for ConnectionClearedEvent {
                     idx = 12;
                 }
                 0x40000007 if idx <= 12 && seen & (1 << 12) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 12;
                     idx = 13;
                 }
@@ -11885,7 +12647,7 @@ impl Jer for ConnectionClearedEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallingDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(Box<DeviceID>),
+    DeviceIdentifier(DeviceID),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -11911,11 +12673,26 @@ impl Ber for CallingDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
-            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000010 => Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?),
             0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
             0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => {
+                *out = Self::DeviceIdentifier(Default::default());
+                if let Self::DeviceIdentifier(v) = out {
+                    <DeviceID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000007 => *out = Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => *out = Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -11973,7 +12750,7 @@ impl Jer for CallingDeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CalledDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(Box<DeviceID>),
+    DeviceIdentifier(DeviceID),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -11999,11 +12776,26 @@ impl Ber for CalledDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
-            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000010 => Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?),
             0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
             0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => {
+                *out = Self::DeviceIdentifier(Default::default());
+                if let Self::DeviceIdentifier(v) = out {
+                    <DeviceID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000007 => *out = Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => *out = Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -12061,7 +12853,7 @@ impl Jer for CalledDeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RedirectionDeviceID {
     /// `numberdialed`
-    Numberdialed(Box<DeviceID>),
+    Numberdialed(DeviceID),
     /// `notKnown`
     NotKnown(()),
     /// `notRequired`
@@ -12094,13 +12886,30 @@ impl Ber for RedirectionDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
-            0x00000010 => Self::Numberdialed(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000010 => Self::Numberdialed(<DeviceID as Ber>::dec(d, c)?),
             0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
             0x40000008 => Self::NotRequired(<() as Ber>::dec(d, c)?),
             0x40000009 => Self::NotSpecified(<() as Ber>::dec(d, c)?),
             0x4000000A => Self::Restricted(<() as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => {
+                *out = Self::Numberdialed(Default::default());
+                if let Self::Numberdialed(v) = out {
+                    <DeviceID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000007 => *out = Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => *out = Self::NotRequired(<() as Ber>::dec(d, c)?),
+            0x40000009 => *out = Self::NotSpecified(<() as Ber>::dec(d, c)?),
+            0x4000000A => *out = Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -12170,7 +12979,7 @@ impl Jer for RedirectionDeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NetworkCallingDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(Box<DeviceID>),
+    DeviceIdentifier(DeviceID),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -12196,11 +13005,26 @@ impl Ber for NetworkCallingDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
-            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000010 => Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?),
             0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
             0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => {
+                *out = Self::DeviceIdentifier(Default::default());
+                if let Self::DeviceIdentifier(v) = out {
+                    <DeviceID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000007 => *out = Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => *out = Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -12258,7 +13082,7 @@ impl Jer for NetworkCallingDeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NetworkCalledDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(Box<DeviceID>),
+    DeviceIdentifier(DeviceID),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -12284,11 +13108,26 @@ impl Ber for NetworkCalledDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
-            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000010 => Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?),
             0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
             0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => {
+                *out = Self::DeviceIdentifier(Default::default());
+                if let Self::DeviceIdentifier(v) = out {
+                    <DeviceID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000007 => *out = Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => *out = Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -12346,7 +13185,7 @@ impl Jer for NetworkCalledDeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AssociatedCallingDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(Box<DeviceID>),
+    DeviceIdentifier(DeviceID),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -12372,11 +13211,26 @@ impl Ber for AssociatedCallingDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
-            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000010 => Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?),
             0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
             0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => {
+                *out = Self::DeviceIdentifier(Default::default());
+                if let Self::DeviceIdentifier(v) = out {
+                    <DeviceID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000007 => *out = Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => *out = Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -12434,7 +13288,7 @@ impl Jer for AssociatedCallingDeviceID {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AssociatedCalledDeviceID {
     /// `deviceIdentifier`
-    DeviceIdentifier(Box<DeviceID>),
+    DeviceIdentifier(DeviceID),
     /// `notKnown`
     NotKnown(()),
     /// `restricted`
@@ -12460,11 +13314,26 @@ impl Ber for AssociatedCalledDeviceID {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
-            0x00000010 => Self::DeviceIdentifier(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000010 => Self::DeviceIdentifier(<DeviceID as Ber>::dec(d, c)?),
             0x40000007 => Self::NotKnown(<() as Ber>::dec(d, c)?),
             0x40000008 => Self::Restricted(<() as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => {
+                *out = Self::DeviceIdentifier(Default::default());
+                if let Self::DeviceIdentifier(v) = out {
+                    <DeviceID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000007 => *out = Self::NotKnown(<() as Ber>::dec(d, c)?),
+            0x40000008 => *out = Self::Restricted(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -12542,15 +13411,21 @@ impl Ber for MessageInfo {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000016 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.contents = <Text as Ber>::dec(d, &c)?;
+                    <Text as Ber>::dec_into(d, &c, &mut out.contents)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x00000016 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.content_type_and_subtype = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.content_type_and_subtype
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -12649,13 +13524,13 @@ pub struct DeliveredEvent {
     /// `servicesPermitted` (OPTIONAL)
     pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
-    pub network_calling_device: Option<NetworkCallingDeviceID>,
+    pub network_calling_device: Option<Box<NetworkCallingDeviceID>>,
     /// `networkCalledDevice` (OPTIONAL)
-    pub network_called_device: Option<NetworkCalledDeviceID>,
+    pub network_called_device: Option<Box<NetworkCalledDeviceID>>,
     /// `associatedCallingDevice` (OPTIONAL)
-    pub associated_calling_device: Option<AssociatedCallingDeviceID>,
+    pub associated_calling_device: Option<Box<AssociatedCallingDeviceID>>,
     /// `associatedCalledDevice` (OPTIONAL)
-    pub associated_called_device: Option<AssociatedCalledDeviceID>,
+    pub associated_called_device: Option<Box<AssociatedCalledDeviceID>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
     pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
@@ -12691,41 +13566,57 @@ impl Ber for DeliveredEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.alerting_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.alerting_device)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CallingDeviceID as Ber>::dec_into(d, &x0, &mut out.calling_device)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x20000002 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CalledDeviceID as Ber>::dec_into(d, &x0, &mut out.called_device)?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x20000004 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <RedirectionDeviceID as Ber>::dec_into(
+                        d,
+                        &x0,
+                        &mut out.last_redirection_device,
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x2000000B if idx <= 5 && seen & (1 << 5) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.originating_nid_connection
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
@@ -12735,13 +13626,22 @@ impl Ber for DeliveredEvent {
                     idx = 7;
                 }
                 0x40000000 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
                 0x2000001D if idx <= 8 && seen & (1 << 8) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
@@ -12760,29 +13660,50 @@ impl Ber for DeliveredEvent {
                     idx = 11;
                 }
                 0x20000007 if idx <= 11 && seen & (1 << 11) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_calling_device =
-                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 11;
                     idx = 12;
                 }
                 0x20000008 if idx <= 12 && seen & (1 << 12) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 12;
                     idx = 13;
                 }
                 0x20000005 if idx <= 13 && seen & (1 << 13) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_calling_device =
-                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 13;
                     idx = 14;
                 }
                 0x20000006 if idx <= 14 && seen & (1 << 14) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_called_device =
-                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 14;
                     idx = 15;
                 }
@@ -12820,7 +13741,11 @@ impl Ber for DeliveredEvent {
                     idx = 19;
                 }
                 0x40000006 if idx <= 19 && seen & (1 << 19) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 19;
                     idx = 20;
                 }
@@ -12834,7 +13759,12 @@ impl Ber for DeliveredEvent {
                     idx = 21;
                 }
                 0x40000008 if idx <= 21 && seen & (1 << 21) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 21;
                     idx = 22;
                 }
@@ -13164,13 +14094,13 @@ pub struct DigitsDialedEvent {
     /// `servicesPermitted` (OPTIONAL)
     pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
-    pub network_calling_device: Option<NetworkCallingDeviceID>,
+    pub network_calling_device: Option<Box<NetworkCallingDeviceID>>,
     /// `networkCalledDevice` (OPTIONAL)
-    pub network_called_device: Option<NetworkCalledDeviceID>,
+    pub network_called_device: Option<Box<NetworkCalledDeviceID>>,
     /// `associatedCallingDevice` (OPTIONAL)
-    pub associated_calling_device: Option<AssociatedCallingDeviceID>,
+    pub associated_calling_device: Option<Box<AssociatedCallingDeviceID>>,
     /// `associatedCalledDevice` (OPTIONAL)
-    pub associated_called_device: Option<AssociatedCalledDeviceID>,
+    pub associated_called_device: Option<Box<AssociatedCalledDeviceID>>,
     /// `dialingConnectionInfo` (OPTIONAL)
     pub dialing_connection_info: Option<Box<ConnectionInformation>>,
     /// `callCharacteristics` (OPTIONAL)
@@ -13198,17 +14128,20 @@ impl Ber for DigitsDialedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.dialing_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.dialing_connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.dialing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.dialing_device)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -13223,7 +14156,11 @@ impl Ber for DigitsDialedEvent {
                     idx = 4;
                 }
                 0x40000000 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
@@ -13242,29 +14179,50 @@ impl Ber for DigitsDialedEvent {
                     idx = 7;
                 }
                 0x20000007 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_calling_device =
-                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
                 0x20000008 if idx <= 8 && seen & (1 << 8) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
                 0x20000005 if idx <= 9 && seen & (1 << 9) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_calling_device =
-                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 9;
                     idx = 10;
                 }
                 0x20000006 if idx <= 10 && seen & (1 << 10) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_called_device =
-                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 10;
                     idx = 11;
                 }
@@ -13293,7 +14251,12 @@ impl Ber for DigitsDialedEvent {
                     idx = 14;
                 }
                 0x40000005 if idx <= 14 && seen & (1 << 14) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 14;
                     idx = 15;
                 }
@@ -13521,9 +14484,9 @@ pub struct DivertedEvent {
     /// `newDestination`
     pub new_destination: SubjectDeviceID,
     /// `callingDevice` (OPTIONAL)
-    pub calling_device: Option<CallingDeviceID>,
+    pub calling_device: Option<Box<CallingDeviceID>>,
     /// `calledDevice` (OPTIONAL)
-    pub called_device: Option<CalledDeviceID>,
+    pub called_device: Option<Box<CalledDeviceID>>,
     /// `lastRedirectionDevice`
     pub last_redirection_device: RedirectionDeviceID,
     /// `localConnectionInfo` (OPTIONAL)
@@ -13543,13 +14506,13 @@ pub struct DivertedEvent {
     /// `connectionInfo` (OPTIONAL)
     pub connection_info: Option<Box<ConnectionInformation>>,
     /// `networkCallingDevice` (OPTIONAL)
-    pub network_calling_device: Option<NetworkCallingDeviceID>,
+    pub network_calling_device: Option<Box<NetworkCallingDeviceID>>,
     /// `networkCalledDevice` (OPTIONAL)
-    pub network_called_device: Option<NetworkCalledDeviceID>,
+    pub network_called_device: Option<Box<NetworkCalledDeviceID>>,
     /// `associatedCallingDevice` (OPTIONAL)
-    pub associated_calling_device: Option<AssociatedCallingDeviceID>,
+    pub associated_calling_device: Option<Box<AssociatedCallingDeviceID>>,
     /// `associatedCalledDevice` (OPTIONAL)
-    pub associated_called_device: Option<AssociatedCalledDeviceID>,
+    pub associated_called_device: Option<Box<AssociatedCalledDeviceID>>,
     /// `callLinkageData` (OPTIONAL)
     pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `subjectOfCall` (OPTIONAL)
@@ -13579,41 +14542,60 @@ impl Ber for DivertedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.diverting_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.diverting_device)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000003 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.new_destination = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.new_destination)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x20000001 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<CallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.calling_device.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x20000002 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.called_device = Some(<CalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<CalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.called_device.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x20000004 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <RedirectionDeviceID as Ber>::dec_into(
+                        d,
+                        &x0,
+                        &mut out.last_redirection_device,
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
@@ -13623,13 +14605,22 @@ impl Ber for DivertedEvent {
                     idx = 7;
                 }
                 0x40000000 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
                 0x2000001D if idx <= 8 && seen & (1 << 8) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
@@ -13672,29 +14663,50 @@ impl Ber for DivertedEvent {
                     idx = 14;
                 }
                 0x20000007 if idx <= 14 && seen & (1 << 14) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_calling_device =
-                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 14;
                     idx = 15;
                 }
                 0x20000008 if idx <= 15 && seen & (1 << 15) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 15;
                     idx = 16;
                 }
                 0x20000005 if idx <= 16 && seen & (1 << 16) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_calling_device =
-                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 16;
                     idx = 17;
                 }
                 0x20000006 if idx <= 17 && seen & (1 << 17) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_called_device =
-                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 17;
                     idx = 18;
                 }
@@ -13708,7 +14720,11 @@ impl Ber for DivertedEvent {
                     idx = 19;
                 }
                 0x40000006 if idx <= 19 && seen & (1 << 19) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 19;
                     idx = 20;
                 }
@@ -13722,7 +14738,12 @@ impl Ber for DivertedEvent {
                     idx = 21;
                 }
                 0x40000008 if idx <= 21 && seen & (1 << 21) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 21;
                     idx = 22;
                 }
@@ -14056,13 +15077,13 @@ pub struct EstablishedEvent {
     /// `servicesPermitted` (OPTIONAL)
     pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
-    pub network_calling_device: Option<NetworkCallingDeviceID>,
+    pub network_calling_device: Option<Box<NetworkCallingDeviceID>>,
     /// `networkCalledDevice` (OPTIONAL)
-    pub network_called_device: Option<NetworkCalledDeviceID>,
+    pub network_called_device: Option<Box<NetworkCalledDeviceID>>,
     /// `associatedCallingDevice` (OPTIONAL)
-    pub associated_calling_device: Option<AssociatedCallingDeviceID>,
+    pub associated_calling_device: Option<Box<AssociatedCallingDeviceID>>,
     /// `associatedCalledDevice` (OPTIONAL)
-    pub associated_called_device: Option<AssociatedCalledDeviceID>,
+    pub associated_called_device: Option<Box<AssociatedCalledDeviceID>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
     pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
@@ -14098,41 +15119,57 @@ impl Ber for EstablishedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.established_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.established_connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.answering_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.answering_device)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CallingDeviceID as Ber>::dec_into(d, &x0, &mut out.calling_device)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x20000002 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CalledDeviceID as Ber>::dec_into(d, &x0, &mut out.called_device)?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x20000004 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <RedirectionDeviceID as Ber>::dec_into(
+                        d,
+                        &x0,
+                        &mut out.last_redirection_device,
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x2000000B if idx <= 5 && seen & (1 << 5) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.originating_nid_connection
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
@@ -14142,13 +15179,22 @@ impl Ber for EstablishedEvent {
                     idx = 7;
                 }
                 0x40000001 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
                 0x2000001D if idx <= 8 && seen & (1 << 8) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
@@ -14167,29 +15213,50 @@ impl Ber for EstablishedEvent {
                     idx = 11;
                 }
                 0x20000007 if idx <= 11 && seen & (1 << 11) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_calling_device =
-                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 11;
                     idx = 12;
                 }
                 0x20000008 if idx <= 12 && seen & (1 << 12) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 12;
                     idx = 13;
                 }
                 0x20000005 if idx <= 13 && seen & (1 << 13) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_calling_device =
-                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 13;
                     idx = 14;
                 }
                 0x20000006 if idx <= 14 && seen & (1 << 14) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_called_device =
-                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 14;
                     idx = 15;
                 }
@@ -14228,7 +15295,11 @@ impl Ber for EstablishedEvent {
                     idx = 19;
                 }
                 0x40000007 if idx <= 19 && seen & (1 << 19) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 19;
                     idx = 20;
                 }
@@ -14242,7 +15313,12 @@ impl Ber for EstablishedEvent {
                     idx = 21;
                 }
                 0x40000009 if idx <= 21 && seen & (1 << 21) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 21;
                     idx = 22;
                 }
@@ -14583,13 +15659,13 @@ pub struct FailedEvent {
     /// `servicesPermitted` (OPTIONAL)
     pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
-    pub network_calling_device: Option<NetworkCallingDeviceID>,
+    pub network_calling_device: Option<Box<NetworkCallingDeviceID>>,
     /// `networkCalledDevice` (OPTIONAL)
-    pub network_called_device: Option<NetworkCalledDeviceID>,
+    pub network_called_device: Option<Box<NetworkCalledDeviceID>>,
     /// `associatedCallingDevice` (OPTIONAL)
-    pub associated_calling_device: Option<AssociatedCallingDeviceID>,
+    pub associated_calling_device: Option<Box<AssociatedCallingDeviceID>>,
     /// `associatedCalledDevice` (OPTIONAL)
-    pub associated_called_device: Option<AssociatedCalledDeviceID>,
+    pub associated_called_device: Option<Box<AssociatedCalledDeviceID>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
     pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
@@ -14625,41 +15701,57 @@ impl Ber for FailedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.failed_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.failed_connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.failing_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.failing_device)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CallingDeviceID as Ber>::dec_into(d, &x0, &mut out.calling_device)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x20000002 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CalledDeviceID as Ber>::dec_into(d, &x0, &mut out.called_device)?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x20000004 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <RedirectionDeviceID as Ber>::dec_into(
+                        d,
+                        &x0,
+                        &mut out.last_redirection_device,
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x2000000B if idx <= 5 && seen & (1 << 5) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.originating_nid_connection
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
@@ -14669,13 +15761,22 @@ impl Ber for FailedEvent {
                     idx = 7;
                 }
                 0x40000000 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
                 0x2000001D if idx <= 8 && seen & (1 << 8) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
@@ -14694,29 +15795,50 @@ impl Ber for FailedEvent {
                     idx = 11;
                 }
                 0x20000007 if idx <= 11 && seen & (1 << 11) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_calling_device =
-                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 11;
                     idx = 12;
                 }
                 0x20000008 if idx <= 12 && seen & (1 << 12) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 12;
                     idx = 13;
                 }
                 0x20000005 if idx <= 13 && seen & (1 << 13) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_calling_device =
-                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 13;
                     idx = 14;
                 }
                 0x20000006 if idx <= 14 && seen & (1 << 14) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_called_device =
-                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 14;
                     idx = 15;
                 }
@@ -14755,7 +15877,11 @@ impl Ber for FailedEvent {
                     idx = 19;
                 }
                 0x40000006 if idx <= 19 && seen & (1 << 19) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 19;
                     idx = 20;
                 }
@@ -14769,7 +15895,12 @@ impl Ber for FailedEvent {
                     idx = 21;
                 }
                 0x40000008 if idx <= 21 && seen & (1 << 21) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 21;
                     idx = 22;
                 }
@@ -15125,17 +16256,20 @@ impl Ber for HeldEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.held_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.held_connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.holding_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.holding_device)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -15145,7 +16279,11 @@ impl Ber for HeldEvent {
                     idx = 3;
                 }
                 0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -15198,7 +16336,12 @@ impl Ber for HeldEvent {
                     idx = 10;
                 }
                 0x40000006 if idx <= 10 && seen & (1 << 10) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 10;
                     idx = 11;
                 }
@@ -15629,7 +16772,8 @@ impl Ber for ProgressIndicator {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.progress_location = <ProgressIndicatorProgressLocation as Ber>::dec(d, &c)?;
@@ -15834,7 +16978,8 @@ impl Ber for NetworkCapability {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.network_type = <NetworkCapabilityNetworkType as Ber>::dec(d, &c)?;
@@ -15954,23 +17099,27 @@ impl Ber for NetworkCapabilitiesChangedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.outbound_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.outbound_connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_interface_used = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.network_interface_used)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000002 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CalledDeviceID as Ber>::dec_into(d, &x0, &mut out.called_device)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -15985,13 +17134,22 @@ impl Ber for NetworkCapabilitiesChangedEvent {
                     idx = 5;
                 }
                 0x00000004 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
                 0x2000001D if idx <= 6 && seen & (1 << 6) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 6;
                     idx = 7;
                 }
@@ -16053,7 +17211,12 @@ impl Ber for NetworkCapabilitiesChangedEvent {
                     idx = 14;
                 }
                 0x40000006 if idx <= 14 && seen & (1 << 14) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 14;
                     idx = 15;
                 }
@@ -16323,11 +17486,11 @@ pub struct NetworkReachedEvent {
     /// `outboundConnectionInfo` (OPTIONAL)
     pub outbound_connection_info: Option<Box<ConnectionInformation>>,
     /// `networkCallingDevice` (OPTIONAL)
-    pub network_calling_device: Option<NetworkCallingDeviceID>,
+    pub network_calling_device: Option<Box<NetworkCallingDeviceID>>,
     /// `networkCalledDevice` (OPTIONAL)
-    pub network_called_device: Option<NetworkCalledDeviceID>,
+    pub network_called_device: Option<Box<NetworkCalledDeviceID>>,
     /// `associatedCallingDevice` (OPTIONAL)
-    pub associated_calling_device: Option<AssociatedCallingDeviceID>,
+    pub associated_calling_device: Option<Box<AssociatedCallingDeviceID>>,
     /// `callLinkageData` (OPTIONAL)
     pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `languagePreferences` (OPTIONAL)
@@ -16353,41 +17516,57 @@ impl Ber for NetworkReachedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.outbound_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.outbound_connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_interface_used = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.network_interface_used)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CallingDeviceID as Ber>::dec_into(d, &x0, &mut out.calling_device)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x20000002 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CalledDeviceID as Ber>::dec_into(d, &x0, &mut out.called_device)?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x20000004 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <RedirectionDeviceID as Ber>::dec_into(
+                        d,
+                        &x0,
+                        &mut out.last_redirection_device,
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x2000000B if idx <= 5 && seen & (1 << 5) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.originating_nid_conneciton = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.originating_nid_conneciton
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
@@ -16397,13 +17576,22 @@ impl Ber for NetworkReachedEvent {
                     idx = 7;
                 }
                 0x40000000 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
                 0x2000001D if idx <= 8 && seen & (1 << 8) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
@@ -16456,22 +17644,38 @@ impl Ber for NetworkReachedEvent {
                     idx = 15;
                 }
                 0x20000007 if idx <= 15 && seen & (1 << 15) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_calling_device =
-                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 15;
                     idx = 16;
                 }
                 0x20000008 if idx <= 16 && seen & (1 << 16) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 16;
                     idx = 17;
                 }
                 0x20000005 if idx <= 17 && seen & (1 << 17) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_calling_device =
-                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 17;
                     idx = 18;
                 }
@@ -16485,7 +17689,12 @@ impl Ber for NetworkReachedEvent {
                     idx = 19;
                 }
                 0x40000007 if idx <= 19 && seen & (1 << 19) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 19;
                     idx = 20;
                 }
@@ -16811,13 +18020,13 @@ pub struct OfferedEvent {
     /// `servicesPermitted` (OPTIONAL)
     pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
-    pub network_calling_device: Option<NetworkCallingDeviceID>,
+    pub network_calling_device: Option<Box<NetworkCallingDeviceID>>,
     /// `networkCalledDevice` (OPTIONAL)
-    pub network_called_device: Option<NetworkCalledDeviceID>,
+    pub network_called_device: Option<Box<NetworkCalledDeviceID>>,
     /// `associatedCallingDevice` (OPTIONAL)
-    pub associated_calling_device: Option<AssociatedCallingDeviceID>,
+    pub associated_calling_device: Option<Box<AssociatedCallingDeviceID>>,
     /// `associatedCalledDevice` (OPTIONAL)
-    pub associated_called_device: Option<AssociatedCalledDeviceID>,
+    pub associated_called_device: Option<Box<AssociatedCalledDeviceID>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
     pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
@@ -16853,41 +18062,57 @@ impl Ber for OfferedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.offered_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.offered_connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.offered_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.offered_device)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CallingDeviceID as Ber>::dec_into(d, &x0, &mut out.calling_device)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x20000002 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CalledDeviceID as Ber>::dec_into(d, &x0, &mut out.called_device)?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x20000004 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <RedirectionDeviceID as Ber>::dec_into(
+                        d,
+                        &x0,
+                        &mut out.last_redirection_device,
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x2000000B if idx <= 5 && seen & (1 << 5) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.originating_nid_connection = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.originating_nid_connection
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
@@ -16897,13 +18122,22 @@ impl Ber for OfferedEvent {
                     idx = 7;
                 }
                 0x00000004 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
                 0x2000001D if idx <= 8 && seen & (1 << 8) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
@@ -16922,29 +18156,50 @@ impl Ber for OfferedEvent {
                     idx = 11;
                 }
                 0x20000007 if idx <= 11 && seen & (1 << 11) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_calling_device =
-                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 11;
                     idx = 12;
                 }
                 0x20000008 if idx <= 12 && seen & (1 << 12) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 12;
                     idx = 13;
                 }
                 0x20000005 if idx <= 13 && seen & (1 << 13) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_calling_device =
-                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 13;
                     idx = 14;
                 }
                 0x20000006 if idx <= 14 && seen & (1 << 14) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_called_device =
-                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 14;
                     idx = 15;
                 }
@@ -16983,7 +18238,11 @@ impl Ber for OfferedEvent {
                     idx = 19;
                 }
                 0x40000005 if idx <= 19 && seen & (1 << 19) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 19;
                     idx = 20;
                 }
@@ -16997,7 +18256,12 @@ impl Ber for OfferedEvent {
                     idx = 21;
                 }
                 0x40000007 if idx <= 21 && seen & (1 << 21) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 21;
                     idx = 22;
                 }
@@ -17329,13 +18593,13 @@ pub struct OriginatedEvent {
     /// `servicesPermitted` (OPTIONAL)
     pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
-    pub network_calling_device: Option<NetworkCallingDeviceID>,
+    pub network_calling_device: Option<Box<NetworkCallingDeviceID>>,
     /// `networkCalledDevice` (OPTIONAL)
-    pub network_called_device: Option<NetworkCalledDeviceID>,
+    pub network_called_device: Option<Box<NetworkCalledDeviceID>>,
     /// `associatedCallingDevice` (OPTIONAL)
-    pub associated_calling_device: Option<AssociatedCallingDeviceID>,
+    pub associated_calling_device: Option<Box<AssociatedCallingDeviceID>>,
     /// `associatedCalledDevice` (OPTIONAL)
-    pub associated_called_device: Option<AssociatedCalledDeviceID>,
+    pub associated_called_device: Option<Box<AssociatedCalledDeviceID>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
     pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
@@ -17369,23 +18633,27 @@ impl Ber for OriginatedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.originated_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.originated_connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.calling_device)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000002 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CalledDeviceID as Ber>::dec_into(d, &x0, &mut out.called_device)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -17404,7 +18672,11 @@ impl Ber for OriginatedEvent {
                     idx = 5;
                 }
                 0x40000002 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
@@ -17423,29 +18695,50 @@ impl Ber for OriginatedEvent {
                     idx = 8;
                 }
                 0x20000007 if idx <= 8 && seen & (1 << 8) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_calling_device =
-                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
                 0x20000008 if idx <= 9 && seen & (1 << 9) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 9;
                     idx = 10;
                 }
                 0x20000005 if idx <= 10 && seen & (1 << 10) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_calling_device =
-                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 10;
                     idx = 11;
                 }
                 0x20000006 if idx <= 11 && seen & (1 << 11) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_called_device =
-                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 11;
                     idx = 12;
                 }
@@ -17484,7 +18777,11 @@ impl Ber for OriginatedEvent {
                     idx = 16;
                 }
                 0x40000008 if idx <= 16 && seen & (1 << 16) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 16;
                     idx = 17;
                 }
@@ -17498,7 +18795,12 @@ impl Ber for OriginatedEvent {
                     idx = 18;
                 }
                 0x4000000A if idx <= 18 && seen & (1 << 18) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 18;
                     idx = 19;
                 }
@@ -17781,13 +19083,13 @@ pub struct QueuedEvent {
     /// `servicesPermitted` (OPTIONAL)
     pub services_permitted: Option<Box<ServicesPermitted>>,
     /// `networkCallingDevice` (OPTIONAL)
-    pub network_calling_device: Option<NetworkCallingDeviceID>,
+    pub network_calling_device: Option<Box<NetworkCallingDeviceID>>,
     /// `networkCalledDevice` (OPTIONAL)
-    pub network_called_device: Option<NetworkCalledDeviceID>,
+    pub network_called_device: Option<Box<NetworkCalledDeviceID>>,
     /// `associatedCallingDevice` (OPTIONAL)
-    pub associated_calling_device: Option<AssociatedCallingDeviceID>,
+    pub associated_calling_device: Option<Box<AssociatedCallingDeviceID>>,
     /// `associatedCalledDevice` (OPTIONAL)
-    pub associated_called_device: Option<AssociatedCalledDeviceID>,
+    pub associated_called_device: Option<Box<AssociatedCalledDeviceID>>,
     /// `mediaCallCharacteristics` (OPTIONAL)
     pub media_call_characteristics: Option<Box<MediaCallCharacteristics>>,
     /// `callCharacteristics` (OPTIONAL)
@@ -17823,35 +19125,45 @@ impl Ber for QueuedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.queued_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.queued_connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.queue = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.queue)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_device = <CallingDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CallingDeviceID as Ber>::dec_into(d, &x0, &mut out.calling_device)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x20000002 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.called_device = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CalledDeviceID as Ber>::dec_into(d, &x0, &mut out.called_device)?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x20000004 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.last_redirection_device = <RedirectionDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <RedirectionDeviceID as Ber>::dec_into(
+                        d,
+                        &x0,
+                        &mut out.last_redirection_device,
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
@@ -17871,13 +19183,22 @@ impl Ber for QueuedEvent {
                     idx = 8;
                 }
                 0x40000002 if idx <= 8 && seen & (1 << 8) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
                 0x2000001D if idx <= 9 && seen & (1 << 9) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 9;
                     idx = 10;
                 }
@@ -17896,29 +19217,50 @@ impl Ber for QueuedEvent {
                     idx = 12;
                 }
                 0x20000007 if idx <= 12 && seen & (1 << 12) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_calling_device =
-                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 12;
                     idx = 13;
                 }
                 0x20000008 if idx <= 13 && seen & (1 << 13) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 13;
                     idx = 14;
                 }
                 0x20000005 if idx <= 14 && seen & (1 << 14) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_calling_device =
-                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 14;
                     idx = 15;
                 }
                 0x20000006 if idx <= 15 && seen & (1 << 15) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_called_device =
-                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 15;
                     idx = 16;
                 }
@@ -17957,7 +19299,11 @@ impl Ber for QueuedEvent {
                     idx = 20;
                 }
                 0x40000008 if idx <= 20 && seen & (1 << 20) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 20;
                     idx = 21;
                 }
@@ -17971,7 +19317,12 @@ impl Ber for QueuedEvent {
                     idx = 22;
                 }
                 0x4000000A if idx <= 22 && seen & (1 << 22) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 22;
                     idx = 23;
                 }
@@ -18333,17 +19684,20 @@ impl Ber for RetrievedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.retrieved_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.retrieved_connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.retrieving_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.retrieving_device)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -18353,7 +19707,11 @@ impl Ber for RetrievedEvent {
                     idx = 3;
                 }
                 0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -18406,7 +19764,12 @@ impl Ber for RetrievedEvent {
                     idx = 10;
                 }
                 0x40000006 if idx <= 10 && seen & (1 << 10) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 10;
                     idx = 11;
                 }
@@ -18591,7 +19954,7 @@ pub struct ServiceInitiatedEvent {
     /// `initiatingDevice`
     pub initiating_device: SubjectDeviceID,
     /// `calledDevice` (OPTIONAL)
-    pub called_device: Option<CalledDeviceID>,
+    pub called_device: Option<Box<CalledDeviceID>>,
     /// `localConnectionInfo` (OPTIONAL)
     pub local_connection_info: Option<LocalConnectionState>,
     /// `correlatorData` (OPTIONAL)
@@ -18607,11 +19970,11 @@ pub struct ServiceInitiatedEvent {
     /// `initiatedConnectionInfo` (OPTIONAL)
     pub initiated_connection_info: Option<Box<ConnectionInformation>>,
     /// `networkCallingDevice` (OPTIONAL)
-    pub network_calling_device: Option<NetworkCallingDeviceID>,
+    pub network_calling_device: Option<Box<NetworkCallingDeviceID>>,
     /// `networkCalledDevice` (OPTIONAL)
-    pub network_called_device: Option<NetworkCalledDeviceID>,
+    pub network_called_device: Option<Box<NetworkCalledDeviceID>>,
     /// `associatedCallingDevice` (OPTIONAL)
-    pub associated_calling_device: Option<AssociatedCallingDeviceID>,
+    pub associated_calling_device: Option<Box<AssociatedCallingDeviceID>>,
     /// `callLinkageData` (OPTIONAL)
     pub call_linkage_data: Option<Box<CallLinkageData>>,
     /// `subjectOfCall` (OPTIONAL)
@@ -18639,23 +20002,31 @@ impl Ber for ServiceInitiatedEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.initiated_connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.initiated_connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.initiating_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.initiating_device)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000002 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.called_device = Some(<CalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<CalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.called_device.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -18665,7 +20036,11 @@ impl Ber for ServiceInitiatedEvent {
                     idx = 4;
                 }
                 0x40000000 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
@@ -18709,22 +20084,38 @@ impl Ber for ServiceInitiatedEvent {
                     idx = 10;
                 }
                 0x20000007 if idx <= 10 && seen & (1 << 10) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_calling_device =
-                        Some(<NetworkCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 10;
                     idx = 11;
                 }
                 0x20000008 if idx <= 11 && seen & (1 << 11) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.network_called_device = Some(<NetworkCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<NetworkCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.network_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 11;
                     idx = 12;
                 }
                 0x20000005 if idx <= 12 && seen & (1 << 12) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_calling_device =
-                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 12;
                     idx = 13;
                 }
@@ -18738,7 +20129,11 @@ impl Ber for ServiceInitiatedEvent {
                     idx = 14;
                 }
                 0x40000007 if idx <= 14 && seen & (1 << 14) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 14;
                     idx = 15;
                 }
@@ -18752,7 +20147,12 @@ impl Ber for ServiceInitiatedEvent {
                     idx = 16;
                 }
                 0x40000009 if idx <= 16 && seen & (1 << 16) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 16;
                     idx = 17;
                 }
@@ -19039,29 +20439,38 @@ impl Ber for TransferredEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.primary_old_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.primary_old_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.secondary_old_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.secondary_old_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000003 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.transferring_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.transferring_device)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x20000003 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.transferred_to_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.transferred_to_device)?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -19076,13 +20485,22 @@ impl Ber for TransferredEvent {
                     idx = 6;
                 }
                 0x40000002 if idx <= 6 && seen & (1 << 6) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 6;
                     idx = 7;
                 }
                 0x2000001D if idx <= 7 && seen & (1 << 7) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
@@ -19135,7 +20553,12 @@ impl Ber for TransferredEvent {
                     idx = 14;
                 }
                 0x40000008 if idx <= 14 && seen & (1 << 14) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 14;
                     idx = 15;
                 }
@@ -19484,6 +20907,121 @@ impl Ber for CallControlEvents {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::Bridged(Default::default());
+                if let Self::Bridged(v) = out {
+                    <Box<BridgedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => {
+                *out = Self::CallCleared(Default::default());
+                if let Self::CallCleared(v) = out {
+                    <Box<CallClearedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000002 => {
+                *out = Self::Conferenced(Default::default());
+                if let Self::Conferenced(v) = out {
+                    <Box<ConferencedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000003 => {
+                *out = Self::ConnectionCleared(Default::default());
+                if let Self::ConnectionCleared(v) = out {
+                    <Box<ConnectionClearedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000004 => {
+                *out = Self::Delivered(Default::default());
+                if let Self::Delivered(v) = out {
+                    <Box<DeliveredEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000005 => {
+                *out = Self::DigitsDialed(Default::default());
+                if let Self::DigitsDialed(v) = out {
+                    <Box<DigitsDialedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000006 => {
+                *out = Self::Diverted(Default::default());
+                if let Self::Diverted(v) = out {
+                    <Box<DivertedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000007 => {
+                *out = Self::Established(Default::default());
+                if let Self::Established(v) = out {
+                    <Box<EstablishedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000008 => {
+                *out = Self::Failed(Default::default());
+                if let Self::Failed(v) = out {
+                    <Box<FailedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000009 => {
+                *out = Self::Held(Default::default());
+                if let Self::Held(v) = out {
+                    <Box<HeldEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000A => {
+                *out = Self::NetworkCapabilitiesChanged(Default::default());
+                if let Self::NetworkCapabilitiesChanged(v) = out {
+                    <Box<NetworkCapabilitiesChangedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000B => {
+                *out = Self::NetworkReached(Default::default());
+                if let Self::NetworkReached(v) = out {
+                    <Box<NetworkReachedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000C => {
+                *out = Self::Offered(Default::default());
+                if let Self::Offered(v) = out {
+                    <Box<OfferedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000D => {
+                *out = Self::Originated(Default::default());
+                if let Self::Originated(v) = out {
+                    <Box<OriginatedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000E => {
+                *out = Self::Queued(Default::default());
+                if let Self::Queued(v) = out {
+                    <Box<QueuedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000F => {
+                *out = Self::Retrieved(Default::default());
+                if let Self::Retrieved(v) = out {
+                    <Box<RetrievedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000010 => {
+                *out = Self::ServiceInitiated(Default::default());
+                if let Self::ServiceInitiated(v) = out {
+                    <Box<ServiceInitiatedEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000011 => {
+                *out = Self::Transferred(Default::default());
+                if let Self::Transferred(v) = out {
+                    <Box<TransferredEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Bridged(v) => {
@@ -19636,7 +21174,7 @@ pub struct CallInformationEvent {
     /// `device`
     pub device: SubjectDeviceID,
     /// `callingDevice` (OPTIONAL)
-    pub calling_device: Option<CallingDeviceID>,
+    pub calling_device: Option<Box<CallingDeviceID>>,
     /// `accountInfo` (OPTIONAL)
     pub account_info: Option<AccountInfo>,
     /// `authCode` (OPTIONAL)
@@ -19678,38 +21216,58 @@ impl Ber for CallInformationEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x20000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.device)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000001 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<CallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.calling_device.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x40000000 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.account_info = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                    <AccountInfo as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.account_info.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x40000001 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                    <AuthCode as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.auth_code.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x40000002 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
@@ -19723,13 +21281,23 @@ impl Ber for CallInformationEvent {
                     idx = 7;
                 }
                 0x2000001D if idx <= 7 && seen & (1 << 7) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
                 0x40000004 if idx <= 8 && seen & (1 << 8) == 0 => {
-                    out.call_qualifying_data = Some(<CallQualifyingData as Ber>::dec(d, &c)?);
+                    <CallQualifyingData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.call_qualifying_data
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
@@ -19758,12 +21326,21 @@ impl Ber for CallInformationEvent {
                     idx = 12;
                 }
                 0x40000007 if idx <= 12 && seen & (1 << 12) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 12;
                     idx = 13;
                 }
                 0x40000008 if idx <= 13 && seen & (1 << 13) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 13;
                     idx = 14;
                 }
@@ -19993,11 +21570,13 @@ impl Ber for ChargingEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.connection = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.connection)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -20131,7 +21710,8 @@ impl Ber for DigitsGeneratedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -20185,7 +21765,8 @@ impl Ber for TelephonyTonesGeneratedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -20249,7 +21830,8 @@ impl Ber for PrimaryOrSecondaryCall {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <DeviceID as Ber>::dec_into(d, &c, &mut out.device_id)?;
@@ -20257,8 +21839,9 @@ impl Ber for PrimaryOrSecondaryCall {
                     idx = 1;
                 }
                 0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.connection_id = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.connection_id)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -20387,7 +21970,8 @@ impl Ber for OtherCall {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <DeviceID as Ber>::dec_into(d, &c, &mut out.device_id)?;
@@ -20395,8 +21979,9 @@ impl Ber for OtherCall {
                     idx = 1;
                 }
                 0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.connection_id = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.connection_id)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -20524,7 +22109,8 @@ impl Ber for ServiceCompletionFailureEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <PrimaryOrSecondaryCall as Ber>::dec_into(d, &c, &mut out.primary_call)?;
@@ -20723,6 +22309,43 @@ impl Ber for CallAssociatedEvents {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::CallInformation(Default::default());
+                if let Self::CallInformation(v) = out {
+                    <Box<CallInformationEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => {
+                *out = Self::Charging(Default::default());
+                if let Self::Charging(v) = out {
+                    <Box<ChargingEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000002 => {
+                *out = Self::DigitsGeneratedEvent(Default::default());
+                if let Self::DigitsGeneratedEvent(v) = out {
+                    <DigitsGeneratedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000003 => {
+                *out = Self::TelephonyTonesGeneratedEvent(Default::default());
+                if let Self::TelephonyTonesGeneratedEvent(v) = out {
+                    <TelephonyTonesGeneratedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000004 => {
+                *out = Self::ServiceCompletionFailure(Default::default());
+                if let Self::ServiceCompletionFailure(v) = out {
+                    <Box<ServiceCompletionFailureEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::CallInformation(v) => {
@@ -20809,7 +22432,8 @@ impl Ber for MediaAttachedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -20863,7 +22487,8 @@ impl Ber for MediaDetachedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -20934,6 +22559,25 @@ impl Ber for MediaAttachmentEvents {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::MediaAttached(Default::default());
+                if let Self::MediaAttached(v) = out {
+                    <MediaAttachedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => {
+                *out = Self::MediaDetached(Default::default());
+                if let Self::MediaDetached(v) = out {
+                    <MediaDetachedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::MediaAttached(v) => {
@@ -20996,7 +22640,8 @@ impl Ber for ButtonInformationEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -21050,7 +22695,8 @@ impl Ber for ButtonPressEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -21104,7 +22750,8 @@ impl Ber for DisplayUpdatedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -21158,7 +22805,8 @@ impl Ber for HookswitchEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -21212,7 +22860,8 @@ impl Ber for LampModeEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -21266,7 +22915,8 @@ impl Ber for MessageWaitingEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -21320,7 +22970,8 @@ impl Ber for MicrophoneGainEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -21374,7 +23025,8 @@ impl Ber for MicrophoneMuteEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -21428,7 +23080,8 @@ impl Ber for RingerStatusEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -21482,7 +23135,8 @@ impl Ber for SpeakerMuteEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -21536,7 +23190,8 @@ impl Ber for SpeakerVolumeEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -21646,6 +23301,79 @@ impl Ber for PhysicalDeviceFeatureEvents {
             0x4000000A => Self::SpeakerVolume(<SpeakerVolumeEvent as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::ButtonInformation(Default::default());
+                if let Self::ButtonInformation(v) = out {
+                    <ButtonInformationEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => {
+                *out = Self::ButtonPress(Default::default());
+                if let Self::ButtonPress(v) = out {
+                    <ButtonPressEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000002 => {
+                *out = Self::DisplayUpdated(Default::default());
+                if let Self::DisplayUpdated(v) = out {
+                    <DisplayUpdatedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000003 => {
+                *out = Self::Hookswitch(Default::default());
+                if let Self::Hookswitch(v) = out {
+                    <HookswitchEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000004 => {
+                *out = Self::LampMode(Default::default());
+                if let Self::LampMode(v) = out {
+                    <LampModeEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000005 => {
+                *out = Self::MessageWaiting(Default::default());
+                if let Self::MessageWaiting(v) = out {
+                    <MessageWaitingEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000006 => {
+                *out = Self::MicrophoneGain(Default::default());
+                if let Self::MicrophoneGain(v) = out {
+                    <MicrophoneGainEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000007 => {
+                *out = Self::MicrophoneMute(Default::default());
+                if let Self::MicrophoneMute(v) = out {
+                    <MicrophoneMuteEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000008 => {
+                *out = Self::RingerStatus(Default::default());
+                if let Self::RingerStatus(v) = out {
+                    <RingerStatusEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000009 => {
+                *out = Self::SpeakerMute(Default::default());
+                if let Self::SpeakerMute(v) = out {
+                    <SpeakerMuteEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000A => {
+                *out = Self::SpeakerVolume(Default::default());
+                if let Self::SpeakerVolume(v) = out {
+                    <SpeakerVolumeEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -21872,16 +23600,22 @@ impl Ber for AgentBusyEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.agent_device)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    <AgentID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.agent_id.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -22033,16 +23767,22 @@ impl Ber for AgentLoggedOnEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.agent_device)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000002 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    <AgentID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.agent_id.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -22056,7 +23796,11 @@ impl Ber for AgentLoggedOnEvent {
                     idx = 3;
                 }
                 0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.agent_password = Some(<AgentPassword as Ber>::dec(d, &c)?);
+                    <AgentPassword as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.agent_password.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -22194,16 +23938,22 @@ impl Ber for AgentLoggedOffEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.agent_device)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000002 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    <AgentID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.agent_id.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -22217,7 +23967,11 @@ impl Ber for AgentLoggedOffEvent {
                     idx = 3;
                 }
                 0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.agent_password = Some(<AgentPassword as Ber>::dec(d, &c)?);
+                    <AgentPassword as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.agent_password.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -22353,16 +24107,22 @@ impl Ber for AgentNotReadyEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.agent_device)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    <AgentID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.agent_id.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -22499,16 +24259,22 @@ impl Ber for AgentReadyEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.agent_device)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    <AgentID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.agent_id.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -22740,16 +24506,22 @@ impl Ber for AgentWorkingAfterCallEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.agent_device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.agent_device)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x00000004 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    <AgentID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.agent_id.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -22889,7 +24661,8 @@ impl Ber for AutoAnswerEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -22943,7 +24716,8 @@ impl Ber for AutoWorkModeEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -22997,7 +24771,8 @@ impl Ber for CallBackEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -23051,7 +24826,8 @@ impl Ber for CallBackMessageEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -23105,7 +24881,8 @@ impl Ber for CallerIDStatusEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -23171,11 +24948,13 @@ impl Ber for DoNotDisturbEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.device)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -23562,11 +25341,13 @@ impl Ber for ForwardingEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.device)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -23739,7 +25520,8 @@ impl Ber for PresenceStateEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -23793,7 +25575,8 @@ impl Ber for RouteingModeEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -23921,6 +25704,103 @@ impl Ber for LogicalDeviceFeatureEvents {
             0x4000000D => Self::RouteingMode(<RouteingModeEvent as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::AgentBusy(Default::default());
+                if let Self::AgentBusy(v) = out {
+                    <Box<AgentBusyEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => {
+                *out = Self::AgentLoggedOn(Default::default());
+                if let Self::AgentLoggedOn(v) = out {
+                    <Box<AgentLoggedOnEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000002 => {
+                *out = Self::AgentLoggedOff(Default::default());
+                if let Self::AgentLoggedOff(v) = out {
+                    <Box<AgentLoggedOffEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000003 => {
+                *out = Self::AgentNotReady(Default::default());
+                if let Self::AgentNotReady(v) = out {
+                    <Box<AgentNotReadyEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000004 => {
+                *out = Self::AgentReady(Default::default());
+                if let Self::AgentReady(v) = out {
+                    <Box<AgentReadyEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000005 => {
+                *out = Self::AgentWorkingAfterCall(Default::default());
+                if let Self::AgentWorkingAfterCall(v) = out {
+                    <Box<AgentWorkingAfterCallEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000006 => {
+                *out = Self::AutoAnswer(Default::default());
+                if let Self::AutoAnswer(v) = out {
+                    <AutoAnswerEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000007 => {
+                *out = Self::AutoWorkMode(Default::default());
+                if let Self::AutoWorkMode(v) = out {
+                    <AutoWorkModeEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000008 => {
+                *out = Self::CallBack(Default::default());
+                if let Self::CallBack(v) = out {
+                    <CallBackEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000009 => {
+                *out = Self::CallBackMessage(Default::default());
+                if let Self::CallBackMessage(v) = out {
+                    <CallBackMessageEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000A => {
+                *out = Self::CallerIDStatus(Default::default());
+                if let Self::CallerIDStatus(v) = out {
+                    <CallerIDStatusEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000B => {
+                *out = Self::DoNotDisturb(Default::default());
+                if let Self::DoNotDisturb(v) = out {
+                    <Box<DoNotDisturbEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000C => {
+                *out = Self::Forwarding(Default::default());
+                if let Self::Forwarding(v) = out {
+                    <Box<ForwardingEvent> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000E => {
+                *out = Self::PresenceState(Default::default());
+                if let Self::PresenceState(v) = out {
+                    <PresenceStateEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000D => {
+                *out = Self::RouteingMode(Default::default());
+                if let Self::RouteingMode(v) = out {
+                    <RouteingModeEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -24070,11 +25950,13 @@ impl Ber for BackInServiceEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.device)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -24174,7 +26056,8 @@ impl Ber for DeviceCapsChangedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -24236,11 +26119,13 @@ impl Ber for OutOfServiceEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.device = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.device)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -24340,7 +26225,8 @@ impl Ber for PartiallyInServiceEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -24419,6 +26305,37 @@ impl Ber for DeviceMaintenanceEvents {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::BackInService(Default::default());
+                if let Self::BackInService(v) = out {
+                    <BackInServiceEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => {
+                *out = Self::DeviceCapabilityChanged(Default::default());
+                if let Self::DeviceCapabilityChanged(v) = out {
+                    <DeviceCapsChangedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000002 => {
+                *out = Self::OutOfService(Default::default());
+                if let Self::OutOfService(v) = out {
+                    <OutOfServiceEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000003 => {
+                *out = Self::PartiallyInService(Default::default());
+                if let Self::PartiallyInService(v) = out {
+                    <PartiallyInServiceEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::BackInService(v) => {
@@ -24493,7 +26410,8 @@ impl Ber for BookmarkReachedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -24547,7 +26465,8 @@ impl Ber for CompletedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -24601,7 +26520,8 @@ impl Ber for DtmfDetectedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -24655,7 +26575,8 @@ impl Ber for EmptiedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -24709,7 +26630,8 @@ impl Ber for InterruptionDetectedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -24763,7 +26685,8 @@ impl Ber for NotRecognizedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -24817,7 +26740,8 @@ impl Ber for PlayEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -24871,7 +26795,8 @@ impl Ber for RecognizedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -24925,7 +26850,8 @@ impl Ber for RecordEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -24979,7 +26905,8 @@ impl Ber for ReviewEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -25033,7 +26960,8 @@ impl Ber for SilenceTimeoutExpiredEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -25087,7 +27015,8 @@ impl Ber for SpeechDetectedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -25141,7 +27070,8 @@ impl Ber for StartedEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -25195,7 +27125,8 @@ impl Ber for StopEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -25249,7 +27180,8 @@ impl Ber for SuspendPlayEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -25303,7 +27235,8 @@ impl Ber for SuspendRecordEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -25357,7 +27290,8 @@ impl Ber for VoiceAttributesChangeEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -25411,7 +27345,8 @@ impl Ber for VoiceErrorOccuredEvent {
     fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
         d.need_constructed(tlv)?;
         let mut it = d.children(tlv)?;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 _ => out.unrecognized.push(d.any(&c)),
             }
@@ -25555,6 +27490,121 @@ impl Ber for VoiceUnitEvents {
             0x40000011 => Self::VoiceErrorOccured(<VoiceErrorOccuredEvent as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000007 => {
+                *out = Self::BookmarkReached(Default::default());
+                if let Self::BookmarkReached(v) = out {
+                    <BookmarkReachedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000008 => {
+                *out = Self::Completed(Default::default());
+                if let Self::Completed(v) = out {
+                    <CompletedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000009 => {
+                *out = Self::DtmfDetected(Default::default());
+                if let Self::DtmfDetected(v) = out {
+                    <DtmfDetectedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000A => {
+                *out = Self::Emptied(Default::default());
+                if let Self::Emptied(v) = out {
+                    <EmptiedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000B => {
+                *out = Self::InterruptionDetected(Default::default());
+                if let Self::InterruptionDetected(v) = out {
+                    <InterruptionDetectedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000C => {
+                *out = Self::NotRecognized(Default::default());
+                if let Self::NotRecognized(v) = out {
+                    <NotRecognizedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000000 => {
+                *out = Self::Play(Default::default());
+                if let Self::Play(v) = out {
+                    <PlayEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000D => {
+                *out = Self::Recognized(Default::default());
+                if let Self::Recognized(v) = out {
+                    <RecognizedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => {
+                *out = Self::Record(Default::default());
+                if let Self::Record(v) = out {
+                    <RecordEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000002 => {
+                *out = Self::Review(Default::default());
+                if let Self::Review(v) = out {
+                    <ReviewEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000E => {
+                *out = Self::SilenceTimeoutExpired(Default::default());
+                if let Self::SilenceTimeoutExpired(v) = out {
+                    <SilenceTimeoutExpiredEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x4000000F => {
+                *out = Self::SpeechDetected(Default::default());
+                if let Self::SpeechDetected(v) = out {
+                    <SpeechDetectedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000010 => {
+                *out = Self::Started(Default::default());
+                if let Self::Started(v) = out {
+                    <StartedEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000003 => {
+                *out = Self::Stop(Default::default());
+                if let Self::Stop(v) = out {
+                    <StopEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000004 => {
+                *out = Self::SuspendPlay(Default::default());
+                if let Self::SuspendPlay(v) = out {
+                    <SuspendPlayEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000005 => {
+                *out = Self::SuspendRecord(Default::default());
+                if let Self::SuspendRecord(v) = out {
+                    <SuspendRecordEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000006 => {
+                *out = Self::VoiceAttributesChange(Default::default());
+                if let Self::VoiceAttributesChange(v) = out {
+                    <VoiceAttributesChangeEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000011 => {
+                *out = Self::VoiceErrorOccured(Default::default());
+                if let Self::VoiceErrorOccured(v) = out {
+                    <VoiceErrorOccuredEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -25720,7 +27770,8 @@ impl Ber for PrivateEvent {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <Box<CSTASecurityData> as Ber>::dec_into(
@@ -25732,7 +27783,7 @@ impl Ber for PrivateEvent {
                     idx = 1;
                 }
                 0x00000004 | 0x00000005 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.private_data = <CSTAPrivateData as Ber>::dec(d, &c)?;
+                    <CSTAPrivateData as Ber>::dec_into(d, &c, &mut out.private_data)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -25821,6 +27872,19 @@ impl Ber for VendorSpecEvents {
             0x40000000 => Self::PrivateEvent(<PrivateEvent as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::PrivateEvent(Default::default());
+                if let Self::PrivateEvent(v) = out {
+                    <PrivateEvent as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -25913,39 +27977,110 @@ impl Ber for EventSpecificInfo {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::CallControlEvents({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <CallControlEvents as Ber>::dec(d, &x0)?
             }),
             0x40000001 => Self::CallAssociatedEvents({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <CallAssociatedEvents as Ber>::dec(d, &x0)?
             }),
             0x40000002 => Self::MediaAttachmentEvents({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <MediaAttachmentEvents as Ber>::dec(d, &x0)?
             }),
             0x40000003 => Self::PhysicalDeviceFeatureEvents({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <PhysicalDeviceFeatureEvents as Ber>::dec(d, &x0)?
             }),
             0x40000004 => Self::LogicalDeviceFeatureEvents({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <LogicalDeviceFeatureEvents as Ber>::dec(d, &x0)?
             }),
             0x40000005 => Self::DeviceMaintenanceEvents({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <DeviceMaintenanceEvents as Ber>::dec(d, &x0)?
             }),
             0x40000006 => Self::VoiceUnitEvents({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <VoiceUnitEvents as Ber>::dec(d, &x0)?
             }),
             0x40000007 => Self::VendorSpecEvents({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <VendorSpecEvents as Ber>::dec(d, &x0)?
             }),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::CallControlEvents({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <CallControlEvents as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000001 => {
+                *out = Self::CallAssociatedEvents({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <CallAssociatedEvents as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000002 => {
+                *out = Self::MediaAttachmentEvents({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <MediaAttachmentEvents as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000003 => {
+                *out = Self::PhysicalDeviceFeatureEvents({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <PhysicalDeviceFeatureEvents as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000004 => {
+                *out = Self::LogicalDeviceFeatureEvents({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <LogicalDeviceFeatureEvents as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000005 => {
+                *out = Self::DeviceMaintenanceEvents({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <DeviceMaintenanceEvents as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000006 => {
+                *out = Self::VoiceUnitEvents({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <VoiceUnitEvents as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000007 => {
+                *out = Self::VendorSpecEvents({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <VendorSpecEvents as Ber>::dec(d, &x0)?
+                })
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -26073,10 +28208,11 @@ impl Ber for CSTAEventReportArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000015 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
+                    <MonitorCrossRefID as Ber>::dec_into(d, &c, &mut out.cross_ref_identifier)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -26084,7 +28220,7 @@ impl Ber for CSTAEventReportArgument {
                 | 0x40000006 | 0x40000007
                     if idx <= 1 && seen & (1 << 1) == 0 =>
                 {
-                    out.event_specific_info = <EventSpecificInfo as Ber>::dec(d, &c)?;
+                    <EventSpecificInfo as Ber>::dec_into(d, &c, &mut out.event_specific_info)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -26266,17 +28402,17 @@ pub struct RouteRequestArgument {
     /// `currentRoute`
     pub current_route: CalledDeviceID,
     /// `callingDevice` (OPTIONAL)
-    pub calling_device: Option<CallingDeviceID>,
+    pub calling_device: Option<Box<CallingDeviceID>>,
     /// `routeingDevice` (OPTIONAL)
-    pub routeing_device: Option<SubjectDeviceID>,
+    pub routeing_device: Option<Box<SubjectDeviceID>>,
     /// `routedCall` (OPTIONAL)
     pub routed_call: Option<Box<ConnectionID>>,
     /// `routeSelAlgorithm` (OPTIONAL)
     pub route_sel_algorithm: Option<SelectValue>,
     /// `associatedCallingDevice` (OPTIONAL)
-    pub associated_calling_device: Option<AssociatedCallingDeviceID>,
+    pub associated_calling_device: Option<Box<AssociatedCallingDeviceID>>,
     /// `associatedCalledDevice` (OPTIONAL)
-    pub associated_called_device: Option<AssociatedCalledDeviceID>,
+    pub associated_called_device: Option<Box<AssociatedCalledDeviceID>>,
     /// `priority` (OPTIONAL)
     pub priority: Option<bool>,
     /// `replyTimeout` (OPTIONAL)
@@ -26316,39 +28452,61 @@ impl Ber for RouteRequestArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000018 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                    <RouteingCrossRefID as Ber>::dec_into(d, &c, &mut out.cross_ref_identifier)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                    <RouteRegisterReqID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.route_register_req_id
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000002 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.current_route = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CalledDeviceID as Ber>::dec_into(d, &x0, &mut out.current_route)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x20000001 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<CallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.calling_device.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x20000003 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.routeing_device = Some(<SubjectDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<SubjectDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.routeing_device.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x2000000B if idx <= 5 && seen & (1 << 5) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.routed_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.routed_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
@@ -26358,16 +28516,26 @@ impl Ber for RouteRequestArgument {
                     idx = 7;
                 }
                 0x20000005 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_calling_device =
-                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_calling_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
                 0x20000006 if idx <= 8 && seen & (1 << 8) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_called_device =
-                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_called_device
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
@@ -26382,7 +28550,11 @@ impl Ber for RouteRequestArgument {
                     idx = 11;
                 }
                 0x40000004 if idx <= 11 && seen & (1 << 11) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 11;
                     idx = 12;
                 }
@@ -26420,7 +28592,11 @@ impl Ber for RouteRequestArgument {
                     idx = 16;
                 }
                 0x40000009 if idx <= 16 && seen & (1 << 16) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 16;
                     idx = 17;
                 }
@@ -26434,7 +28610,12 @@ impl Ber for RouteRequestArgument {
                     idx = 18;
                 }
                 0x4000000B if idx <= 18 && seen & (1 << 18) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 18;
                     idx = 19;
                 }
@@ -26713,15 +28894,21 @@ impl Ber for ReRouteRequestArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000018 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                    <RouteingCrossRefID as Ber>::dec_into(d, &c, &mut out.cross_ref_identifier)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                    <RouteRegisterReqID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.route_register_req_id
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -26731,7 +28918,11 @@ impl Ber for ReRouteRequestArgument {
                     idx = 3;
                 }
                 0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -26880,6 +29071,16 @@ impl Ber for RetryValue {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => *out = Self::NoListAvailable(<bool as Ber>::dec(d, c)?),
+            0x40000001 => *out = Self::NoCountAvailable(<bool as Ber>::dec(d, c)?),
+            0x40000002 => *out = Self::RetryCount(<i64 as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::NoListAvailable(v) => {
@@ -26966,20 +29167,27 @@ impl Ber for RouteSelectRequestArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000018 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                    <RouteingCrossRefID as Ber>::dec_into(d, &c, &mut out.cross_ref_identifier)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                    <RouteRegisterReqID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.route_register_req_id
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 16)))?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 16)), &mut x0)?;
                     <DeviceID as Ber>::dec_into(d, &x0, &mut out.route_selected)?;
                     seen |= 1 << 2;
                     idx = 3;
@@ -26990,8 +29198,13 @@ impl Ber for RouteSelectRequestArgument {
                     idx = 4;
                 }
                 0x40000003 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.remain_retries = Some(<RetryValue as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <RetryValue as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.remain_retries.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
@@ -27001,7 +29214,11 @@ impl Ber for RouteSelectRequestArgument {
                     idx = 6;
                 }
                 0x40000005 if idx <= 6 && seen & (1 << 6) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 6;
                     idx = 7;
                 }
@@ -27139,7 +29356,7 @@ pub struct RouteUsedRequestArgument {
     /// `routeUsed`
     pub route_used: CalledDeviceID,
     /// `callingDevice` (OPTIONAL)
-    pub calling_device: Option<CallingDeviceID>,
+    pub calling_device: Option<Box<CallingDeviceID>>,
     /// `domain` (OPTIONAL)
     pub domain: Option<bool>,
     /// `correlatorData` (OPTIONAL)
@@ -27163,27 +29380,39 @@ impl Ber for RouteUsedRequestArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000018 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                    <RouteingCrossRefID as Ber>::dec_into(d, &c, &mut out.cross_ref_identifier)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                    <RouteRegisterReqID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.route_register_req_id
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x20000002 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.route_used = <CalledDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <CalledDeviceID as Ber>::dec_into(d, &x0, &mut out.route_used)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x20000001 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<CallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.calling_device.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -27193,7 +29422,11 @@ impl Ber for RouteUsedRequestArgument {
                     idx = 5;
                 }
                 0x40000001 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
@@ -29781,39 +32014,110 @@ impl Ber for ErrorValue {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::Operation({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <OperationErrors as Ber>::dec(d, &x0)?
             }),
             0x40000001 => Self::Security({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <SecurityErrors as Ber>::dec(d, &x0)?
             }),
             0x40000002 => Self::StateIncompatibility({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <StateIncompatibilityErrors as Ber>::dec(d, &x0)?
             }),
             0x40000003 => Self::SystemResourceAvailability({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <SystemResourceAvailabilityErrors as Ber>::dec(d, &x0)?
             }),
             0x40000004 => Self::SubscribedResourceAvailability({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <SubscribedResourceAvailabilityErrors as Ber>::dec(d, &x0)?
             }),
             0x40000005 => Self::PerformanceManagement({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <PerformanceManagementErrors as Ber>::dec(d, &x0)?
             }),
             0x40000006 => Self::PrivateData({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <PrivateDataInfoErrors as Ber>::dec(d, &x0)?
             }),
             0x40000007 => Self::Unspecified({
-                let x0 = d.inner(c, Some(Tag::new(0, 5)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 5)), &mut x0)?;
                 <UnspecifiedErrors as Ber>::dec(d, &x0)?
             }),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::Operation({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <OperationErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000001 => {
+                *out = Self::Security({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <SecurityErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000002 => {
+                *out = Self::StateIncompatibility({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <StateIncompatibilityErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000003 => {
+                *out = Self::SystemResourceAvailability({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <SystemResourceAvailabilityErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000004 => {
+                *out = Self::SubscribedResourceAvailability({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <SubscribedResourceAvailabilityErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000005 => {
+                *out = Self::PerformanceManagement({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <PerformanceManagementErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000006 => {
+                *out = Self::PrivateData({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <PrivateDataInfoErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000007 => {
+                *out = Self::Unspecified({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 5)), &mut x0)?;
+                    <UnspecifiedErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -29947,26 +32251,41 @@ impl Ber for RouteEndRequestArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000018 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                    <RouteingCrossRefID as Ber>::dec_into(d, &c, &mut out.cross_ref_identifier)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                    <RouteRegisterReqID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.route_register_req_id
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x40000001 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.error_value = Some(<ErrorValue as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ErrorValue as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.error_value.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -30194,15 +32513,21 @@ impl Ber for RouteRejectArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000018 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.cross_ref_identifier = <RouteingCrossRefID as Ber>::dec(d, &c)?;
+                    <RouteingCrossRefID as Ber>::dec_into(d, &c, &mut out.cross_ref_identifier)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000000 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.route_register_req_id = Some(<RouteRegisterReqID as Ber>::dec(d, &c)?);
+                    <RouteRegisterReqID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.route_register_req_id
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -30212,7 +32537,11 @@ impl Ber for RouteRejectArgument {
                     idx = 3;
                 }
                 0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -30348,11 +32677,13 @@ impl Ber for SingleStepTransArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.active_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.active_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -30362,23 +32693,40 @@ impl Ber for SingleStepTransArgument {
                     idx = 2;
                 }
                 0x40000000 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.account_code = Some(<AccountInfo as Ber>::dec(d, &c)?);
+                    <AccountInfo as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.account_code.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x40000001 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.auth_code = Some(<AuthCode as Ber>::dec(d, &c)?);
+                    <AuthCode as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.auth_code.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x40000002 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x2000001D if idx <= 5 && seen & (1 << 5) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
@@ -30388,12 +32736,21 @@ impl Ber for SingleStepTransArgument {
                     idx = 7;
                 }
                 0x40000004 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
                 0x40000005 if idx <= 8 && seen & (1 << 8) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 8;
                     idx = 9;
                 }
@@ -30575,11 +32932,13 @@ impl Ber for SingleStepTransResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.transferred_call = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.transferred_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -30703,7 +33062,7 @@ impl Jer for SingleStepTransResult {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MonitorObject {
     /// `deviceObject`
-    DeviceObject(Box<DeviceID>),
+    DeviceObject(DeviceID),
     /// `callObject`
     CallObject(ConnectionID),
     /// An alternative this codec does not know, kept as a raw TLV.
@@ -30727,13 +33086,34 @@ impl Ber for MonitorObject {
     fn dec(d: &Dec<'_>, tlv: &Tlv) -> Result<Self, DecError> {
         let c = tlv;
         Ok(match c.tag.raw() {
-            0x00000010 => Self::DeviceObject(<Box<DeviceID> as Ber>::dec(d, c)?),
+            0x00000010 => Self::DeviceObject(<DeviceID as Ber>::dec(d, c)?),
             0x2000000B => Self::CallObject({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <ConnectionID as Ber>::dec(d, &x0)?
             }),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => {
+                *out = Self::DeviceObject(Default::default());
+                if let Self::DeviceObject(v) = out {
+                    <DeviceID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x2000000B => {
+                *out = Self::CallObject({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec(d, &x0)?
+                })
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -30819,7 +33199,8 @@ impl Ber for MonitorFilter {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.call_control = Some(
@@ -31169,10 +33550,11 @@ impl Ber for MonitorStartArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 | 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.monitor_object = <MonitorObject as Ber>::dec(d, &c)?;
+                    <MonitorObject as Ber>::dec_into(d, &c, &mut out.monitor_object)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -31314,10 +33696,11 @@ impl Ber for MonitorStartResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000015 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
+                    <MonitorCrossRefID as Ber>::dec_into(d, &c, &mut out.cross_ref_identifier)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -31457,10 +33840,11 @@ impl Ber for ChangeMonitorFilterArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000015 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
+                    <MonitorCrossRefID as Ber>::dec_into(d, &c, &mut out.cross_ref_identifier)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -31578,7 +33962,8 @@ impl Ber for ChangeMonitorFilterResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <Box<MonitorFilter> as Ber>::dec_into(
@@ -31672,10 +34057,11 @@ impl Ber for MonitorStopArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000015 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.cross_ref_identifier = <MonitorCrossRefID as Ber>::dec(d, &c)?;
+                    <MonitorCrossRefID as Ber>::dec_into(d, &c, &mut out.cross_ref_identifier)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -31780,6 +34166,20 @@ impl Ber for MonitorStopResult {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Extensions(v) => {
@@ -31848,7 +34248,8 @@ impl Ber for SnapshotDeviceArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <DeviceID as Ber>::dec_into(d, &c, &mut out.snapshot_object)?;
@@ -32128,6 +34529,16 @@ impl Ber for CallState {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => *out = Self::CompoundCallState(seqof_9(d, c)?),
+            0x40000001 => *out = Self::SimpleCallState(<SimpleCallState as Ber>::dec(d, c)?),
+            0x40000002 => *out = Self::Unknown(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::CompoundCallState(v) => {
@@ -32202,10 +34613,15 @@ impl Ber for DeviceMediaInfoListItem {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.media_stream_id = Some(<MediaStreamID as Ber>::dec(d, &c)?);
+                    <MediaStreamID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_stream_id.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -32277,7 +34693,7 @@ pub struct SnapshotDeviceResponseInfo {
     /// `connectionIdentifier`
     pub connection_identifier: ConnectionID,
     /// `endpointDevice` (OPTIONAL)
-    pub endpoint_device: Option<SubjectDeviceID>,
+    pub endpoint_device: Option<Box<SubjectDeviceID>>,
     /// `localCallState`
     pub local_call_state: CallState,
     /// `servicesPermitted` (OPTIONAL)
@@ -32303,22 +34719,29 @@ impl Ber for SnapshotDeviceResponseInfo {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.connection_identifier = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.connection_identifier)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000003 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.endpoint_device = Some(<SubjectDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<SubjectDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.endpoint_device.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x40000000 | 0x40000001 | 0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.local_call_state = <CallState as Ber>::dec(d, &c)?;
+                    <CallState as Ber>::dec_into(d, &c, &mut out.local_call_state)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -32499,6 +34922,20 @@ impl Ber for SnapshotDeviceResultCrossRefIDorSnapshotData {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000004 => {
+                *out = Self::ServiceCrossRefID(Default::default());
+                if let Self::ServiceCrossRefID(v) = out {
+                    <ServiceCrossRefID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x20000016 => *out = Self::SnapshotData(seqof_11(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::ServiceCrossRefID(v) => {
@@ -32567,11 +35004,15 @@ impl Ber for SnapshotDeviceResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 | 0x20000016 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.cross_ref_i_dor_snapshot_data =
-                        <SnapshotDeviceResultCrossRefIDorSnapshotData as Ber>::dec(d, &c)?;
+                    <SnapshotDeviceResultCrossRefIDorSnapshotData as Ber>::dec_into(
+                        d,
+                        &c,
+                        &mut out.cross_ref_i_dor_snapshot_data,
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -32669,11 +35110,13 @@ impl Ber for SnapshotCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.snapshot_object = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.snapshot_object)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -33112,7 +35555,8 @@ impl Ber for CallMediaInfoListItem {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.media_service_type = <MediaServiceType as Ber>::dec(d, &c)?;
@@ -33125,12 +35569,21 @@ impl Ber for CallMediaInfoListItem {
                     idx = 2;
                 }
                 0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.media_service_instance = Some(<MediaServiceInstanceID as Ber>::dec(d, &c)?);
+                    <MediaServiceInstanceID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_service_instance
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.media_stream_id = Some(<MediaStreamID as Ber>::dec(d, &c)?);
+                    <MediaStreamID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.media_stream_id.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -33254,17 +35707,24 @@ impl Ber for SnapshotCallResponseInfo {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x20000003 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.device_on_call = <SubjectDeviceID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SubjectDeviceID as Ber>::dec_into(d, &x0, &mut out.device_on_call)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x2000000B if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.call_identifier = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.call_identifier.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -33417,6 +35877,20 @@ impl Ber for SnapshotCallResultCrossRefIDorSnapshotData {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::ServiceCrossRefID(Default::default());
+                if let Self::ServiceCrossRefID(v) = out {
+                    <ServiceCrossRefID as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x20000017 => *out = Self::SnapshotData(seqof_13(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::ServiceCrossRefID(v) => {
@@ -33473,13 +35947,13 @@ pub struct SnapshotCallResult {
     /// `callCharacteristics` (OPTIONAL)
     pub call_characteristics: Option<CallCharacteristics>,
     /// `callingDevice` (OPTIONAL)
-    pub calling_device: Option<CallingDeviceID>,
+    pub calling_device: Option<Box<CallingDeviceID>>,
     /// `calledDevice` (OPTIONAL)
-    pub called_device: Option<CalledDeviceID>,
+    pub called_device: Option<Box<CalledDeviceID>>,
     /// `associatedCallingDeviceID` (OPTIONAL)
-    pub associated_calling_device_id: Option<AssociatedCallingDeviceID>,
+    pub associated_calling_device_id: Option<Box<AssociatedCallingDeviceID>>,
     /// `associatedCalledDeviceID` (OPTIONAL)
-    pub associated_called_device_id: Option<AssociatedCalledDeviceID>,
+    pub associated_called_device_id: Option<Box<AssociatedCalledDeviceID>>,
     /// `correlatorData` (OPTIONAL)
     pub correlator_data: Option<CorrelatorData>,
     /// `callLinkageData` (OPTIONAL)
@@ -33509,11 +35983,15 @@ impl Ber for SnapshotCallResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 | 0x20000017 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.cross_ref_i_dor_snapshot_data =
-                        <SnapshotCallResultCrossRefIDorSnapshotData as Ber>::dec(d, &c)?;
+                    <SnapshotCallResultCrossRefIDorSnapshotData as Ber>::dec_into(
+                        d,
+                        &c,
+                        &mut out.cross_ref_i_dor_snapshot_data,
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -33533,33 +36011,57 @@ impl Ber for SnapshotCallResult {
                     idx = 3;
                 }
                 0x20000001 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_device = Some(<CallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<CallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.calling_device.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x20000002 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.called_device = Some(<CalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<CalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.called_device.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x20000005 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_calling_device_id =
-                        Some(<AssociatedCallingDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCallingDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_calling_device_id
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
                 0x20000006 if idx <= 6 && seen & (1 << 6) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.associated_called_device_id =
-                        Some(<AssociatedCalledDeviceID as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AssociatedCalledDeviceID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.associated_called_device_id
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 6;
                     idx = 7;
                 }
                 0x40000001 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
@@ -33573,7 +36075,11 @@ impl Ber for SnapshotCallResult {
                     idx = 9;
                 }
                 0x40000003 if idx <= 9 && seen & (1 << 9) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 9;
                     idx = 10;
                 }
@@ -33587,7 +36093,12 @@ impl Ber for SnapshotCallResult {
                     idx = 11;
                 }
                 0x40000005 if idx <= 11 && seen & (1 << 11) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 11;
                     idx = 12;
                 }
@@ -33804,10 +36315,11 @@ impl Ber for SnapshotCallDataArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.service_cross_ref_id = <ServiceCrossRefID as Ber>::dec(d, &c)?;
+                    <ServiceCrossRefID as Ber>::dec_into(d, &c, &mut out.service_cross_ref_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -33954,10 +36466,11 @@ impl Ber for SnapshotDeviceDataArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.service_cross_ref_id = <ServiceCrossRefID as Ber>::dec(d, &c)?;
+                    <ServiceCrossRefID as Ber>::dec_into(d, &c, &mut out.service_cross_ref_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -34100,7 +36613,8 @@ impl Ber for SystemRegisterArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000003 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.request_types = <RequestTypes as Ber>::dec(d, &c)?;
@@ -34209,10 +36723,11 @@ impl Ber for SystemRegisterResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.sys_stat_register_id = <SysStatRegisterID as Ber>::dec(d, &c)?;
+                    <SysStatRegisterID as Ber>::dec_into(d, &c, &mut out.sys_stat_register_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -34319,10 +36834,11 @@ impl Ber for SystemRegisterAbortArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.sys_stat_register_id = <SysStatRegisterID as Ber>::dec(d, &c)?;
+                    <SysStatRegisterID as Ber>::dec_into(d, &c, &mut out.sys_stat_register_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -34416,10 +36932,11 @@ impl Ber for SystemRegisterCancelArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.sys_stat_register_id = <SysStatRegisterID as Ber>::dec(d, &c)?;
+                    <SysStatRegisterID as Ber>::dec_into(d, &c, &mut out.sys_stat_register_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -34524,6 +37041,20 @@ impl Ber for SystemRegisterCancelResult {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Extensions(v) => {
@@ -34592,10 +37123,16 @@ impl Ber for RequestSysStatArg {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.sys_stat_register_id = Some(<SysStatRegisterID as Ber>::dec(d, &c)?);
+                    <SysStatRegisterID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.sys_stat_register_id
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -34812,7 +37349,8 @@ impl Ber for RequestSysStatRes {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.system_status = <SystemStatus as Ber>::dec(d, &c)?;
@@ -34908,10 +37446,16 @@ impl Ber for SystemStatusArg {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.sys_stat_register_id = Some(<SysStatRegisterID as Ber>::dec(d, &c)?);
+                    <SysStatRegisterID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.sys_stat_register_id
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -35026,6 +37570,20 @@ impl Ber for SystemStatusRes {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Extensions(v) => {
@@ -35110,11 +37668,13 @@ impl Ber for DeflectCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.call_to_be_diverted = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.call_to_be_diverted)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -35129,13 +37689,22 @@ impl Ber for DeflectCallArgument {
                     idx = 3;
                 }
                 0x00000004 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x2000001D if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
@@ -35145,12 +37714,21 @@ impl Ber for DeflectCallArgument {
                     idx = 6;
                 }
                 0x40000001 if idx <= 6 && seen & (1 << 6) == 0 => {
-                    out.subject_of_call = Some(<SubjectOfCall as Ber>::dec(d, &c)?);
+                    <SubjectOfCall as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.subject_of_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 6;
                     idx = 7;
                 }
                 0x40000002 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    out.language_preferences = Some(<LanguagePreferences as Ber>::dec(d, &c)?);
+                    <LanguagePreferences as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.language_preferences
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
@@ -35329,6 +37907,20 @@ impl Ber for DeflectCallResult {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Extensions(v) => {
@@ -35403,11 +37995,13 @@ impl Ber for DirectedPickupCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.call_to_be_picked_up = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.call_to_be_picked_up)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -35417,13 +38011,22 @@ impl Ber for DirectedPickupCallArgument {
                     idx = 2;
                 }
                 0x00000004 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x2000001D if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -35553,11 +38156,17 @@ impl Ber for DirectedPickupCallResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.picked_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.picked_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -35686,7 +38295,8 @@ impl Ber for GroupPickupCallArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <DeviceID as Ber>::dec_into(d, &c, &mut out.new_destination)?;
@@ -35703,13 +38313,22 @@ impl Ber for GroupPickupCallArgument {
                     idx = 2;
                 }
                 0x00000004 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.correlator_data = Some(<CorrelatorData as Ber>::dec(d, &c)?);
+                    <CorrelatorData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.correlator_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x2000001D if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 4)))?;
-                    out.user_data = Some(<UserData as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 4)), &mut x0)?;
+                    <UserData as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.user_data.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -35830,11 +38449,17 @@ impl Ber for GroupPickupCallResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.picked_call = Some(<Box<ConnectionID> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<ConnectionID> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.picked_call.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -36045,11 +38670,13 @@ impl Ber for GenerateDigitsArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x2000000B if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.connection_to_send_digits = <ConnectionID as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ConnectionID as Ber>::dec_into(d, &x0, &mut out.connection_to_send_digits)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -36059,7 +38686,7 @@ impl Ber for GenerateDigitsArgument {
                     idx = 2;
                 }
                 0x00000016 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.characters_to_send = <Text as Ber>::dec(d, &c)?;
+                    <Text as Ber>::dec_into(d, &c, &mut out.characters_to_send)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -36229,6 +38856,20 @@ impl Ber for GenerateDigitsResult {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Extensions(v) => {
@@ -36299,7 +38940,8 @@ impl Ber for RouteRegisterArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <Box<DeviceID> as Ber>::dec_into(
@@ -36408,10 +39050,11 @@ impl Ber for RouteRegisterResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.route_register_req_id = <RouteRegisterReqID as Ber>::dec(d, &c)?;
+                    <RouteRegisterReqID as Ber>::dec_into(d, &c, &mut out.route_register_req_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -36518,10 +39161,11 @@ impl Ber for RouteRegisterAbortArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.route_register_req_id = <RouteRegisterReqID as Ber>::dec(d, &c)?;
+                    <RouteRegisterReqID as Ber>::dec_into(d, &c, &mut out.route_register_req_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -36615,10 +39259,11 @@ impl Ber for RouteRegisterCancelArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.route_register_req_id = <RouteRegisterReqID as Ber>::dec(d, &c)?;
+                    <RouteRegisterReqID as Ber>::dec_into(d, &c, &mut out.route_register_req_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -36727,6 +39372,20 @@ impl Ber for RouteRegisterCancelResult {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Extensions(v) => {
@@ -36797,7 +39456,8 @@ impl Ber for GetAgentStateArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
@@ -37093,7 +39753,8 @@ impl Ber for AgentInfo {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <Box<DeviceID> as Ber>::dec_into(
@@ -37215,10 +39876,15 @@ impl Ber for AgentStateEntry {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000004 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    <AgentID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.agent_id.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -37318,7 +39984,8 @@ impl Ber for GetAgentStateResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.agent_state_list = seqof_15(d, &c)?;
@@ -37412,7 +40079,8 @@ impl Ber for GetDoNotDisturbArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
@@ -37510,7 +40178,8 @@ impl Ber for GetDoNotDisturbResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000001 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.do_not_disturb_on = <bool as Ber>::dec(d, &c)?;
@@ -37630,7 +40299,8 @@ impl Ber for GetForwardingArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
@@ -37732,7 +40402,8 @@ impl Ber for ForwardListItem {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.forwarding_type = Some(<ForwardingType as Ber>::dec(d, &c)?);
@@ -37878,7 +40549,8 @@ impl Ber for GetForwardingResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.forwarding_list = seqof_16(d, &c)?;
@@ -38082,7 +40754,8 @@ impl Ber for SetAgentStateArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
@@ -38095,12 +40768,20 @@ impl Ber for SetAgentStateArgument {
                     idx = 2;
                 }
                 0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.agent_id = Some(<AgentID as Ber>::dec(d, &c)?);
+                    <AgentID as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.agent_id.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.password = Some(<AgentPassword as Ber>::dec(d, &c)?);
+                    <AgentPassword as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.password.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -38239,7 +40920,8 @@ impl Ber for SetAgentStateResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x0000000A if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.pending_agent_state = Some(<PendingAgentState as Ber>::dec(d, &c)?);
@@ -38335,7 +41017,8 @@ impl Ber for SetDoNotDisturbArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
@@ -38483,6 +41166,20 @@ impl Ber for SetDoNotDisturbResult {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Extensions(v) => {
@@ -38561,7 +41258,8 @@ impl Ber for SetForwardingArgument {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000010 if idx <= 0 && seen & (1 << 0) == 0 => {
                     <DeviceID as Ber>::dec_into(d, &c, &mut out.device)?;
@@ -38739,6 +41437,20 @@ impl Ber for SetForwardingResult {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x2000001E => {
+                *out = Self::Extensions(Default::default());
+                if let Self::Extensions(v) = out {
+                    <CSTACommonArguments as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000005 => *out = Self::NoData(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Extensions(v) => {
@@ -38836,39 +41548,110 @@ impl Ber for UniversalFailure {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::Operation({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <OperationErrors as Ber>::dec(d, &x0)?
             }),
             0x40000001 => Self::Security({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <SecurityErrors as Ber>::dec(d, &x0)?
             }),
             0x40000002 => Self::StateIncompatibility({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <StateIncompatibilityErrors as Ber>::dec(d, &x0)?
             }),
             0x40000003 => Self::SystemResourceAvailability({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <SystemResourceAvailabilityErrors as Ber>::dec(d, &x0)?
             }),
             0x40000004 => Self::SubscribedResourceAvailability({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <SubscribedResourceAvailabilityErrors as Ber>::dec(d, &x0)?
             }),
             0x40000005 => Self::PerformanceManagement({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <PerformanceManagementErrors as Ber>::dec(d, &x0)?
             }),
             0x40000006 => Self::PrivateData({
-                let x0 = d.inner(c, Some(Tag::new(0, 10)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
                 <PrivateDataInfoErrors as Ber>::dec(d, &x0)?
             }),
             0x40000007 => Self::Unspecified({
-                let x0 = d.inner(c, Some(Tag::new(0, 5)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 5)), &mut x0)?;
                 <UnspecifiedErrors as Ber>::dec(d, &x0)?
             }),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::Operation({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <OperationErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000001 => {
+                *out = Self::Security({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <SecurityErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000002 => {
+                *out = Self::StateIncompatibility({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <StateIncompatibilityErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000003 => {
+                *out = Self::SystemResourceAvailability({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <SystemResourceAvailabilityErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000004 => {
+                *out = Self::SubscribedResourceAvailability({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <SubscribedResourceAvailabilityErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000005 => {
+                *out = Self::PerformanceManagement({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <PerformanceManagementErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000006 => {
+                *out = Self::PrivateData({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 10)), &mut x0)?;
+                    <PrivateDataInfoErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000007 => {
+                *out = Self::Unspecified({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 5)), &mut x0)?;
+                    <UnspecifiedErrors as Ber>::dec(d, &x0)?
+                })
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -39007,6 +41790,15 @@ impl Ber for InvokeId {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000002 => *out = Self::Present(<i64 as Ber>::dec(d, c)?),
+            0x00000005 => *out = Self::Absent(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Present(v) => {
@@ -39085,6 +41877,15 @@ impl Ber for InvokeLinkedId {
             0x40000001 => Self::Absent(<() as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => *out = Self::Present(<i64 as Ber>::dec(d, c)?),
+            0x40000001 => *out = Self::Absent(<() as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -39165,6 +41966,15 @@ impl Ber for Code {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000002 => *out = Self::Local(<i64 as Ber>::dec(d, c)?),
+            0x00000006 => *out = Self::Global(<Oid as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Local(v) => {
@@ -39237,20 +42047,25 @@ impl Ber for Invoke {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000002 | 0x00000005 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
+                    <InvokeId as Ber>::dec_into(d, &c, &mut out.invoke_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000000 | 0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.linked_id = Some(<InvokeLinkedId as Ber>::dec(d, &c)?);
+                    <InvokeLinkedId as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.linked_id.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x00000002 | 0x00000006 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.opcode = <Code as Ber>::dec(d, &c)?;
+                    <Code as Ber>::dec_into(d, &c, &mut out.opcode)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -39357,10 +42172,11 @@ impl Ber for ReturnResultResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000002 | 0x00000006 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.opcode = <Code as Ber>::dec(d, &c)?;
+                    <Code as Ber>::dec_into(d, &c, &mut out.opcode)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -39451,10 +42267,11 @@ impl Ber for ReturnResult {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000002 | 0x00000005 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
+                    <InvokeId as Ber>::dec_into(d, &c, &mut out.invoke_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -39547,15 +42364,16 @@ impl Ber for ReturnError {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000002 | 0x00000005 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
+                    <InvokeId as Ber>::dec_into(d, &c, &mut out.invoke_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x00000002 | 0x00000006 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    out.errcode = <Code as Ber>::dec(d, &c)?;
+                    <Code as Ber>::dec_into(d, &c, &mut out.errcode)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -39671,6 +42489,17 @@ impl Ber for RejectProblem {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => *out = Self::General(<GeneralProblem as Ber>::dec(d, c)?),
+            0x40000001 => *out = Self::Invoke(<InvokeProblem as Ber>::dec(d, c)?),
+            0x40000002 => *out = Self::ReturnResult(<ReturnResultProblem as Ber>::dec(d, c)?),
+            0x40000003 => *out = Self::ReturnError(<ReturnErrorProblem as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::General(v) => {
@@ -39751,17 +42580,18 @@ impl Ber for Reject {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000002 | 0x00000005 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    out.invoke_id = <InvokeId as Ber>::dec(d, &c)?;
+                    <InvokeId as Ber>::dec_into(d, &c, &mut out.invoke_id)?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000000 | 0x40000001 | 0x40000002 | 0x40000003
                     if idx <= 1 && seen & (1 << 1) == 0 =>
                 {
-                    out.problem = <RejectProblem as Ber>::dec(d, &c)?;
+                    <RejectProblem as Ber>::dec_into(d, &c, &mut out.problem)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -39864,6 +42694,37 @@ impl Ber for ROSEPDU {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000001 => {
+                *out = Self::Invoke(Default::default());
+                if let Self::Invoke(v) = out {
+                    <Invoke as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000002 => {
+                *out = Self::ReturnResult(Default::default());
+                if let Self::ReturnResult(v) = out {
+                    <ReturnResult as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000003 => {
+                *out = Self::ReturnError(Default::default());
+                if let Self::ReturnError(v) = out {
+                    <ReturnError as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000004 => {
+                *out = Self::Reject(Default::default());
+                if let Self::Reject(v) = out {
+                    <Reject as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Invoke(v) => {
@@ -39944,7 +42805,8 @@ impl Ber for AttributeTypeAndValue {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000006 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.type_ = <Oid as Ber>::dec(d, &c)?;
@@ -40046,6 +42908,14 @@ impl Ber for APTitleForm1 {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => *out = Self::RdnSequence(seqof_18(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::RdnSequence(v) => {
@@ -40121,6 +42991,21 @@ impl Ber for APTitle {
             0x00000013 => Self::ApTitleForm3(<APTitleForm3 as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => *out = Self::ApTitleForm1(<APTitleForm1 as Ber>::dec(d, c)?),
+            0x00000006 => *out = Self::ApTitleForm2(<APTitleForm2 as Ber>::dec(d, c)?),
+            0x00000013 => {
+                *out = Self::ApTitleForm3(Default::default());
+                if let Self::ApTitleForm3(v) = out {
+                    <APTitleForm3 as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -40215,6 +43100,27 @@ impl Ber for AEQualifier {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000011 => *out = Self::AsoQualifierForm1(seqof_17(d, c)?),
+            0x00000002 => *out = Self::AsoQualifierForm2(<ASOQualifierForm2 as Ber>::dec(d, c)?),
+            0x00000013 => {
+                *out = Self::AsoQualifierForm3(Default::default());
+                if let Self::AsoQualifierForm3(v) = out {
+                    <ASOQualifierForm3 as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000004 => {
+                *out = Self::AsoQualifierFormAnyOctets(Default::default());
+                if let Self::AsoQualifierFormAnyOctets(v) = out {
+                    <ASOQualifierFormOctets as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::AsoQualifierForm1(v) => {
@@ -40308,13 +43214,35 @@ impl Ber for EXTERNALtEncoding {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::SingleASN1Type({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <Any as Ber>::dec(d, &x0)?
             }),
             0x40000001 => Self::OctetAligned(<OctetString as Ber>::dec(d, c)?),
             0x40000002 => Self::Arbitrary(<BitString as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::SingleASN1Type({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <Any as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000001 => {
+                *out = Self::OctetAligned(Default::default());
+                if let Self::OctetAligned(v) = out {
+                    <OctetString as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000002 => *out = Self::Arbitrary(<BitString as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -40396,7 +43324,8 @@ impl Ber for EXTERNALt {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000006 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.direct_reference = Some(<Oid as Ber>::dec(d, &c)?);
@@ -40409,12 +43338,17 @@ impl Ber for EXTERNALt {
                     idx = 2;
                 }
                 0x00000007 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.data_value_descriptor = Some(<Text as Ber>::dec(d, &c)?);
+                    <Text as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.data_value_descriptor
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x40000000 | 0x40000001 | 0x40000002 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    out.encoding = <EXTERNALtEncoding as Ber>::dec(d, &c)?;
+                    <EXTERNALtEncoding as Ber>::dec_into(d, &c, &mut out.encoding)?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
@@ -40512,7 +43446,8 @@ impl Ber for AuthenticationValueOther {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000006 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.other_mechanism_name = <Oid as Ber>::dec(d, &c)?;
@@ -40633,6 +43568,32 @@ impl Ber for AuthenticationValue {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::Charstring(Default::default());
+                if let Self::Charstring(v) = out {
+                    <Text as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000001 => *out = Self::Bitstring(<BitString as Ber>::dec(d, c)?),
+            0x40000002 => {
+                *out = Self::External(Default::default());
+                if let Self::External(v) = out {
+                    <Box<EXTERNALt> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000003 => {
+                *out = Self::Other(Default::default());
+                if let Self::Other(v) = out {
+                    <AuthenticationValueOther as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Charstring(v) => {
@@ -40715,7 +43676,8 @@ impl Ber for ContextListItem {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000002 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.pci = <PresentationContextIdentifier as Ber>::dec(d, &c)?;
@@ -40826,7 +43788,8 @@ impl Ber for DefaultContextListItem {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.abstract_syntax_name = Some(<AbstractSyntaxName as Ber>::dec(d, &c)?);
@@ -40926,15 +43889,38 @@ impl Ber for SyntacticContextList {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::ContextList({
-                let x0 = d.inner(c, Some(Tag::new(0, 16)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 16)), &mut x0)?;
                 seqof_21(d, &x0)?
             }),
             0x40000001 => Self::DefaultContactList({
-                let x0 = d.inner(c, Some(Tag::new(0, 16)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 16)), &mut x0)?;
                 seqof_22(d, &x0)?
             }),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::ContextList({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 16)), &mut x0)?;
+                    seqof_21(d, &x0)?
+                })
+            }
+            0x40000001 => {
+                *out = Self::DefaultContactList({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 16)), &mut x0)?;
+                    seqof_22(d, &x0)?
+                })
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -41027,6 +44013,27 @@ impl Ber for ASOQualifier {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000011 => *out = Self::AsoQualifierForm1(seqof_17(d, c)?),
+            0x00000002 => *out = Self::AsoQualifierForm2(<ASOQualifierForm2 as Ber>::dec(d, c)?),
+            0x00000013 => {
+                *out = Self::AsoQualifierForm3(Default::default());
+                if let Self::AsoQualifierForm3(v) = out {
+                    <ASOQualifierForm3 as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x00000004 => {
+                *out = Self::AsoQualifierFormAnyOctets(Default::default());
+                if let Self::AsoQualifierFormAnyOctets(v) = out {
+                    <ASOQualifierFormOctets as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::AsoQualifierForm1(v) => {
@@ -41111,16 +44118,23 @@ impl Ber for ASOITagItem {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ASOQualifier as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.qualifier.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
                 0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 2)), &mut x0)?;
                     out.identifier = Some(<ASOIIdentifier as Ber>::dec(d, &x0)?);
                     seen |= 1 << 1;
                     idx = 2;
@@ -41237,7 +44251,8 @@ impl Ber for AARQApdu {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.protocol_version = Some(<BitString as Ber>::dec(d, &c)?);
@@ -41245,58 +44260,84 @@ impl Ber for AARQApdu {
                     idx = 1;
                 }
                 0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 6)))?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 6)), &mut x0)?;
                     out.a_so_context_name = <ASOContextName as Ber>::dec(d, &x0)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.called_ap_title = Some(<APTitle as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <APTitle as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.called_ap_title.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.called_ae_qualifier = Some(<AEQualifier as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <AEQualifier as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.called_ae_qualifier.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x40000004 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 2)), &mut x0)?;
                     out.called_ap_invocation_identifier =
                         Some(<APInvocationIdentifier as Ber>::dec(d, &x0)?);
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x40000005 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 2)), &mut x0)?;
                     out.called_ae_invocation_identifier =
                         Some(<AEInvocationIdentifier as Ber>::dec(d, &x0)?);
                     seen |= 1 << 5;
                     idx = 6;
                 }
                 0x40000006 if idx <= 6 && seen & (1 << 6) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_ap_title = Some(<APTitle as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <APTitle as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.calling_ap_title.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 6;
                     idx = 7;
                 }
                 0x40000007 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_ae_qualifier = Some(<AEQualifier as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <AEQualifier as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.calling_ae_qualifier
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 7;
                     idx = 8;
                 }
                 0x40000008 if idx <= 8 && seen & (1 << 8) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 2)), &mut x0)?;
                     out.calling_ap_invocation_identifier =
                         Some(<APInvocationIdentifier as Ber>::dec(d, &x0)?);
                     seen |= 1 << 8;
                     idx = 9;
                 }
                 0x40000009 if idx <= 9 && seen & (1 << 9) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 2)), &mut x0)?;
                     out.calling_ae_invocation_identifier =
                         Some(<AEInvocationIdentifier as Ber>::dec(d, &x0)?);
                     seen |= 1 << 9;
@@ -41313,9 +44354,14 @@ impl Ber for AARQApdu {
                     idx = 12;
                 }
                 0x4000000C if idx <= 12 && seen & (1 << 12) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.calling_authentication_value =
-                        Some(<Box<AuthenticationValue> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AuthenticationValue> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.calling_authentication_value
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 12;
                     idx = 13;
                 }
@@ -41325,14 +44371,24 @@ impl Ber for AARQApdu {
                     idx = 14;
                 }
                 0x4000001D if idx <= 14 && seen & (1 << 14) == 0 => {
-                    out.implementation_information = Some(<ImplementationData as Ber>::dec(d, &c)?);
+                    <ImplementationData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.implementation_information
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 14;
                     idx = 15;
                 }
                 0x4000000E if idx <= 15 && seen & (1 << 15) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.p_context_definition_list =
-                        Some(<SyntacticContextList as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SyntacticContextList as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.p_context_definition_list
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 15;
                     idx = 16;
                 }
@@ -41606,15 +44662,38 @@ impl Ber for AssociateSourceDiagnostic {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000001 => Self::ServiceUser({
-                let x0 = d.inner(c, Some(Tag::new(0, 2)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 2)), &mut x0)?;
                 <i64 as Ber>::dec(d, &x0)?
             }),
             0x40000002 => Self::ServiceProvider({
-                let x0 = d.inner(c, Some(Tag::new(0, 2)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 2)), &mut x0)?;
                 <i64 as Ber>::dec(d, &x0)?
             }),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000001 => {
+                *out = Self::ServiceUser({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 2)), &mut x0)?;
+                    <i64 as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000002 => {
+                *out = Self::ServiceProvider({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, Some(Tag::new(0, 2)), &mut x0)?;
+                    <i64 as Ber>::dec(d, &x0)?
+                })
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -41690,7 +44769,8 @@ impl Ber for PContextResultListItem {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.result = <ResultType as Ber>::dec(d, &c)?;
@@ -41823,7 +44903,8 @@ impl Ber for AAREApdu {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.protocol_version = Some(<BitString as Ber>::dec(d, &c)?);
@@ -41831,44 +44912,64 @@ impl Ber for AAREApdu {
                     idx = 1;
                 }
                 0x40000001 if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 6)))?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 6)), &mut x0)?;
                     out.a_so_context_name = <ASOContextName as Ber>::dec(d, &x0)?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
                 0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 2)), &mut x0)?;
                     out.result = <AssociateResult as Ber>::dec(d, &x0)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
                 0x40000003 if idx <= 3 && seen & (1 << 3) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.result_source_diagnostic = <AssociateSourceDiagnostic as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <AssociateSourceDiagnostic as Ber>::dec_into(
+                        d,
+                        &x0,
+                        &mut out.result_source_diagnostic,
+                    )?;
                     seen |= 1 << 3;
                     idx = 4;
                 }
                 0x40000004 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.responding_ap_title = Some(<APTitle as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <APTitle as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.responding_ap_title.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
                 0x40000005 if idx <= 5 && seen & (1 << 5) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.responding_ae_qualifier = Some(<AEQualifier as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <AEQualifier as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.responding_ae_qualifier
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 5;
                     idx = 6;
                 }
                 0x40000006 if idx <= 6 && seen & (1 << 6) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 2)), &mut x0)?;
                     out.responding_ap_invocation_identifier =
                         Some(<APInvocationIdentifier as Ber>::dec(d, &x0)?);
                     seen |= 1 << 6;
                     idx = 7;
                 }
                 0x40000007 if idx <= 7 && seen & (1 << 7) == 0 => {
-                    let x0 = d.inner(&c, Some(Tag::new(0, 2)))?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, Some(Tag::new(0, 2)), &mut x0)?;
                     out.responding_ae_invocation_identifier =
                         Some(<AEInvocationIdentifier as Ber>::dec(d, &x0)?);
                     seen |= 1 << 7;
@@ -41885,9 +44986,14 @@ impl Ber for AAREApdu {
                     idx = 10;
                 }
                 0x4000000A if idx <= 10 && seen & (1 << 10) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.responding_authentication_value =
-                        Some(<Box<AuthenticationValue> as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <Box<AuthenticationValue> as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.responding_authentication_value
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 10;
                     idx = 11;
                 }
@@ -41897,7 +45003,12 @@ impl Ber for AAREApdu {
                     idx = 12;
                 }
                 0x4000001D if idx <= 12 && seen & (1 << 12) == 0 => {
-                    out.implementation_information = Some(<ImplementationData as Ber>::dec(d, &c)?);
+                    <ImplementationData as Ber>::dec_into(
+                        d,
+                        &c,
+                        out.implementation_information
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 12;
                     idx = 13;
                 }
@@ -42168,7 +45279,8 @@ impl Ber for RLRQApdu {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.reason = Some(<ReleaseRequestReason as Ber>::dec(d, &c)?);
@@ -42176,8 +45288,13 @@ impl Ber for RLRQApdu {
                     idx = 1;
                 }
                 0x4000000D if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ASOQualifier as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.aso_qualifier.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -42287,7 +45404,8 @@ impl Ber for RLREApdu {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.reason = Some(<ReleaseResponseReason as Ber>::dec(d, &c)?);
@@ -42295,8 +45413,13 @@ impl Ber for RLREApdu {
                     idx = 1;
                 }
                 0x4000000D if idx <= 1 && seen & (1 << 1) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ASOQualifier as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.aso_qualifier.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 1;
                     idx = 2;
                 }
@@ -42525,7 +45648,8 @@ impl Ber for ABRTApdu {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.abort_source = <ABRTSource as Ber>::dec(d, &c)?;
@@ -42538,8 +45662,13 @@ impl Ber for ABRTApdu {
                     idx = 2;
                 }
                 0x4000000D if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ASOQualifier as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.aso_qualifier.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -42666,13 +45795,35 @@ impl Ber for PDVListPresentationDataValues {
         let c = tlv;
         Ok(match c.tag.raw() {
             0x40000000 => Self::SimpleASN1Type({
-                let x0 = d.inner(c, None)?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, None, &mut x0)?;
                 <Any as Ber>::dec(d, &x0)?
             }),
             0x40000001 => Self::OctetAligned(<OctetString as Ber>::dec(d, c)?),
             0x40000002 => Self::Arbitrary(<BitString as Ber>::dec(d, c)?),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x40000000 => {
+                *out = Self::SimpleASN1Type({
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(c, None, &mut x0)?;
+                    <Any as Ber>::dec(d, &x0)?
+                })
+            }
+            0x40000001 => {
+                *out = Self::OctetAligned(Default::default());
+                if let Self::OctetAligned(v) = out {
+                    <OctetString as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000002 => *out = Self::Arbitrary(<BitString as Ber>::dec(d, c)?),
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -42752,7 +45903,8 @@ impl Ber for PDVList {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000006 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.transfer_syntax_name = Some(<TransferSyntaxName as Ber>::dec(d, &c)?);
@@ -42766,8 +45918,11 @@ impl Ber for PDVList {
                     idx = 2;
                 }
                 0x40000000 | 0x40000001 | 0x40000002 if idx <= 2 && seen & (1 << 2) == 0 => {
-                    out.presentation_data_values =
-                        <PDVListPresentationDataValues as Ber>::dec(d, &c)?;
+                    <PDVListPresentationDataValues as Ber>::dec_into(
+                        d,
+                        &c,
+                        &mut out.presentation_data_values,
+                    )?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -42882,11 +46037,34 @@ impl Ber for UserData2 {
             0x00000010 => Self::UserInformation(seqof_24(d, c)?),
             0x00000004 => Self::SimplyEncodedData(<SimplyEncodedData as Ber>::dec(d, c)?),
             0x40000000 => Self::FullyEncodedData({
-                let x0 = d.inner(c, Some(Tag::new(0, 16)))?;
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 16)), &mut x0)?;
                 <PDVList as Ber>::dec(d, &x0)?
             }),
             _ => Self::Unrecognized(d.any(c)),
         })
+    }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => *out = Self::UserInformation(seqof_24(d, c)?),
+            0x00000004 => {
+                *out = Self::SimplyEncodedData(Default::default());
+                if let Self::SimplyEncodedData(v) = out {
+                    <SimplyEncodedData as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000000 => {
+                let mut x0 = Tlv::EMPTY;
+                d.inner_into(c, Some(Tag::new(0, 16)), &mut x0)?;
+                *out = Self::FullyEncodedData(Default::default());
+                if let Self::FullyEncodedData(v) = out {
+                    <PDVList as Ber>::dec_into(d, &x0, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
     }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
@@ -42966,11 +46144,17 @@ impl Ber for ADTApdu {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ASOQualifier as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.aso_qualifier.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -42980,8 +46164,9 @@ impl Ber for ADTApdu {
                     idx = 2;
                 }
                 0x4000001E if idx <= 2 && seen & (1 << 2) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.a_user_data = <UserData2 as Ber>::dec(d, &x0)?;
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <UserData2 as Ber>::dec_into(d, &x0, &mut out.a_user_data)?;
                     seen |= 1 << 2;
                     idx = 3;
                 }
@@ -43083,11 +46268,17 @@ impl Ber for ACRQApdu {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ASOQualifier as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.aso_qualifier.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -43107,9 +46298,14 @@ impl Ber for ACRQApdu {
                     idx = 4;
                 }
                 0x40000005 if idx <= 4 && seen & (1 << 4) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.p_context_definition_list =
-                        Some(<SyntacticContextList as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <SyntacticContextList as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.p_context_definition_list
+                            .get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 4;
                     idx = 5;
                 }
@@ -43234,11 +46430,17 @@ impl Ber for ACRPApdu {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
-                    let x0 = d.inner(&c, None)?;
-                    out.aso_qualifier = Some(<ASOQualifier as Ber>::dec(d, &x0)?);
+                    let mut x0 = Tlv::EMPTY;
+                    d.inner_into(&c, None, &mut x0)?;
+                    <ASOQualifier as Ber>::dec_into(
+                        d,
+                        &x0,
+                        out.aso_qualifier.get_or_insert_with(Default::default),
+                    )?;
                     seen |= 1 << 0;
                     idx = 1;
                 }
@@ -43401,6 +46603,61 @@ impl Ber for ACSEApdu {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x20000000 => {
+                *out = Self::Aarq(Default::default());
+                if let Self::Aarq(v) = out {
+                    <Box<AARQApdu> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x20000001 => {
+                *out = Self::Aare(Default::default());
+                if let Self::Aare(v) = out {
+                    <Box<AAREApdu> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x20000002 => {
+                *out = Self::Rlrq(Default::default());
+                if let Self::Rlrq(v) = out {
+                    <Box<RLRQApdu> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x20000003 => {
+                *out = Self::Rlre(Default::default());
+                if let Self::Rlre(v) = out {
+                    <Box<RLREApdu> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x20000004 => {
+                *out = Self::Abrt(Default::default());
+                if let Self::Abrt(v) = out {
+                    <Box<ABRTApdu> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x20000005 => {
+                *out = Self::Adt(Default::default());
+                if let Self::Adt(v) = out {
+                    <Box<ADTApdu> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x20000006 => {
+                *out = Self::Acrq(Default::default());
+                if let Self::Acrq(v) = out {
+                    <Box<ACRQApdu> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x20000007 => {
+                *out = Self::Acrp(Default::default());
+                if let Self::Acrp(v) = out {
+                    <Box<ACRPApdu> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::Aarq(v) => {
@@ -43515,7 +46772,8 @@ impl Ber for CSTAFunctionality {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x40000000 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.switching_function_services =
@@ -43756,7 +47014,8 @@ impl Ber for OldACSEUserInformationForCSTA {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000003 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.c_sta_version = <CSTAVersion as Ber>::dec(d, &c)?;
@@ -43901,7 +47160,8 @@ impl Ber for NewACSEUserInformationForCSTA {
         let mut it = d.children(tlv)?;
         let mut seen = 0u32;
         let mut idx = 0usize;
-        while let Some(c) = it.next()? {
+        let mut c = Tlv::EMPTY;
+        while it.next_into(&mut c)? {
             match c.tag.raw() {
                 0x00000003 if idx <= 0 && seen & (1 << 0) == 0 => {
                     out.c_sta_version = <CSTAVersion as Ber>::dec(d, &c)?;
@@ -44043,6 +47303,25 @@ impl Ber for ACSEUserInformationForCSTA {
             _ => Self::Unrecognized(d.any(c)),
         })
     }
+    fn dec_into(d: &Dec<'_>, tlv: &Tlv, out: &mut Self) -> Result<(), DecError> {
+        let c = tlv;
+        match c.tag.raw() {
+            0x00000010 => {
+                *out = Self::OldDefinition(Default::default());
+                if let Self::OldDefinition(v) = out {
+                    <Box<OldACSEUserInformationForCSTA> as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            0x40000000 => {
+                *out = Self::NewDefinition(Default::default());
+                if let Self::NewDefinition(v) = out {
+                    <NewACSEUserInformationForCSTA as Ber>::dec_into(d, c, v)?;
+                }
+            }
+            _ => *out = Self::Unrecognized(d.any(c)),
+        }
+        Ok(())
+    }
     fn enc(&self, _tag: Tag, out: &mut Vec<u8>) {
         match self {
             Self::OldDefinition(v) => {
@@ -44093,11 +47372,15 @@ fn seqof_0(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<CSTAPrivateData>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(CSTAPrivateData::has_tag(c.tag)) {
             return Err(d.unexpected(&c, "CSTAPrivateData"));
         }
-        v.push(<CSTAPrivateData as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <CSTAPrivateData as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44114,11 +47397,15 @@ fn seqof_1(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ConnectionListItem>, DecError> 
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "ConnectionListItem"));
         }
-        v.push(<ConnectionListItem as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <ConnectionListItem as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44135,11 +47422,15 @@ fn seqof_2(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<DestinationDetectionItem>, DecE
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "DestinationDetectionItem"));
         }
-        v.push(<DestinationDetectionItem as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <DestinationDetectionItem as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44156,11 +47447,15 @@ fn seqof_3(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<GpLocationInfo>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "GpLocationInfo"));
         }
-        v.push(<GpLocationInfo as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <GpLocationInfo as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44177,11 +47472,15 @@ fn seqof_4(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<GeoPriv>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "GeoPriv"));
         }
-        v.push(<GeoPriv as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <GeoPriv as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44198,7 +47497,8 @@ fn seqof_5(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<LocationInfo>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "LocationInfo"));
         }
@@ -44219,11 +47519,15 @@ fn seqof_6(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<NumberOfChargingUnitsItem>, Dec
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "NumberOfChargingUnitsItem"));
         }
-        v.push(<NumberOfChargingUnitsItem as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <NumberOfChargingUnitsItem as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44240,11 +47544,15 @@ fn seqof_7(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<OtherCall>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "OtherCall"));
         }
-        v.push(<OtherCall as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <OtherCall as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44261,11 +47569,15 @@ fn seqof_8(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<DeviceID>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "DeviceID"));
         }
-        v.push(<DeviceID as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <DeviceID as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44282,7 +47594,8 @@ fn seqof_9(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<LocalConnectionState>, DecError
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(1, 14)) {
             return Err(d.unexpected(&c, "LocalConnectionState"));
         }
@@ -44303,11 +47616,15 @@ fn seqof_10(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<DeviceMediaInfoListItem>, DecE
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "DeviceMediaInfoListItem"));
         }
-        v.push(<DeviceMediaInfoListItem as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <DeviceMediaInfoListItem as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44324,11 +47641,15 @@ fn seqof_11(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<SnapshotDeviceResponseInfo>, D
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "SnapshotDeviceResponseInfo"));
         }
-        v.push(<SnapshotDeviceResponseInfo as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <SnapshotDeviceResponseInfo as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44345,11 +47666,15 @@ fn seqof_12(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<CallMediaInfoListItem>, DecErr
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "CallMediaInfoListItem"));
         }
-        v.push(<CallMediaInfoListItem as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <CallMediaInfoListItem as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44366,11 +47691,15 @@ fn seqof_13(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<SnapshotCallResponseInfo>, Dec
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "SnapshotCallResponseInfo"));
         }
-        v.push(<SnapshotCallResponseInfo as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <SnapshotCallResponseInfo as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44387,11 +47716,15 @@ fn seqof_14(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<AgentInfo>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "AgentInfo"));
         }
-        v.push(<AgentInfo as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <AgentInfo as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44408,11 +47741,15 @@ fn seqof_15(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<AgentStateEntry>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "AgentStateEntry"));
         }
-        v.push(<AgentStateEntry as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <AgentStateEntry as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44429,11 +47766,15 @@ fn seqof_16(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ForwardListItem>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "ForwardListItem"));
         }
-        v.push(<ForwardListItem as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <ForwardListItem as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44450,11 +47791,15 @@ fn seqof_17(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<AttributeTypeAndValue>, DecErr
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "AttributeTypeAndValue"));
         }
-        v.push(<AttributeTypeAndValue as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <AttributeTypeAndValue as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44471,7 +47816,8 @@ fn seqof_18(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<RelativeDistinguishedName>, De
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 17)) {
             return Err(d.unexpected(&c, "RelativeDistinguishedName"));
         }
@@ -44492,7 +47838,8 @@ fn seqof_19(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ASOContextName>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 6)) {
             return Err(d.unexpected(&c, "ASOContextName"));
         }
@@ -44513,7 +47860,8 @@ fn seqof_20(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<TransferSyntaxName>, DecError>
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 6)) {
             return Err(d.unexpected(&c, "TransferSyntaxName"));
         }
@@ -44534,11 +47882,15 @@ fn seqof_21(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ContextListItem>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "ContextListItem"));
         }
-        v.push(<ContextListItem as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <ContextListItem as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44555,11 +47907,15 @@ fn seqof_22(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<DefaultContextListItem>, DecEr
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "DefaultContextListItem"));
         }
-        v.push(<DefaultContextListItem as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <DefaultContextListItem as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44576,11 +47932,15 @@ fn seqof_23(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<ASOITagItem>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "ASOITagItem"));
         }
-        v.push(<ASOITagItem as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <ASOITagItem as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44597,11 +47957,15 @@ fn seqof_24(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<EXTERNALt>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 8)) {
             return Err(d.unexpected(&c, "EXTERNALt"));
         }
-        v.push(<EXTERNALt as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <EXTERNALt as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44618,11 +47982,15 @@ fn seqof_25(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<PContextResultListItem>, DecEr
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 16)) {
             return Err(d.unexpected(&c, "PContextResultListItem"));
         }
-        v.push(<PContextResultListItem as Ber>::dec(d, &c)?);
+        v.push(Default::default());
+        if let Some(slot) = v.last_mut() {
+            <PContextResultListItem as Ber>::dec_into(d, &c, &mut *slot)?;
+        }
     }
     Ok(v)
 }
@@ -44639,7 +48007,8 @@ fn seqof_26(d: &Dec<'_>, tlv: &Tlv) -> Result<Vec<i64>, DecError> {
     d.need_constructed(tlv)?;
     let mut it = d.children(tlv)?;
     let mut v = Vec::new();
-    while let Some(c) = it.next()? {
+    let mut c = Tlv::EMPTY;
+    while it.next_into(&mut c)? {
         if !(c.tag == Tag::new(0, 2)) {
             return Err(d.unexpected(&c, "i64"));
         }

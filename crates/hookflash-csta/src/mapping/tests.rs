@@ -469,11 +469,9 @@ fn typed_and_json_paths_agree_on_unusual_values() {
         PrivateTON, PublicTON, SubjectDeviceID,
     };
     let raw = || Any(Bytes::from_static(&[0x89, 0x02, 0x31, 0x32]));
-    let ident = |i: Ident| {
-        Box::new(DeviceID {
-            device_identifier: i,
-            ..DeviceID::default()
-        })
+    let ident = |i: Ident| DeviceID {
+        device_identifier: i,
+        ..DeviceID::default()
     };
     let idents = vec![
         Ident::DialingNumber(Text::from("+4930123")),
@@ -562,7 +560,7 @@ fn typed_and_json_paths_agree_on_unusual_values() {
                             LogicalDeviceFeatureEvents::AgentLoggedOn(e),
                         ) => {
                             e.agent_device = SubjectDeviceID::DeviceIdentifier(ident(i.clone()));
-                            e.acd_group = Some(ident(i.clone()));
+                            e.acd_group = Some(Box::new(ident(i.clone())));
                             e.agent_id = unknown.then(|| OctetString::from(vec![0x41, 0x07]));
                         }
                         other => panic!("{other:?}"),

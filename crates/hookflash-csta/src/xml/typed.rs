@@ -183,7 +183,7 @@ pub(crate) fn connection_id(x: &X<'_, '_>, n: &Node<'_>) -> Result<ConnectionID,
             "deviceID" if c.attr("typeOfNumber") == Some("dynamic") => {
                 dev = Some(LocalDeviceID::DynamicID(octets(c.text.trim())));
             }
-            "deviceID" => dev = Some(LocalDeviceID::StaticID(Box::new(device_id(x, c)?))),
+            "deviceID" => dev = Some(LocalDeviceID::StaticID(device_id(x, c)?)),
             _ => {}
         }
     }
