@@ -332,7 +332,9 @@ impl Acse {
 
 /// The hot path: a ROSE invoke (requests and every event report) decoded straight into its
 /// typed argument, without keeping the argument as a raw element first.
-fn decode_invoke(d: &Dec<'_>, tlv: &Tlv) -> Result<Pdu, Error> {
+/// Decodes an invoke into `out`, where the argument is written in place: the event path, the
+/// one that must be fast.
+fn decode_invoke(d: &Dec<'_>, tlv: &Tlv, out: &mut Pdu) -> Result<(), Error> {
     use crate::ber::Ber;
     let missing = |field| Error::MissingField {
         offset: tlv.start,
@@ -368,29 +370,34 @@ fn decode_invoke(d: &Dec<'_>, tlv: &Tlv) -> Result<Pdu, Error> {
         return Err(d.unexpected(&c, "Code").into());
     }
     let opcode = Code::dec(d, &c)?;
-    let argument = if it.next_into(&mut c)? {
-        let typed = match local_code(&opcode).and_then(Operation::from_code) {
-            Some(op) => Argument::dec(op, d, &c)?,
-            None => None,
-        };
-        Some(match typed {
-            Some(a) => Payload::Typed(a),
-            None => Payload::Raw(d.any(&c)),
-        })
-    } else {
-        None
+    let op = local_code(&opcode).and_then(Operation::from_code);
+    *out = Pdu::Invoke(Invoke {
+        invoke_id,
+        linked_id,
+        opcode,
+        argument: None,
+    });
+    let Pdu::Invoke(inv) = out else {
+        return Err(Error::InvalidValue {
+            offset: tlv.start,
+            what: "Invoke",
+        });
     };
+    if it.next_into(&mut c)? {
+        let typed = match op {
+            Some(op) => Argument::dec_payload(op, d, &c, &mut inv.argument)?,
+            None => false,
+        };
+        if !typed {
+            inv.argument = Some(Payload::Raw(d.any(&c)));
+        }
+    }
     if it.next_into(&mut c)? {
         return Err(d
             .unexpected(&c, "Invoke (element after the argument)")
             .into());
     }
-    Ok(Pdu::Invoke(Invoke {
-        invoke_id,
-        linked_id,
-        opcode,
-        argument,
-    }))
+    Ok(())
 }
 
 /// Decodes one unframed PDU that must fill `input` exactly.
@@ -400,7 +407,8 @@ pub fn decode(input: &Bytes) -> Result<Pdu, Error> {
 
 /// Like [`decode`], with a maximum PDU size.
 pub fn decode_with_limit(input: &Bytes, max: usize) -> Result<Pdu, Error> {
-    let (pdu, used) = decode_prefix(input, max)?;
+    let mut pdu = placeholder();
+    let used = decode_prefix_into(input, max, &mut pdu)?;
     if used != input.len() {
         return Err(Error::TrailingBytes {
             offset: used,
@@ -412,19 +420,34 @@ pub fn decode_with_limit(input: &Bytes, max: usize) -> Result<Pdu, Error> {
 
 /// Decodes the PDU at the start of `input`; returns it and the bytes it took.
 pub fn decode_prefix(input: &Bytes, max: usize) -> Result<(Pdu, usize), Error> {
+    let mut pdu = placeholder();
+    let used = decode_prefix_into(input, max, &mut pdu)?;
+    Ok((pdu, used))
+}
+
+/// A value to decode into: cheap to build and to drop.
+fn placeholder() -> Pdu {
+    Pdu::Reject(Reject {
+        invoke_id: None,
+        problem: RejectProblem::default(),
+    })
+}
+
+/// Decodes the PDU at the start of `input` into `out`; returns the bytes it took.
+fn decode_prefix_into(input: &Bytes, max: usize, out: &mut Pdu) -> Result<usize, Error> {
     let first = *input.first().ok_or(Error::Truncated { offset: 0 })?;
     let tlv = read_tlv(input, 0, input.len().min(max.saturating_add(8)), 0)?;
     if tlv.end > max {
         return Err(Error::TooLong { len: tlv.end, max });
     }
     let d = Dec::new(input);
-    let pdu = match first {
-        0xA1 => decode_invoke(&d, &tlv)?,
-        0xA2..=0xA4 => Pdu::from_rose(ops::dec_rose_pdu(&d, &tlv)?, &tlv)?,
-        0x60..=0x64 => Pdu::Acse(Acse::from_apdu(ops::dec_acse_apdu(&d, &tlv)?)?),
+    match first {
+        0xA1 => decode_invoke(&d, &tlv, out)?,
+        0xA2..=0xA4 => *out = Pdu::from_rose(ops::dec_rose_pdu(&d, &tlv)?, &tlv)?,
+        0x60..=0x64 => *out = Pdu::Acse(Acse::from_apdu(ops::dec_acse_apdu(&d, &tlv)?)?),
         octet => return Err(Error::NotAPdu { offset: 0, octet }),
-    };
-    Ok((pdu, tlv.end))
+    }
+    Ok(tlv.end)
 }
 
 /// Encodes one PDU (unframed), appending to `out`.

@@ -849,6 +849,450 @@ impl Argument {
             _ => return Ok(None),
         }))
     }
+    /// Like `dec`, writing the typed argument into `out` where it stays; `false` if the
+    /// operation has no argument (and `out` is left alone).
+    pub(crate) fn dec_payload(
+        op: Operation,
+        d: &Dec<'_>,
+        c: &Tlv,
+        out: &mut Option<crate::pdu::Payload<Self>>,
+    ) -> Result<bool, DecError> {
+        match op {
+            Operation::AlternateCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "AlternateCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::AlternateCall(<Box<
+                    AlternateCallArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::AnswerCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "AnswerCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::AnswerCall(<Box<
+                    AnswerCallArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::ClearCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "ClearCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::ClearCall(<Box<
+                    ClearCallArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::ClearConnection => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "ClearConnectionArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::ClearConnection(<Box<
+                    ClearConnectionArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::ConferenceCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "ConferenceCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::ConferenceCall(<Box<
+                    ConferenceCallArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::ConsultationCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "ConsultationCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::ConsultationCall(<Box<
+                    ConsultationCallArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::HoldCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "HoldCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::HoldCall(<Box<
+                    HoldCallArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::MakeCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "MakeCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::MakeCall(<Box<
+                    MakeCallArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::MakePredictiveCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "MakePredictiveCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::MakePredictiveCall(
+                    <Box<MakePredictiveCallArgument> as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::ReconnectCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "ReconnectCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::ReconnectCall(<Box<
+                    ReconnectCallArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::RetrieveCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "RetrieveCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::RetrieveCall(<Box<
+                    RetrieveCallArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::TransferCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "TransferCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::TransferCall(<Box<
+                    TransferCallArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::SingleStepConf => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "SingleStepConfArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::SingleStepConf(<Box<
+                    SingleStepConfArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::CSTAEventReport => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "CSTAEventReportArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::CSTAEventReport(<Box<
+                    CSTAEventReportArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::RouteRequest => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "RouteRequestArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::RouteRequest(<Box<
+                    RouteRequestArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::ReRouteRequest => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "ReRouteRequestArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::ReRouteRequest(<Box<
+                    ReRouteRequestArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::RouteSelectRequest => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "RouteSelectRequestArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::RouteSelectRequest(
+                    <Box<RouteSelectRequestArgument> as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::RouteUsedRequest => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "RouteUsedRequestArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::RouteUsedRequest(<Box<
+                    RouteUsedRequestArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::RouteEndRequest => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "RouteEndRequestArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::RouteEndRequest(<Box<
+                    RouteEndRequestArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::RouteReject => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "RouteRejectArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::RouteReject(<Box<
+                    RouteRejectArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::SingleStepTrans => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "SingleStepTransArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::SingleStepTrans(<Box<
+                    SingleStepTransArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::MonitorStart => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "MonitorStartArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::MonitorStart(<Box<
+                    MonitorStartArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::ChangeMonitorFilter => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "ChangeMonitorFilterArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::ChangeMonitorFilter(
+                    <Box<ChangeMonitorFilterArgument> as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::MonitorStop => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "MonitorStopArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::MonitorStop(
+                    <MonitorStopArgument as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::SnapshotDevice => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "SnapshotDeviceArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::SnapshotDevice(<Box<
+                    SnapshotDeviceArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::SnapshotCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "SnapshotCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::SnapshotCall(<Box<
+                    SnapshotCallArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::SnapshotCallData => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "SnapshotCallDataArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::SnapshotCallData(
+                    <SnapshotCallDataArgument as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::SnapshotDeviceData => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "SnapshotDeviceDataArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::SnapshotDeviceData(
+                    <SnapshotDeviceDataArgument as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::SystemRegister => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "SystemRegisterArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::SystemRegister(
+                    <SystemRegisterArgument as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::SystemRegisterAbort => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "SystemRegisterAbortArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::SystemRegisterAbort(
+                    <SystemRegisterAbortArgument as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::SystemRegisterCancel => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "SystemRegisterCancelArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::SystemRegisterCancel(
+                    <SystemRegisterCancelArgument as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::RequestSysStat => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "RequestSysStatArg"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::RequestSysStat(
+                    <RequestSysStatArg as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::SystemStatus => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "SystemStatusArg"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::SystemStatus(
+                    <SystemStatusArg as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::DeflectCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "DeflectCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::DeflectCall(<Box<
+                    DeflectCallArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::DirectedPickupCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "DirectedPickupCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::DirectedPickupCall(
+                    <Box<DirectedPickupCallArgument> as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::GroupPickupCall => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "GroupPickupCallArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::GroupPickupCall(<Box<
+                    GroupPickupCallArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::GenerateDigits => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "GenerateDigitsArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::GenerateDigits(<Box<
+                    GenerateDigitsArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::RouteRegister => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "RouteRegisterArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::RouteRegister(
+                    <RouteRegisterArgument as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::RouteRegisterAbort => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "RouteRegisterAbortArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::RouteRegisterAbort(
+                    <RouteRegisterAbortArgument as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::RouteRegisterCancel => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "RouteRegisterCancelArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::RouteRegisterCancel(
+                    <RouteRegisterCancelArgument as Ber>::dec(d, c)?,
+                )));
+            }
+            Operation::GetAgentState => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "GetAgentStateArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::GetAgentState(<Box<
+                    GetAgentStateArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::GetDoNotDisturb => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "GetDoNotDisturbArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::GetDoNotDisturb(<Box<
+                    GetDoNotDisturbArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::GetForwarding => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "GetForwardingArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::GetForwarding(<Box<
+                    GetForwardingArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::SetAgentState => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "SetAgentStateArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::SetAgentState(<Box<
+                    SetAgentStateArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::SetDoNotDisturb => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "SetDoNotDisturbArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::SetDoNotDisturb(<Box<
+                    SetDoNotDisturbArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            Operation::SetForwarding => {
+                if !(c.tag == Tag::new(0, 16)) {
+                    return Err(d.unexpected(c, "SetForwardingArgument"));
+                }
+                *out = Some(crate::pdu::Payload::Typed(Self::SetForwarding(<Box<
+                    SetForwardingArgument,
+                > as Ber>::dec(
+                    d, c
+                )?)));
+            }
+            #[allow(unreachable_patterns)]
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
     /// Encodes the argument as one TLV.
     pub(crate) fn enc(&self, out: &mut Vec<u8>) {
         match self {
