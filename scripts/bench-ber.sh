@@ -3,6 +3,7 @@
 # BER dissection when tshark is installed — on the same PDUs in one run: the event PDUs of the
 # oracle corpus. Prints one JSON object with the figures and the ratios.
 #   scripts/bench-ber.sh [SECONDS]
+# CORPUS=DIR takes the event PDUs of another corpus directory (default: the committed seed0).
 # Builds the `dist` profile (PROFILE=release for the quick-start build); CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 source "$(dirname "$0")/oracle-env.sh"
@@ -14,7 +15,7 @@ cargo build --locked --profile "$profile" -q -p hookflash-cli
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The event PDUs (cSTAEventReport invokes) of the reference corpus, back to back.
-for j in crates/hookflash-csta/tests/vectors/seed0/*.json; do
+for j in "${CORPUS:-crates/hookflash-csta/tests/vectors/seed0}"/*.json; do
   if grep -q '"cSTAEventReport"' "$j"; then cat "${j%.json}.ber" >> "$work/events.ber"; fi
 done
 ours=$("$target/$profile/hookflash" bench decode --protocol csta-ber --seconds "$secs" "$work/events.ber")
