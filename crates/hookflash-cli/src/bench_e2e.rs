@@ -63,7 +63,23 @@ pub(crate) struct BenchE2eArgs {
     /// Keep the bridge's journal in memory instead of an SQLite file on disk.
     #[arg(long)]
     memory_journal: bool,
+    /// Stop the bridge process (SIGSTOP) this many seconds into the measurement, to provoke a
+    /// hold-up: every client falls behind by `--stall-for` seconds of events and must catch up.
+    /// The report then says whether and when the full-stream clients were live again.
+    #[arg(long, requires = "stall_for")]
+    stall_at: Option<f64>,
+    /// Seconds the bridge stays stopped (then SIGCONT).
+    #[arg(long, requires = "stall_at")]
+    stall_for: Option<f64>,
 }
+
+/// A full-stream client is live again after a stall when it receives an event sent after the
+/// bridge resumed within this many microseconds of its sending.
+const LIVE_AGAIN_US: u64 = 50_000;
+
+/// The closing window whose latency is reported apart (`latency_ms_last_5s`): after a stall,
+/// whether the bridge is back to its normal latency.
+const LAST_WINDOW_S: f64 = 5.0;
 
 // ---------------------------------------------------------------------------------------------
 // Histogram
@@ -225,6 +241,14 @@ struct Shared {
     device: Class,
     full: Class,
     all: AtomicHistogram,
+    /// Events received in the closing window, from `last_from_us` on.
+    last: AtomicHistogram,
+    last_from_us: AtomicU64,
+    /// When the stopped bridge was resumed (wall-clock µs; 0: no stall, or not yet).
+    resumed_us: AtomicU64,
+    /// Full-stream clients live again after the stall, and the latest of their moments.
+    live_again: AtomicU64,
+    live_again_last_us: AtomicU64,
     calls_ended: AtomicU64,
     connected: AtomicU64,
     errors: AtomicU64,
@@ -253,6 +277,7 @@ async fn subscriber(url: String, full: bool, counts_calls: bool, sh: Arc<Shared>
     sh.connected.fetch_add(1, Ordering::Relaxed);
     let class = if full { &sh.full } else { &sh.device };
     let mut last_seq = 0u64;
+    let mut live_again = false;
     loop {
         let msg = tokio::select! {
             m = ws.next() => m,
@@ -276,6 +301,16 @@ async fn subscriber(url: String, full: bool, counts_calls: bool, sh: Arc<Shared>
                     let us = now.saturating_sub(sent);
                     class.latency.record(us);
                     sh.all.record(us);
+                    if now >= sh.last_from_us.load(Ordering::Relaxed) {
+                        sh.last.record(us);
+                    }
+                    let resumed = sh.resumed_us.load(Ordering::Relaxed);
+                    if full && !live_again && resumed != 0 && sent >= resumed && us < LIVE_AGAIN_US
+                    {
+                        live_again = true;
+                        sh.live_again.fetch_add(1, Ordering::Relaxed);
+                        sh.live_again_last_us.fetch_max(now, Ordering::Relaxed);
+                    }
                 }
                 None => {
                     class.unstamped.fetch_add(1, Ordering::Relaxed);
@@ -472,6 +507,14 @@ pub(crate) fn e2e(a: &BenchE2eArgs) -> Result<bool, String> {
     if !(a.duration.is_finite() && a.duration > 0.0 && a.warmup.is_finite() && a.warmup >= 0.0) {
         return Err("--duration must be positive and --warmup zero or positive".into());
     }
+    if let (Some(at), Some(len)) = (a.stall_at, a.stall_for)
+        && !(at.is_finite() && at >= 0.0 && len.is_finite() && len > 0.0 && at + len < a.duration)
+    {
+        return Err("--stall-at and --stall-for must fit inside --duration".into());
+    }
+    if a.stall_at.is_some() && a.in_process {
+        return Err("--stall-at needs the bridge in a child process (not --in-process)".into());
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -617,6 +660,11 @@ async fn run_in(a: &BenchE2eArgs, dir: &Path) -> Result<Value, String> {
         device: Class::new(),
         full: Class::new(),
         all: AtomicHistogram::new(),
+        last: AtomicHistogram::new(),
+        last_from_us: AtomicU64::new(u64::MAX),
+        resumed_us: AtomicU64::new(0),
+        live_again: AtomicU64::new(0),
+        live_again_last_us: AtomicU64::new(0),
         calls_ended: AtomicU64::new(0),
         connected: AtomicU64::new(0),
         errors: AtomicU64::new(0),
@@ -655,8 +703,22 @@ async fn run_in(a: &BenchE2eArgs, dir: &Path) -> Result<Value, String> {
     let cpu0 = cpu_seconds(&pid);
     let own0 = cpu_seconds("self");
     let t0 = Instant::now();
+    let last_from = a.duration - LAST_WINDOW_S.min(a.duration);
+    sh.last_from_us
+        .store(wall_us() + (last_from * 1e6) as u64, Ordering::Relaxed);
     sh.phase.store(MEASURING, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
+    let stall = match (a.stall_at, a.stall_for) {
+        (Some(at), Some(len)) => {
+            tokio::time::sleep(Duration::from_secs_f64(at)).await;
+            signal(&pid, "STOP")?;
+            tokio::time::sleep(Duration::from_secs_f64(len)).await;
+            signal(&pid, "CONT")?;
+            sh.resumed_us.store(wall_us(), Ordering::Relaxed);
+            Some((at, len))
+        }
+        _ => None,
+    };
+    tokio::time::sleep(Duration::from_secs_f64(a.duration).saturating_sub(t0.elapsed())).await;
     sh.phase.store(DONE, Ordering::Relaxed);
     let secs = t0.elapsed().as_secs_f64();
     let cpu1 = cpu_seconds(&pid);
@@ -684,6 +746,19 @@ async fn run_in(a: &BenchE2eArgs, dir: &Path) -> Result<Value, String> {
         "calls_per_sec": round2(calls as f64 / secs),
         "events_per_sec": round2((device_events + full_events) as f64 / secs),
         "latency_ms": sh.all.summary_ms(),
+        "latency_ms_last_5s": sh.last.summary_ms(),
+        "stall": stall.map(|(at, len)| {
+            let resumed = sh.resumed_us.load(Ordering::Relaxed);
+            let live = sh.live_again.load(Ordering::Relaxed);
+            json!({
+                "at_s": at,
+                "for_s": len,
+                "full_subscribers_live_again": live,
+                "all_live_again_after_s": (live == u64::from(a.full_subscribers)).then(|| {
+                    round2(sh.live_again_last_us.load(Ordering::Relaxed).saturating_sub(resumed) as f64 / 1e6)
+                }),
+            })
+        }),
         "peak_rss_bytes": peak_rss,
         "journal": if a.memory_journal { "memory" } else { "disk" },
         "peak_rss_of": if a.in_process { "the whole process: simulator, bridge and subscribers" } else { "the bridge process" },
@@ -711,6 +786,22 @@ async fn run_in(a: &BenchE2eArgs, dir: &Path) -> Result<Value, String> {
         "full_subscribers": a.full_subscribers,
         "seconds": round2(secs),
     }))
+}
+
+/// Sends a signal (`STOP`, `CONT`) to the bridge process with kill(1).
+fn signal(pid: &str, sig: &str) -> Result<(), String> {
+    if pid == "self" {
+        return Err("--stall-at needs the bridge in a child process (not --in-process)".into());
+    }
+    let st = Command::new("kill")
+        .args([&format!("-{sig}"), pid])
+        .status()
+        .map_err(|e| format!("kill -{sig} {pid}: {e}"))?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(format!("kill -{sig} {pid}: {st}"))
+    }
 }
 
 fn round2(x: f64) -> f64 {
