@@ -253,6 +253,17 @@ pub enum DriverEvent {
         /// The link.
         link: LinkId,
     },
+    /// How the link sees calls. With `through_monitors_only` (CSTA's monitors) it reports a
+    /// call only while a monitored device is in it: a call with no monitored party left is
+    /// invisible, so a resync that no snapshot lists it in ends it. Without (the default, as
+    /// AMI reports every channel) a call on unmonitored devices alone is still reported and is
+    /// kept. Sent before the link's first `LinkResyncing`.
+    LinkVisibility {
+        /// The link.
+        link: LinkId,
+        /// Calls are seen only through monitored devices.
+        through_monitors_only: bool,
+    },
     /// A device is (or is no longer) monitored.
     Monitor {
         /// The link.
@@ -307,6 +318,7 @@ impl DriverEvent {
             Self::LinkUp { link }
             | Self::LinkResyncing { link }
             | Self::LinkDown { link }
+            | Self::LinkVisibility { link, .. }
             | Self::Monitor { link, .. }
             | Self::Call { link, .. }
             | Self::Agent { link, .. }

@@ -170,6 +170,8 @@ pub struct Engine {
     /// link is up again unless a later snapshot of the same resync lists them (a queued call
     /// may have moved from the queue to an agent while the link was down).
     orphans: Vec<CallId>,
+    /// Links that see calls only through monitored devices (`DriverEvent::LinkVisibility`).
+    monitors_only: Set<LinkId>,
 }
 
 impl Default for Engine {
@@ -197,6 +199,7 @@ impl Engine {
             links: Map::default(),
             ended: VecDeque::new(),
             orphans: Vec::new(),
+            monitors_only: Set::default(),
             out: VecDeque::new(),
             pbx_time_us: None,
         }
@@ -336,6 +339,16 @@ impl Engine {
         match ev {
             DriverEvent::LinkUp { link } => self.set_link(at, link, LinkState::Up),
             DriverEvent::LinkResyncing { link } => self.set_link(at, link, LinkState::Resyncing),
+            DriverEvent::LinkVisibility {
+                link,
+                through_monitors_only,
+            } => {
+                if through_monitors_only {
+                    self.monitors_only.insert(link);
+                } else {
+                    self.monitors_only.remove(&link);
+                }
+            }
             DriverEvent::LinkDown { link } => self.set_link(at, link, LinkState::Down),
             DriverEvent::Monitor {
                 device, monitored, ..
@@ -371,7 +384,9 @@ impl Engine {
 
     fn set_link(&mut self, at: Timestamp, link: LinkId, state: LinkState) {
         if state == LinkState::Up {
-            self.end_orphans(at, &link);
+            let resynced = self.links.get(&link) == Some(&LinkState::Resyncing)
+                && self.monitors_only.contains(&link);
+            self.end_orphans(at, &link, resynced);
         }
         if self.links.get(&link) != Some(&state) {
             self.links.insert(link.clone(), state);
@@ -380,8 +395,30 @@ impl Engine {
     }
 
     /// The resync of `link` is complete: its calls that no snapshot listed at a monitored
-    /// device have ended.
-    fn end_orphans(&mut self, at: Timestamp, link: &LinkId) {
+    /// device have ended. After a resync of a link that sees calls only through monitored
+    /// devices (`resynced`) that includes the calls that had no monitored party left when the
+    /// link went down (they left the last monitored device, and where they went was lost with
+    /// the link): no snapshot can list them, and the PBX reports nothing more of them, so they
+    /// would otherwise stay live for good.
+    fn end_orphans(&mut self, at: Timestamp, link: &LinkId, resynced: bool) {
+        if resynced {
+            let mut unseen: Vec<CallId> = self
+                .calls
+                .iter()
+                .filter(|(id, l)| {
+                    l.call.link == *link
+                        && !self.orphans.contains(id)
+                        && !l
+                            .call
+                            .legs
+                            .iter()
+                            .any(|g| self.devices.get(&g.device).is_some_and(|d| d.monitored))
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            unseen.sort_unstable(); // oldest first, whatever the map's order
+            self.orphans.extend(unseen);
+        }
         if self.orphans.is_empty() {
             return;
         }

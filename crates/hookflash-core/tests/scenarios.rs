@@ -978,6 +978,105 @@ fn resync_ends_a_call_no_snapshot_lists_only_when_the_link_is_up() {
 }
 
 #[test]
+fn resync_ends_a_call_that_had_no_monitored_party_left_when_the_link_went_down() {
+    // The call leaves the queue; the events of where it went (an agent's ringing, then the
+    // end) are lost with the link. Only the caller's (unmonitored) party is left, so no
+    // device's snapshot can list the call or leave it out: the resync must still end it.
+    let mut s = Script::new(&["6000", "3001"]);
+    s.raw(DriverEvent::LinkVisibility {
+        link: LINK.into(),
+        through_monitors_only: true,
+    });
+    s.call(
+        "Q3",
+        C::Queued {
+            queue: "6000".into(),
+            calling: Some("+4930123456".into()),
+            called: Some("6000".into()),
+        },
+    )
+    .call(
+        "Q3",
+        C::ConnectionCleared {
+            device: "6000".into(),
+        },
+    );
+    assert_eq!(s.e.calls().count(), 1, "the call waits for its next party");
+    s.out();
+    s.raw(DriverEvent::LinkDown { link: LINK.into() })
+        .raw(DriverEvent::LinkResyncing { link: LINK.into() });
+    for d in ["6000", "3001"] {
+        s.raw(DriverEvent::DeviceSnapshot {
+            link: LINK.into(),
+            device: d.into(),
+            calls: vec![],
+        });
+    }
+    assert!(!s.calls_only().iter().any(|l| l.starts_with("ended")));
+    s.raw(DriverEvent::LinkUp { link: LINK.into() });
+    let out = s.calls_only();
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(out[0].starts_with("ended c1 "), "{out:?}");
+    assert_eq!(out[1], "link Up");
+    assert_eq!(s.e.calls().count(), 0);
+    // A call that still has a monitored party after the resync is kept.
+    s.call(
+        "Q4",
+        C::Queued {
+            queue: "6000".into(),
+            calling: Some("+4930999".into()),
+            called: Some("6000".into()),
+        },
+    );
+    s.out();
+    s.raw(DriverEvent::LinkDown { link: LINK.into() })
+        .raw(DriverEvent::LinkResyncing { link: LINK.into() })
+        .raw(DriverEvent::DeviceSnapshot {
+            link: LINK.into(),
+            device: "6000".into(),
+            calls: vec![SnapshotEntry {
+                call: "Q4".into(),
+                state: ConnectionState::Queued,
+            }],
+        })
+        .raw(DriverEvent::LinkUp { link: LINK.into() });
+    assert!(!s.calls_only().iter().any(|l| l.starts_with("ended")));
+    assert_eq!(s.e.calls().count(), 1);
+}
+
+#[test]
+fn a_link_that_reports_every_call_keeps_one_with_no_monitored_party_through_a_resync() {
+    // AMI reports every channel, monitored or not: the same call is still reported after the
+    // reconnect, so the resync leaves it alone.
+    let mut s = Script::new(&["6000", "3001"]);
+    s.call(
+        "Q5",
+        C::Queued {
+            queue: "6000".into(),
+            calling: Some("+4930123456".into()),
+            called: Some("6000".into()),
+        },
+    )
+    .call(
+        "Q5",
+        C::ConnectionCleared {
+            device: "6000".into(),
+        },
+    );
+    s.out();
+    s.raw(DriverEvent::LinkDown { link: LINK.into() })
+        .raw(DriverEvent::LinkResyncing { link: LINK.into() })
+        .raw(DriverEvent::DeviceSnapshot {
+            link: LINK.into(),
+            device: "6000".into(),
+            calls: vec![],
+        })
+        .raw(DriverEvent::LinkUp { link: LINK.into() });
+    assert!(!s.calls_only().iter().any(|l| l.starts_with("ended")));
+    assert_eq!(s.e.calls().count(), 1);
+}
+
+#[test]
 fn unknown_native_states_surface() {
     let mut s = Script::new(&["1001"]);
     s.call(

@@ -275,7 +275,10 @@ pub trait Driver: Send + Sync + 'static {
     /// [`DriverEvent::LinkUp`]/[`DriverEvent::LinkDown`], reconnects with backoff, re-monitors
     /// and snapshots after every reconnect, and reports every event. Returns `Ok(())` when the
     /// sink closed, an error only when the link can never work (bad configuration, refused
-    /// credentials).
+    /// credentials). A PBX that reports a call only through the monitors of the devices in it
+    /// (CSTA) is announced with [`DriverEvent::LinkVisibility`] before the first
+    /// [`DriverEvent::LinkResyncing`], so that a resync ends the calls no monitored device
+    /// has any more.
     async fn run(&self, sink: EventSink) -> Result<(), Error>;
 
     /// Monitors `devices` (and keeps monitoring them across reconnects). One result per device,

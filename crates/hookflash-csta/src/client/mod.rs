@@ -434,6 +434,11 @@ impl Client {
     fn associated(&mut self) {
         self.assoc_deadline = None;
         self.phase = Phase::Resyncing;
+        // CSTA reports a call only through the monitors of the devices in it.
+        self.driver(DriverEvent::LinkVisibility {
+            link: self.cfg.link.clone(),
+            through_monitors_only: true,
+        });
         self.driver(DriverEvent::LinkResyncing {
             link: self.cfg.link.clone(),
         });

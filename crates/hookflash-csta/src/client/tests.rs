@@ -115,6 +115,10 @@ fn association_with_credentials_then_link_up() {
     assert_eq!(
         driver_events(&evs),
         vec![
+            &DriverEvent::LinkVisibility {
+                link: link.clone(),
+                through_monitors_only: true
+            },
             &DriverEvent::LinkResyncing { link: link.clone() },
             &DriverEvent::LinkUp { link }
         ]
@@ -675,8 +679,16 @@ fn a_disconnect_fails_everything_in_flight_at_once_and_a_reconnect_remonitors() 
     let evs = events(&mut c);
     let d = driver_events(&evs);
     assert_eq!(
-        d.first(),
-        Some(&&DriverEvent::LinkResyncing { link: "pbx".into() })
+        d.get(..2),
+        Some(
+            &[
+                &DriverEvent::LinkVisibility {
+                    link: "pbx".into(),
+                    through_monitors_only: true
+                },
+                &DriverEvent::LinkResyncing { link: "pbx".into() }
+            ][..]
+        )
     );
     assert_eq!(d.last(), Some(&&DriverEvent::LinkUp { link: "pbx".into() }));
     let snaps = d
