@@ -105,10 +105,14 @@ fn event(b: &[u8; 4]) -> DriverEvent {
             };
         }
         _ => {
-            return if b[3] & 1 == 0 {
-                DriverEvent::LinkDown { link: "p".into() }
-            } else {
-                DriverEvent::LinkUp { link: "p".into() }
+            return match b[3] & 3 {
+                0 => DriverEvent::LinkDown { link: "p".into() },
+                1 => DriverEvent::LinkUp { link: "p".into() },
+                2 => DriverEvent::LinkResyncing { link: "p".into() },
+                _ => DriverEvent::LinkVisibility {
+                    link: "p".into(),
+                    through_monitors_only: b[3] & 4 == 0,
+                },
             };
         }
     };
