@@ -981,25 +981,11 @@ class Gen:
                 w("            Self::%s(_) => Operation::%s," % (camel(n), camel(n)))
             w("        }")
             w("    }")
-            w("    /// Decodes the %s of `op` from one TLV; `None` if the operation has no %s." % (label, label))
-            w("    pub(crate) fn dec(op: Operation, d: &Dec<'_>, c: &Tlv) -> Result<Option<Self>, DecError> {")
-            w("        Ok(Some(match op {")
-            for n, rec, m in items:
-                g = self
-                cond = g.match_expr(m, "c.tag")
-                w("            Operation::%s => {" % camel(n))
-                w("                if !(%s) {" % cond)
-                w("                    return Err(d.unexpected(c, %s));" % json.dumps(m["asn1"]))
-                w("                }")
-                w("                Self::%s(%s)" % (camel(n), g.dec_expr(m, "*c").replace("&*c", "c")))
-                w("            }")
-            w("            #[allow(unreachable_patterns)]")
-            w("            _ => return Ok(None),")
-            w("        }))")
-            w("    }")
+            # Arguments are decoded into the invoke's payload where they stay (the event path);
+            # results are returned. One arm per operation either way.
             if kind == "Argument":
-                w("    /// Like `dec`, writing the typed %s into `out` where it stays; `false` if the" % label)
-                w("    /// operation has no %s (and `out` is left alone)." % label)
+                w("    /// Decodes the %s of `op` from one TLV into `out`, where it stays; `false` if" % label)
+                w("    /// the operation has no %s (and `out` is left alone)." % label)
                 w("    pub(crate) fn dec_payload(")
                 w("        op: Operation,")
                 w("        d: &Dec<'_>,")
@@ -1007,20 +993,26 @@ class Gen:
                 w("        out: &mut Option<crate::pdu::Payload<Self>>,")
                 w("    ) -> Result<bool, DecError> {")
                 w("        match op {")
-                for n, rec, m in items:
-                    g = self
-                    cond = g.match_expr(m, "c.tag")
-                    w("            Operation::%s => {" % camel(n))
-                    w("                if !(%s) {" % cond)
-                    w("                    return Err(d.unexpected(c, %s));" % json.dumps(m["asn1"]))
-                    w("                }")
-                    w("                *out = Some(crate::pdu::Payload::Typed(Self::%s(%s)));" % (camel(n), g.dec_expr(m, "*c").replace("&*c", "c")))
-                    w("            }")
-                w("            #[allow(unreachable_patterns)]")
-                w("            _ => return Ok(false),")
-                w("        }")
-                w("        Ok(true)")
-                w("    }")
+                store, none, tail = "*out = Some(crate::pdu::Payload::Typed(%s));", "return Ok(false)", "        }\n        Ok(true)"
+            else:
+                w("    /// Decodes the %s of `op` from one TLV; `None` if the operation has no %s." % (label, label))
+                w("    pub(crate) fn dec(op: Operation, d: &Dec<'_>, c: &Tlv) -> Result<Option<Self>, DecError> {")
+                w("        Ok(Some(match op {")
+                store, none, tail = "%s", "return Ok(None)", "        }))"
+            for n, rec, m in items:
+                cond = self.match_expr(m, "c.tag")
+                w("            Operation::%s => {" % camel(n))
+                w("                if !(%s) {" % cond)
+                w("                    return Err(d.unexpected(c, %s));" % json.dumps(m["asn1"]))
+                w("                }")
+                value = "Self::%s(%s)" % (camel(n), self.dec_expr(m, "*c").replace("&*c", "c"))
+                w("                " + store % value)
+                w("            }")
+            w("            #[allow(unreachable_patterns)]")
+            w("            _ => %s," % none)
+            for line in tail.split("\n"):
+                w(line)
+            w("    }")
             w("    /// Encodes the %s as one TLV." % label)
             w("    pub(crate) fn enc(&self, out: &mut Vec<u8>) {")
             w("        match self {")

@@ -126,26 +126,9 @@ impl Tlv {
 /// resolved by walking the nested elements to their end-of-contents octets.
 #[inline(always)]
 pub fn read_tlv(buf: &[u8], pos: usize, limit: usize, depth: u32) -> Result<Tlv, DecError> {
-    // Fast path: a one-octet tag and a short definite length, which is nearly every CSTA element.
-    if limit <= buf.len() && pos < limit && limit - pos >= 2 {
-        let first = buf[pos];
-        let l0 = buf[pos + 1];
-        if first & 0x1F != 0x1F && l0 < 0x80 {
-            let content_start = pos + 2;
-            let end = content_start + usize::from(l0);
-            if end <= limit {
-                return Ok(Tlv {
-                    tag: Tag::new(u32::from(first >> 6), u32::from(first & 0x1F)),
-                    constructed: first & 0x20 != 0,
-                    start: pos,
-                    content_start,
-                    content_end: end,
-                    end,
-                });
-            }
-        }
-    }
-    read_tlv_slow(buf, pos, limit, depth)
+    let mut t = Tlv::EMPTY;
+    read_tlv_into(buf, pos, limit, depth, &mut t)?;
+    Ok(t)
 }
 
 #[inline(never)]
@@ -255,12 +238,8 @@ impl Children<'_, '_> {
     #[allow(clippy::should_implement_trait)]
     #[inline(always)]
     pub fn next(&mut self) -> Result<Option<Tlv>, DecError> {
-        if self.pos >= self.end {
-            return Ok(None);
-        }
-        let t = read_tlv(self.d.buf, self.pos, self.end, 0)?;
-        self.pos = t.end;
-        Ok(Some(t))
+        let mut t = Tlv::EMPTY;
+        Ok(self.next_into(&mut t)?.then_some(t))
     }
 
     /// Reads the next child into `out`; `false` at the end of the parent's contents.
@@ -273,15 +252,22 @@ impl Children<'_, '_> {
         if self.pos >= self.end {
             return Ok(false);
         }
-        read_tlv_into(self.d.buf, self.pos, self.end, out)?;
+        read_tlv_into(self.d.buf, self.pos, self.end, 0, out)?;
         self.pos = out.end;
         Ok(true)
     }
 }
 
-/// [`read_tlv`] at depth 0, writing the header into `out`.
+/// [`read_tlv`], writing the header into `out` field by field.
 #[inline(always)]
-fn read_tlv_into(buf: &[u8], pos: usize, limit: usize, out: &mut Tlv) -> Result<(), DecError> {
+fn read_tlv_into(
+    buf: &[u8],
+    pos: usize,
+    limit: usize,
+    depth: u32,
+    out: &mut Tlv,
+) -> Result<(), DecError> {
+    // Fast path: a one-octet tag and a short definite length, which is nearly every CSTA element.
     if limit <= buf.len() && pos < limit && limit - pos >= 2 {
         let first = buf[pos];
         let l0 = buf[pos + 1];
@@ -299,12 +285,18 @@ fn read_tlv_into(buf: &[u8], pos: usize, limit: usize, out: &mut Tlv) -> Result<
             }
         }
     }
-    read_tlv_slow_into(buf, pos, limit, out)
+    read_tlv_slow_into(buf, pos, limit, depth, out)
 }
 
 #[inline(never)]
-fn read_tlv_slow_into(buf: &[u8], pos: usize, limit: usize, out: &mut Tlv) -> Result<(), DecError> {
-    *out = read_tlv_slow(buf, pos, limit, 0)?;
+fn read_tlv_slow_into(
+    buf: &[u8],
+    pos: usize,
+    limit: usize,
+    depth: u32,
+    out: &mut Tlv,
+) -> Result<(), DecError> {
+    *out = read_tlv_slow(buf, pos, limit, depth)?;
     Ok(())
 }
 
@@ -349,18 +341,8 @@ impl<'a> Dec<'a> {
     /// The single element inside an explicit tag, checked against `expect` when given.
     #[inline(always)]
     pub fn inner(&self, tlv: &Tlv, expect: Option<Tag>) -> Result<Tlv, DecError> {
-        self.need_constructed(tlv)?;
-        let c = read_tlv(self.buf, tlv.content_start, tlv.content_end, 0)?;
-        if let Some(t) = expect
-            && c.tag != t
-        {
-            return Err(Error::UnexpectedTag {
-                offset: c.start,
-                found: c.tag,
-                context: "explicitly tagged value",
-            }
-            .into());
-        }
+        let mut c = Tlv::EMPTY;
+        self.inner_into(tlv, expect, &mut c)?;
         Ok(c)
     }
 
@@ -374,7 +356,7 @@ impl<'a> Dec<'a> {
         out: &mut Tlv,
     ) -> Result<(), DecError> {
         self.need_constructed(tlv)?;
-        read_tlv_into(self.buf, tlv.content_start, tlv.content_end, out)?;
+        read_tlv_into(self.buf, tlv.content_start, tlv.content_end, 0, out)?;
         if let Some(t) = expect
             && out.tag != t
         {

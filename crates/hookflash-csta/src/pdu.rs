@@ -154,10 +154,14 @@ impl Pdu {
                 let op = local_code(&i.opcode).and_then(Operation::from_code);
                 let argument = match (i.argument, op) {
                     (None, _) => None,
-                    (Some(a), Some(op)) => match typed(&a, |d, t| Argument::dec(op, d, t))? {
-                        Some(v) => Some(Payload::Typed(v)),
-                        None => Some(Payload::Raw(a)),
-                    },
+                    (Some(a), Some(op)) => {
+                        let mut p = None;
+                        if typed(&a, |d, t| Argument::dec_payload(op, d, t, &mut p))? {
+                            p
+                        } else {
+                            Some(Payload::Raw(a))
+                        }
+                    }
                     (Some(a), None) => Some(Payload::Raw(a)),
                 };
                 Self::Invoke(Invoke {
@@ -330,10 +334,8 @@ impl Acse {
     }
 }
 
-/// The hot path: a ROSE invoke (requests and every event report) decoded straight into its
-/// typed argument, without keeping the argument as a raw element first.
-/// Decodes an invoke into `out`, where the argument is written in place: the event path, the
-/// one that must be fast.
+/// The hot path: a ROSE invoke (requests and every event report) decoded into `out`, its typed
+/// argument written in place, without keeping the argument as a raw element first.
 fn decode_invoke(d: &Dec<'_>, tlv: &Tlv, out: &mut Pdu) -> Result<(), Error> {
     use crate::ber::Ber;
     let missing = |field| Error::MissingField {
