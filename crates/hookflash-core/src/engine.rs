@@ -408,11 +408,7 @@ impl Engine {
                 .filter(|(id, l)| {
                     l.call.link == *link
                         && !self.orphans.contains(id)
-                        && !l
-                            .call
-                            .legs
-                            .iter()
-                            .any(|g| self.devices.get(&g.device).is_some_and(|d| d.monitored))
+                        && !self.monitored_party(&l.call)
                 })
                 .map(|(id, _)| *id)
                 .collect();
@@ -431,15 +427,18 @@ impl Engine {
                 self.orphans.push(id);
                 continue;
             }
-            let seen = l
-                .call
-                .legs
-                .iter()
-                .any(|g| self.devices.get(&g.device).is_some_and(|d| d.monitored));
+            let seen = self.monitored_party(&l.call);
             if !seen {
                 self.end_call(at, Some(link), id);
             }
         }
+    }
+
+    /// Whether a monitored device is in `call`: whether the link can still see it.
+    fn monitored_party(&self, call: &Call) -> bool {
+        call.legs
+            .iter()
+            .any(|g| self.devices.get(&g.device).is_some_and(|d| d.monitored))
     }
 
     fn new_call(&mut self, at: Timestamp, link: &LinkId, native: &NativeCallId) -> CallId {
@@ -1676,11 +1675,7 @@ impl Engine {
                     },
                 );
             }
-            let still_seen = self.calls[&id]
-                .call
-                .legs
-                .iter()
-                .any(|g| self.devices.get(&g.device).is_some_and(|d| d.monitored));
+            let still_seen = self.monitored_party(&self.calls[&id].call);
             if !still_seen {
                 if self.links.get(&link) == Some(&LinkState::Resyncing) {
                     // Another device's snapshot of this resync may still list it.
